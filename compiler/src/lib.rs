@@ -1,0 +1,1 @@
+//! tkc compiler
