@@ -1,0 +1,385 @@
+//! Running the step: its own process group, signal forwarding, output tee, timeout and cancel.
+//!
+//! Signals: the forwarded signals are blocked in the main thread before any other thread
+//! exists, so every thread inherits the mask and only the forwarding thread, parked in
+//! `sigwait`, ever receives them. It sends each one to the step's process group. Because the
+//! mask is inherited across `fork` and `exec`, and std's `Command` does not reset it, the child
+//! unblocks everything in `pre_exec`; otherwise the step could never be stopped by SIGTERM.
+//!
+//! Ending: when the step's main process exits, times out or is cancelled, the whole group is
+//! SIGKILLed before the main process is reaped. Reaping last keeps the group id from being
+//! reused while we signal it. Killing leftovers after a normal exit matches Kubernetes, where a
+//! step container's other processes die with its PID 1 (the entrypoint), and keeps background
+//! jobs of a step from outliving it when tkc runs steps locally.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Signals passed on to the step's process group.
+pub const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// How long to let the tee threads drain the pipes once the group is dead. Only a process that
+/// left the group (`setsid`) and kept the pipe open can make this wait expire.
+const TEE_DRAIN: Duration = Duration::from_secs(2);
+
+/// Where forwarded signals go right now.
+enum Target {
+    /// No step yet (still waiting): a signal ends the entrypoint, as it would end Tekton's.
+    Idle,
+    /// Between `spawn` starting and returning: signals are queued for the new group.
+    Spawning(Vec<libc::c_int>),
+    /// The step's process group.
+    Running(libc::pid_t),
+    /// The step has been reaped; signals are ignored while the results are written.
+    Finished,
+}
+
+static TARGET: Mutex<Target> = Mutex::new(Target::Idle);
+
+fn target() -> MutexGuard<'static, Target> {
+    // The lock guards plain data, so a poisoned lock is still consistent.
+    TARGET.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, so all-zero is a valid value; sigemptyset/sigaddset then
+    // write only to this local set and cannot fail for valid signal numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Blocks the forwarded signals and starts the forwarding thread. Must run first in `main`,
+/// before any other thread is created, so that every thread inherits the blocked mask.
+pub fn start_signal_forwarding() -> io::Result<()> {
+    let set = signal_set(&FORWARDED);
+    // SAFETY: set is initialised and the old-mask pointer may be null.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            loop {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: set and sig are valid for the duration of the call.
+                if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                    on_signal(sig);
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn on_signal(sig: libc::c_int) {
+    let mut t = target();
+    match &mut *t {
+        Target::Idle => {
+            drop(t);
+            die_by(sig)
+        }
+        Target::Spawning(pending) => pending.push(sig),
+        Target::Running(pgid) => {
+            // SAFETY: kill takes plain integers; a vanished group just yields ESRCH.
+            unsafe { libc::kill(-*pgid, sig) };
+        }
+        Target::Finished => {}
+    }
+}
+
+/// Terminates the entrypoint by `sig`'s default action, as an unhandled signal would.
+fn die_by(sig: libc::c_int) -> ! {
+    let set = signal_set(&[sig]);
+    // SAFETY: restoring the default action and unblocking the signal in this thread, then
+    // raising it, are plain libc calls on valid arguments; `_exit` is the fallback should the
+    // default action not terminate.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+        libc::_exit(128 + sig)
+    }
+}
+
+/// How the step ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The main process exited (or was killed by someone else) on its own.
+    Exited(ExitStatus),
+    /// `-timeout` elapsed; the group was killed.
+    TimedOut,
+    /// The cancel file became non-empty; the group was killed.
+    Cancelled,
+}
+
+/// A started step.
+pub struct Running {
+    child: Child,
+    pgid: libc::pid_t,
+    tee_done: mpsc::Receiver<()>,
+    tees: usize,
+}
+
+/// The step's command line and output routing.
+pub struct Spec<'a> {
+    /// argv; `argv[0]` is looked up in `PATH` like `execvp`.
+    pub argv: &'a [String],
+    /// Environment variables to set (over the inherited ones).
+    pub env: &'a [(String, String)],
+    /// `-stdout_path` (empty: inherit stdout only).
+    pub stdout_path: &'a str,
+    /// `-stderr_path` (empty: inherit stderr only).
+    pub stderr_path: &'a str,
+}
+
+fn open_tee(path: &str) -> io::Result<Option<File>> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let path = Path::new(path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Append, so that stdout and stderr may share one file (Tekton does the same).
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok(Some(f))
+}
+
+/// Copies `from` to `file` and to our own stdout or stderr until EOF. Write errors on either
+/// side are ignored so that the pipe keeps draining and the step never blocks on a full pipe.
+fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<()>) {
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = file.write_all(&buf[..n]);
+                let _ = if to_stderr {
+                    io::stderr().write_all(&buf[..n])
+                } else {
+                    let mut out = io::stdout().lock();
+                    out.write_all(&buf[..n]).and_then(|()| out.flush())
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = done.send(());
+}
+
+/// Starts the step in its own process group with a clean signal mask.
+pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no command to run",
+        ));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (k, v) in spec.env {
+        cmd.env(k, v);
+    }
+    let out_file = open_tee(spec.stdout_path)?;
+    let err_file = open_tee(spec.stderr_path)?;
+    if out_file.is_some() {
+        cmd.stdout(Stdio::piped());
+    }
+    if err_file.is_some() {
+        cmd.stderr(Stdio::piped());
+    }
+    cmd.process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset and
+    // pthread_sigmask, which are async-signal-safe, on a stack-local set; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            match libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) {
+                0 => Ok(()),
+                rc => Err(io::Error::from_raw_os_error(rc)),
+            }
+        });
+    }
+
+    // Signals that arrive while the child is being created are queued, then delivered to its
+    // group; `spawn` returns only after the child has exec'd, so the group exists by then.
+    *target() = Target::Spawning(Vec::new());
+    let spawned = cmd.spawn();
+    let mut t = target();
+    let pending = match std::mem::replace(&mut *t, Target::Idle) {
+        Target::Spawning(p) => p,
+        _ => Vec::new(),
+    };
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            drop(t);
+            if let Some(&sig) = pending.first() {
+                die_by(sig);
+            }
+            return Err(e);
+        }
+    };
+    // A pid always fits pid_t; the fallback is never taken.
+    let pgid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+    *t = Target::Running(pgid);
+    drop(t);
+    for sig in pending {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(-pgid, sig) };
+    }
+
+    let (done_tx, tee_done) = mpsc::channel();
+    let mut tees = 0;
+    if let (Some(file), Some(pipe)) = (out_file, child.stdout.take()) {
+        let done = done_tx.clone();
+        std::thread::Builder::new().spawn(move || tee(pipe, file, false, done))?;
+        tees += 1;
+    }
+    if let (Some(file), Some(pipe)) = (err_file, child.stderr.take()) {
+        let done = done_tx.clone();
+        std::thread::Builder::new().spawn(move || tee(pipe, file, true, done))?;
+        tees += 1;
+    }
+    Ok(Running {
+        child,
+        pgid,
+        tee_done,
+        tees,
+    })
+}
+
+/// What the supervising loop heard first.
+enum Event {
+    Exited,
+    Cancel,
+}
+
+/// Blocks until `pid` has exited, without reaping it (`WNOWAIT`), so that its pid and process
+/// group id stay reserved until we have killed the rest of the group.
+fn wait_exited_not_reaped(pid: libc::pid_t) {
+    loop {
+        // SAFETY: siginfo_t is plain data, so all-zero is valid; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a valid, writable siginfo_t.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+impl Running {
+    /// Waits for the step to end, for `timeout` to pass, or for `cancel_file` to become
+    /// non-empty, whichever comes first; then kills what is left of the group and reaps.
+    pub fn supervise(
+        mut self,
+        timeout: Option<Duration>,
+        cancel_file: &Path,
+    ) -> io::Result<Outcome> {
+        let (tx, rx) = mpsc::channel();
+        let pid = self.pgid;
+        let exit_tx = tx.clone();
+        let watcher = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                wait_exited_not_reaped(pid);
+                let _ = exit_tx.send(Event::Exited);
+            });
+        if let Err(e) = watcher {
+            self.kill_group();
+            let _ = self.child.wait();
+            return Err(e);
+        }
+        if let Some(path) = cancel_watch_path(cancel_file) {
+            let cancel_tx = tx.clone();
+            // Without this thread cancel would not work, but the step itself still can: go on.
+            let _ = std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let mut waiter = crate::wait::Waiter::new();
+                    if waiter
+                        .wait_for(&path, || crate::wait::is_non_empty(&path))
+                        .is_ok()
+                    {
+                        let _ = cancel_tx.send(Event::Cancel);
+                    }
+                });
+        }
+        drop(tx);
+
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let event = match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        self.kill_group();
+        let status = self.child.wait()?;
+        *target() = Target::Finished;
+        for _ in 0..self.tees {
+            if self.tee_done.recv_timeout(TEE_DRAIN).is_err() {
+                break;
+            }
+        }
+        Ok(match event {
+            Ok(Event::Cancel) => Outcome::Cancelled,
+            Err(RecvTimeoutError::Timeout) => Outcome::TimedOut,
+            // Disconnected cannot happen (the exit watcher always sends); treat it as an exit.
+            Ok(Event::Exited) | Err(RecvTimeoutError::Disconnected) => Outcome::Exited(status),
+        })
+    }
+
+    fn kill_group(&self) {
+        // SAFETY: kill takes plain integers; the group leader is not reaped yet, so the id
+        // still names our group. ESRCH (nothing left) is fine.
+        unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+    }
+}
+
+/// The cancel file to watch, if any: an empty path turns cancel off, and so does a missing
+/// directory (the downward API volume is mounted before the container starts, so a directory
+/// that is not there now will not appear later).
+fn cancel_watch_path(cancel_file: &Path) -> Option<PathBuf> {
+    if cancel_file.as_os_str().is_empty() {
+        return None;
+    }
+    let dir = cancel_file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.is_dir().then(|| cancel_file.to_path_buf())
+}
