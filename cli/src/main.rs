@@ -1,1 +1,67 @@
-fn main() {}
+//! `tkc`: check, compile and run Tekton pipelines. This crate parses arguments and wires the
+//! libraries together; it is the only place that prints or exits.
+
+mod check;
+mod inputs;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// Check, compile and run Tekton pipelines, offline.
+#[derive(Parser)]
+#[command(name = "tkc", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Tekton YAML or KDL for errors, without a cluster.
+    Check(check::CheckArgs),
+    /// Explain a diagnostic code.
+    Explain(check::ExplainArgs),
+}
+
+/// When to colour output.
+#[derive(Copy, Clone, Debug, Default, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+/// Process exit codes.
+pub mod exit {
+    /// No errors (warnings allowed).
+    pub const OK: u8 = 0;
+    /// The input has errors, or the run failed.
+    pub const FAILED: u8 = 1;
+    /// Usage or I/O error.
+    pub const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Explain(args) => check::explain(args),
+    };
+    ExitCode::from(code)
+}

@@ -1,1 +1,84 @@
-//! tkc compiler
+//! The tkc compiler: Tekton sources (YAML or KDL) in; diagnostics, a checked model and a
+//! pod-plan out.
+//!
+//! Stages follow the data: [`source`] → [`syntax`] → [`model`] → `resolve` → [`check`] →
+//! `lower` → `plan`. Each stage is a function from one plain data type to the next; spans
+//! travel with the data. The library never prints and never exits.
+
+pub mod check;
+pub mod diag;
+pub mod model;
+pub mod source;
+pub mod suggest;
+pub mod syntax;
+
+use diag::{Diagnostic, Diagnostics, codes};
+use model::{ApiFields, Cx, Document};
+use source::{FileId, SourceMap, Span};
+
+/// Settings that change what is accepted.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Tekton's `enable-api-fields` (default `beta`).
+    pub api_fields: ApiFields,
+}
+
+/// Parses and decodes files into documents, with every syntax and schema diagnostic.
+pub fn decode_files(
+    sources: &SourceMap,
+    files: &[FileId],
+    options: &Options,
+) -> (Vec<Document>, Diagnostics) {
+    let mut documents = Vec::new();
+    let mut diagnostics = Diagnostics::new();
+    for &file in files {
+        let (docs, diags) = decode_file(sources, file, options);
+        documents.extend(docs);
+        diagnostics.extend(diags);
+    }
+    (documents, diagnostics)
+}
+
+/// Parses and decodes one file.
+pub fn decode_file(
+    sources: &SourceMap,
+    file: FileId,
+    options: &Options,
+) -> (Vec<Document>, Vec<Diagnostic>) {
+    let parsed = syntax::parse_file(sources, file);
+    let mut cx = Cx::new(sources.get(file).text(), options.api_fields);
+    cx.diagnostics = parsed.diagnostics;
+    let mut documents = Vec::new();
+    for node in parsed.documents {
+        if let Some(document) = model::decode_document(node, &mut cx) {
+            documents.push(document);
+        }
+    }
+    (documents, cx.diagnostics)
+}
+
+/// A diagnostic for a file that is not valid UTF-8, at the first bad byte.
+pub fn invalid_utf8(file: FileId, at: usize) -> Diagnostic {
+    Diagnostic::new(&codes::INVALID_UTF8, "the file is not valid UTF-8")
+        .with_label(Span::new(file, at, at + 1), "invalid byte")
+        .with_help("save the file as UTF-8")
+}
+
+/// What `tkc check` finds.
+#[derive(Debug, Default)]
+pub struct CheckResult {
+    pub documents: Vec<Document>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks files: syntax, schema and (over all of them together) the semantic checks.
+/// Suppression comments (`# tkc:ignore[code]`) are applied; the diagnostics are sorted.
+pub fn check(sources: &SourceMap, files: &[FileId], options: &Options) -> CheckResult {
+    let (documents, mut diagnostics) = decode_files(sources, files, options);
+    diag::apply_suppressions(sources, &mut diagnostics);
+    diagnostics.sort();
+    CheckResult {
+        documents,
+        diagnostics,
+    }
+}

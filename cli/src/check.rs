@@ -1,0 +1,183 @@
+//! `tkc check` and `tkc explain`.
+
+use crate::{ColorChoice, exit, inputs};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use tkc_compiler::diag::{Diagnostic, Severity, codes, render};
+use tkc_compiler::model::ApiFields;
+use tkc_compiler::source::SourceMap;
+
+/// Output formats of `tkc check`.
+#[derive(Copy, Clone, Debug, Default, ValueEnum)]
+pub enum Format {
+    /// Reports with the source snippet (miette).
+    #[default]
+    Human,
+    /// One JSON object (for editors and CI).
+    Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// GitHub Actions annotations (`::error file=...`).
+    Github,
+    /// `file:line:col: severity[code] message`, one per line.
+    Short,
+}
+
+/// Maturity levels of Tekton's `enable-api-fields`.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum ApiFieldsArg {
+    Stable,
+    Beta,
+    Alpha,
+}
+
+impl From<ApiFieldsArg> for ApiFields {
+    fn from(a: ApiFieldsArg) -> ApiFields {
+        match a {
+            ApiFieldsArg::Stable => ApiFields::Stable,
+            ApiFieldsArg::Beta => ApiFields::Beta,
+            ApiFieldsArg::Alpha => ApiFields::Alpha,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Files or directories (walked for *.yaml, *.yml, *.kdl); `-` reads stdin.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// The name to give stdin in reports (its extension picks YAML or KDL).
+    #[arg(long, value_name = "NAME")]
+    stdin_filename: Option<String>,
+    /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    enable_api_fields: Option<ApiFieldsArg>,
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t)]
+    color: ColorChoice,
+}
+
+pub fn run(args: CheckArgs) -> u8 {
+    let inputs = match inputs::load(&args.paths, args.stdin_filename.as_deref()) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("error: {}", e.0);
+            return exit::USAGE;
+        }
+    };
+    let options = tkc_compiler::Options {
+        api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
+    };
+    let mut result = tkc_compiler::check(&inputs.sources, &inputs.files, &options);
+    result.diagnostics.extend(inputs.diagnostics);
+    result.diagnostics.sort();
+    let diagnostics = result.diagnostics.into_vec();
+    let out = render_report(
+        &inputs.sources,
+        &diagnostics,
+        inputs.files.len(),
+        args.format,
+        args.color,
+    );
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return exit::USAGE;
+    }
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn render_report(
+    sources: &SourceMap,
+    diagnostics: &[Diagnostic],
+    files: usize,
+    format: Format,
+    color: ColorChoice,
+) -> String {
+    match format {
+        Format::Human => {
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(100);
+            let options = render::HumanOptions {
+                color: color.enabled(),
+                width,
+            };
+            let mut out = render::human(sources, diagnostics, options);
+            out.push_str(&summary(diagnostics, files));
+            out
+        }
+        Format::Json => render::json(sources, diagnostics, files),
+        Format::Sarif => render::sarif(sources, diagnostics, &codes::all()),
+        Format::Github => render::github(sources, diagnostics),
+        Format::Short => render::short(sources, diagnostics),
+    }
+}
+
+fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
+    let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let checked = plural(files, "file");
+    if errors == 0 && warnings == 0 {
+        format!("checked {checked}: no problems\n")
+    } else {
+        format!(
+            "checked {checked}: {}, {}\n",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// The code (`tkc::schema::unknown-field`, or just `unknown-field`).
+    code: Option<String>,
+    /// List every code with its summary.
+    #[arg(long, conflicts_with = "code")]
+    list: bool,
+}
+
+pub fn explain(args: ExplainArgs) -> u8 {
+    if args.list || args.code.is_none() {
+        let mut out = String::new();
+        for code in codes::all() {
+            out.push_str(&format!(
+                "{:<44} {:<8} {}\n",
+                code.name,
+                code.severity.as_str(),
+                code.summary()
+            ));
+        }
+        print!("{out}");
+        return exit::OK;
+    }
+    let name = args.code.unwrap_or_default();
+    match codes::find(&name) {
+        Some(code) => {
+            println!("{}  ({})\n", code.name, code.severity.as_str());
+            print!("{}", code.explanation());
+            if let Some(reason) = code.tekton_reason {
+                println!("\nTekton reason when a run fails this way: {reason}");
+            }
+            exit::OK
+        }
+        None => {
+            eprintln!("error: unknown code `{name}`; `tkc explain --list` lists them");
+            exit::USAGE
+        }
+    }
+}

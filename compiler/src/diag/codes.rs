@@ -1,0 +1,227 @@
+//! The codes of the front end (syntax and schema) and the registry of every code.
+//!
+//! Each check family declares its own codes beside its rules; [`all`] lists them all, so that
+//! `tkc explain`, SARIF rule metadata and configuration see one registry.
+
+use super::Code;
+use crate::declare_code;
+
+declare_code! {
+    /// # YAML syntax error
+    ///
+    /// The file is not well-formed YAML, so none of its documents after the error can be read.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// steps: [build, test
+    /// ```
+    /// The flow sequence is never closed. Fix the YAML; the report points at where the parser
+    /// gave up, which is often just after the real mistake.
+    pub static YAML = "tkc::syntax::yaml", Error;
+}
+
+declare_code! {
+    /// # KDL syntax error
+    ///
+    /// The file is not well-formed KDL 2.0. The report lists every error the KDL parser
+    /// recovered from.
+    ///
+    /// ## Example
+    /// ```kdl
+    /// task "build" {
+    ///     step "compile" image="golang:1.22"
+    /// ```
+    /// The `{` is never closed.
+    pub static KDL = "tkc::syntax::kdl", Error;
+}
+
+declare_code! {
+    /// # A mapping has the same key twice
+    ///
+    /// Kubernetes rejects objects with duplicate fields (`kubectl apply` validates strictly);
+    /// some YAML libraries silently keep the last value, which hides the mistake.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// - name: build
+    ///   image: golang:1.22
+    ///   image: golang:1.23
+    /// ```
+    pub static DUPLICATE_KEY = "tkc::syntax::duplicate-key", Error;
+}
+
+declare_code! {
+    /// # The file is not valid UTF-8
+    ///
+    /// Kubernetes manifests are UTF-8. The report points at the first invalid byte; the rest
+    /// of the file is checked with the bad bytes replaced.
+    pub static INVALID_UTF8 = "tkc::syntax::invalid-utf8", Error;
+}
+
+declare_code! {
+    /// # The input exceeds a safety limit
+    ///
+    /// Nesting deeper than 256 levels, or aliases that expand to far more nodes than the file
+    /// holds ("billion laughs"), are refused instead of exhausting memory.
+    pub static LIMIT = "tkc::syntax::limit", Error;
+}
+
+declare_code! {
+    /// # A field Tekton does not know
+    ///
+    /// Tekton's admission webhook rejects unknown fields, but many tools (and `tkn`) accept
+    /// them silently, so a typo such as `scirpt:` or `runafter:` is lost. The report suggests
+    /// the closest known field.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// steps:
+    ///   - name: build
+    ///     image: alpine
+    ///     scirpt: make
+    /// ```
+    /// Use `script`.
+    pub static UNKNOWN_FIELD = "tkc::schema::unknown-field", Error, reason = "TaskValidationFailed";
+}
+
+declare_code! {
+    /// # A field name in the wrong case
+    ///
+    /// Tekton decodes resources with Go's JSON decoder, which matches field names without
+    /// regard to case, so `runafter:` works like `runAfter:`. Other tools (schemas in editors,
+    /// `kubectl explain`, linters, tkc's KDL conversion) see an unknown field; write the field
+    /// as Tekton documents it.
+    pub static FIELD_CASE = "tkc::schema::field-case", Warning;
+}
+
+declare_code! {
+    /// # A field has the wrong type
+    ///
+    /// For example a string where a list belongs (`args: --verbose` instead of
+    /// `args: [--verbose]`), or an unquoted `true` where Kubernetes expects a string
+    /// (`value: true` in an env var: write `value: "true"`).
+    pub static WRONG_TYPE = "tkc::schema::wrong-type", Error, reason = "TaskValidationFailed";
+}
+
+declare_code! {
+    /// # A required field is missing
+    ///
+    /// For example a Task without `steps`, a step without `image` (and without `ref`), or a
+    /// param without `name`.
+    pub static MISSING_FIELD = "tkc::schema::missing-field", Error, reason = "TaskValidationFailed";
+}
+
+declare_code! {
+    /// # A field is given twice
+    ///
+    /// In KDL a field that holds one value (such as `image`) may appear once per node; list
+    /// fields (such as `step` or `param`) repeat.
+    pub static DUPLICATE_FIELD = "tkc::schema::duplicate-field", Error;
+}
+
+declare_code! {
+    /// # Unexpected positional argument (KDL)
+    ///
+    /// A KDL node's first argument names list items (`step "build"`, `param "url"`) or the
+    /// resource (`task "build"`); other nodes take properties and children only.
+    pub static UNEXPECTED_ARGUMENT = "tkc::schema::unexpected-argument", Error;
+}
+
+declare_code! {
+    /// # Unknown apiVersion in the tekton.dev group
+    ///
+    /// Tekton serves `tekton.dev/v1` (Task, Pipeline, TaskRun, PipelineRun), `tekton.dev/v1beta1`
+    /// (the same, deprecated, plus StepAction) and `tekton.dev/v1alpha1` (StepAction).
+    pub static UNKNOWN_API_VERSION = "tkc::schema::unknown-api-version", Error;
+}
+
+declare_code! {
+    /// # Unknown kind in the tekton.dev group
+    ///
+    /// The kinds tkc checks are Task, Pipeline, TaskRun, PipelineRun and StepAction. Other
+    /// Tekton kinds (CustomRun, Triggers, Resolution) are skipped without a report.
+    pub static UNKNOWN_KIND = "tkc::schema::unknown-kind", Error;
+}
+
+declare_code! {
+    /// # A field that needs a feature gate
+    ///
+    /// Tekton gates fields by maturity with the `enable-api-fields` feature flag (`stable`,
+    /// `beta` (the default), `alpha`). A field of a higher maturity than the cluster enables
+    /// is rejected. Pass `--enable-api-fields alpha` (or set `enable-api-fields` in
+    /// `tkc.toml`) if your cluster enables it.
+    pub static FEATURE_GATED = "tkc::schema::feature-gated", Error;
+}
+
+declare_code! {
+    /// # Invalid duration
+    ///
+    /// Timeouts are Go durations: a sequence of numbers with units `h`, `m`, `s`, `ms`, `us`,
+    /// `ns`, such as `90s`, `1h30m` or `0` (no timeout). Kubernetes rejects anything else.
+    pub static INVALID_DURATION = "tkc::schema::invalid-duration", Error;
+}
+
+declare_code! {
+    /// # A v1beta1 field that is dropped in v1
+    ///
+    /// Converting a `tekton.dev/v1beta1` resource to v1 drops fields that v1 no longer has
+    /// (PipelineResources, deprecated container fields of steps such as `ports` or probes).
+    /// Tekton accepts them but they have no effect.
+    pub static DROPPED_FIELD = "tkc::schema::dropped-field", Warning;
+}
+
+/// Every code tkc can report, in a stable order.
+pub fn all() -> Vec<&'static Code> {
+    let mut all: Vec<&'static Code> = vec![
+        &YAML,
+        &KDL,
+        &DUPLICATE_KEY,
+        &INVALID_UTF8,
+        &LIMIT,
+        &UNKNOWN_FIELD,
+        &FIELD_CASE,
+        &WRONG_TYPE,
+        &MISSING_FIELD,
+        &DUPLICATE_FIELD,
+        &UNEXPECTED_ARGUMENT,
+        &UNKNOWN_API_VERSION,
+        &UNKNOWN_KIND,
+        &FEATURE_GATED,
+        &INVALID_DURATION,
+        &DROPPED_FIELD,
+    ];
+    all.extend(crate::check::codes());
+    all
+}
+
+/// Looks a code up by its full name or by its last part (`unknown-field`).
+pub fn find(name: &str) -> Option<&'static Code> {
+    let all = all();
+    all.iter()
+        .find(|c| c.name == name)
+        .or_else(|| {
+            let mut short = all
+                .iter()
+                .filter(|c| c.name.rsplit("::").next() == Some(name));
+            let first = short.next();
+            // An ambiguous short name finds nothing rather than a surprise.
+            if short.next().is_some() { None } else { first }
+        })
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let mut seen = BTreeSet::new();
+        for code in all() {
+            assert!(seen.insert(code.name), "duplicate code {}", code.name);
+            assert!(code.name.starts_with("tkc::"), "{}", code.name);
+            assert!(!code.summary().is_empty(), "{} has no doc", code.name);
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Renderers: the same diagnostics as a miette report, JSON, SARIF, GitHub annotations or
+//! one line each. Every renderer returns a `String`; the CLI decides where it goes.
+
+use super::{Code, Diagnostic, Label, Severity};
+use crate::source::{FileId, SourceMap, Span};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
+use serde::Serialize;
+use std::fmt;
+
+/// Options of the human renderer.
+#[derive(Copy, Clone, Debug)]
+pub struct HumanOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            color: false,
+            width: 100,
+        }
+    }
+}
+
+/// miette's graphical report of each diagnostic, with the source snippet.
+pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOptions) -> String {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_width(options.width)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let report = MietteDiagnostic::new(sources, diagnostic);
+        if handler.render_report(&mut out, &report).is_err() {
+            // Rendering into a String cannot fail on I/O; fall back to one line if miette
+            // refuses a span.
+            out.push_str(&short_line(sources, diagnostic));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A file's text as miette wants it, named as the user named it.
+struct FileSource<'a> {
+    name: &'a str,
+    text: &'a str,
+}
+
+impl SourceCode for FileSource<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_string(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+/// One diagnostic in miette's terms. Labels in a file other than the primary label's become
+/// related reports, since a miette report shows one source.
+struct MietteDiagnostic<'a> {
+    message: String,
+    code: &'static str,
+    severity: Severity,
+    help: Option<String>,
+    source: Option<FileSource<'a>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<MietteDiagnostic<'a>>,
+}
+
+impl<'a> MietteDiagnostic<'a> {
+    fn new(sources: &'a SourceMap, d: &Diagnostic) -> MietteDiagnostic<'a> {
+        let primary_file = d.primary_span().map(|s| s.file);
+        let mut related: Vec<MietteDiagnostic<'a>> = Vec::new();
+        let mut labels = Vec::new();
+        for label in &d.labels {
+            if Some(label.span.file) == primary_file {
+                labels.push(labeled_span(sources, label));
+            } else {
+                related.push(MietteDiagnostic {
+                    message: if label.message.is_empty() {
+                        "see also".to_string()
+                    } else {
+                        label.message.clone()
+                    },
+                    code: "",
+                    severity: Severity::Advice,
+                    help: None,
+                    source: Some(file_source(sources, label.span.file)),
+                    labels: vec![LabeledSpan::new_with_span(
+                        None,
+                        source_span(sources, label.span),
+                    )],
+                    related: Vec::new(),
+                });
+            }
+        }
+        related.extend(d.related.iter().map(|r| MietteDiagnostic::new(sources, r)));
+        MietteDiagnostic {
+            message: d.message.clone(),
+            code: d.code.name,
+            severity: d.severity,
+            help: d.help.clone(),
+            source: primary_file.map(|f| file_source(sources, f)),
+            labels,
+            related,
+        }
+    }
+}
+
+fn file_source(sources: &SourceMap, file: FileId) -> FileSource<'_> {
+    let f = sources.get(file);
+    FileSource {
+        name: f.name(),
+        text: f.text(),
+    }
+}
+
+fn source_span(sources: &SourceMap, span: Span) -> SourceSpan {
+    let len = sources.get(span.file).text().len();
+    let start = (span.start as usize).min(len);
+    let end = (span.end as usize).min(len).max(start);
+    SourceSpan::new(start.into(), end - start)
+}
+
+fn labeled_span(sources: &SourceMap, label: &Label) -> LabeledSpan {
+    let text = (!label.message.is_empty()).then(|| label.message.clone());
+    let span = source_span(sources, label.span);
+    if label.primary {
+        LabeledSpan::new_primary_with_span(text, span)
+    } else {
+        LabeledSpan::new_with_span(text, span)
+    }
+}
+
+impl fmt::Debug for MietteDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for MietteDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MietteDiagnostic<'_> {}
+
+impl miette::Diagnostic for MietteDiagnostic<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Advice => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h.as_str()) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        (!self.labels.is_empty()).then(|| Box::new(self.labels.iter().cloned()) as Box<_>)
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        (!self.related.is_empty())
+            .then(|| Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)) as Box<_>)
+    }
+}
+
+/// A location as editors count it: 1-based lines, columns in Unicode characters, end exclusive.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// Where a span is, for the machine-readable formats.
+pub fn locate(sources: &SourceMap, span: Span) -> Location {
+    let file = sources.get(span.file);
+    let start = file.line_col(span.start);
+    let end = file.line_col(span.end);
+    Location {
+        file: file.name().to_string(),
+        line: start.line,
+        column: start.column,
+        end_line: end.line,
+        end_column: end.column,
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    files_checked: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+/// One diagnostic in the `--format json` shape (also embedded in `tkc run --output json`).
+#[derive(Serialize)]
+pub struct JsonDiagnostic<'a> {
+    code: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    help: Option<&'a str>,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    labels: Vec<JsonLabel<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'a> {
+    message: &'a str,
+    #[serde(flatten)]
+    location: Location,
+}
+
+/// The diagnostics as values in the `--format json` shape.
+pub fn json_diagnostics<'a>(
+    sources: &SourceMap,
+    diagnostics: &'a [Diagnostic],
+) -> Vec<JsonDiagnostic<'a>> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let at = d.primary_span().map(|s| locate(sources, s));
+            // The primary label first, then the others in source order.
+            let mut labels: Vec<&Label> = d.labels.iter().collect();
+            labels.sort_by_key(|l| !l.primary);
+            JsonDiagnostic {
+                code: d.code.name,
+                severity: d.severity.as_str(),
+                message: &d.message,
+                help: d.help.as_deref(),
+                file: at.as_ref().map(|l| l.file.clone()),
+                line: at.as_ref().map(|l| l.line),
+                column: at.as_ref().map(|l| l.column),
+                end_line: at.as_ref().map(|l| l.end_line),
+                end_column: at.as_ref().map(|l| l.end_column),
+                labels: labels
+                    .into_iter()
+                    .chain(d.related.iter().flat_map(|r| r.labels.iter()))
+                    .map(|l| JsonLabel {
+                        message: &l.message,
+                        location: locate(sources, l.span),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// `--format json`: `{"version": 1, "files_checked", "errors", "warnings", "diagnostics": [...]}`.
+pub fn json(sources: &SourceMap, diagnostics: &[Diagnostic], files_checked: usize) -> String {
+    let report = JsonReport {
+        version: 1,
+        files_checked,
+        errors: count(diagnostics, Severity::Error),
+        warnings: count(diagnostics, Severity::Warning),
+        diagnostics: json_diagnostics(sources, diagnostics),
+    };
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+fn short_line(sources: &SourceMap, d: &Diagnostic) -> String {
+    let at = match d.primary_span() {
+        Some(span) => {
+            let l = locate(sources, span);
+            format!("{}:{}:{}: ", l.file, l.line, l.column)
+        }
+        None => String::new(),
+    };
+    format!(
+        "{at}{}[{}] {}\n",
+        d.severity.as_str(),
+        d.code.name,
+        d.message
+    )
+}
+
+/// `--format short`: `file:line:col: severity[code] message`, one per line.
+pub fn short(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().map(|d| short_line(sources, d)).collect()
+}
+
+/// `--format github`: workflow commands that GitHub Actions shows as annotations.
+pub fn github(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let command = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Advice => "notice",
+        };
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str("\nhelp: ");
+            message.push_str(help);
+        }
+        out.push_str("::");
+        out.push_str(command);
+        if let Some(span) = d.primary_span() {
+            let l = locate(sources, span);
+            out.push_str(&format!(
+                " file={},line={},col={},endLine={},endColumn={},",
+                escape_property(&l.file),
+                l.line,
+                l.column,
+                l.end_line,
+                l.end_column
+            ));
+        } else {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "title={}::{}\n",
+            escape_property(d.code.name),
+            escape_data(&message)
+        ));
+    }
+    out
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `--format sarif`: SARIF 2.1.0 with rule metadata from the code registry.
+pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -> String {
+    use serde_json::json;
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Advice => "note",
+    };
+    let region = |l: &Location| {
+        json!({
+            "startLine": l.line, "startColumn": l.column,
+            "endLine": l.end_line, "endColumn": l.end_column,
+        })
+    };
+    let rules_json: Vec<_> = rules
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.name,
+                "name": c.name.rsplit("::").next().unwrap_or(c.name),
+                "shortDescription": { "text": c.summary() },
+                "fullDescription": { "text": c.explanation() },
+                "help": { "text": c.explanation(), "markdown": c.explanation() },
+                "defaultConfiguration": { "level": level(c.severity) },
+            })
+        })
+        .collect();
+    let results: Vec<_> = diagnostics
+        .iter()
+        .map(|d| {
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str("\nhelp: ");
+                message.push_str(help);
+            }
+            let locations: Vec<_> = d
+                .primary_span()
+                .map(|s| locate(sources, s))
+                .into_iter()
+                .map(|l| {
+                    json!({ "physicalLocation": {
+                        "artifactLocation": { "uri": l.file },
+                        "region": region(&l),
+                    }})
+                })
+                .collect();
+            let related: Vec<_> = d
+                .labels
+                .iter()
+                .filter(|l| !l.primary)
+                .chain(d.related.iter().flat_map(|r| r.labels.iter()))
+                .enumerate()
+                .map(|(i, label)| {
+                    let l = locate(sources, label.span);
+                    json!({
+                        "id": i,
+                        "message": { "text": label.message },
+                        "physicalLocation": {
+                            "artifactLocation": { "uri": l.file },
+                            "region": region(&l),
+                        },
+                    })
+                })
+                .collect();
+            let rule_index = rules.iter().position(|c| c.name == d.code.name);
+            json!({
+                "ruleId": d.code.name,
+                "ruleIndex": rule_index,
+                "level": level(d.severity),
+                "message": { "text": message },
+                "locations": locations,
+                "relatedLocations": related,
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "tkc",
+                "informationUri": "https://github.com/tkc-dev/tkc",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules_json,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,738 @@
+//! The one decoder from the syntax tree to the typed model.
+//!
+//! Struct types are declared with [`model!`](crate::model!), which lists every field with its
+//! key, documentation and options ([`FieldMeta`]); [`StructReader`] then reports unknown
+//! fields (with "did you mean"), fields given twice, fields behind a feature gate and missing
+//! required fields, and [`Decode`] implementations report wrong types. A `null` value is the
+//! same as an absent field, as in Kubernetes.
+//!
+//! KDL-specific reading (kebab-case keys, repeated child nodes as list items, a node's first
+//! argument as its name) lives here too, so both syntaxes share every rule.
+
+use crate::diag::{Diagnostic, codes};
+use crate::source::{Span, Syntax};
+use crate::suggest::did_you_mean;
+use crate::syntax::kdl::kebab_case;
+use crate::syntax::{Map, Node, Scalar, ScalarKind, Value};
+
+/// Maturity of a field, as Tekton's `enable-api-fields` flag gates it.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub enum ApiFields {
+    Stable,
+    #[default]
+    Beta,
+    Alpha,
+}
+
+impl ApiFields {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiFields::Stable => "stable",
+            ApiFields::Beta => "beta",
+            ApiFields::Alpha => "alpha",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApiFields> {
+        match s {
+            "stable" => Some(ApiFields::Stable),
+            "beta" => Some(ApiFields::Beta),
+            "alpha" => Some(ApiFields::Alpha),
+            _ => None,
+        }
+    }
+}
+
+/// The apiVersion a document was written in.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum ApiVersion {
+    #[default]
+    V1,
+    V1beta1,
+    V1alpha1,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "tekton.dev/v1",
+            ApiVersion::V1beta1 => "tekton.dev/v1beta1",
+            ApiVersion::V1alpha1 => "tekton.dev/v1alpha1",
+        }
+    }
+}
+
+/// What the decoder knows about one field of a struct.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldMeta {
+    /// The key in YAML (camelCase); KDL also accepts its kebab-case form.
+    pub key: &'static str,
+    /// The field's documentation (editor schemas show it).
+    pub doc: &'static str,
+    pub required: bool,
+    /// The feature gate the field needs.
+    pub gate: ApiFields,
+    /// KDL: the name of one repeated child node that is an item of this list (`step`).
+    pub kdl_item: Option<&'static str>,
+    /// KDL: this field takes the node's first argument (`step "build"` sets `name`).
+    pub positional: bool,
+    /// Only accepted in `v1beta1` documents (moved or renamed in v1).
+    pub v1beta1_only: bool,
+    /// The field's key in `v1beta1`, when it differs.
+    pub v1beta1_key: Option<&'static str>,
+}
+
+impl FieldMeta {
+    pub const DEFAULT: FieldMeta = FieldMeta {
+        key: "",
+        doc: "",
+        required: false,
+        gate: ApiFields::Stable,
+        kdl_item: None,
+        positional: false,
+        v1beta1_only: false,
+        v1beta1_key: None,
+    };
+
+    /// Is the field part of the schema of a document of this version?
+    fn accepted_in(&self, version: ApiVersion) -> bool {
+        !self.v1beta1_only || version == ApiVersion::V1beta1
+    }
+}
+
+/// Decoding state: the diagnostics so far and the settings that change what is accepted.
+pub struct Cx<'a> {
+    pub diagnostics: Vec<Diagnostic>,
+    pub api_fields: ApiFields,
+    pub version: ApiVersion,
+    /// The text of the file being decoded (for short "head of node" labels).
+    pub text: &'a str,
+    /// The key span of the field being decoded, if it is a field (not a list item).
+    parent_key: Option<Span>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(text: &'a str, api_fields: ApiFields) -> Cx<'a> {
+        Cx {
+            diagnostics: Vec::new(),
+            api_fields,
+            version: ApiVersion::V1,
+            text,
+            parent_key: None,
+        }
+    }
+
+    /// The next struct decoded is the value of the field under this key (its "missing
+    /// field" reports point at the key).
+    pub fn set_parent_key(&mut self, key: Span) {
+        self.parent_key = Some(key);
+    }
+
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Reports a value of the wrong type.
+    pub fn wrong_type(&mut self, node: &Node, expected: &str) {
+        let mut d = Diagnostic::new(
+            &codes::WRONG_TYPE,
+            format!("expected {expected}, found {}", node.describe()),
+        )
+        .with_label(self.head(node), format!("this is {}", node.describe()));
+        if expected.contains("string")
+            && let Value::Scalar(s) = &node.value
+        {
+            d = d.with_help(format!("quote it to make it a string: \"{}\"", s.text));
+        } else if expected.starts_with("a list")
+            && matches!(node.value, Value::Scalar(_))
+            && node.origin == Syntax::Yaml
+        {
+            let text = node.as_str().unwrap_or_default();
+            d = d.with_help(format!("write a list: [{text}]"));
+        }
+        self.push(d);
+    }
+
+    /// A short span for a node: its first line.
+    pub fn head(&self, node: &Node) -> Span {
+        let start = node.span.start as usize;
+        let end = node.span.end as usize;
+        let first_line_end = self
+            .text
+            .get(start..end)
+            .and_then(|s| s.find('\n'))
+            .map_or(end, |n| start + n);
+        Span::new(node.span.file, start, first_line_end)
+    }
+}
+
+/// A type the decoder can read from a (non-null) node.
+pub trait Decode: Sized {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self>;
+}
+
+/// How a field's type reads a value that may be absent.
+pub trait FieldValue: Sized {
+    fn from_field(found: Option<Node>, cx: &mut Cx) -> Self;
+}
+
+impl<T: Decode> FieldValue for Option<T> {
+    fn from_field(found: Option<Node>, cx: &mut Cx) -> Self {
+        T::decode(found?, cx)
+    }
+}
+
+impl<T: Decode> FieldValue for Vec<T> {
+    fn from_field(found: Option<Node>, cx: &mut Cx) -> Self {
+        let Some(node) = found else {
+            return Vec::new();
+        };
+        decode_list(node, cx)
+    }
+}
+
+/// A required field: absent is reported by the reader and gives the default value.
+impl<T: Decode + Default> FieldValue for Required<T> {
+    fn from_field(found: Option<Node>, cx: &mut Cx) -> Self {
+        Required(found.and_then(|n| T::decode(n, cx)).unwrap_or_default())
+    }
+}
+
+/// Marks a field type as present-or-default (see [`FieldValue`]); the model stores `T`.
+pub struct Required<T>(pub T);
+
+/// Decodes a list, accepting KDL's forms of it (one argument, no arguments).
+pub fn decode_list<T: Decode>(node: Node, cx: &mut Cx) -> Vec<T> {
+    match node.value {
+        Value::Seq(items) => {
+            let saved = cx.parent_key.take();
+            let out = items.into_iter().filter_map(|item| {
+                cx.parent_key = None;
+                if item.value == Value::Null {
+                    None
+                } else {
+                    T::decode(item, cx)
+                }
+            });
+            let out = out.collect();
+            cx.parent_key = saved;
+            out
+        }
+        Value::Scalar(Scalar {
+            kdl_argument: true, ..
+        }) => T::decode(node, cx).into_iter().collect(),
+        Value::Map(ref m)
+            if node.origin == Syntax::Kdl && m.entries.is_empty() && m.args.is_empty() =>
+        {
+            Vec::new()
+        }
+        // A KDL node with properties or children given where a list is expected: one item.
+        Value::Map(_) if node.origin == Syntax::Kdl => T::decode(node, cx).into_iter().collect(),
+        _ => {
+            cx.wrong_type(&node, "a list");
+            Vec::new()
+        }
+    }
+}
+
+/// Reads the fields of one struct from a mapping node.
+pub struct StructReader {
+    /// Per field: the value and the key it was found under.
+    slots: Vec<Option<(Node, Option<Span>)>>,
+    span: Span,
+    head: Span,
+}
+
+impl StructReader {
+    /// Checks the node is a mapping and sorts its entries into the struct's fields; unknown
+    /// and duplicate fields are reported here.
+    pub fn new(
+        node: Node,
+        what: &str,
+        fields: &'static [FieldMeta],
+        dropped_v1beta1: &'static [&'static str],
+        cx: &mut Cx,
+    ) -> Option<StructReader> {
+        let parent_key = cx.parent_key.take();
+        let head = parent_key.unwrap_or_else(|| cx.head(&node));
+        let span = node.span;
+        let origin = node.origin;
+        let map = match node.value {
+            Value::Map(map) => map,
+            // KDL: `task-ref "build"` is a struct given only its positional argument.
+            Value::Scalar(Scalar {
+                kdl_argument: true, ..
+            }) => Map {
+                entries: Vec::new(),
+                args: vec![node],
+            },
+            _ => {
+                cx.wrong_type(&node, &format!("a mapping ({what})"));
+                return None;
+            }
+        };
+        let kdl = origin == Syntax::Kdl;
+        let mut slots: Vec<Option<(Node, Option<Span>)>> = vec![None; fields.len()];
+        // Repeated KDL children of a list field, gathered before they become one list node.
+        let mut items: Vec<Vec<Node>> = vec![Vec::new(); fields.len()];
+
+        for (i, arg) in map.args.into_iter().enumerate() {
+            match fields.iter().position(|f| f.positional) {
+                Some(p) if i == 0 => slots[p] = Some((arg, None)),
+                _ => cx.push(
+                    Diagnostic::new(
+                        &codes::UNEXPECTED_ARGUMENT,
+                        format!("unexpected argument in {what}"),
+                    )
+                    .with_label(arg.span, "not expected here")
+                    .with_help(format!(
+                        "{what} takes properties and children; see docs/kdl.md"
+                    )),
+                ),
+            }
+        }
+
+        for entry in map.entries {
+            let found = fields.iter().enumerate().find_map(|(i, f)| {
+                if !f.accepted_in(cx.version) {
+                    return None;
+                }
+                let matches_key = entry.key == f.key
+                    || (cx.version == ApiVersion::V1beta1 && f.v1beta1_key == Some(&entry.key));
+                if matches_key {
+                    return Some((i, false));
+                }
+                if kdl {
+                    if f.kdl_item == Some(entry.key.as_str()) {
+                        return Some((i, true));
+                    }
+                    if entry.key == kebab_case(f.key) {
+                        return Some((i, false));
+                    }
+                }
+                None
+            });
+            // Go's JSON decoding (and so Tekton) matches field names case-insensitively:
+            // accept such a key, with a warning.
+            let found = found.or_else(|| {
+                let (i, f) = fields.iter().enumerate().find(|(_, f)| {
+                    f.accepted_in(cx.version) && f.key.eq_ignore_ascii_case(&entry.key)
+                })?;
+                cx.push(
+                    Diagnostic::new(
+                        &codes::FIELD_CASE,
+                        format!("field `{}` is spelled `{}`", f.key, entry.key),
+                    )
+                    .with_label(entry.key_span, "different case")
+                    .with_help(format!(
+                        "did you mean `{}`? Tekton accepts it, but other tools and schemas do not",
+                        f.key
+                    )),
+                );
+                Some((i, false))
+            });
+            let Some((i, is_item)) = found else {
+                if cx.version == ApiVersion::V1beta1
+                    && dropped_v1beta1.contains(&entry.key.as_str())
+                {
+                    cx.push(
+                        Diagnostic::new(
+                            &codes::DROPPED_FIELD,
+                            format!(
+                                "`{}` is dropped when this v1beta1 {what} is converted to v1",
+                                entry.key
+                            ),
+                        )
+                        .with_label(entry.key_span, "has no effect")
+                        .with_help("remove it, or port the resource to tekton.dev/v1"),
+                    );
+                    continue;
+                }
+                cx.push(unknown_field(
+                    &entry.key,
+                    entry.key_span,
+                    what,
+                    fields,
+                    kdl,
+                    cx.version,
+                ));
+                continue;
+            };
+            let meta = &fields[i];
+            if meta.gate > cx.api_fields {
+                cx.push(
+                    Diagnostic::new(
+                        &codes::FEATURE_GATED,
+                        format!(
+                            "`{}` is a {} field; it needs `enable-api-fields: {}`",
+                            entry.key,
+                            meta.gate.as_str(),
+                            meta.gate.as_str()
+                        ),
+                    )
+                    .with_label(entry.key_span, format!("{} feature", meta.gate.as_str()))
+                    .with_help(format!(
+                        "pass `--enable-api-fields {}` if your cluster enables it (the current setting is `{}`)",
+                        meta.gate.as_str(),
+                        cx.api_fields.as_str()
+                    )),
+                );
+            }
+            if entry.value.value == Value::Null {
+                continue;
+            }
+            if is_item {
+                items[i].push(entry.value);
+                continue;
+            }
+            if let Some(first) = &slots[i] {
+                cx.push(
+                    Diagnostic::new(
+                        &codes::DUPLICATE_FIELD,
+                        format!("`{}` is given twice in {what}", entry.key),
+                    )
+                    .with_label(entry.key_span, "given again here")
+                    .with_secondary(cx.head(&first.0), "first given here"),
+                );
+                continue;
+            }
+            // The key goes along so that a nested struct's "missing field" can point at it.
+            slots[i] = Some((entry.value, Some(entry.key_span)));
+        }
+
+        for (i, list) in items.into_iter().enumerate() {
+            if list.is_empty() {
+                continue;
+            }
+            let span = list.iter().map(|n| n.span).reduce(Span::to).unwrap_or(span);
+            let mut all = match slots[i].take() {
+                Some((
+                    Node {
+                        value: Value::Seq(existing),
+                        ..
+                    },
+                    _,
+                )) => existing,
+                Some((other, _)) => vec![other],
+                None => Vec::new(),
+            };
+            all.extend(list);
+            slots[i] = Some((Node::new(Value::Seq(all), span, Syntax::Kdl), None));
+        }
+        Some(StructReader { slots, span, head })
+    }
+
+    /// The span of the whole struct.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// A short span to point at the struct: the key it is under, or its first line.
+    pub fn head(&self) -> Span {
+        self.head
+    }
+
+    /// Takes field `index`, decoding it as `T` (reporting it if it is required and absent).
+    pub fn take<T: FieldValue>(
+        &mut self,
+        index: usize,
+        fields: &[FieldMeta],
+        what: &str,
+        cx: &mut Cx,
+    ) -> T {
+        let found = self.slots.get_mut(index).and_then(Option::take);
+        let found = found.map(|(node, key)| {
+            cx.parent_key = key;
+            node
+        });
+        if found.is_none()
+            && let Some(meta) = fields.get(index)
+            && meta.required
+        {
+            cx.push(
+                Diagnostic::new(
+                    &codes::MISSING_FIELD,
+                    format!("missing field `{}` in {what}", meta.key),
+                )
+                .with_label(self.head, format!("this {what} has no `{}`", meta.key)),
+            );
+        }
+        let value = T::from_field(found, cx);
+        cx.parent_key = None;
+        value
+    }
+}
+
+fn unknown_field(
+    key: &str,
+    span: Span,
+    what: &str,
+    fields: &[FieldMeta],
+    kdl: bool,
+    version: ApiVersion,
+) -> Diagnostic {
+    let spell = |f: &FieldMeta| -> String {
+        if kdl {
+            f.kdl_item.map_or_else(|| kebab_case(f.key), str::to_string)
+        } else {
+            f.key.to_string()
+        }
+    };
+    let known: Vec<String> = fields
+        .iter()
+        .filter(|f| f.accepted_in(version))
+        .map(spell)
+        .collect();
+    let help = match did_you_mean(key, known.iter().map(String::as_str)) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => {
+            let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            format!("{what} fields are {}", list.join(", "))
+        }
+    };
+    Diagnostic::new(
+        &codes::UNKNOWN_FIELD,
+        format!("unknown field `{key}` in {what}"),
+    )
+    .with_label(span, "unknown field")
+    .with_help(help)
+}
+
+// ---- leaf types ----
+
+/// A value and where it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Spanned<T> {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl Spanned<String> {
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+impl<T: Decode> Decode for Spanned<T> {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        let span = node.span;
+        T::decode(node, cx).map(|value| Spanned { value, span })
+    }
+}
+
+impl Decode for String {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        match node.value {
+            Value::Scalar(Scalar {
+                text,
+                kind: ScalarKind::Str,
+                ..
+            }) => Some(text),
+            _ => {
+                cx.wrong_type(&node, "a string");
+                None
+            }
+        }
+    }
+}
+
+impl Decode for bool {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        match node.value {
+            Value::Scalar(Scalar {
+                kind: ScalarKind::Bool(b),
+                ..
+            }) => Some(b),
+            _ => {
+                cx.wrong_type(&node, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+}
+
+impl Decode for i64 {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        if let Value::Scalar(Scalar {
+            text,
+            kind: ScalarKind::Int,
+            ..
+        }) = &node.value
+            && let Some(n) = parse_int(text)
+        {
+            return Some(n);
+        }
+        cx.wrong_type(&node, "an integer");
+        None
+    }
+}
+
+/// Parses a YAML 1.1 integer (`1_000`, `0x1f`, `0b101`, `017` octal).
+pub fn parse_int(text: &str) -> Option<i64> {
+    let (neg, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    let n = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if let Some(bin) = digits.strip_prefix("0b") {
+        i64::from_str_radix(bin, 2).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if neg { -n } else { n })
+}
+
+/// Any value, kept as a syntax tree (Kubernetes types tkc passes through: securityContext,
+/// resources, probes, affinity, ...).
+impl Decode for Node {
+    fn decode(node: Node, _cx: &mut Cx) -> Option<Self> {
+        Some(node)
+    }
+}
+
+/// A Kubernetes object kept as written, that must at least be a mapping.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Object(pub Option<Node>);
+
+impl Decode for Object {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        if node.as_map().is_some() {
+            Some(Object(Some(node)))
+        } else {
+            cx.wrong_type(&node, "a mapping");
+            None
+        }
+    }
+}
+
+/// A map of strings (`labels`, `annotations`, `nodeSelector`, ConfigMap `data`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StringMap(pub Vec<(Spanned<String>, Spanned<String>)>);
+
+impl StringMap {
+    pub fn get(&self, key: &str) -> Option<&Spanned<String>> {
+        self.0.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
+    }
+}
+
+impl Decode for StringMap {
+    fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
+        let Value::Map(map) = node.value else {
+            cx.wrong_type(&node, "a mapping of strings");
+            return None;
+        };
+        let mut out = Vec::with_capacity(map.entries.len());
+        for entry in map.entries {
+            if entry.value.value == Value::Null {
+                continue;
+            }
+            let span = entry.value.span;
+            if let Some(value) = String::decode(entry.value, cx) {
+                out.push((
+                    Spanned::new(entry.key, entry.key_span),
+                    Spanned::new(value, span),
+                ));
+            }
+        }
+        Some(StringMap(out))
+    }
+}
+
+/// Declares a model struct: its fields, their keys, docs and options, and its decoder.
+///
+/// ```ignore
+/// model! {
+///     /// A step.
+///     #[what = "step"]
+///     pub struct Step {
+///         /// The step's name.
+///         pub name: Option<Spanned<String>> = "name" { positional: true },
+///     }
+/// }
+/// ```
+/// Options are [`FieldMeta`] fields. A field typed `T` with `required: true` decodes through
+/// [`Required<T>`]; other types decode through their [`FieldValue`] impl.
+#[macro_export]
+macro_rules! model {
+    (
+        $(#[doc = $sdoc:literal])*
+        #[what = $what:literal]
+        $(#[dropped_v1beta1 = [$($dropped:literal),* $(,)?]])?
+        $(#[validate = $validate:path])?
+        pub struct $name:ident {
+            $(
+                $(#[doc = $fdoc:literal])*
+                pub $field:ident : $ty:ty = $key:literal $({ $($opts:tt)* })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $sdoc])*
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct $name {
+            $( $(#[doc = $fdoc])* pub $field: $ty, )*
+            /// Where the value is in the source.
+            pub span: $crate::source::Span,
+            /// A short span to point at: the key the value is under, or its first line.
+            pub head: $crate::source::Span,
+        }
+
+        impl $name {
+            /// How messages name this type.
+            pub const WHAT: &'static str = $what;
+            /// Every field, in declaration order.
+            pub const FIELDS: &'static [$crate::model::decode::FieldMeta] = &[
+                $( $crate::model::decode::FieldMeta {
+                    key: $key,
+                    doc: concat!($($fdoc, "\n",)* ""),
+                    $($($opts)* ,)?
+                    ..$crate::model::decode::FieldMeta::DEFAULT
+                }, )*
+            ];
+            const DROPPED_V1BETA1: &'static [&'static str] = &[$($($dropped),*)?];
+        }
+
+        impl $crate::model::decode::Decode for $name {
+            fn decode(
+                node: $crate::syntax::Node,
+                cx: &mut $crate::model::decode::Cx,
+            ) -> Option<Self> {
+                #[allow(non_camel_case_types, dead_code)]
+                enum Index { $($field),* }
+                let mut reader = $crate::model::decode::StructReader::new(
+                    node, $what, Self::FIELDS, Self::DROPPED_V1BETA1, cx,
+                )?;
+                let value = $name {
+                    $( $field: $crate::model!(@take reader, cx, Index::$field as usize, [$($($opts)*)?] $ty), )*
+                    span: reader.span(),
+                    head: reader.head(),
+                };
+                $( $validate(&value, reader.head(), cx); )?
+                Some(value)
+            }
+        }
+    };
+    (@take $reader:ident, $cx:ident, $index:expr, [required: true $($rest:tt)*] $ty:ty) => {
+        $reader.take::<$crate::model::decode::Required<$ty>>($index, Self::FIELDS, Self::WHAT, $cx).0
+    };
+    (@take $reader:ident, $cx:ident, $index:expr, [$($rest:tt)*] $ty:ty) => {
+        $reader.take::<$ty>($index, Self::FIELDS, Self::WHAT, $cx)
+    };
+}

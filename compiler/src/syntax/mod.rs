@@ -1,0 +1,233 @@
+//! One span-carrying syntax tree for both surface syntaxes.
+//!
+//! YAML ([`yaml`]) and KDL ([`kdl`]) both produce [`Node`]s: maps with ordered keys,
+//! sequences, scalars and null, every key and value with its [`Span`]. The tree knows nothing
+//! of Tekton: the KDL dialect's few structural conventions (positional arguments, repeated
+//! child nodes) are kept as data and interpreted by the model decoder.
+
+pub mod kdl;
+pub mod yaml;
+
+use crate::diag::Diagnostic;
+use crate::source::{FileId, SourceMap, Span, Syntax};
+
+/// A value in the tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+    pub origin: Syntax,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Map),
+}
+
+/// A scalar with its resolved type. `text` is the value after unescaping (for YAML block
+/// scalars: after indentation and chomping).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    pub text: String,
+    pub kind: ScalarKind,
+    /// The scalar is a KDL node's only argument (`args "a"`): it may stand for a one-item list
+    /// or for a struct given only its positional argument.
+    pub kdl_argument: bool,
+}
+
+/// What a scalar resolved to. Kubernetes reads YAML with YAML 1.1 resolution rules
+/// (`yes`/`on` are booleans), so an unquoted `true` is not a string.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ScalarKind {
+    /// Quoted, block, or a plain scalar that is no other type.
+    Str,
+    Bool(bool),
+    Int,
+    Float,
+}
+
+impl ScalarKind {
+    /// How a type error names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ScalarKind::Str => "a string",
+            ScalarKind::Bool(_) => "a boolean",
+            ScalarKind::Int => "an integer",
+            ScalarKind::Float => "a number",
+        }
+    }
+}
+
+/// A mapping with its keys in source order.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Map {
+    pub entries: Vec<Entry>,
+    /// KDL only: the node's positional arguments, when it also has properties or children.
+    pub args: Vec<Node>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Node,
+}
+
+impl Node {
+    pub fn new(value: Value, span: Span, origin: Syntax) -> Node {
+        Node {
+            value,
+            span,
+            origin,
+        }
+    }
+
+    /// How a type error names this value ("a string", "a list", ...).
+    pub fn describe(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "null",
+            Value::Scalar(s) => s.kind.describe(),
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
+    /// Looks up a key of a map node.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
+    }
+}
+
+/// The value as JSON (scalars keep their resolved type).
+pub fn node_to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null => J::Null,
+        Value::Scalar(s) => match s.kind {
+            ScalarKind::Str => J::String(s.text.clone()),
+            ScalarKind::Bool(b) => J::Bool(b),
+            ScalarKind::Int => crate::model::decode::parse_int(&s.text)
+                .map_or_else(|| J::String(s.text.clone()), J::from),
+            ScalarKind::Float => s
+                .text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| J::String(s.text.clone()), J::Number),
+        },
+        Value::Seq(items) => J::Array(items.iter().map(node_to_json).collect()),
+        Value::Map(map) => J::Object(
+            map.entries
+                .iter()
+                .map(|e| (e.key.clone(), node_to_json(&e.value)))
+                .collect(),
+        ),
+    }
+}
+
+/// The documents of one file: each top-level YAML document (or KDL top-level node) is a node.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub documents: Vec<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one file of the map with the parser its syntax calls for.
+pub fn parse_file(sources: &SourceMap, file: FileId) -> ParsedFile {
+    let source = sources.get(file);
+    match source.syntax() {
+        Syntax::Yaml => yaml::parse(file, source.text()),
+        Syntax::Kdl => kdl::parse(file, source.text()),
+    }
+}
+
+/// Maps a byte range of a scalar's *value* to the source span that produced it.
+///
+/// For plain one-line scalars the value is the source text itself; for quoted, block and
+/// multi-line scalars (indentation removed, lines folded, escapes decoded) the value's
+/// characters are matched against the source in order, so a `$(params.x)` reference inside a
+/// script points at the reference on its own line.
+pub fn value_subspan(
+    sources: &SourceMap,
+    node_span: Span,
+    value: &str,
+    range: (usize, usize),
+) -> Span {
+    let src = sources.text(node_span);
+    let (start, end) = range;
+    if let Some(at) = src.find(value)
+        && !value.is_empty()
+    {
+        return node_span.slice(at + start, at + end);
+    }
+    // Align value characters with source characters: every value character is found at or
+    // after the current source position; whitespace, quotes, escapes and indentation in the
+    // source are skipped over.
+    // A block scalar's header line (`|-`, `>+2 # comment`) holds no content.
+    let mut src_pos = if src.starts_with(['|', '>']) {
+        src.find('\n').map_or(0, |n| n + 1)
+    } else {
+        0
+    };
+    let mut mapped_start = None;
+    let mut mapped_end = None;
+    for (vi, ch) in value.char_indices() {
+        if vi >= end {
+            break;
+        }
+        let rest = &src[src_pos..];
+        let Some(found) = rest.find(ch) else {
+            break;
+        };
+        let at = src_pos + found;
+        if vi == start {
+            mapped_start = Some(at);
+        }
+        src_pos = at + ch.len_utf8();
+        if vi < end {
+            mapped_end = Some(src_pos);
+        }
+    }
+    match (mapped_start, mapped_end) {
+        (Some(s), Some(e)) if e >= s => node_span.slice(s, e),
+        _ => node_span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subspan_inside_block_scalar_points_at_the_reference() {
+        let text = "script: |\n  echo hi\n  echo $(params.x)\n";
+        let mut map = SourceMap::new();
+        let file = map.add("t.yaml", text);
+        let span = Span::new(file, 8, text.len());
+        let value = "echo hi\necho $(params.x)\n";
+        let at = value.find("$(").unwrap_or(0);
+        let sub = value_subspan(&map, span, value, (at, at + 11));
+        assert_eq!(map.text(sub), "$(params.x)");
+    }
+}
