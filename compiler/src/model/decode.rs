@@ -728,6 +728,18 @@ macro_rules! model {
                 Some(value)
             }
         }
+
+        impl $crate::model::encode::Encode for $name {
+            fn encode(&self) -> Option<serde_json::Value> {
+                let mut map = serde_json::Map::new();
+                $(
+                    if let Some(v) = $crate::model::encode::Encode::encode(&self.$field) {
+                        map.insert($key.to_string(), v);
+                    }
+                )*
+                Some(serde_json::Value::Object(map))
+            }
+        }
     };
     (@take $reader:ident, $cx:ident, $index:expr, [required: true $($rest:tt)*] $ty:ty) => {
         $reader.take::<$crate::model::decode::Required<$ty>>($index, Self::FIELDS, Self::WHAT, $cx).0

@@ -9,6 +9,7 @@
 pub mod common;
 pub mod decode;
 pub mod duration;
+pub mod encode;
 pub mod pipeline;
 pub mod run;
 pub mod task;
