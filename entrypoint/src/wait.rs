@@ -99,8 +99,11 @@ impl Waiter {
         wd >= 0
     }
 
-    /// Sleeps until an event arrives (or the safety-net interval passes), then drains the queue.
-    /// Which event it was does not matter: the caller re-checks its condition.
+    /// Sleeps until an event arrives (or the safety-net interval passes), then consumes one
+    /// buffer of events. Which events they were does not matter: the caller re-checks its
+    /// condition. One read, not a drain-until-empty loop: in a busy directory events could
+    /// keep coming and the condition would never be re-checked; what is left just makes the
+    /// next poll return at once.
     fn sleep_for_event(&self) {
         let Some(fd) = &self.inotify else { return };
         let mut pfd = libc::pollfd {
@@ -111,13 +114,9 @@ impl Waiter {
         // SAFETY: pfd is one valid pollfd and the count says 1.
         unsafe { libc::poll(&mut pfd, 1, SAFETY_NET_MS) };
         let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: buf is writable for its whole length; the descriptor is non-blocking.
-            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-        }
+        // SAFETY: buf is writable for its whole length; the descriptor is non-blocking, so
+        // this returns -1/EAGAIN at once when the poll timed out.
+        unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     }
 }
 
@@ -219,6 +218,39 @@ mod tests {
             start.elapsed()
         );
         writer.join().unwrap();
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn returns_promptly_in_a_busy_directory() {
+        let d = tempdir("busy");
+        let target = d.join("out");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let noise = {
+            let (d, stop) = (d.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    fs::write(d.join("noise"), b"x").unwrap();
+                }
+            })
+        };
+        let creator = {
+            let target = target.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                fs::write(&target, b"").unwrap();
+            })
+        };
+        let start = Instant::now();
+        let got = Waiter::new()
+            .wait_for(&target, || check_wait_file(&target, false))
+            .unwrap();
+        let waited = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        noise.join().unwrap();
+        creator.join().unwrap();
+        assert_eq!(got, WaitResult::Ready);
+        assert!(waited < Duration::from_millis(800), "{waited:?}");
         fs::remove_dir_all(&d).unwrap();
     }
 
