@@ -72,7 +72,7 @@ pub fn run(args: CheckArgs) -> u8 {
     let options = tkc_compiler::Options {
         api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
     };
-    let mut result = tkc_compiler::check(&inputs.sources, &inputs.files, &options);
+    let mut result = tkc_compiler::check(&inputs.sources, &inputs.files, &[], &options);
     result.diagnostics.extend(inputs.diagnostics);
     result.diagnostics.sort();
     let diagnostics = result.diagnostics.into_vec();

@@ -8,9 +8,11 @@
 pub mod check;
 pub mod diag;
 pub mod model;
+pub mod resolve;
 pub mod source;
 pub mod suggest;
 pub mod syntax;
+pub mod vars;
 
 use diag::{Diagnostic, Diagnostics, codes};
 use model::{ApiFields, Cx, Document};
@@ -71,14 +73,25 @@ pub struct CheckResult {
     pub diagnostics: Diagnostics,
 }
 
-/// Checks files: syntax, schema and (over all of them together) the semantic checks.
-/// Suppression comments (`# tkc:ignore[code]`) are applied; the diagnostics are sorted.
-pub fn check(sources: &SourceMap, files: &[FileId], options: &Options) -> CheckResult {
-    let (documents, mut diagnostics) = decode_files(sources, files, options);
+/// Checks `files`: syntax, schema, and the semantic checks over all documents together.
+/// Documents of `library` files (search paths) are used to resolve references but are not
+/// reported on. Suppression comments (`# tkc:ignore[code]`) are applied; the diagnostics are
+/// sorted.
+pub fn check(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+) -> CheckResult {
+    let (mut documents, mut diagnostics) = decode_files(sources, files, options);
+    let (library_documents, _) = decode_files(sources, library, options);
+    documents.extend(library_documents);
+    let world = resolve::World::build(sources, documents, files, &mut diagnostics);
+    diagnostics.extend(check::run(&world, options));
     diag::apply_suppressions(sources, &mut diagnostics);
     diagnostics.sort();
     CheckResult {
-        documents,
+        documents: world.documents,
         diagnostics,
     }
 }

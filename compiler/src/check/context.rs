@@ -1,0 +1,436 @@
+//! What the checks walk: every Task and Pipeline spec being checked with where it sits, the
+//! strings of each with the field they are in, and the `$(...)` references of a string with
+//! their spans in the source.
+
+use crate::model::{
+    Document, EmbeddedTask, ParamValue, PipelineRunSpec, PipelineSpec, PipelineTask, Resource,
+    Spanned, Str, TaskRunSpec, TaskSpec,
+};
+use crate::resolve::{DocId, World};
+use crate::source::Span;
+use crate::syntax::value_subspan;
+use crate::vars::{self, Reference};
+
+/// A piece of text with its span (a string field, or one string inside a param value).
+#[derive(Copy, Clone, Debug)]
+pub struct Text<'w> {
+    pub text: &'w str,
+    pub span: Span,
+}
+
+impl<'w> From<&'w Str> for Text<'w> {
+    fn from(s: &'w Str) -> Text<'w> {
+        Text {
+            text: &s.value,
+            span: s.span,
+        }
+    }
+}
+
+/// The references of a text, each with the span of the reference itself in the source
+/// (inside a block scalar: on its own line).
+pub fn refs(world: &World, text: Text) -> Vec<(Reference, Span)> {
+    vars::parse(text.text)
+        .into_iter()
+        .map(|r| {
+            let span = value_subspan(world.sources, text.span, text.text, (r.start, r.end));
+            (r, span)
+        })
+        .collect()
+}
+
+/// The strings of a param value: the value itself, each array item, or each object value.
+pub fn param_value_texts(value: &Spanned<ParamValue>) -> Vec<Text<'_>> {
+    match &value.value {
+        ParamValue::String(s) => vec![Text {
+            text: s,
+            span: value.span,
+        }],
+        ParamValue::Array(items) => items.iter().map(Text::from).collect(),
+        ParamValue::Object(entries) => entries.iter().map(|(_, v)| Text::from(v)).collect(),
+    }
+}
+
+/// `tasks` or `finally`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Section {
+    Tasks,
+    Finally,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Tasks => "tasks",
+            Section::Finally => "finally",
+        }
+    }
+}
+
+/// The tasks of a pipeline with their section, `tasks` first.
+pub fn pipeline_tasks(spec: &PipelineSpec) -> impl Iterator<Item = (Section, &PipelineTask)> {
+    spec.tasks
+        .iter()
+        .map(|t| (Section::Tasks, t))
+        .chain(spec.finally.iter().map(|t| (Section::Finally, t)))
+}
+
+/// Where a Task spec is written.
+#[derive(Copy, Clone, Debug)]
+pub enum TaskSite<'w> {
+    /// A `kind: Task` document.
+    Resource,
+    /// A pipeline task's inline `taskSpec` (params propagate into it from the pipeline).
+    InPipeline {
+        pipeline: &'w PipelineSpec,
+        task: &'w PipelineTask,
+        section: Section,
+    },
+    /// A TaskRun's inline `taskSpec` (the run's params count as declared).
+    InTaskRun { run: &'w TaskRunSpec },
+}
+
+/// A Task spec and where it is.
+#[derive(Copy, Clone, Debug)]
+pub struct TaskCx<'w> {
+    pub doc: DocId,
+    pub spec: &'w TaskSpec,
+    pub site: TaskSite<'w>,
+}
+
+/// A Pipeline spec and where it is.
+#[derive(Copy, Clone, Debug)]
+pub struct PipelineCx<'w> {
+    pub doc: DocId,
+    pub spec: &'w PipelineSpec,
+    /// The PipelineRun it is written inline in, if any.
+    pub run: Option<&'w PipelineRunSpec>,
+}
+
+/// Every Pipeline spec of the documents being checked: Pipeline documents, inline
+/// `pipelineSpec`s of PipelineRuns, and (alpha) pipelines in pipelines.
+pub fn pipeline_specs<'w>(world: &'w World) -> Vec<PipelineCx<'w>> {
+    let mut out = Vec::new();
+    for (doc, document) in world.checked() {
+        match &document.resource {
+            Resource::Pipeline(spec) => push_pipeline(&mut out, doc, spec, None),
+            Resource::PipelineRun(run) => {
+                if let Some(spec) = &run.pipeline_spec {
+                    push_pipeline(&mut out, doc, spec, Some(run));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn push_pipeline<'w>(
+    out: &mut Vec<PipelineCx<'w>>,
+    doc: DocId,
+    spec: &'w PipelineSpec,
+    run: Option<&'w PipelineRunSpec>,
+) {
+    out.push(PipelineCx { doc, spec, run });
+    for (_, task) in pipeline_tasks(spec) {
+        if let Some(inner) = &task.pipeline_spec {
+            push_pipeline(out, doc, inner, None);
+        }
+    }
+}
+
+/// Every Task spec of the documents being checked, with where it is written.
+pub fn task_specs<'w>(world: &'w World) -> Vec<TaskCx<'w>> {
+    let mut out = Vec::new();
+    for (doc, document) in world.checked() {
+        match &document.resource {
+            Resource::Task(spec) => out.push(TaskCx {
+                doc,
+                spec,
+                site: TaskSite::Resource,
+            }),
+            Resource::TaskRun(run) => {
+                if let Some(spec) = &run.task_spec {
+                    out.push(TaskCx {
+                        doc,
+                        spec,
+                        site: TaskSite::InTaskRun { run },
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for pipeline in pipeline_specs(world) {
+        for (section, task) in pipeline_tasks(pipeline.spec) {
+            if let Some(embedded @ EmbeddedTask { task: spec, .. }) = &task.task_spec
+                && !embedded.is_custom()
+            {
+                out.push(TaskCx {
+                    doc: pipeline.doc,
+                    spec,
+                    site: TaskSite::InPipeline {
+                        pipeline: pipeline.spec,
+                        task,
+                        section,
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The container a string belongs to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Container {
+    Step(usize),
+    Sidecar(usize),
+    StepTemplate,
+    /// Task-level fields (volumes, results).
+    Task,
+}
+
+/// The field a string is in: it decides which references are allowed there and how.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Image,
+    Command,
+    Args,
+    Script,
+    EnvValue,
+    WorkingDir,
+    VolumeMount,
+    OnError,
+    /// A StepAction param passed by a step with `ref`.
+    StepParam,
+    When,
+    OutputPath,
+    ImagePullPolicy,
+    /// `results[].value` (`$(steps.S.results.R)`).
+    ResultValue,
+    /// A volume source field (configMap name, secret name, claim name, ...).
+    Volume,
+    WorkspaceMountPath,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Image => "image",
+            Field::Command => "command",
+            Field::Args => "args",
+            Field::Script => "script",
+            Field::EnvValue => "env",
+            Field::WorkingDir => "workingDir",
+            Field::VolumeMount => "volumeMounts",
+            Field::OnError => "onError",
+            Field::StepParam => "params",
+            Field::When => "when",
+            Field::OutputPath => "stdoutConfig/stderrConfig",
+            Field::ImagePullPolicy => "imagePullPolicy",
+            Field::ResultValue => "results",
+            Field::Volume => "volumes",
+            Field::WorkspaceMountPath => "workspaces",
+        }
+    }
+}
+
+/// One string of a Task spec.
+#[derive(Copy, Clone, Debug)]
+pub struct TaskString<'w> {
+    pub container: Container,
+    pub field: Field,
+    pub text: Text<'w>,
+}
+
+/// Every string of a Task spec that Tekton substitutes variables in.
+pub fn task_strings(spec: &TaskSpec) -> Vec<TaskString<'_>> {
+    let mut out = Vec::new();
+    fn push<'w>(out: &mut Vec<TaskString<'w>>, container: Container, field: Field, s: &'w Str) {
+        out.push(TaskString {
+            container,
+            field,
+            text: Text::from(s),
+        });
+    }
+    for (i, step) in spec.steps.iter().enumerate() {
+        let c = Container::Step(i);
+        step.name
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Name, s));
+        step.image
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Image, s));
+        step.command
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Command, s));
+        step.args
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Args, s));
+        step.script
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Script, s));
+        step.working_dir
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::WorkingDir, s));
+        step.on_error
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::OnError, s));
+        step.image_pull_policy
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::ImagePullPolicy, s));
+        for env in &step.env {
+            env.value
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::EnvValue, s));
+        }
+        for mount in &step.volume_mounts {
+            push(&mut out, c, Field::VolumeMount, &mount.name);
+            push(&mut out, c, Field::VolumeMount, &mount.mount_path);
+            mount
+                .sub_path
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::VolumeMount, s));
+        }
+        for config in [&step.stdout_config, &step.stderr_config]
+            .into_iter()
+            .flatten()
+        {
+            config
+                .path
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::OutputPath, s));
+        }
+        for when in &step.when {
+            when.input
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::When, s));
+            when.values
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::When, s));
+            when.cel
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::When, s));
+        }
+        for ws in &step.workspaces {
+            ws.mount_path
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::WorkspaceMountPath, s));
+        }
+    }
+    for param in spec
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.params.iter().map(move |p| (i, p)))
+    {
+        let (i, param) = param;
+        if let Some(value) = &param.value {
+            for text in param_value_texts(value) {
+                out.push(TaskString {
+                    container: Container::Step(i),
+                    field: Field::StepParam,
+                    text,
+                });
+            }
+        }
+    }
+    if let Some(t) = &spec.step_template {
+        let c = Container::StepTemplate;
+        t.image
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Image, s));
+        t.command
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Command, s));
+        t.args
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Args, s));
+        t.working_dir
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::WorkingDir, s));
+        for env in &t.env {
+            env.value
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::EnvValue, s));
+        }
+        for mount in &t.volume_mounts {
+            push(&mut out, c, Field::VolumeMount, &mount.mount_path);
+            mount
+                .sub_path
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::VolumeMount, s));
+        }
+    }
+    for (i, sidecar) in spec.sidecars.iter().enumerate() {
+        let c = Container::Sidecar(i);
+        sidecar
+            .name
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Name, s));
+        sidecar
+            .image
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Image, s));
+        sidecar
+            .command
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Command, s));
+        sidecar
+            .args
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Args, s));
+        sidecar
+            .script
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::Script, s));
+        sidecar
+            .working_dir
+            .iter()
+            .for_each(|s| push(&mut out, c, Field::WorkingDir, s));
+        for env in &sidecar.env {
+            env.value
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::EnvValue, s));
+        }
+        for mount in &sidecar.volume_mounts {
+            push(&mut out, c, Field::VolumeMount, &mount.mount_path);
+            mount
+                .sub_path
+                .iter()
+                .for_each(|s| push(&mut out, c, Field::VolumeMount, s));
+        }
+    }
+    for volume in &spec.volumes {
+        let c = Container::Task;
+        if let Some(cm) = &volume.config_map {
+            push(&mut out, c, Field::Volume, &cm.name);
+        }
+        if let Some(secret) = &volume.secret {
+            push(&mut out, c, Field::Volume, &secret.secret_name);
+        }
+        if let Some(pvc) = &volume.persistent_volume_claim {
+            push(&mut out, c, Field::Volume, &pvc.claim_name);
+        }
+    }
+    for result in &spec.results {
+        if let Some(value) = &result.value {
+            for text in param_value_texts(value) {
+                out.push(TaskString {
+                    container: Container::Task,
+                    field: Field::ResultValue,
+                    text,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The document a check is looking at, for messages.
+pub fn describe(document: &Document) -> String {
+    format!("{} `{}`", document.kind.as_str(), document.name())
+}

@@ -1,0 +1,339 @@
+//! The task graph of a Pipeline: edges from `runAfter` and result references, unknown
+//! tasks, cycles (the whole cycle, one label per edge), `runAfter` in `finally`.
+//!
+//! Linear in the pipeline's size: the edges are collected in one pass and cycles found with
+//! Tarjan's strongly connected components (pipeline#5420: Tekton's original exponential
+//! cycle check timed out the webhook on pipelines with hundreds of tasks).
+
+use super::{
+    Checker, PipelineCx, Section, Text, param_value_texts, pipeline_specs, pipeline_tasks, refs,
+};
+use crate::declare_code;
+use crate::diag::{Code, Diagnostic};
+use crate::model::{PipelineSpec, PipelineTask};
+use crate::resolve::World;
+use crate::source::Span;
+use crate::suggest::did_you_mean;
+use crate::vars::RefKind;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+declare_code! {
+    /// # A dependency on a task that is not in the pipeline
+    ///
+    /// `runAfter` names, and `$(tasks.<name>.results...)` references, must name a task of the
+    /// pipeline's `tasks` section. Tekton rejects the Pipeline (`couldn't add link between ...
+    /// but ... wasn't present in Pipeline`).
+    pub static UNKNOWN_TASK = "tkc::dag::unknown-task", Error, reason = "PipelineInvalidGraph";
+}
+
+declare_code! {
+    /// # The tasks depend on each other in a cycle
+    ///
+    /// A task cannot start until the tasks it depends on (`runAfter`, result references) are
+    /// done, so a cycle never starts. The report shows every edge of one cycle; break it by
+    /// removing one of them.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// tasks:
+    ///   - name: build
+    ///     runAfter: [test]
+    ///   - name: test
+    ///     runAfter: [build]
+    /// ```
+    pub static CYCLE = "tkc::dag::cycle", Error, reason = "PipelineInvalidGraph";
+}
+
+declare_code! {
+    /// # `runAfter` in a finally task
+    ///
+    /// Finally tasks run together once every DAG task is done; they cannot be ordered with
+    /// `runAfter`. Tekton rejects the Pipeline.
+    pub static FINALLY_RUN_AFTER = "tkc::dag::finally-run-after", Error, reason = "PipelineValidationFailed";
+}
+
+declare_code! {
+    /// # A bracket-form result reference creates no dependency
+    ///
+    /// Tekton finds dependencies with a pattern that only matches the dot form
+    /// `$(tasks.t.results.r)`, so `$(tasks.t.results["r"])` does not order the tasks: the
+    /// consumer may start before the producer and fail to resolve the result. Add the producer
+    /// to `runAfter`, or use the dot form.
+    pub static BRACKET_RESULT_REF = "tkc::dag::bracket-result-ref", Warning;
+}
+
+/// This family's codes.
+pub const CODES: &[&Code] = &[
+    &UNKNOWN_TASK,
+    &CYCLE,
+    &FINALLY_RUN_AFTER,
+    &BRACKET_RESULT_REF,
+];
+
+/// Why one task depends on another, and where it says so.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub span: Span,
+    pub via: EdgeKind,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    RunAfter,
+    ResultRef,
+}
+
+/// The texts of a pipeline task where result references create dependencies: params,
+/// matrix params, when expressions, and the step and sidecar fields of an inline spec.
+pub fn dependency_texts(task: &PipelineTask) -> Vec<Text<'_>> {
+    let mut out = Vec::new();
+    let params = task.params.iter().chain(task.matrix.iter().flat_map(|m| {
+        m.params
+            .iter()
+            .chain(m.include.iter().flat_map(|i| i.params.iter()))
+    }));
+    for param in params {
+        if let Some(value) = &param.value {
+            out.extend(param_value_texts(value));
+        }
+    }
+    for when in &task.when {
+        out.extend(when.input.iter().map(Text::from));
+        out.extend(when.values.iter().map(Text::from));
+        out.extend(when.cel.iter().map(Text::from));
+    }
+    if let Some(embedded) = &task.task_spec {
+        out.extend(
+            super::task_strings(&embedded.task)
+                .into_iter()
+                .filter(|s| s.container != super::Container::Task)
+                .map(|s| s.text),
+        );
+    }
+    out
+}
+
+/// The dependency edges of the `tasks` section (indices into `spec.tasks`); unknown targets
+/// are returned separately, with their span.
+pub fn edges(
+    world: &World,
+    spec: &PipelineSpec,
+) -> (Vec<Edge>, Vec<(usize, String, Span, EdgeKind)>) {
+    let index: HashMap<&str, usize> = spec
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    let mut edges = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, task) in spec.tasks.iter().enumerate() {
+        let mut add = |name: &str, span: Span, via: EdgeKind| match index.get(name) {
+            Some(&j) => edges.push(Edge {
+                from: j,
+                to: i,
+                span,
+                via,
+            }),
+            None => unknown.push((i, name.to_string(), span, via)),
+        };
+        for after in &task.run_after {
+            add(after, after.span, EdgeKind::RunAfter);
+        }
+        for text in dependency_texts(task) {
+            for (r, span) in refs(world, text) {
+                if let RefKind::TaskResult {
+                    task: producer,
+                    finally: false,
+                    bracket: false,
+                    ..
+                } = &r.kind
+                {
+                    add(producer, span, EdgeKind::ResultRef);
+                }
+            }
+        }
+    }
+    (edges, unknown)
+}
+
+pub fn run(cx: &mut Checker) {
+    for pipeline in pipeline_specs(cx.world) {
+        check_pipeline(cx, pipeline);
+    }
+}
+
+fn check_pipeline(cx: &mut Checker, pipeline: PipelineCx) {
+    let spec = pipeline.spec;
+    let (edges, unknown) = edges(cx.world, spec);
+    let finally: HashSet<&str> = spec.finally.iter().map(|t| t.name.as_str()).collect();
+    for (_, name, span, via) in unknown {
+        let names = spec.tasks.iter().map(|t| t.name.as_str());
+        let mut d = Diagnostic::new(
+            &UNKNOWN_TASK,
+            format!("there is no task `{name}` in this pipeline"),
+        )
+        .with_label(
+            span,
+            match via {
+                EdgeKind::RunAfter => "unknown task in runAfter",
+                EdgeKind::ResultRef => "result of an unknown task",
+            },
+        );
+        d = if finally.contains(name.as_str()) {
+            d.with_help(format!(
+                "`{name}` is a finally task; DAG tasks cannot depend on finally tasks"
+            ))
+        } else {
+            d.with_optional_help(did_you_mean(&name, names).map(|s| format!("did you mean `{s}`?")))
+        };
+        cx.report(d);
+    }
+    report_cycles(cx, spec, &edges);
+
+    for (section, task) in pipeline_tasks(spec) {
+        if section == Section::Finally
+            && let Some(first) = task.run_after.first()
+        {
+            let span = task
+                .run_after
+                .iter()
+                .map(|r| r.span)
+                .fold(first.span, Span::to);
+            cx.report(
+                Diagnostic::new(
+                    &FINALLY_RUN_AFTER,
+                    format!("finally task `{}` has runAfter", task.name.value),
+                )
+                .with_label(span, "not allowed in finally")
+                .with_help("finally tasks all start once every DAG task is done; remove runAfter"),
+            );
+        }
+        for text in dependency_texts(task) {
+            for (r, span) in refs(cx.world, text) {
+                if let RefKind::TaskResult {
+                    task: producer,
+                    result,
+                    bracket: true,
+                    finally: false,
+                    ..
+                } = &r.kind
+                    && section == Section::Tasks
+                    && !task.run_after.iter().any(|a| a.as_str() == producer)
+                {
+                    cx.report(
+                        Diagnostic::new(
+                            &BRACKET_RESULT_REF,
+                            format!("`{r}` does not make `{}` wait for `{producer}`", task.name.value),
+                        )
+                        .with_label(span, "bracket form: no dependency edge in Tekton")
+                        .with_help(format!(
+                            "write `$(tasks.{producer}.results.{result})`, or add `{producer}` to runAfter"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Finds the strongly connected components; reports one cycle through each component that
+/// has one, with a label per edge.
+fn report_cycles(cx: &mut Checker, spec: &PipelineSpec, edges: &[Edge]) {
+    let n = spec.tasks.len();
+    let mut graph: DiGraph<usize, usize> = DiGraph::with_capacity(n, edges.len());
+    let nodes: Vec<NodeIndex> = (0..n).map(|i| graph.add_node(i)).collect();
+    for (e, edge) in edges.iter().enumerate() {
+        graph.add_edge(nodes[edge.from], nodes[edge.to], e);
+    }
+    let mut components = tarjan_scc(&graph);
+    // Deterministic order: by the first task of each component in source order.
+    for component in &mut components {
+        component.sort();
+    }
+    components.sort();
+    for component in components {
+        let members: HashSet<usize> = component.iter().map(|n| graph[*n]).collect();
+        let start = component[0];
+        let self_loop = graph.find_edge(start, start);
+        if component.len() == 1 && self_loop.is_none() {
+            continue;
+        }
+        let cycle = match self_loop {
+            Some(e) if component.len() == 1 => vec![graph[e]],
+            _ => cycle_through(&graph, start, &members),
+        };
+        let name = |i: usize| spec.tasks[i].name.as_str();
+        let path: Vec<&str> = cycle
+            .iter()
+            .map(|&e| name(edges[e].from))
+            .chain(cycle.first().map(|&e| name(edges[e].from)))
+            .collect();
+        let message = if cycle.len() == 1 {
+            format!("task `{}` depends on itself", path[0])
+        } else {
+            format!(
+                "the tasks depend on each other in a cycle: {}",
+                path.join(" → ")
+            )
+        };
+        let mut d = Diagnostic::new(&CYCLE, message);
+        for &e in &cycle {
+            let edge = &edges[e];
+            let label = match edge.via {
+                EdgeKind::RunAfter => {
+                    format!("`{}` runs after `{}`", name(edge.to), name(edge.from))
+                }
+                EdgeKind::ResultRef => {
+                    format!("`{}` uses a result of `{}`", name(edge.to), name(edge.from))
+                }
+            };
+            d = d.with_label(edge.span, label);
+        }
+        cx.report(d.with_help("remove one of these dependencies to break the cycle"));
+    }
+}
+
+/// A shortest cycle through `start` inside one component, as edge weights (indices into the
+/// edge list): breadth-first search from `start` back to it.
+fn cycle_through(
+    graph: &DiGraph<usize, usize>,
+    start: NodeIndex,
+    members: &HashSet<usize>,
+) -> Vec<usize> {
+    use petgraph::visit::EdgeRef;
+    let mut came_from: HashMap<NodeIndex, (NodeIndex, usize)> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        let mut out: Vec<_> = graph.edges(node).collect();
+        out.sort_by_key(|e| (e.target(), *e.weight()));
+        for edge in out {
+            let target = edge.target();
+            if !members.contains(&graph[target]) {
+                continue;
+            }
+            if target == start {
+                let mut path = vec![*edge.weight()];
+                let mut at = node;
+                while at != start {
+                    let Some(&(prev, weight)) = came_from.get(&at) else {
+                        break;
+                    };
+                    path.push(weight);
+                    at = prev;
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = came_from.entry(target) {
+                e.insert((node, *edge.weight()));
+                queue.push_back(target);
+            }
+        }
+    }
+    Vec::new()
+}

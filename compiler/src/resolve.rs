@@ -1,0 +1,291 @@
+//! One World from all loaded documents: resources by kind and name, and the references
+//! between them (`taskRef`, `pipelineRef`, StepAction `ref`) followed.
+//!
+//! Documents come from the files being checked and from search paths (a Pipeline checked
+//! alone finds its Tasks in the repository). A reference through a resolver (git, hub,
+//! bundles, cluster, http), or to a resource that is nowhere to be found, resolves to
+//! [`Resolved::Remote`] / [`Resolved::NotFound`]: the checks that need its body are skipped,
+//! and it is reported once, as a warning.
+
+use crate::declare_code;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::{
+    Document, EmbeddedTask, Kind, PipelineRef, PipelineSpec, PipelineTask, Resource,
+    StepActionSpec, StepRef, Str, TaskRef, TaskSpec,
+};
+use crate::source::{FileId, SourceMap};
+use std::collections::{BTreeMap, HashSet};
+
+declare_code! {
+    /// # Two resources of the same kind have the same name
+    ///
+    /// Applying both, the second overwrites the first; checking them, tkc cannot tell which
+    /// one a reference means. Rename one, or check them separately.
+    pub static DUPLICATE_RESOURCE = "tkc::resolve::duplicate-resource", Error;
+}
+
+declare_code! {
+    /// # A reference fetched by a resolver when the run starts
+    ///
+    /// `taskRef`, `pipelineRef` or a step `ref` with a `resolver` (git, hub, bundles, cluster,
+    /// http) names a resource tkc cannot see offline. Checks that need its body (param and
+    /// workspace bindings, result references) are skipped for it. Vendor the resource into
+    /// the repository and refer to it by name to have it checked, or silence this code in
+    /// `tkc.toml` (`[severity] "tkc::resolve::remote-ref" = "off"`).
+    pub static REMOTE_REF = "tkc::resolve::remote-ref", Warning;
+}
+
+declare_code! {
+    /// # A referenced resource was not found
+    ///
+    /// No Task, Pipeline or StepAction of that name is among the files checked or on the
+    /// search paths (`--search-path DIR`, `search-paths` in `tkc.toml`). It may exist in the
+    /// cluster; checks that need its body are skipped. Tekton fails the run with
+    /// `CouldntGetTask` / `CouldntGetPipeline` if it does not exist there either.
+    pub static NOT_FOUND = "tkc::resolve::not-found", Warning, reason = "CouldntGetTask";
+}
+
+/// Every code of this module.
+pub fn codes() -> Vec<&'static crate::diag::Code> {
+    vec![&DUPLICATE_RESOURCE, &REMOTE_REF, &NOT_FOUND]
+}
+
+/// Index of a document in the world.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct DocId(pub usize);
+
+/// Where a reference leads.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolved<'w, T> {
+    /// The body is known: in a document of the world, or written inline.
+    Found { spec: &'w T, doc: Option<DocId> },
+    /// Fetched by a resolver when the run starts.
+    Remote { resolver: &'w Str },
+    /// Not among the files checked nor on the search paths.
+    NotFound { name: &'w Str },
+    /// A custom task (CustomRun), or a kind tkc does not model.
+    Custom,
+    /// Neither a reference nor an inline spec (a schema error reported elsewhere).
+    Missing,
+}
+
+impl<'w, T> Resolved<'w, T> {
+    /// The body, if known.
+    pub fn spec(&self) -> Option<&'w T> {
+        match self {
+            Resolved::Found { spec, .. } => Some(spec),
+            _ => None,
+        }
+    }
+}
+
+/// All resources of one check or compilation.
+pub struct World<'s> {
+    pub sources: &'s SourceMap,
+    pub documents: Vec<Document>,
+    /// Files whose findings are reported (the others come from search paths).
+    checked_files: HashSet<FileId>,
+    by_name: BTreeMap<(Kind, String), DocId>,
+}
+
+impl<'s> World<'s> {
+    /// Builds the world. Documents of `checked` files come first and win name clashes with
+    /// library documents; clashes among checked documents are reported.
+    pub fn build(
+        sources: &'s SourceMap,
+        documents: Vec<Document>,
+        checked_files: &[FileId],
+        out: &mut Diagnostics,
+    ) -> World<'s> {
+        let checked_files: HashSet<FileId> = checked_files.iter().copied().collect();
+        let mut documents = documents;
+        // Checked documents first, then library ones, each in load order.
+        documents.sort_by_key(|d| !checked_files.contains(&d.file()));
+        let mut by_name: BTreeMap<(Kind, String), DocId> = BTreeMap::new();
+        for (i, doc) in documents.iter().enumerate() {
+            let Some(name) = doc.metadata.name.as_ref() else {
+                continue;
+            };
+            let key = (doc.kind, name.value.clone());
+            match by_name.get(&key) {
+                None => {
+                    by_name.insert(key, DocId(i));
+                }
+                Some(first) => {
+                    let first_doc = &documents[first.0];
+                    if checked_files.contains(&doc.file()) {
+                        out.push(
+                            Diagnostic::new(
+                                &DUPLICATE_RESOURCE,
+                                format!("{} `{}` is defined twice", doc.kind.as_str(), name.value),
+                            )
+                            .with_label(name.span, "defined again here")
+                            .with_secondary(first_doc.name_span(), "first defined here")
+                            .with_help("rename one of them; applying both, the second overwrites the first"),
+                        );
+                    }
+                }
+            }
+        }
+        World {
+            sources,
+            documents,
+            checked_files,
+            by_name,
+        }
+    }
+
+    /// Is this document one being checked (not one found on a search path)?
+    pub fn is_checked(&self, doc: DocId) -> bool {
+        self.checked_files.contains(&self.documents[doc.0].file())
+    }
+
+    pub fn is_checked_file(&self, file: FileId) -> bool {
+        self.checked_files.contains(&file)
+    }
+
+    pub fn doc(&self, id: DocId) -> &Document {
+        &self.documents[id.0]
+    }
+
+    /// Documents with their ids.
+    pub fn iter(&self) -> impl Iterator<Item = (DocId, &Document)> {
+        self.documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (DocId(i), d))
+    }
+
+    /// Documents being checked.
+    pub fn checked(&self) -> impl Iterator<Item = (DocId, &Document)> {
+        self.iter()
+            .filter(|(_, d)| self.checked_files.contains(&d.file()))
+    }
+
+    /// A resource by kind and name.
+    pub fn find(&self, kind: Kind, name: &str) -> Option<(DocId, &Document)> {
+        let id = *self.by_name.get(&(kind, name.to_string()))?;
+        Some((id, &self.documents[id.0]))
+    }
+
+    pub fn task(&self, name: &str, cluster: bool) -> Option<(DocId, &TaskSpec)> {
+        let kind = if cluster {
+            Kind::ClusterTask
+        } else {
+            Kind::Task
+        };
+        match self.find(kind, name) {
+            Some((
+                id,
+                Document {
+                    resource: Resource::Task(spec),
+                    ..
+                },
+            )) => Some((id, spec)),
+            _ => None,
+        }
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<(DocId, &PipelineSpec)> {
+        match self.find(Kind::Pipeline, name) {
+            Some((
+                id,
+                Document {
+                    resource: Resource::Pipeline(spec),
+                    ..
+                },
+            )) => Some((id, spec)),
+            _ => None,
+        }
+    }
+
+    pub fn step_action(&self, name: &str) -> Option<(DocId, &StepActionSpec)> {
+        match self.find(Kind::StepAction, name) {
+            Some((
+                id,
+                Document {
+                    resource: Resource::StepAction(spec),
+                    ..
+                },
+            )) => Some((id, spec)),
+            _ => None,
+        }
+    }
+
+    /// Follows a `taskRef`.
+    pub fn resolve_task_ref<'w>(&'w self, task_ref: &'w TaskRef) -> Resolved<'w, TaskSpec> {
+        if let Some(resolver) = &task_ref.resolver {
+            return Resolved::Remote { resolver };
+        }
+        let kind = task_ref.kind.as_ref().map_or("Task", |k| k.as_str());
+        if task_ref.api_version.is_some() || !matches!(kind, "Task" | "ClusterTask") {
+            return Resolved::Custom;
+        }
+        let Some(name) = &task_ref.name else {
+            return Resolved::Missing;
+        };
+        match self.task(name, kind == "ClusterTask") {
+            Some((doc, spec)) => Resolved::Found {
+                spec,
+                doc: Some(doc),
+            },
+            None => Resolved::NotFound { name },
+        }
+    }
+
+    /// The Task a pipeline task runs.
+    pub fn resolve_pipeline_task<'w>(&'w self, task: &'w PipelineTask) -> Resolved<'w, TaskSpec> {
+        if task.pipeline_ref.is_some() || task.pipeline_spec.is_some() {
+            return Resolved::Custom;
+        }
+        match (&task.task_ref, &task.task_spec) {
+            (Some(r), None) => self.resolve_task_ref(r),
+            (None, Some(EmbeddedTask { task: spec, .. })) if !is_custom(task) => {
+                Resolved::Found { spec, doc: None }
+            }
+            (None, Some(_)) => Resolved::Custom,
+            _ => Resolved::Missing,
+        }
+    }
+
+    /// Follows a `pipelineRef`.
+    pub fn resolve_pipeline_ref<'w>(
+        &'w self,
+        pipeline_ref: &'w PipelineRef,
+    ) -> Resolved<'w, PipelineSpec> {
+        if let Some(resolver) = &pipeline_ref.resolver {
+            return Resolved::Remote { resolver };
+        }
+        let Some(name) = &pipeline_ref.name else {
+            return Resolved::Missing;
+        };
+        match self.pipeline(name) {
+            Some((doc, spec)) => Resolved::Found {
+                spec,
+                doc: Some(doc),
+            },
+            None => Resolved::NotFound { name },
+        }
+    }
+
+    /// Follows a step's StepAction `ref`.
+    pub fn resolve_step_ref<'w>(&'w self, step_ref: &'w StepRef) -> Resolved<'w, StepActionSpec> {
+        if let Some(resolver) = &step_ref.resolver {
+            return Resolved::Remote { resolver };
+        }
+        let Some(name) = &step_ref.name else {
+            return Resolved::Missing;
+        };
+        match self.step_action(name) {
+            Some((doc, spec)) => Resolved::Found {
+                spec,
+                doc: Some(doc),
+            },
+            None => Resolved::NotFound { name },
+        }
+    }
+}
+
+fn is_custom(task: &PipelineTask) -> bool {
+    task.task_spec.as_ref().is_some_and(EmbeddedTask::is_custom)
+}
