@@ -430,9 +430,7 @@ fn tasks(finally: bool, rest: &str) -> RefKind {
     let (result, selector_text, bracket) = if let Some((name, after)) = bracket_name(results) {
         (name, after, true)
     } else if let Some(body) = results.strip_prefix('.') {
-        let end = body
-            .find(|c: char| c == '.' || c == '[')
-            .unwrap_or(body.len());
+        let end = body.find(['.', '[']).unwrap_or(body.len());
         (&body[..end], &body[end..], false)
     } else {
         return malformed(prefix, format!("write `{prefix}.{task}.results.<result>`"));
@@ -480,9 +478,7 @@ fn steps(rest: &str) -> RefKind {
     let Some(results) = after.strip_prefix(".results.") else {
         return malformed("steps", "write `steps.<step>.results.<result>`");
     };
-    let end = results
-        .find(|c: char| c == '.' || c == '[')
-        .unwrap_or(results.len());
+    let end = results.find(['.', '[']).unwrap_or(results.len());
     let (result, sel) = (&results[..end], &results[end..]);
     match selector(sel) {
         Some(selector) if !step.is_empty() && !result.is_empty() => RefKind::StepResult {

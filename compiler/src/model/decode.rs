@@ -12,7 +12,7 @@
 use crate::diag::{Diagnostic, codes};
 use crate::source::{Span, Syntax};
 use crate::suggest::did_you_mean;
-use crate::syntax::kdl::kebab_case;
+use crate::syntax::kdl::{is_kebab_of, kebab_case};
 use crate::syntax::{Map, Node, Scalar, ScalarKind, Value};
 
 /// Maturity of a field, as Tekton's `enable-api-fields` flag gates it.
@@ -306,7 +306,10 @@ impl StructReader {
                     if f.kdl_item == Some(entry.key.as_str()) {
                         return Some((i, true));
                     }
-                    if entry.key == kebab_case(f.key) {
+                    if is_kebab_of(&entry.key, f.key)
+                        || (cx.version == ApiVersion::V1beta1
+                            && f.v1beta1_key.is_some_and(|k| is_kebab_of(&entry.key, k)))
+                    {
                         return Some((i, false));
                     }
                 }

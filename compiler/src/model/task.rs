@@ -7,8 +7,8 @@ use super::decode::{ApiFields, Cx, Decode, Object, Spanned, StringMap};
 use super::duration::Duration;
 use crate::diag::{Diagnostic, codes};
 use crate::model;
-use crate::source::Span;
-use crate::syntax::kdl::kebab_case;
+use crate::source::{Span, Syntax};
+use crate::syntax::kdl::is_kebab_of;
 use crate::syntax::{Node, Value};
 
 model! {
@@ -213,10 +213,9 @@ impl Decode for EmbeddedTask {
             return None;
         };
         let mut take = |key: &str| -> Option<Node> {
-            let at = map
-                .entries
-                .iter()
-                .position(|e| e.key == key || e.key == kebab_case(key))?;
+            let at = map.entries.iter().position(|e| {
+                e.key == key || (origin == Syntax::Kdl && is_kebab_of(&e.key, key))
+            })?;
             let entry = map.entries.remove(at);
             (entry.value.value != Value::Null).then_some(entry.value)
         };

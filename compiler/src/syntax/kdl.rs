@@ -7,8 +7,18 @@
 //!
 //! - only arguments: one argument is a scalar (marked `kdl_argument`), several a list;
 //! - only `-` children: a list of their values;
+//! - `(array)`: a list of its arguments and `-` children, whatever their number (`(array)args`
+//!   is an empty list, `(array)args "x"` a one-item list); `(object)`: a map, even when empty;
 //! - otherwise a map of its properties and children (keys in kebab-case as written), with
 //!   its arguments kept in [`Map::args`].
+//!
+//! Every KDL scalar (argument or property value) is marked `kdl_argument`: where the model
+//! expects a list it is a one-item list, where it expects a struct it is the struct's
+//! positional field (`task-ref="build"` as well as `task-ref "build"`).
+//!
+//! The `kdl` crate's parser recurses once per nesting level with large frames, so text nested
+//! deeper than [`MAX_DEPTH`] is refused before parsing, and parsing runs on a thread with a
+//! stack big enough for that depth whatever the caller's stack.
 //!
 //! The decoder reads kebab-case keys for camelCase fields, gathers repeated child nodes such
 //! as `step` into list fields, and puts a map's first argument into the item's name field.
@@ -19,8 +29,122 @@ use crate::source::{FileId, Span, Syntax};
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
+/// Nesting deeper than this is refused, as in YAML.
+pub const MAX_DEPTH: usize = super::yaml::MAX_DEPTH;
+
+/// The parsing thread's stack: room for [`MAX_DEPTH`] levels of the `kdl` parser's recursion
+/// (about 32 KiB a level in a debug build). Only the pages used are committed.
+const PARSE_STACK: usize = 64 << 20;
+
 /// Parses a KDL document into one node per top-level resource node.
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
+    if let Some(at) = too_deep(text, MAX_DEPTH) {
+        let mut out = ParsedFile::default();
+        out.diagnostics.push(
+            Diagnostic::new(
+                &codes::LIMIT,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            )
+            .with_label(Span::new(file, at, at + 1), "too deep"),
+        );
+        return out;
+    }
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("tkc-kdl".to_string())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(file, text));
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+            // No thread to be had: parse on this one (the depth limit still holds).
+            Err(_) => parse_here(file, text),
+        }
+    })
+}
+
+/// The offset of the first `{` that opens a level deeper than `limit`, outside strings and
+/// comments.
+fn too_deep(text: &str, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let find = |from: usize, needle: &[u8]| -> usize {
+        bytes
+            .get(from..)
+            .and_then(|rest| rest.windows(needle.len()).position(|w| w == needle))
+            .map_or(bytes.len(), |at| from + at + needle.len())
+    };
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = find(i, b"\n"),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                // Block comments nest.
+                let mut open = 1;
+                i += 2;
+                while i < bytes.len() && open > 0 {
+                    if bytes[i..].starts_with(b"/*") {
+                        open += 1;
+                        i += 2;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        open -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 3;
+            }
+            b'"' => {
+                // A single-line string ends at its quote or, unterminated, at the line's end.
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'#' => {
+                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
+                let at = i + hashes;
+                if bytes.get(at) != Some(&b'"') {
+                    i = at;
+                    continue;
+                }
+                // A raw string: no escapes; it ends at a quote (or three) and as many `#`.
+                let quotes = if bytes[at..].starts_with(b"\"\"\"") {
+                    3
+                } else {
+                    1
+                };
+                let mut close = vec![b'"'; quotes];
+                close.extend(std::iter::repeat_n(b'#', hashes));
+                i = find(at + quotes, &close);
+            }
+            b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn parse_here(file: FileId, text: &str) -> ParsedFile {
     let mut out = ParsedFile::default();
     match KdlDocument::parse_v2(text) {
         Ok(doc) => {
@@ -40,7 +164,12 @@ pub fn parse(file: FileId, text: &str) -> ParsedFile {
                 let mut diagnostic =
                     Diagnostic::new(&codes::KDL, format!("invalid KDL: {message}"))
                         .with_label(span, d.label.clone().unwrap_or_default());
-                if let Some(help) = &d.help {
+                let found = text.get(span.start as usize..span.end as usize);
+                if let Some(word @ ("true" | "false" | "null" | "inf" | "-inf" | "nan")) = found {
+                    diagnostic = diagnostic.with_help(format!(
+                        "KDL 2 writes this keyword `#{word}` (or quote it for a string: \"{word}\")"
+                    ));
+                } else if let Some(help) = &d.help {
                     diagnostic = diagnostic.with_help(help.clone());
                 }
                 out.diagnostics.push(diagnostic);
@@ -93,20 +222,42 @@ pub fn pascal_case(kebab: &str) -> String {
         .collect()
 }
 
-/// `PipelineRun` → `pipeline-run`; `workingDir` → `working-dir`.
+/// `PipelineRun` → `pipeline-run`; `workingDir` → `working-dir`; a run of capitals is one
+/// word (`downwardAPI` → `downward-api`, `scaleIO` → `scale-io`).
 pub fn kebab_case(camel: &str) -> String {
     let mut out = String::with_capacity(camel.len() + 4);
+    kebab_chars(camel, |c| out.push(c));
+    out
+}
+
+/// Is `kebab` the kebab-case form of `camel`? (No allocation: the decoder asks this for
+/// every key against every field.)
+pub fn is_kebab_of(kebab: &str, camel: &str) -> bool {
+    let mut rest = kebab.chars();
+    let mut equal = true;
+    kebab_chars(camel, |c| equal &= rest.next() == Some(c));
+    equal && rest.next().is_none()
+}
+
+fn kebab_chars(camel: &str, mut emit: impl FnMut(char)) {
+    let bytes = camel.as_bytes();
     for (i, c) in camel.char_indices() {
         if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('-');
+            let prev = i.checked_sub(1).and_then(|p| bytes.get(p));
+            let next = bytes.get(i + 1);
+            let word_start = match prev {
+                None => false,
+                Some(p) if p.is_ascii_uppercase() => next.is_some_and(u8::is_ascii_lowercase),
+                Some(_) => true,
+            };
+            if word_start {
+                emit('-');
             }
-            out.push(c.to_ascii_lowercase());
+            emit(c.to_ascii_lowercase());
         } else {
-            out.push(c);
+            emit(c);
         }
     }
-    out
 }
 
 fn resource(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
@@ -170,7 +321,7 @@ fn resource(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -> 
     }
     for child in node.iter_children() {
         let key_span = span_of(file, child.name().span());
-        let value = node_value(file, child);
+        let value = node_value(file, child, diagnostics);
         if child.name().value() == "metadata"
             && let Value::Map(map) = value.value
         {
@@ -221,7 +372,7 @@ fn camel_case(kebab: &str) -> String {
 }
 
 /// The value a (non-resource) node stands for.
-fn node_value(file: FileId, node: &KdlNode) -> Node {
+fn node_value(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -> Node {
     let span = span_of(file, node.span());
     let args: Vec<&KdlEntry> = node
         .entries()
@@ -234,27 +385,65 @@ fn node_value(file: FileId, node: &KdlNode) -> Node {
         .filter(|e| e.name().is_some())
         .collect();
     let children: Vec<&KdlNode> = node.iter_children().collect();
+    let dash_children = children.iter().all(|c| c.name().value() == "-");
 
-    if props.is_empty() && children.is_empty() {
-        return match args.as_slice() {
-            [one] => {
-                let mut value = entry_value(file, one);
-                if let Value::Scalar(s) = &mut value.value {
-                    s.kdl_argument = true;
-                }
-                value
-            }
-            [] => Node::new(Value::Map(Map::default()), span, Syntax::Kdl),
-            many => Node::new(
-                Value::Seq(many.iter().map(|e| entry_value(file, e)).collect()),
-                span,
-                Syntax::Kdl,
-            ),
-        };
+    let annotation = node.ty().map(|t| (t.value(), span_of(file, t.span())));
+    let forced = match annotation {
+        None => None,
+        Some(("array", _)) if props.is_empty() && dash_children => Some(Shape::Array),
+        Some(("array", at)) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    &codes::KDL,
+                    "an `(array)` node takes arguments and `-` children only",
+                )
+                .with_label(at, "this node is a list")
+                .with_help("move the properties and named children into `- { ... }` items"),
+            );
+            None
+        }
+        Some(("object", _)) => Some(Shape::Object),
+        Some((other, at)) => {
+            diagnostics.push(
+                Diagnostic::new(&codes::KDL, format!("unknown type annotation `({other})`"))
+                    .with_label(at, "not a tkc annotation")
+                    .with_help(
+                        "tkc knows `(array)` (a list, even of one or no items) and `(object)`",
+                    ),
+            );
+            None
+        }
+    };
+
+    if forced == Some(Shape::Array) {
+        let mut items: Vec<Node> = args.iter().map(|e| entry_value(file, e)).collect();
+        items.extend(children.iter().map(|c| node_value(file, c, diagnostics)));
+        return Node::new(Value::Seq(items), span, Syntax::Kdl);
     }
-    if props.is_empty() && args.is_empty() && children.iter().all(|c| c.name().value() == "-") {
+    if forced.is_none() && props.is_empty() && children.is_empty() {
+        match args.as_slice() {
+            [one] => return entry_value(file, one),
+            [] => {}
+            many => {
+                return Node::new(
+                    Value::Seq(many.iter().map(|e| entry_value(file, e)).collect()),
+                    span,
+                    Syntax::Kdl,
+                );
+            }
+        }
+    }
+    if forced.is_none() && props.is_empty() && args.is_empty() && dash_children {
+        if children.is_empty() {
+            return Node::new(Value::Map(Map::default()), span, Syntax::Kdl);
+        }
         return Node::new(
-            Value::Seq(children.iter().map(|c| node_value(file, c)).collect()),
+            Value::Seq(
+                children
+                    .iter()
+                    .map(|c| node_value(file, c, diagnostics))
+                    .collect(),
+            ),
             span,
             Syntax::Kdl,
         );
@@ -276,10 +465,17 @@ fn node_value(file: FileId, node: &KdlNode) -> Node {
         map.entries.push(Entry {
             key: c.name().value().to_string(),
             key_span: span_of(file, c.name().span()),
-            value: node_value(file, c),
+            value: node_value(file, c, diagnostics),
         });
     }
     Node::new(Value::Map(map), span, Syntax::Kdl)
+}
+
+/// The shape a type annotation asks for.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Shape {
+    Array,
+    Object,
 }
 
 /// A KDL argument or property value as a scalar node; for a property the span covers the
@@ -300,22 +496,22 @@ fn entry_value(file: FileId, entry: &KdlEntry) -> Node {
         KdlValue::String(s) => Value::Scalar(Scalar {
             text: s.clone(),
             kind: ScalarKind::Str,
-            kdl_argument: false,
+            kdl_argument: true,
         }),
         KdlValue::Integer(i) => Value::Scalar(Scalar {
             text: i.to_string(),
             kind: ScalarKind::Int,
-            kdl_argument: false,
+            kdl_argument: true,
         }),
         KdlValue::Float(f) => Value::Scalar(Scalar {
             text: f.to_string(),
             kind: ScalarKind::Float,
-            kdl_argument: false,
+            kdl_argument: true,
         }),
         KdlValue::Bool(b) => Value::Scalar(Scalar {
             text: b.to_string(),
             kind: ScalarKind::Bool(*b),
-            kdl_argument: false,
+            kdl_argument: true,
         }),
         KdlValue::Null => Value::Null,
     };
@@ -380,6 +576,12 @@ mod tests {
     fn case_conversions() {
         assert_eq!(pascal_case("pipeline-run"), "PipelineRun");
         assert_eq!(kebab_case("workingDir"), "working-dir");
+        assert_eq!(kebab_case("downwardAPI"), "downward-api");
+        assert_eq!(kebab_case("scaleIO"), "scale-io");
+        assert!(is_kebab_of("working-dir", "workingDir"));
+        assert!(is_kebab_of("downward-api", "downwardAPI"));
+        assert!(!is_kebab_of("working-di", "workingDir"));
+        assert!(!is_kebab_of("working-dirx", "workingDir"));
         assert_eq!(camel_case("generate-name"), "generateName");
     }
 }
