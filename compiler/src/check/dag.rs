@@ -117,12 +117,12 @@ pub fn dependency_texts(task: &PipelineTask) -> Vec<Text<'_>> {
     out
 }
 
+/// A dependency on a task that is not in the `tasks` section: (dependent task, name, span).
+pub type UnknownDependency = (usize, String, Span, EdgeKind);
+
 /// The dependency edges of the `tasks` section (indices into `spec.tasks`); unknown targets
 /// are returned separately, with their span.
-pub fn edges(
-    world: &World,
-    spec: &PipelineSpec,
-) -> (Vec<Edge>, Vec<(usize, String, Span, EdgeKind)>) {
+pub fn edges(world: &World, spec: &PipelineSpec) -> (Vec<Edge>, Vec<UnknownDependency>) {
     let index: HashMap<&str, usize> = spec
         .tasks
         .iter()
