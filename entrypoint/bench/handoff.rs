@@ -136,8 +136,16 @@ fn handoffs(
         fs::create_dir_all(&dir).map_err(|e| format!("mkdir: {e}"))?;
         let mut child = spawn_waiting(bin, &dir, probe, poll)?;
         // Let the entrypoint start and settle into its wait; with the poll fallback also let
-        // its back-off reach the steady 50 ms interval, the worst case.
-        std::thread::sleep(Duration::from_millis(if poll { 120 } else { 15 }));
+        // its back-off reach the steady 50 ms interval, the worst case. A jitter of up to one
+        // interval spreads the write over the poll phase: a fixed delay would hit the same
+        // point of the back-off schedule every time and report one value.
+        let jitter = Duration::from_nanos((now_ns() % 50_000_000) as u64);
+        let settle = if poll {
+            Duration::from_millis(120) + jitter
+        } else {
+            Duration::from_millis(15)
+        };
+        std::thread::sleep(settle);
         let t0 = now_ns();
         fs::write(dir.join("prev"), b"").map_err(|e| format!("write wait file: {e}"))?;
         let status = child.wait().map_err(|e| format!("wait: {e}"))?;
