@@ -8,6 +8,7 @@
 pub mod check;
 pub mod diag;
 pub mod model;
+pub mod plan;
 pub mod resolve;
 pub mod source;
 pub mod suggest;

@@ -276,19 +276,27 @@ impl StructReader {
         // Repeated KDL children of a list field, gathered before they become one list node.
         let mut items: Vec<Vec<Node>> = vec![Vec::new(); fields.len()];
 
+        let positional = fields.iter().position(|f| f.positional);
         for (i, arg) in map.args.into_iter().enumerate() {
-            match fields.iter().position(|f| f.positional) {
+            match positional {
                 Some(p) if i == 0 => slots[p] = Some((arg, None)),
-                _ => cx.push(
-                    Diagnostic::new(
-                        &codes::UNEXPECTED_ARGUMENT,
-                        format!("unexpected argument in {what}"),
+                _ => {
+                    let help = match positional.and_then(|p| fields.get(p)) {
+                        Some(f) => format!(
+                            "{what} takes one argument, its `{}`; give other fields as properties or children",
+                            kebab_case(f.key)
+                        ),
+                        None => format!("{what} takes properties and children only"),
+                    };
+                    cx.push(
+                        Diagnostic::new(
+                            &codes::UNEXPECTED_ARGUMENT,
+                            format!("unexpected argument in {what}"),
+                        )
+                        .with_label(arg.span, "not expected here")
+                        .with_help(help),
                     )
-                    .with_label(arg.span, "not expected here")
-                    .with_help(format!(
-                        "{what} takes properties and children; see docs/kdl.md"
-                    )),
-                ),
+                }
             }
         }
 
@@ -319,17 +327,23 @@ impl StructReader {
             // accept such a key, with a warning.
             let found = found.or_else(|| {
                 let (i, f) = fields.iter().enumerate().find(|(_, f)| {
-                    f.accepted_in(cx.version) && f.key.eq_ignore_ascii_case(&entry.key)
+                    f.accepted_in(cx.version)
+                        && (f.key.eq_ignore_ascii_case(&entry.key)
+                            || (kdl && kebab_case(f.key).eq_ignore_ascii_case(&entry.key)))
                 })?;
+                let spelling = if kdl {
+                    kebab_case(f.key)
+                } else {
+                    f.key.to_string()
+                };
                 cx.push(
                     Diagnostic::new(
                         &codes::FIELD_CASE,
-                        format!("field `{}` is spelled `{}`", f.key, entry.key),
+                        format!("field `{spelling}` is spelled `{}`", entry.key),
                     )
                     .with_label(entry.key_span, "different case")
                     .with_help(format!(
-                        "did you mean `{}`? Tekton accepts it, but other tools and schemas do not",
-                        f.key
+                        "write `{spelling}`: Tekton accepts any case, but other tools and schemas do not"
                     )),
                 );
                 Some((i, false))
@@ -367,8 +381,9 @@ impl StructReader {
                     Diagnostic::new(
                         &codes::FEATURE_GATED,
                         format!(
-                            "`{}` is a {} field; it needs `enable-api-fields: {}`",
+                            "`{}` is {} {} field; it needs `enable-api-fields: {}`",
                             entry.key,
+                            if meta.gate == ApiFields::Alpha { "an" } else { "a" },
                             meta.gate.as_str(),
                             meta.gate.as_str()
                         ),
@@ -395,7 +410,10 @@ impl StructReader {
                         format!("`{}` is given twice in {what}", entry.key),
                     )
                     .with_label(entry.key_span, "given again here")
-                    .with_secondary(cx.head(&first.0), "first given here"),
+                    .with_secondary(
+                        first.1.unwrap_or_else(|| cx.head(&first.0)),
+                        "first given here",
+                    ),
                 );
                 continue;
             }
@@ -537,17 +555,21 @@ impl<T: Decode> Decode for Spanned<T> {
 }
 
 impl Decode for String {
+    /// A number or boolean is reported and then read as its text, so that one mistake does
+    /// not also show up as a missing field.
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
-        match node.value {
+        if !matches!(
+            node.value,
             Value::Scalar(Scalar {
-                text,
                 kind: ScalarKind::Str,
                 ..
-            }) => Some(text),
-            _ => {
-                cx.wrong_type(&node, "a string");
-                None
-            }
+            })
+        ) {
+            cx.wrong_type(&node, "a string");
+        }
+        match node.value {
+            Value::Scalar(Scalar { text, .. }) => Some(text),
+            _ => None,
         }
     }
 }

@@ -217,6 +217,8 @@ pub fn decode_document(node: Node, cx: &mut Cx) -> Option<Document> {
 
     let mut metadata = None;
     let mut spec = None;
+    // A misspelt `spec` is reported once, as an unknown field, not also as a missing spec.
+    let mut spec_misspelt = false;
     let mut data = ConfigData::default();
     for entry in map.entries {
         match entry.key.as_str() {
@@ -241,12 +243,14 @@ pub fn decode_document(node: Node, cx: &mut Cx) -> Option<Document> {
             }
             _ if matches!(kind, Kind::ConfigMap | Kind::Secret) => {}
             other => {
-                let help =
-                    did_you_mean(other, ["apiVersion", "kind", "metadata", "spec", "status"])
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| {
-                            "a resource has `apiVersion`, `kind`, `metadata` and `spec`".to_string()
-                        });
+                let suggestion =
+                    did_you_mean(other, ["apiVersion", "kind", "metadata", "spec", "status"]);
+                spec_misspelt |= suggestion == Some("spec");
+                let help = suggestion
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        "a resource has `apiVersion`, `kind`, `metadata` and `spec`".to_string()
+                    });
                 cx.push(
                     Diagnostic::new(
                         &codes::UNKNOWN_FIELD,
@@ -264,6 +268,9 @@ pub fn decode_document(node: Node, cx: &mut Cx) -> Option<Document> {
         Kind::Secret => Resource::Secret(data),
         _ => {
             let Some((key_span, spec)) = spec.filter(|(_, n)| n.value != Value::Null) else {
+                if spec_misspelt {
+                    return None;
+                }
                 cx.push(
                     Diagnostic::new(
                         &codes::MISSING_FIELD,

@@ -155,7 +155,17 @@ fn parse_here(file: FileId, text: &str) -> ParsedFile {
             }
         }
         Err(error) => {
+            let mut previous: Option<&str> = None;
             for d in &error.diagnostics {
+                let message = d.message.as_deref();
+                // The parser follows an unclosed block with a second report spanning the
+                // block's nodes: one problem, one report.
+                if previous == Some("No closing '}' for child block")
+                    && message == Some("Closing '}' was not found after nodes")
+                {
+                    continue;
+                }
+                previous = message;
                 let span = span_of(file, d.span);
                 let message = d
                     .message
@@ -392,6 +402,8 @@ fn node_value(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -
         None => None,
         Some(("array", _)) if props.is_empty() && dash_children => Some(Shape::Array),
         Some(("array", at)) => {
+            // Reported here, and read as the list of its arguments (and children) anyway, so
+            // that the schema does not report the same node again.
             diagnostics.push(
                 Diagnostic::new(
                     &codes::KDL,
@@ -400,7 +412,7 @@ fn node_value(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -
                 .with_label(at, "this node is a list")
                 .with_help("move the properties and named children into `- { ... }` items"),
             );
-            None
+            Some(Shape::Array)
         }
         Some(("object", _)) => Some(Shape::Object),
         Some((other, at)) => {

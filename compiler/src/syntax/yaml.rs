@@ -18,6 +18,8 @@ pub const MAX_DEPTH: usize = 256;
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
     let mut options = Options::default();
     options.emit_comments = false;
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
     let mut parser = Parser::new_from_str_with_options(text, options);
     let mut builder = Builder::new(text.len());
     let mut out = ParsedFile::default();
@@ -63,6 +65,16 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
         .min(text.len());
     // Underline the character the parser stopped at (or the end of the file).
     let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    if matches!(
+        error.kind(),
+        granit_parser::ErrorKind::RecursionLimitExceeded
+    ) {
+        return Diagnostic::new(
+            &codes::LIMIT,
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        )
+        .with_label(Span::new(file, at, end), "too deep");
+    }
     let mut message = error.info();
     if let Some(first) = message.get(..1) {
         message = first.to_lowercase() + &message[1..];
