@@ -305,21 +305,22 @@ impl StructReader {
                 if !f.accepted_in(cx.version) {
                     return None;
                 }
+                // KDL: a list field's item node repeats, even where it is spelt like the
+                // field (`env`, `when`).
+                if kdl && f.kdl_item == Some(entry.key.as_str()) {
+                    return Some((i, true));
+                }
                 let matches_key = entry.key == f.key
                     || (cx.version == ApiVersion::V1beta1 && f.v1beta1_key == Some(&entry.key));
                 if matches_key {
                     return Some((i, false));
                 }
-                if kdl {
-                    if f.kdl_item == Some(entry.key.as_str()) {
-                        return Some((i, true));
-                    }
-                    if is_kebab_of(&entry.key, f.key)
+                if kdl
+                    && (is_kebab_of(&entry.key, f.key)
                         || (cx.version == ApiVersion::V1beta1
-                            && f.v1beta1_key.is_some_and(|k| is_kebab_of(&entry.key, k)))
-                    {
-                        return Some((i, false));
-                    }
+                            && f.v1beta1_key.is_some_and(|k| is_kebab_of(&entry.key, k))))
+                {
+                    return Some((i, false));
                 }
                 None
             });
@@ -400,14 +401,23 @@ impl StructReader {
                 continue;
             }
             if is_item {
-                items[i].push(entry.value);
+                // An item node in list form (`env { - ... }`) holds several items.
+                match entry.value.value {
+                    Value::Seq(list) => items[i].extend(list),
+                    _ => items[i].push(entry.value),
+                }
                 continue;
             }
             if let Some(first) = &slots[i] {
+                let spelling = if kdl {
+                    kebab_case(meta.key)
+                } else {
+                    meta.key.to_string()
+                };
                 cx.push(
                     Diagnostic::new(
                         &codes::DUPLICATE_FIELD,
-                        format!("`{}` is given twice in {what}", entry.key),
+                        format!("`{spelling}` is given twice in {what}"),
                     )
                     .with_label(entry.key_span, "given again here")
                     .with_secondary(

@@ -167,10 +167,13 @@ fn parse_here(file: FileId, text: &str) -> ParsedFile {
                 }
                 previous = message;
                 let span = span_of(file, d.span);
-                let message = d
+                let mut message = d
                     .message
                     .clone()
                     .unwrap_or_else(|| "invalid KDL".to_string());
+                if let Some(first) = message.get(..1) {
+                    message = first.to_lowercase() + &message[1..];
+                }
                 let mut diagnostic =
                     Diagnostic::new(&codes::KDL, format!("invalid KDL: {message}"))
                         .with_label(span, d.label.clone().unwrap_or_default());

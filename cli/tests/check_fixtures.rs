@@ -1,0 +1,140 @@
+//! `testdata/check/**`: every `.yaml`, `.yml` and `.kdl` file is checked by the real `tkc`
+//! binary, and its report (human format, no colour, 100 columns) and exit code are an insta
+//! snapshot beside it (`<fixture>.snap`).
+//!
+//! A fixture's first line may give extra arguments: `# tkc-args: --enable-api-fields alpha`
+//! (YAML) or `// tkc-args: ...` (KDL).
+//!
+//! A stale or missing snapshot fails the test (insta writes `<fixture>.snap.new` beside it
+//! outside CI). Review with `cargo insta review`, or accept every change with
+//! `INSTA_UPDATE=always cargo test -p tkc --test check_fixtures` and read the diff.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The fixture folder, relative to the workspace root (the path the reports show).
+const FIXTURES: &str = "testdata/check";
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The arguments a fixture asks for in its `tkc-args:` header.
+fn header_args(text: &str) -> Vec<String> {
+    let first = text.lines().next().unwrap_or_default();
+    let header = first
+        .strip_prefix('#')
+        .or_else(|| first.strip_prefix("//"))
+        .and_then(|rest| rest.trim_start().strip_prefix("tkc-args:"));
+    header
+        .map(|args| args.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Runs `tkc check` on one fixture; the snapshot text: command, exit code, stdout (and
+/// stderr if any).
+fn check_report(root: &Path, relative: &Path) -> String {
+    let bytes = std::fs::read(root.join(relative)).unwrap_or_default();
+    let args = header_args(&String::from_utf8_lossy(&bytes));
+    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .arg("check")
+        .args(&args)
+        .arg(relative)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => return format!("cannot run tkc: {e}"),
+    };
+    let mut command = vec!["tkc".to_string(), "check".to_string()];
+    command.extend(args);
+    command.push(relative.display().to_string());
+    let mut report = format!(
+        "$ {}\nexit code: {}\n\n{}",
+        command.join(" "),
+        output
+            .status
+            .code()
+            .map_or_else(|| "none".to_string(), |c| c.to_string()),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    if !output.stderr.is_empty() {
+        report.push_str("\n--- stderr ---\n");
+        report.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    report
+}
+
+#[test]
+fn check_fixtures() {
+    let root = workspace_root();
+    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        let report = check_report(&root, relative);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = path.parent().unwrap_or(&root).to_path_buf();
+        insta::with_settings!({
+            snapshot_path => dir,
+            prepend_module_to_snapshot => false,
+            snapshot_suffix => "",
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, report);
+        });
+    });
+}
+
+/// Every diagnostic code has a fixture whose snapshot shows it (ruff's rule: one rule, one
+/// fixture, one snapshot).
+#[test]
+fn every_code_has_a_fixture() {
+    let root = workspace_root();
+    let mut snapshots = String::new();
+    let mut dirs = vec![root.join(FIXTURES)];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "snap") {
+                snapshots.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let missing: BTreeSet<&str> = tkc_compiler::diag::codes::all()
+        .into_iter()
+        .map(|code| code.name)
+        .filter(|name| !snapshots.contains(&format!("{name}\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} code(s) have no fixture under {FIXTURES}/ whose snapshot shows them:\n  {}\n\
+         add a fixture per code (testdata/check/<family>/<rule>.yaml) and run \
+         `INSTA_UPDATE=always cargo test -p tkc --test check_fixtures`",
+        missing.len(),
+        missing.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[test]
+fn header_arguments() {
+    assert_eq!(
+        header_args("# tkc-args: --enable-api-fields alpha\nkind: Task\n"),
+        ["--enable-api-fields", "alpha"]
+    );
+    assert_eq!(
+        header_args("// tkc-args: --enable-api-fields stable\n"),
+        ["--enable-api-fields", "stable"]
+    );
+    assert!(header_args("# a comment\n").is_empty());
+}
