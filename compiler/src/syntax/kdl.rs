@@ -507,7 +507,20 @@ fn entry_value(file: FileId, entry: &KdlEntry) -> Node {
         }
         None => full,
     };
+    let repr = entry.format().map(|f| f.value_repr.as_str());
     let value = match entry.value() {
+        // A multi-line string is a block of lines, each ending in a newline, like YAML's `|`
+        // (KDL itself leaves out the last newline).
+        KdlValue::String(s)
+            if !s.is_empty()
+                && repr.is_some_and(|r| r.trim_start_matches('#').starts_with("\"\"\"")) =>
+        {
+            Value::Scalar(Scalar {
+                text: format!("{s}\n"),
+                kind: ScalarKind::Str,
+                kdl_argument: true,
+            })
+        }
         KdlValue::String(s) => Value::Scalar(Scalar {
             text: s.clone(),
             kind: ScalarKind::Str,
@@ -518,8 +531,11 @@ fn entry_value(file: FileId, entry: &KdlEntry) -> Node {
             kind: ScalarKind::Int,
             kdl_argument: true,
         }),
+        // As written (`1.0`, not `1`), as YAML keeps it.
         KdlValue::Float(f) => Value::Scalar(Scalar {
-            text: f.to_string(),
+            text: repr
+                .filter(|r| r.parse::<f64>().is_ok())
+                .map_or_else(|| f.to_string(), str::to_string),
             kind: ScalarKind::Float,
             kdl_argument: true,
         }),
