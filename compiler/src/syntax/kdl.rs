@@ -362,7 +362,11 @@ fn resource(file: FileId, node: &KdlNode, diagnostics: &mut Vec<Diagnostic>) -> 
             Node::new(Value::Map(body), node_span, Syntax::Kdl),
         ));
     } else {
-        top.entries.extend(body.entries);
+        // Other Kubernetes objects keep their fields at the top (`data`, `string-data`).
+        top.entries.extend(body.entries.into_iter().map(|e| Entry {
+            key: camel_case(&e.key),
+            ..e
+        }));
     }
     Some(Node::new(Value::Map(top), node_span, Syntax::Kdl))
 }
