@@ -155,11 +155,11 @@ fn example_pipeline_is_the_same_in_both_syntaxes() {
         1,
         "examples/build-and-test/pipeline.{{yaml,kdl}}"
     );
-    for (name, y, k) in &pairs {
-        if let Some(failure) = compare(name, y, k) {
-            panic!("{failure}");
-        }
-    }
+    let failures: Vec<String> = pairs
+        .iter()
+        .filter_map(|(name, y, k)| compare(name, y, k))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]

@@ -61,8 +61,9 @@ declare_code! {
 declare_code! {
     /// # The input exceeds a safety limit
     ///
-    /// Nesting deeper than 256 levels, or aliases that expand to far more nodes than the file
-    /// holds ("billion laughs"), are refused instead of exhausting memory.
+    /// Nesting deeper than 256 levels, aliases that expand to far more nodes than the file
+    /// holds ("billion laughs"), and Tekton resources nested more than 32 deep (pipelines in
+    /// pipelines) are refused instead of exhausting memory or the stack.
     pub static LIMIT = "tkc::syntax::limit", Error;
 }
 

@@ -109,7 +109,14 @@ pub struct Cx<'a> {
     pub text: &'a str,
     /// The key span of the field being decoded, if it is a field (not a list item).
     parent_key: Option<Span>,
+    /// How many model structs are being decoded, one inside the other.
+    depth: usize,
 }
+
+/// Model structs nested deeper than this are refused. Only pipelines in pipelines nest
+/// without bound (two levels each); the decoder, the checks and the encoder recurse once per
+/// level with large frames, and this keeps them within a 2 MiB thread stack in a debug build.
+pub const MAX_STRUCT_DEPTH: usize = 32;
 
 impl<'a> Cx<'a> {
     pub fn new(text: &'a str, api_fields: ApiFields) -> Cx<'a> {
@@ -119,6 +126,7 @@ impl<'a> Cx<'a> {
             version: ApiVersion::V1,
             text,
             parent_key: None,
+            depth: 0,
         }
     }
 
@@ -126,6 +134,30 @@ impl<'a> Cx<'a> {
     /// field" reports point at the key).
     pub fn set_parent_key(&mut self, key: Span) {
         self.parent_key = Some(key);
+    }
+
+    /// Starts decoding a struct (see [`MAX_STRUCT_DEPTH`]); false, and reported, if it is
+    /// one level too many. Each `true` is followed by [`Cx::leave`].
+    pub fn enter(&mut self, node: &Node) -> bool {
+        if self.depth >= MAX_STRUCT_DEPTH {
+            let head = self.head(node);
+            self.push(
+                Diagnostic::new(
+                    &codes::LIMIT,
+                    format!("Tekton resources nested deeper than {MAX_STRUCT_DEPTH} levels"),
+                )
+                .with_label(head, "too deep")
+                .with_help("pipelines in pipelines this deep are refused; flatten them"),
+            );
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// Ends what [`Cx::enter`] started.
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
@@ -751,16 +783,23 @@ macro_rules! model {
             ) -> Option<Self> {
                 #[allow(non_camel_case_types, dead_code)]
                 enum Index { $($field),* }
-                let mut reader = $crate::model::decode::StructReader::new(
-                    node, $what, Self::FIELDS, Self::DROPPED_V1BETA1, cx,
-                )?;
-                let value = $name {
-                    $( $field: $crate::model!(@take reader, cx, Index::$field as usize, [$($($opts)*)?] $ty), )*
-                    span: reader.span(),
-                    head: reader.head(),
-                };
-                $( $validate(&value, reader.head(), cx); )?
-                Some(value)
+                if !cx.enter(&node) {
+                    return None;
+                }
+                let value = (|| {
+                    let mut reader = $crate::model::decode::StructReader::new(
+                        node, $what, Self::FIELDS, Self::DROPPED_V1BETA1, cx,
+                    )?;
+                    let value = $name {
+                        $( $field: $crate::model!(@take reader, cx, Index::$field as usize, [$($($opts)*)?] $ty), )*
+                        span: reader.span(),
+                        head: reader.head(),
+                    };
+                    $( $validate(&value, reader.head(), cx); )?
+                    Some(value)
+                })();
+                cx.leave();
+                value
             }
         }
 
