@@ -150,6 +150,14 @@ impl SourceFile {
         }
     }
 
+    /// The byte offset where 1-based line `line` starts (the text's length past the end).
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts()
+            .get(line.wrapping_sub(1))
+            .map_or(self.text.len(), |&s| s as usize)
+            .min(self.text.len())
+    }
+
     /// The text of 1-based line `line`, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
         let starts = self.line_starts();

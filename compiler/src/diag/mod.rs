@@ -269,12 +269,18 @@ impl<'a> IntoIterator for &'a Diagnostics {
 /// codes there. A code may be given in full (`tkc::lint::latest-image`) or by its last part
 /// (`latest-image`); `tkc:ignore` without a list silences every code.
 pub fn apply_suppressions(sources: &SourceMap, diagnostics: &mut Diagnostics) {
+    // Per file: does it have any suppression comment? (Asked once, not per diagnostic.)
+    let mut has_comments: Vec<Option<bool>> = Vec::new();
     diagnostics.retain(|d| {
         let Some(span) = d.primary_span() else {
             return true;
         };
         let file = sources.get(span.file);
-        if !file.text().contains("tkc:ignore") {
+        let index = span.file.index();
+        if has_comments.len() <= index {
+            has_comments.resize(index + 1, None);
+        }
+        if !*has_comments[index].get_or_insert_with(|| file.text().contains("tkc:ignore")) {
             return true;
         }
         let line = file.line_col(span.start).line;

@@ -2,7 +2,7 @@
 //! one line each. Every renderer returns a `String`; the CLI decides where it goes.
 
 use super::{Code, Diagnostic, Label, Severity};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{FileId, SourceFile, SourceMap, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
     SourceCode, SourceSpan, SpanContents,
@@ -52,29 +52,55 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
 
 /// A file's text as miette wants it, named as the user named it.
 struct FileSource<'a> {
-    name: &'a str,
-    text: &'a str,
+    file: &'a SourceFile,
 }
 
 impl SourceCode for FileSource<'_> {
+    /// miette's own `read_span` scans the text from its start for every span, which makes
+    /// many reports on one big file quadratic; it is given only the lines around the span
+    /// (found with the file's line index) and its answer is moved back into place.
     fn read_span<'a>(
         &'a self,
         span: &SourceSpan,
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self
-            .text
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let text = self.file.text();
+        let span_end = span.offset().saturating_add(span.len());
+        let (start, end, lines_before) = if span_end <= text.len() {
+            let first_line = self.file.line_col(clamp(span.offset())).line;
+            let last_line = self.file.line_col(clamp(span_end)).line;
+            let window_first = first_line.saturating_sub(context_lines_before + 1).max(1);
+            let start = self.file.line_start(window_first);
+            let end = self
+                .file
+                .line_start(last_line + context_lines_after + 2)
+                .max(span_end);
+            (start, end, window_first - 1)
+        } else {
+            (0, text.len(), 0)
+        };
+        let window = text.get(start..end).unwrap_or(text);
+        let (start, lines_before) = if window.len() == text.len() {
+            (0, 0)
+        } else {
+            (start, lines_before)
+        };
+        let inner_span = SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
+        let inner = window.read_span(&inner_span, context_lines_before, context_lines_after)?;
         Ok(Box::new(MietteSpanContents::new_named(
-            self.name.to_string(),
+            self.file.name().to_string(),
             inner.data(),
-            *inner.span(),
-            inner.line(),
+            SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + lines_before,
             inner.column(),
-            inner.line_count(),
+            inner.line_count() + lines_before,
         )))
     }
+}
+
+fn clamp(offset: usize) -> u32 {
+    u32::try_from(offset).unwrap_or(u32::MAX)
 }
 
 /// One diagnostic in miette's terms. Labels in a file other than the primary label's become
@@ -130,10 +156,8 @@ impl<'a> MietteDiagnostic<'a> {
 }
 
 fn file_source(sources: &SourceMap, file: FileId) -> FileSource<'_> {
-    let f = sources.get(file);
     FileSource {
-        name: f.name(),
-        text: f.text(),
+        file: sources.get(file),
     }
 }
 
@@ -473,4 +497,43 @@ pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -
     let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    /// The windowed `read_span` answers exactly what miette's full scan answers.
+    #[test]
+    fn windowed_read_span_matches_a_full_scan() {
+        let text = "a: 1\n\nb:\n  - x\r\n  - yy\n\n\nc: é ✓\nlast";
+        let mut map = SourceMap::new();
+        let file = map.add("t.yaml", text);
+        let source = FileSource {
+            file: map.get(file),
+        };
+        let boundaries: Vec<usize> = (0..=text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        for &start in &boundaries {
+            for &end in boundaries.iter().filter(|&&e| e >= start) {
+                for context in [0, 1, 2] {
+                    let span = SourceSpan::new(start.into(), end - start);
+                    let full = text.read_span(&span, context, context);
+                    let windowed = source.read_span(&span, context, context);
+                    match (full, windowed) {
+                        (Ok(f), Ok(w)) => {
+                            let what = format!("{start}..{end} context {context}");
+                            assert_eq!(f.data(), w.data(), "{what}");
+                            assert_eq!(f.span(), w.span(), "{what}");
+                            assert_eq!(f.line(), w.line(), "{what}");
+                            assert_eq!(f.column(), w.column(), "{what}");
+                            assert_eq!(f.line_count(), w.line_count(), "{what}");
+                        }
+                        (f, w) => assert_eq!(f.is_ok(), w.is_ok(), "{start}..{end}"),
+                    }
+                }
+            }
+        }
+    }
 }
