@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Latency of `tkc check` on one realistic 250-line Task, wall clock including process start,
-# with a release build. Uses hyperfine when installed (`apt-get install hyperfine`), else a
-# loop timed with `date +%s%N`.
+# with a release build; the same Task in KDL is measured too, for comparison. Uses hyperfine
+# when installed (`apt-get install hyperfine`), else a loop timed with `date +%s%N` (which
+# adds the cost of starting `date` to every run).
 #
-#   bench/check.sh            # build, generate the Task, measure
-#   RUNS=500 bench/check.sh   # more runs
-#   NO_HYPERFINE=1 bench/check.sh  # the shell loop even where hyperfine is installed
+#   bench/check.sh                  # build, generate the Task, measure
+#   RUNS=500 bench/check.sh         # more runs
+#   NO_HYPERFINE=1 bench/check.sh   # the shell loop even where hyperfine is installed
 #
-# Target: mean <= 5 ms.
+# Target: mean <= 5 ms for the YAML Task.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,12 +20,15 @@ tkc="$target_dir/release/tkc"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-task="$work/task.yaml"
+
+params="revision target platform registry image-name go-version cache-key verbosity extra-flags timeout-seconds sbom-format"
+steps="prepare fetch-deps lint unit-test build publish"
 
 # A Task as people write them: params, workspaces, results, a step template, and steps with
-# scripts, env and volume mounts.
+# scripts, env, volume mounts and resources.
+task="$work/task.yaml"
 {
-    cat <<'EOF'
+    cat <<'YAML'
 apiVersion: tekton.dev/v1
 kind: Task
 metadata:
@@ -38,16 +42,16 @@ spec:
   description: >-
     Builds the project, runs its tests, packages it and publishes the image.
   params:
-EOF
-    for p in revision target platform registry image-name go-version cache-key verbosity extra-flags timeout-seconds sbom-format; do
-        cat <<EOF
+YAML
+    for p in $params; do
+        cat <<YAML
     - name: $p
       type: string
       description: The $p to use
       default: "default-$p"
-EOF
+YAML
     done
-    cat <<'EOF'
+    cat <<'YAML'
   workspaces:
     - name: source
       description: The checked-out sources
@@ -71,17 +75,17 @@ EOF
       runAsNonRoot: true
       runAsUser: 65532
   steps:
-EOF
-    for s in prepare fetch-deps lint unit-test build publish; do
-        cat <<EOF
-    - name: $s
+YAML
+    for s in $steps; do
+        sed "s/@STEP@/$s/g" <<'YAML'
+    - name: @STEP@
       image: docker.io/library/golang:1.22
-      workingDir: \$(workspaces.source.path)
+      workingDir: $(workspaces.source.path)
       env:
         - name: REVISION
-          value: \$(params.revision)
+          value: $(params.revision)
         - name: TARGET
-          value: \$(params.target)
+          value: $(params.target)
       volumeMounts:
         - name: scratch
           mountPath: /scratch
@@ -92,44 +96,117 @@ EOF
       script: |
         #!/bin/sh
         set -eu
-        echo "== $s for \$REVISION (\$TARGET)"
-        if [ -d "\$(workspaces.cache.path)" ]; then
-          export GOCACHE="\$(workspaces.cache.path)/go"
+        echo "== @STEP@ for $REVISION ($TARGET)"
+        if [ -d "$(workspaces.cache.path)" ]; then
+          export GOCACHE="$(workspaces.cache.path)/go"
         fi
-        case "\$(params.verbosity)" in
+        case "$(params.verbosity)" in
           debug) set -x ;;
         esac
         go version
-        printf '%s\n' "$s" > /scratch/$s.done
-        echo "done: $s"
-EOF
+        printf '%s\n' "@STEP@" > /scratch/@STEP@.done
+        echo "done: @STEP@"
+YAML
     done
 } > "$task"
 
-lines=$(wc -l < "$task")
-echo "task: $lines lines, $(wc -c < "$task") bytes"
-"$tkc" check "$task" >/dev/null || { "$tkc" check "$task"; exit 1; }
+# The same Task in KDL.
+kdl="$work/task.kdl"
+{
+    cat <<'KDL'
+task "build-and-publish" {
+    metadata {
+        labels {
+            "app.kubernetes.io/name" "build-and-publish"
+            "app.kubernetes.io/version" "0.3"
+        }
+        annotations {
+            "tekton.dev/displayName" "Build and publish"
+        }
+    }
+    description "Builds the project, runs its tests, packages it and publishes the image."
+KDL
+    for p in $params; do
+        printf '    param "%s" type="string" description="The %s to use" default="default-%s"\n' "$p" "$p" "$p"
+    done
+    cat <<'KDL'
+    workspace "source" description="The checked-out sources"
+    workspace "cache" optional=#true
+    workspace "credentials" read-only=#true
+    result "digest" description="The image digest"
+    result "version"
+    result "report-url"
+    volume "scratch" {
+        empty-dir
+    }
+    step-template {
+        env "HOME" value="/tekton/home"
+        security-context runAsNonRoot=#true runAsUser=65532
+    }
+KDL
+    for s in $steps; do
+        sed "s/@STEP@/$s/g" <<'KDL'
+    step "@STEP@" image="docker.io/library/golang:1.22" {
+        working-dir "$(workspaces.source.path)"
+        env "REVISION" value="$(params.revision)"
+        env "TARGET" value="$(params.target)"
+        volume-mount "scratch" mount-path="/scratch"
+        compute-resources {
+            requests cpu="250m" memory="256Mi"
+        }
+        script #"""
+            #!/bin/sh
+            set -eu
+            echo "== @STEP@ for $REVISION ($TARGET)"
+            if [ -d "$(workspaces.cache.path)" ]; then
+              export GOCACHE="$(workspaces.cache.path)/go"
+            fi
+            case "$(params.verbosity)" in
+              debug) set -x ;;
+            esac
+            go version
+            printf '%s\n' "@STEP@" > /scratch/@STEP@.done
+            echo "done: @STEP@"
+            """#
+    }
+KDL
+    done
+    echo "}"
+} > "$kdl"
 
-if [ -z "${NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
-    hyperfine --shell=none --warmup 20 --runs "$runs" --export-json "$work/result.json" \
-        "$tkc check $task" >/dev/null
-    python3 - "$work/result.json" "$lines" <<'EOF' 2>/dev/null || cat "$work/result.json"
+lines=$(wc -l < "$task")
+kdl_lines=$(wc -l < "$kdl")
+echo "task: $lines lines ($(wc -c < "$task") bytes) of YAML; $kdl_lines lines ($(wc -c < "$kdl") bytes) of KDL"
+for f in "$task" "$kdl"; do
+    "$tkc" check "$f" >/dev/null || { "$tkc" check "$f"; exit 1; }
+done
+
+measure() { # description file
+    local what="$1" file="$2"
+    if [ -z "${NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
+        hyperfine --shell=none --warmup 20 --runs "$runs" --export-json "$work/result.json" \
+            "$tkc check $file" >/dev/null 2>&1
+        python3 - "$work/result.json" "$what" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 ms = lambda s: f"{s * 1000:.2f} ms"
-print(f"tkc check ({sys.argv[2]}-line Task), {len(r['times'])} runs: mean {ms(r['mean'])} ± {ms(r['stddev'])}, "
-      f"median {ms(r['median'])}, min {ms(r['min'])}, max {ms(r['max'])}")
-EOF
-else
-    times=()
-    for _ in $(seq 1 "$runs"); do
-        start=$(date +%s%N)
-        "$tkc" check "$task" >/dev/null
-        end=$(date +%s%N)
-        times+=($(( (end - start) / 1000 )))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | awk -v runs="$runs" -v lines="$lines" '
-        { t[NR] = $1; sum += $1 }
-        END { printf "tkc check (%d-line Task), %d runs: mean %.2f ms, median %.2f ms, min %.2f ms, max %.2f ms\n",
-              lines, runs, sum / NR / 1000, t[int((NR + 1) / 2)] / 1000, t[1] / 1000, t[NR] / 1000 }'
-fi
+print(f"tkc check {sys.argv[2]}: {len(r['times'])} runs (hyperfine), mean {ms(r['mean'])} "
+      f"± {ms(r['stddev'])}, median {ms(r['median'])}, min {ms(r['min'])}, max {ms(r['max'])}")
+PY
+    else
+        local times=() start end
+        for _ in $(seq 1 "$runs"); do
+            start=$(date +%s%N)
+            "$tkc" check "$file" >/dev/null
+            end=$(date +%s%N)
+            times+=($(( (end - start) / 1000 )))
+        done
+        printf '%s\n' "${times[@]}" | sort -n | awk -v runs="$runs" -v what="$what" '
+            { t[NR] = $1; sum += $1 }
+            END { printf "tkc check %s: %d runs (date loop), mean %.2f ms, median %.2f ms, min %.2f ms, max %.2f ms\n",
+                  what, runs, sum / NR / 1000, t[int((NR + 1) / 2)] / 1000, t[1] / 1000, t[NR] / 1000 }'
+    fi
+}
+
+measure "($lines-line Task, YAML)" "$task"
+measure "(the same Task, $kdl_lines lines of KDL)" "$kdl"

@@ -43,7 +43,9 @@ fn main() {
 fn measure(name: &str, text: &str, syntax: Syntax) {
     let mut sources = SourceMap::new();
     let file = sources.add_with_syntax("bench", text.to_string(), syntax);
-    let options = Options::default();
+    let options = Options {
+        api_fields: tkc_compiler::model::ApiFields::Alpha,
+    };
     let mut parse_times = Vec::new();
     let mut total_times = Vec::new();
     let mut documents = 0;
