@@ -7,7 +7,13 @@
 
 pub mod context;
 pub mod dag;
+pub mod lint;
 pub mod names;
+pub mod params;
+pub mod refs;
+pub mod results;
+pub mod scope;
+pub mod workspaces;
 
 use crate::Options;
 use crate::diag::{Code, Diagnostic, Diagnostics};
@@ -47,7 +53,15 @@ impl<'w> Checker<'w> {
 }
 
 /// The check families, in the order they run.
-const FAMILIES: &[fn(&mut Checker)] = &[names::run, dag::run];
+const FAMILIES: &[fn(&mut Checker)] = &[
+    names::run,
+    dag::run,
+    params::run,
+    results::run,
+    workspaces::run,
+    refs::run,
+    lint::run,
+];
 
 /// Runs every check family over the world.
 pub fn run(world: &World, options: &Options) -> Diagnostics {
@@ -61,7 +75,15 @@ pub fn run(world: &World, options: &Options) -> Diagnostics {
 /// Every code the checks can report.
 pub fn codes() -> Vec<&'static Code> {
     let mut codes = crate::resolve::codes();
-    for family in [names::CODES, dag::CODES] {
+    for family in [
+        names::CODES,
+        dag::CODES,
+        params::CODES,
+        results::CODES,
+        workspaces::CODES,
+        refs::CODES,
+        lint::CODES,
+    ] {
         codes.extend(family.iter().copied());
     }
     codes

@@ -1,0 +1,394 @@
+//! Every `$(...)` resolves in its context: the prefixes a pipeline task may use, known
+//! variables under a known prefix, context variables where they are replaced, execution
+//! status only in finally, step exit-code paths of real steps, artifacts behind their gate.
+//!
+//! Params, results and workspaces are checked by their own families; this one looks at the
+//! shape of the reference and where it is.
+
+use super::scope::{matches_generic_pattern, pipeline_task_strings};
+use super::{
+    Checker, Section, TaskSite, Text, param_value_texts, pipeline_specs, pipeline_tasks, refs,
+    task_specs, task_strings,
+};
+use crate::declare_code;
+use crate::diag::{Code, Diagnostic};
+use crate::model::ApiFields;
+use crate::source::Span;
+use crate::suggest::did_you_mean;
+use crate::vars::{ContextVar, RefKind, Reference};
+use std::collections::HashSet;
+
+declare_code! {
+    /// # A pipeline task reference with an unknown prefix
+    ///
+    /// In a pipeline task's `params`, `matrix` and `when`, every `$(...)` must start with
+    /// `params`, `tasks`, `finally`, `context`, `workspaces` or `results`. Tekton rejects the
+    /// Pipeline (`invalid variable reference "$(x)", must start with a valid prefix`). In a
+    /// Task's script, by contrast, `$(date)` is fine: Tekton leaves text it does not know
+    /// alone and the shell runs it. To pass a shell command substitution through a param, use
+    /// `${VAR}` or `` `cmd` `` instead.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// params:
+    ///   - name: tag
+    ///     value: build-$(date)
+    /// ```
+    pub static INVALID_PREFIX = "tkc::refs::invalid-prefix", Error;
+}
+
+declare_code! {
+    /// # A malformed reference under a known prefix
+    ///
+    /// `$(params.a.b.c)`, `$(tasks.t.results)`, `$(context.task.uid)`,
+    /// `$(steps.build.exitCode.path)` (the exit code path needs `step-`): the reference starts
+    /// like one Tekton replaces but is not one, so it is rejected, or left in place as text
+    /// (which a shell then tries to run as a command). The message says what the form should
+    /// be.
+    pub static MALFORMED = "tkc::refs::malformed", Error;
+}
+
+declare_code! {
+    /// # A context variable that is not replaced here
+    ///
+    /// A Task sees `context.taskRun.{name,namespace,uid}` and `context.task.{name,retry-count}`;
+    /// a Pipeline's tasks see `context.pipelineRun.{name,namespace,uid}`,
+    /// `context.pipeline.name` and `context.pipelineTask.retries`. A Pipeline variable in a
+    /// Task (not an inline one) is never replaced and stays as text. (A Task variable in a
+    /// pipeline task param is fine: it is passed on and replaced in the TaskRun.) Also
+    /// reported: `$(context....)` with an unknown object, which Tekton leaves as text.
+    pub static CONTEXT = "tkc::refs::context", Warning;
+}
+
+declare_code! {
+    /// # Execution status outside finally
+    ///
+    /// `$(tasks.<task>.status)`, `$(tasks.<task>.reason)` and `$(tasks.status)` are known only
+    /// once the DAG tasks are done, so only finally tasks may use them, and `<task>` must be a
+    /// task of `tasks`. Tekton rejects the Pipeline (`pipeline tasks can not refer to execution
+    /// status of any other pipeline task or aggregate status of tasks`).
+    pub static EXECUTION_STATUS = "tkc::refs::execution-status", Error;
+}
+
+declare_code! {
+    /// # An exit code path of a step that does not exist
+    ///
+    /// `$(steps.step-<name>.exitCode.path)` is the file with the exit code of step `<name>`
+    /// of the same Task (the `step-` prefix is part of the reference).
+    pub static UNKNOWN_STEP = "tkc::refs::unknown-step", Error;
+}
+
+declare_code! {
+    /// # An artifact reference without the artifacts feature
+    ///
+    /// `$(step.artifacts.path)`, `$(artifacts.path)`, `$(tasks.<t>.outputs.<n>)` and similar
+    /// are replaced only with `enable-artifacts` (alpha). Without it they stay as text.
+    pub static ARTIFACTS = "tkc::refs::artifacts", Warning;
+}
+
+/// This family's codes.
+pub const CODES: &[&Code] = &[
+    &INVALID_PREFIX,
+    &MALFORMED,
+    &CONTEXT,
+    &EXECUTION_STATUS,
+    &UNKNOWN_STEP,
+    &ARTIFACTS,
+];
+
+/// The prefixes a pipeline task's params, matrix and when may use.
+const PIPELINE_PREFIXES: [&str; 6] = [
+    "params",
+    "tasks",
+    "finally",
+    "context",
+    "workspaces",
+    "results",
+];
+
+/// Context objects; a `$(context.<other>...)` is left alone by Tekton.
+const CONTEXT_OBJECTS: [&str; 5] = ["taskRun", "task", "pipelineRun", "pipeline", "pipelineTask"];
+
+/// Where a string is, for the checks that depend on it.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Where {
+    /// A Task document or a TaskRun's inline task.
+    Task,
+    /// The inline task of a pipeline task (pipeline variables propagate into it).
+    InlineTask,
+    /// A pipeline task's own fields; `validated` if Tekton checks prefixes there.
+    PipelineTask { section: Section, validated: bool },
+}
+
+pub fn run(cx: &mut Checker) {
+    let world = cx.world;
+    for task in task_specs(world) {
+        let at = match task.site {
+            TaskSite::InPipeline { .. } => Where::InlineTask,
+            _ => Where::Task,
+        };
+        let steps: HashSet<&str> = task
+            .spec
+            .steps
+            .iter()
+            .filter_map(|s| s.name.as_ref().map(|n| n.as_str()))
+            .collect();
+        let mut texts: Vec<Text> = task_strings(task.spec)
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        texts.extend(
+            task.spec
+                .workspaces
+                .iter()
+                .filter_map(|w| w.mount_path.as_ref())
+                .map(Text::from),
+        );
+        texts.extend(
+            task.spec
+                .params
+                .iter()
+                .filter_map(|p| p.default.as_ref())
+                .flat_map(param_value_texts),
+        );
+        for text in texts {
+            for (r, span) in refs(world, text) {
+                check(cx, &r, span, at, None);
+                if let RefKind::StepExitCodePath { step } = &r.kind
+                    && !steps.contains(step.as_str())
+                {
+                    let help = match did_you_mean(step, steps.iter().copied()) {
+                        Some(c) => format!("did you mean `$(steps.step-{c}.exitCode.path)`?"),
+                        None => "name a step of this Task (after `step-`)".to_string(),
+                    };
+                    cx.report(
+                        Diagnostic::new(
+                            &UNKNOWN_STEP,
+                            format!("there is no step `{step}` in this Task"),
+                        )
+                        .with_label(span, "unknown step")
+                        .with_help(help),
+                    );
+                }
+            }
+        }
+    }
+    for pipeline in pipeline_specs(world) {
+        let dag: HashSet<&str> = pipeline
+            .spec
+            .tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        for (section, pt) in pipeline_tasks(pipeline.spec) {
+            for s in pipeline_task_strings(pt) {
+                let at = Where::PipelineTask {
+                    section,
+                    validated: s.field.is_validated(),
+                };
+                for (r, span) in refs(world, s.text) {
+                    check(cx, &r, span, at, Some(&dag));
+                }
+            }
+            // Execution status in an inline task of a finally task is replaced too.
+            if let Some(embedded) = &pt.task_spec {
+                for s in task_strings(&embedded.task) {
+                    for (r, span) in refs(world, s.text) {
+                        if matches!(
+                            r.kind,
+                            RefKind::TaskStatus { .. }
+                                | RefKind::TaskReason { .. }
+                                | RefKind::TasksStatus
+                        ) {
+                            status_in_pipeline(cx, &r, span, section, &dag);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check(cx: &mut Checker, r: &Reference, span: Span, at: Where, dag: Option<&HashSet<&str>>) {
+    match &r.kind {
+        RefKind::Unknown => {
+            if let Where::PipelineTask {
+                validated: true, ..
+            } = at
+                && matches_generic_pattern(&r.expr)
+            {
+                cx.report(
+                    Diagnostic::new(
+                        &INVALID_PREFIX,
+                        format!("invalid variable reference `{r}`, must start with a valid prefix"),
+                    )
+                    .with_label(span, "not a Tekton variable")
+                    .with_help(format!(
+                        "variables start with {}; for shell text use `${{VAR}}` or backquotes",
+                        PIPELINE_PREFIXES.map(|p| format!("`{p}`")).join(", ")
+                    )),
+                );
+            }
+        }
+        RefKind::Malformed { prefix, reason } => {
+            let unknown_context = *prefix == "context"
+                && !CONTEXT_OBJECTS.iter().any(|o| {
+                    r.expr
+                        .strip_prefix("context.")
+                        .and_then(|e| e.strip_prefix(o))
+                        .is_some_and(|rest| rest.starts_with('.'))
+                });
+            if unknown_context {
+                cx.report(
+                    Diagnostic::new(&CONTEXT, format!("`{r}` is not a context variable"))
+                        .with_label(span, "Tekton leaves this as text")
+                        .with_help(format!(
+                            "context variables are {}",
+                            ContextVar::ALL
+                                .map(|c| format!("`context.{}`", c.as_str()))
+                                .join(", ")
+                        )),
+                );
+                return;
+            }
+            let help = match *prefix {
+                "context" => {
+                    let names = ContextVar::ALL.map(|c| c.as_str());
+                    match r
+                        .expr
+                        .strip_prefix("context.")
+                        .and_then(|e| did_you_mean(e, names))
+                    {
+                        Some(c) => format!("did you mean `$(context.{c})`?"),
+                        None => format!(
+                            "context variables are {}",
+                            ContextVar::ALL
+                                .map(|c| format!("`context.{}`", c.as_str()))
+                                .join(", ")
+                        ),
+                    }
+                }
+                _ => reason.clone(),
+            };
+            if let Where::PipelineTask {
+                validated: true, ..
+            } = at
+                && !PIPELINE_PREFIXES.contains(prefix)
+            {
+                cx.report(
+                    Diagnostic::new(
+                        &INVALID_PREFIX,
+                        format!("invalid variable reference `{r}`, must start with a valid prefix"),
+                    )
+                    .with_label(
+                        span,
+                        format!("`{prefix}` variables belong to a Task's steps"),
+                    )
+                    .with_help(format!(
+                        "variables here start with {}",
+                        PIPELINE_PREFIXES.map(|p| format!("`{p}`")).join(", ")
+                    )),
+                );
+                return;
+            }
+            cx.report(
+                Diagnostic::new(&MALFORMED, format!("malformed reference `{r}`"))
+                    .with_label(span, format!("not a valid `{prefix}` reference"))
+                    .with_help(help),
+            );
+        }
+        RefKind::Context(var) => match at {
+            Where::Task if !var.is_task_scope() => {
+                cx.report(
+                    Diagnostic::new(
+                        &CONTEXT,
+                        format!("`{r}` is not replaced in a Task"),
+                    )
+                    .with_label(span, "a Pipeline variable; stays as text here")
+                    .with_help(format!(
+                        "pass it in through a param: declare a param and give it `value: {r}` in the pipeline task"
+                    )),
+                );
+            }
+            _ => {}
+        },
+        RefKind::TaskStatus { .. } | RefKind::TaskReason { .. } | RefKind::TasksStatus => {
+            if let (Where::PipelineTask { section, .. }, Some(dag)) = (at, dag) {
+                status_in_pipeline(cx, r, span, section, dag);
+            }
+        }
+        RefKind::StepResult { .. }
+        | RefKind::StepResultPath { .. }
+        | RefKind::StepExitCodePath { .. }
+        | RefKind::CredentialsPath => {
+            if let Where::PipelineTask {
+                validated: true, ..
+            } = at
+            {
+                cx.report(
+                    Diagnostic::new(
+                        &INVALID_PREFIX,
+                        format!("invalid variable reference `{r}`, must start with a valid prefix"),
+                    )
+                    .with_label(
+                        span,
+                        format!("`{}` variables belong to a Task's steps", r.prefix()),
+                    )
+                    .with_help(format!(
+                        "variables here start with {}",
+                        PIPELINE_PREFIXES.map(|p| format!("`{p}`")).join(", ")
+                    )),
+                );
+            }
+        }
+        RefKind::Artifact if cx.options.api_fields != ApiFields::Alpha => {
+            cx.report(
+                Diagnostic::new(&ARTIFACTS, format!("`{r}` needs the artifacts feature"))
+                    .with_label(span, "replaced only with `enable-artifacts` (alpha)")
+                    .with_help("check with `--enable-api-fields alpha` if the cluster enables artifacts; otherwise this stays as text"),
+            );
+        }
+        _ => {}
+    }
+}
+
+fn status_in_pipeline(
+    cx: &mut Checker,
+    r: &Reference,
+    span: Span,
+    section: Section,
+    dag: &HashSet<&str>,
+) {
+    match section {
+        Section::Tasks => {
+            cx.report(
+                Diagnostic::new(
+                    &EXECUTION_STATUS,
+                    "pipeline tasks can not refer to execution status of any other pipeline task or aggregate status of tasks",
+                )
+                .with_label(span, "only known once the DAG tasks are done")
+                .with_help("move this task to `finally`, or depend on a result instead"),
+            );
+        }
+        Section::Finally => {
+            let task = match &r.kind {
+                RefKind::TaskStatus { task } | RefKind::TaskReason { task } => task,
+                _ => return,
+            };
+            if !dag.contains(task.as_str()) {
+                let help = match did_you_mean(task, dag.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => "name a task of `tasks`".to_string(),
+                };
+                cx.report(
+                    Diagnostic::new(
+                        &EXECUTION_STATUS,
+                        format!("pipeline task `{task}` is not defined in the pipeline's `tasks`"),
+                    )
+                    .with_label(span, "not a DAG task")
+                    .with_help(help),
+                );
+            }
+        }
+    }
+}
