@@ -239,15 +239,24 @@ fn check(cx: &mut Checker, r: &Reference, span: Span, at: Where, dag: Option<&Ha
                         .is_some_and(|rest| rest.starts_with('.'))
                 });
             if unknown_context {
+                // `$(context.build.status)` for `$(tasks.build.status)` is a known slip.
+                let status = r
+                    .expr
+                    .strip_prefix("context.")
+                    .filter(|e| e.ends_with(".status") || e.ends_with(".reason"));
+                let help = match status {
+                    Some(e) => format!("did you mean `$(tasks.{e})`?"),
+                    None => format!(
+                        "context variables are {}",
+                        ContextVar::ALL
+                            .map(|c| format!("`context.{}`", c.as_str()))
+                            .join(", ")
+                    ),
+                };
                 cx.report(
                     Diagnostic::new(&CONTEXT, format!("`{r}` is not a context variable"))
                         .with_label(span, "Tekton leaves this as text")
-                        .with_help(format!(
-                            "context variables are {}",
-                            ContextVar::ALL
-                                .map(|c| format!("`context.{}`", c.as_str()))
-                                .join(", ")
-                        )),
+                        .with_help(help),
                 );
                 return;
             }

@@ -276,15 +276,17 @@ fn clean_path(path: &str) -> String {
 }
 
 fn mount_paths(cx: &mut Checker, spec: &TaskSpec) {
-    let mut used: HashMap<String, (Span, &'static str)> = HashMap::new();
+    let mut used: HashMap<String, (Span, String)> = HashMap::new();
     let mounts = spec
         .steps
         .iter()
         .flat_map(|s| &s.volume_mounts)
         .chain(spec.step_template.iter().flat_map(|t| &t.volume_mounts));
     for mount in mounts {
-        used.entry(clean_path(&mount.mount_path))
-            .or_insert((mount.mount_path.span, "a volume is mounted here"));
+        used.entry(clean_path(&mount.mount_path)).or_insert((
+            mount.mount_path.span,
+            format!("volume `{}` is mounted here", mount.name.value),
+        ));
     }
     for ws in &spec.workspaces {
         let (path, span) = match &ws.mount_path {
@@ -301,11 +303,12 @@ fn mount_paths(cx: &mut Checker, spec: &TaskSpec) {
                     span,
                     format!("workspace `{}` is mounted here", ws.name.value),
                 )
-                .with_secondary(*first, *what)
+                .with_secondary(*first, what.clone())
                 .with_help("give the workspace its own `mountPath`"),
             );
         } else {
-            used.insert(path, (span, "another workspace is mounted here"));
+            let what = format!("workspace `{}` is mounted here", ws.name.value);
+            used.insert(path, (span, what));
         }
     }
 }
@@ -460,10 +463,20 @@ fn pipeline_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
             for n in &missing {
                 d = d.with_secondary(n.span, format!("`{}` is not optional", n.value));
             }
-            let mut help = "bind them in the pipeline task:\n  workspaces:".to_string();
+            let mut help = format!(
+                "bind {} in the pipeline task:\n  workspaces:",
+                if missing.len() == 1 { "it" } else { "them" }
+            );
+            let only = match spec.workspaces.as_slice() {
+                [one] => Some(one.name.as_str()),
+                _ => None,
+            };
             for n in &missing {
-                let pipeline_ws = did_you_mean(n, declared.keys().copied())
-                    .or_else(|| declared.contains_key(n.as_str()).then_some(n.as_str()))
+                let pipeline_ws = declared
+                    .contains_key(n.as_str())
+                    .then_some(n.as_str())
+                    .or_else(|| did_you_mean(n, declared.keys().copied()))
+                    .or(only)
                     .unwrap_or("<pipeline workspace>");
                 help.push_str(&format!(
                     "\n    - name: {}\n      workspace: {pipeline_ws}",
@@ -658,32 +671,35 @@ fn task_run(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
         }
         // A TaskRun without any binding gets the cluster's `default-task-run-workspace-binding`
         // if one is configured, so tkc cannot know it fails.
-        let (severity, note) = if run.workspaces.is_empty() {
+        let (severity, message) = if run.workspaces.is_empty() {
             (
                 Severity::Warning,
-                " unless the cluster sets `default-task-run-workspace-binding`",
-            )
-        } else {
-            (Severity::Error, "")
-        };
-        cx.report(
-            Diagnostic::new(
-                &MISSING_BINDING,
                 format!(
-                    "declared workspace `{}` is required but has not been bound{note}",
+                    "declared workspace `{}` is not bound; the run fails unless the cluster sets `default-task-run-workspace-binding`",
                     ws.name.value
                 ),
             )
-            .with_severity(severity)
-            .with_label(
-                anchor,
-                format!("the TaskRun does not bind `{}`", ws.name.value),
+        } else {
+            (
+                Severity::Error,
+                format!(
+                    "declared workspace `{}` is required but has not been bound",
+                    ws.name.value
+                ),
             )
-            .with_secondary(ws.name.span, format!("declared by {target}, not optional"))
-            .with_help(format!(
-                "bind it in the TaskRun:\n  workspaces:\n    - name: {}\n      emptyDir: {{}}",
-                ws.name.value
-            )),
+        };
+        cx.report(
+            Diagnostic::new(&MISSING_BINDING, message)
+                .with_severity(severity)
+                .with_label(
+                    anchor,
+                    format!("the TaskRun does not bind `{}`", ws.name.value),
+                )
+                .with_secondary(ws.name.span, format!("declared by {target}, not optional"))
+                .with_help(format!(
+                    "bind it in the TaskRun:\n  workspaces:\n    - name: {}\n      emptyDir: {{}}",
+                    ws.name.value
+                )),
         );
     }
     let implicit = if inline {

@@ -3,7 +3,8 @@
 use crate::check::{Checker, Field, TaskSite, refs, task_specs, task_strings};
 use crate::declare_code;
 use crate::diag::Diagnostic;
-use crate::vars::{RefKind, Reference};
+use crate::model::ParamType;
+use crate::vars::{RefKind, Reference, Selector};
 use std::collections::HashSet;
 
 declare_code! {
@@ -37,8 +38,8 @@ declare_code! {
 pub fn env_name(r: &Reference) -> String {
     let base = match &r.kind {
         RefKind::Param { name, selector, .. } => match selector {
-            crate::vars::Selector::Key(k) => format!("{name}_{k}"),
-            crate::vars::Selector::Index(i) => format!("{name}_{i}"),
+            Selector::Key(k) => format!("{name}_{k}"),
+            Selector::Index(i) => format!("{name}_{i}"),
             _ => name.clone(),
         },
         RefKind::TaskResult { task, result, .. } => format!("{task}_{result}"),
@@ -63,11 +64,13 @@ pub fn env_name(r: &Reference) -> String {
 pub fn run(cx: &mut Checker) {
     let world = cx.world;
     for task in task_specs(world) {
-        let enums: HashSet<&str> = task
+        // Params with fixed values, and arrays and objects (whole ones cannot go into a script
+        // at all: the params family reports that).
+        let skipped: HashSet<&str> = task
             .spec
             .params
             .iter()
-            .filter(|p| !p.r#enum.is_empty())
+            .filter(|p| !p.r#enum.is_empty() || p.param_type() != Some(ParamType::String))
             .map(|p| p.name.as_str())
             .collect();
         let inline_in_pipeline = matches!(task.site, TaskSite::InPipeline { .. });
@@ -78,7 +81,12 @@ pub fn run(cx: &mut Checker) {
             let injected: Vec<_> = refs(world, s.text)
                 .into_iter()
                 .filter(|(r, _)| match &r.kind {
-                    RefKind::Param { name, .. } => !enums.contains(name.as_str()),
+                    RefKind::Param { name, selector, .. } => match selector {
+                        Selector::Whole => !skipped.contains(name.as_str()),
+                        Selector::Star => false,
+                        // An array item or an object key is a string.
+                        Selector::Index(_) | Selector::Key(_) => true,
+                    },
                     RefKind::TaskResult { .. } => inline_in_pipeline,
                     _ => false,
                 })

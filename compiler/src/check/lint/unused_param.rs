@@ -34,11 +34,26 @@ fn used_names<'a>(world: &World, texts: impl IntoIterator<Item = Text<'a>>) -> H
             continue;
         }
         for (r, _) in refs(world, text) {
-            if let RefKind::Param { name, selector, .. } = r.kind {
-                if let Selector::Key(k) = &selector {
-                    used.insert(format!("{name}.{k}"));
+            match r.kind {
+                RefKind::Param { name, selector, .. } => {
+                    if let Selector::Key(k) = &selector {
+                        used.insert(format!("{name}.{k}"));
+                    }
+                    used.insert(name);
                 }
-                used.insert(name);
+                // `$(params.repo.url.host)` is malformed (reported as such) but meant `repo`.
+                RefKind::Malformed {
+                    prefix: "params", ..
+                } => {
+                    if let Some(name) = r
+                        .expr
+                        .strip_prefix("params.")
+                        .and_then(|rest| rest.split(['.', '[']).next())
+                    {
+                        used.insert(name.to_string());
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -114,7 +129,8 @@ fn report(cx: &mut Checker, params: &[ParamSpec], used: &HashSet<String>, what: 
 pub fn run(cx: &mut Checker) {
     let world = cx.world;
     for task in task_specs(world) {
-        if task.spec.params.is_empty() {
+        // A Task without steps is a schema error; its params have nothing to be used by.
+        if task.spec.params.is_empty() || task.spec.steps.is_empty() {
             continue;
         }
         let used = used_names(world, task_texts(task.spec));

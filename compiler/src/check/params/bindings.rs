@@ -691,11 +691,16 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec) {
                     (false, Some(a)) => a,
                     (false, None) => span,
                 };
+                let primary_label = if from_run {
+                    format!("{source} {items}")
+                } else {
+                    format!("`{name}` is not given; its default has {items}")
+                };
                 let mut d = Diagnostic::new(
                     &INDEX_OUT_OF_RANGE,
                     format!("`{r}` is out of range: `{name}` has {items}"),
                 )
-                .with_label(primary, format!("{source} {items}"));
+                .with_label(primary, primary_label);
                 if primary != span {
                     d = d.with_secondary(
                         span,
