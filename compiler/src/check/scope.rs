@@ -3,12 +3,10 @@
 //! can see where it is written (declarations, and what propagates into inline specs), and the
 //! substituted strings of a pipeline task with the kind of slot each one is.
 
-use super::{
-    PipelineCx, Section, TaskCx, TaskSite, Text, param_value_texts, pipeline_specs, pipeline_tasks,
-};
+use super::{PipelineCx, Section, TaskCx, TaskSite, Text, param_value_texts, pipeline_tasks};
 use crate::model::{
     Param, ParamSpec, ParamType, ParamValue, PipelineRunSpec, PipelineSpec, PipelineTask,
-    Properties, Spanned, StepResult, TaskResult,
+    Properties, Resource, Spanned, StepResult, TaskResult,
 };
 use crate::resolve::World;
 use crate::source::Span;
@@ -207,12 +205,28 @@ impl<'w> ParamScope<'w> {
     }
 }
 
-/// The PipelineRun an (inline) pipeline spec is written in, if any.
-pub fn run_of<'w>(world: &'w World, spec: &PipelineSpec) -> Option<&'w PipelineRunSpec> {
-    pipeline_specs(world)
-        .into_iter()
-        .find(|p| std::ptr::eq(p.spec, spec))
-        .and_then(|p| p.run)
+/// The PipelineRun each inline pipeline spec is written in (built once; looked up per task).
+pub struct Runs<'w> {
+    by_spec: HashMap<*const PipelineSpec, &'w PipelineRunSpec>,
+}
+
+impl<'w> Runs<'w> {
+    pub fn new(world: &'w World) -> Runs<'w> {
+        let mut by_spec = HashMap::new();
+        for (_, document) in world.checked() {
+            if let Resource::PipelineRun(run) = &document.resource
+                && let Some(spec) = &run.pipeline_spec
+            {
+                by_spec.insert(spec as *const PipelineSpec, &**run);
+            }
+        }
+        Runs { by_spec }
+    }
+
+    /// The run a pipeline spec is inline in, if any.
+    pub fn of(&self, spec: &PipelineSpec) -> Option<&'w PipelineRunSpec> {
+        self.by_spec.get(&(spec as *const PipelineSpec)).copied()
+    }
 }
 
 /// The params a pipeline's own strings (task params, matrix, when, ...) can see: its
@@ -229,7 +243,7 @@ pub fn pipeline_scope<'w>(pipeline: &PipelineCx<'w>) -> ParamScope<'w> {
 /// The params a Task spec's strings can see: its declarations; in an inline spec of a
 /// pipeline task also the pipeline's params (and its run's), and the values the pipeline task
 /// passes; in an inline spec of a TaskRun also the run's params.
-pub fn task_scope<'w>(world: &'w World, task: &TaskCx<'w>) -> ParamScope<'w> {
+pub fn task_scope<'w>(runs: &Runs<'w>, task: &TaskCx<'w>) -> ParamScope<'w> {
     let mut scope = ParamScope::default();
     scope.declare(&task.spec.params, Origin::Declared);
     match task.site {
@@ -255,7 +269,7 @@ pub fn task_scope<'w>(world: &'w World, task: &TaskCx<'w>) -> ParamScope<'w> {
                 }
             }
             scope.declare(&pipeline.params, Origin::Pipeline);
-            if let Some(run) = run_of(world, pipeline) {
+            if let Some(run) = runs.of(pipeline) {
                 scope.give(&run.params, Origin::Run);
             }
         }

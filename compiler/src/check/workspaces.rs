@@ -1,7 +1,7 @@
 //! Workspaces: declared before they are used, mounted at distinct paths, bound by pipeline
 //! tasks and runs to what the Task or Pipeline declares, each binding with one volume source.
 
-use super::scope::pipeline_task_strings;
+use super::scope::{Runs, pipeline_task_strings};
 use super::{
     Checker, PipelineCx, TaskCx, TaskSite, describe, pipeline_specs, pipeline_tasks, refs,
     task_specs, task_strings,
@@ -150,8 +150,9 @@ pub const CODES: &[&Code] = &[
 
 pub fn run(cx: &mut Checker) {
     let world = cx.world;
+    let runs = Runs::new(world);
     for task in task_specs(world) {
-        task_uses(cx, &task);
+        task_uses(cx, &runs, &task);
         mount_paths(cx, task.spec);
     }
     for pipeline in pipeline_specs(world) {
@@ -167,7 +168,7 @@ pub fn run(cx: &mut Checker) {
 }
 
 /// The workspaces an inline spec sees without declaring them.
-fn propagated<'w>(cx: &Checker<'w>, task: &TaskCx<'w>) -> Vec<&'w str> {
+fn propagated<'w>(runs: &Runs<'w>, task: &TaskCx<'w>) -> Vec<&'w str> {
     match task.site {
         TaskSite::Resource => Vec::new(),
         TaskSite::InTaskRun { run } => run.workspaces.iter().map(|w| w.name.as_str()).collect(),
@@ -176,7 +177,7 @@ fn propagated<'w>(cx: &Checker<'w>, task: &TaskCx<'w>) -> Vec<&'w str> {
         } => {
             let mut out: Vec<&str> = pt.workspaces.iter().map(|w| w.name.as_str()).collect();
             out.extend(pipeline.workspaces.iter().map(|w| w.name.as_str()));
-            if let Some(run) = super::scope::run_of(cx.world, pipeline) {
+            if let Some(run) = runs.of(pipeline) {
                 out.extend(run.workspaces.iter().map(|w| w.name.as_str()));
             }
             out
@@ -184,14 +185,14 @@ fn propagated<'w>(cx: &Checker<'w>, task: &TaskCx<'w>) -> Vec<&'w str> {
     }
 }
 
-fn task_uses(cx: &mut Checker, task: &TaskCx) {
+fn task_uses<'w>(cx: &mut Checker<'w>, runs: &Runs<'w>, task: &TaskCx<'w>) {
     let spec = task.spec;
     let declared: HashMap<&str, Span> = spec
         .workspaces
         .iter()
         .map(|w| (w.name.as_str(), w.name.span))
         .collect();
-    let extra = propagated(cx, task);
+    let extra = propagated(runs, task);
     let known = |name: &str| declared.contains_key(name) || extra.contains(&name);
     let candidates = || declared.keys().copied().chain(extra.iter().copied());
     let usages = spec

@@ -3,7 +3,7 @@
 //! where Tekton can put one.
 
 use crate::check::scope::{
-    Origin, ParamScope, Shape, Slot, Visible, is_whole_selector, pipeline_scope,
+    Origin, ParamScope, Runs, Shape, Slot, Visible, is_whole_selector, pipeline_scope,
     pipeline_task_strings, selector_problem, task_scope,
 };
 use crate::check::{
@@ -146,8 +146,9 @@ pub fn task_slot(field: Field) -> Slot {
 
 pub fn run(cx: &mut Checker) {
     let world = cx.world;
+    let runs = Runs::new(world);
     for task in task_specs(world) {
-        let scope = task_scope(world, &task);
+        let scope = task_scope(&runs, &task);
         let place = task_place(cx, &task);
         for s in task_strings(task.spec) {
             check_text(
