@@ -12,7 +12,7 @@ use crate::model::{
     PipelineRunSpec, PipelineSpec, Resource, Str, TaskRunSpec, TaskSpec, WorkspaceBinding,
 };
 use crate::resolve::{DocId, Resolved};
-use crate::source::Span;
+use crate::source::{Span, Syntax};
 use crate::suggest::did_you_mean;
 use crate::vars::{RefKind, WorkspaceAttr};
 use std::collections::{HashMap, HashSet};
@@ -464,9 +464,15 @@ fn pipeline_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
             for n in &missing {
                 d = d.with_secondary(n.span, format!("`{}` is not optional", n.value));
             }
+            let syntax = world.doc(pipeline.doc).syntax;
             let mut help = format!(
-                "bind {} in the pipeline task:\n  workspaces:",
-                if missing.len() == 1 { "it" } else { "them" }
+                "bind {} in the pipeline task:{}",
+                if missing.len() == 1 { "it" } else { "them" },
+                if syntax == Syntax::Yaml {
+                    "\n  workspaces:"
+                } else {
+                    ""
+                }
             );
             let only = match spec.workspaces.as_slice() {
                 [one] => Some(one.name.as_str()),
@@ -479,10 +485,16 @@ fn pipeline_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
                     .or_else(|| did_you_mean(n, declared.keys().copied()))
                     .or(only)
                     .unwrap_or("<pipeline workspace>");
-                help.push_str(&format!(
-                    "\n    - name: {}\n      workspace: {pipeline_ws}",
-                    n.value
-                ));
+                match syntax {
+                    Syntax::Yaml => help.push_str(&format!(
+                        "\n    - name: {}\n      workspace: {pipeline_ws}",
+                        n.value
+                    )),
+                    Syntax::Kdl => help.push_str(&format!(
+                        "\n  workspace {:?} workspace={pipeline_ws:?}",
+                        n.value
+                    )),
+                }
             }
             cx.report(d.with_help(help));
         }

@@ -18,7 +18,7 @@ use crate::model::{
     Param, ParamSpec, ParamType, ParamValue, PipelineRunSpec, Resource, Str, TaskRunSpec, TaskSpec,
 };
 use crate::resolve::{DocId, Resolved};
-use crate::source::Span;
+use crate::source::{Span, Syntax};
 use crate::suggest::did_you_mean;
 use crate::vars::{self, RefKind, Selector};
 use std::collections::{HashMap, HashSet};
@@ -115,7 +115,7 @@ pub fn run(cx: &mut Checker) {
     }
     for (doc, document) in world.checked() {
         match &document.resource {
-            Resource::PipelineRun(run) => pipeline_run_bindings(cx, run),
+            Resource::PipelineRun(run) => pipeline_run_bindings(cx, run, document.syntax),
             Resource::TaskRun(run) => task_run_bindings(cx, doc, run),
             _ => {}
         }
@@ -155,16 +155,43 @@ fn placeholder(param: &ParamSpec) -> String {
     }
 }
 
-fn add_params_help(missing: &[&ParamSpec], under: &str) -> String {
+fn add_params_help(missing: &[&ParamSpec], under: &str, syntax: Syntax) -> String {
+    let under = match syntax {
+        Syntax::Yaml => under,
+        Syntax::Kdl => under.trim_end_matches("'s params"),
+    };
     let mut help = format!("add to {under}:");
     for p in missing {
-        help.push_str(&format!(
-            "\n  - name: {}\n    value: {}",
-            p.name.value,
-            placeholder(p)
-        ));
+        match syntax {
+            Syntax::Yaml => help.push_str(&format!(
+                "\n  - name: {}\n    value: {}",
+                p.name.value,
+                placeholder(p)
+            )),
+            Syntax::Kdl => help.push_str(&format!(
+                "\n  param {:?} {}",
+                p.name.value,
+                kdl_placeholder(p)
+            )),
+        }
     }
     help
+}
+
+/// A placeholder value in KDL: `value="<value>"`, `{ value "<item>" }`, `{ value key="<value>" }`.
+fn kdl_placeholder(param: &ParamSpec) -> String {
+    match declared_shape(param) {
+        Shape::Array(_) => "{ value \"<item>\" }".to_string(),
+        Shape::Object(Some(keys)) if !keys.is_empty() => format!(
+            "{{ value {} }}",
+            keys.iter()
+                .map(|k| format!("{k}=\"<value>\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Shape::Object(_) => "{ value <key>=\"<value>\" }".to_string(),
+        _ => "value=\"<value>\"".to_string(),
+    }
 }
 
 fn names_list(missing: &[&ParamSpec]) -> String {
@@ -233,7 +260,12 @@ fn pipeline_task_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
             for p in &missing {
                 d = d.with_secondary(p.name.span, format!("`{}` has no default", p.name.value));
             }
-            cx.report(d.with_help(add_params_help(&missing, "the pipeline task's params")));
+            let syntax = world.doc(pipeline.doc).syntax;
+            cx.report(d.with_help(add_params_help(
+                &missing,
+                "the pipeline task's params",
+                syntax,
+            )));
         }
 
         if !inline {
@@ -531,7 +563,7 @@ fn article(ty: ParamType) -> &'static str {
     }
 }
 
-fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec) {
+fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax) {
     let world = cx.world;
     for p in &run.params {
         let Some(value) = &p.value else { continue };
@@ -601,7 +633,11 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec) {
                 }
             }
         }
-        cx.report(d.with_help(add_params_help(&missing, "the PipelineRun's params")));
+        cx.report(d.with_help(add_params_help(
+            &missing,
+            "the PipelineRun's params",
+            syntax,
+        )));
     }
     for p in &run.params {
         let Some(decl) = declared.get(p.name.as_str()) else {
@@ -770,7 +806,8 @@ fn task_run_bindings(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
                 }
             }
         }
-        cx.report(d.with_help(add_params_help(&missing, "the TaskRun's params")));
+        let syntax = world.doc(doc).syntax;
+        cx.report(d.with_help(add_params_help(&missing, "the TaskRun's params", syntax)));
     }
     for p in &run.params {
         let Some(decl) = declared.get(p.name.as_str()) else {
