@@ -7,7 +7,15 @@
 
 pub mod context;
 pub mod dag;
+pub mod lint;
+pub mod matrix;
 pub mod names;
+pub mod references;
+pub mod runs;
+pub mod steps;
+pub mod tasks;
+pub mod timeouts;
+pub mod when;
 
 use crate::Options;
 use crate::diag::{Code, Diagnostic, Diagnostics};
@@ -47,7 +55,18 @@ impl<'w> Checker<'w> {
 }
 
 /// The check families, in the order they run.
-const FAMILIES: &[fn(&mut Checker)] = &[names::run, dag::run];
+const FAMILIES: &[fn(&mut Checker)] = &[
+    names::run,
+    dag::run,
+    references::run,
+    when::run,
+    matrix::run,
+    timeouts::run,
+    steps::run,
+    tasks::run,
+    runs::run,
+    lint::run,
+];
 
 /// Runs every check family over the world.
 pub fn run(world: &World, options: &Options) -> Diagnostics {
@@ -61,7 +80,18 @@ pub fn run(world: &World, options: &Options) -> Diagnostics {
 /// Every code the checks can report.
 pub fn codes() -> Vec<&'static Code> {
     let mut codes = crate::resolve::codes();
-    for family in [names::CODES, dag::CODES] {
+    for family in [
+        names::CODES,
+        dag::CODES,
+        references::CODES,
+        when::CODES,
+        matrix::CODES,
+        timeouts::CODES,
+        steps::CODES,
+        tasks::CODES,
+        runs::CODES,
+        lint::CODES,
+    ] {
         codes.extend(family.iter().copied());
     }
     codes
