@@ -99,7 +99,8 @@ impl Uses {
                 self.add(Target::NotFound(kind, name.value.clone()), name.span, what)
             }
             Resolved::Remote { resolver } => {
-                self.add(Target::Remote(resolver.value.clone()), span, what)
+                let _ = span;
+                self.add(Target::Remote(resolver.value.clone()), resolver.span, what)
             }
             Resolved::Found { doc: Some(doc), .. } if is_deprecated(world.doc(doc)) => {
                 self.add(Target::Deprecated(doc), span, what)
@@ -303,10 +304,7 @@ fn report(cx: &mut Checker, world: &World, target: &Target, uses: &[Use]) {
             )
             .with_help("see its description for a replacement");
             if let Some(label) = deprecated_label(document) {
-                d = d.with_related(
-                    Diagnostic::new(&DEPRECATED, "marked deprecated here")
-                        .with_label(label.span, "deprecated"),
-                );
+                d = d.with_secondary(label.span, "marked deprecated here");
             }
             d
         }
@@ -314,7 +312,7 @@ fn report(cx: &mut Checker, world: &World, target: &Target, uses: &[Use]) {
     for (i, u) in uses.iter().enumerate() {
         let message = match target {
             Target::NotFound(..) => "not found",
-            Target::Remote(_) => "resolved when the run starts",
+            Target::Remote(_) => "fetched when the run starts",
             Target::Deprecated(_) => "deprecated",
         };
         d = if i == 0 {

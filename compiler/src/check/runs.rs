@@ -82,7 +82,11 @@ fn status(cx: &mut Checker, status: Option<&Str>, valid: &[&str], kind: &str) {
         return;
     }
     let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
-    let help = match did_you_mean(status, valid.iter().copied()) {
+    let by_suffix = valid
+        .iter()
+        .find(|v| v.to_lowercase().ends_with(&status.to_lowercase()))
+        .copied();
+    let help = match by_suffix.or_else(|| did_you_mean(status, valid.iter().copied())) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("use {} (or leave it empty)", list.join(", ")),
     };

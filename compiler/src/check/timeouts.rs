@@ -279,15 +279,15 @@ fn task_timeouts(
     let tasks = timeouts.and_then(|t| t.tasks.as_ref());
     let finally = timeouts.and_then(|t| t.finally.as_ref());
     // Tekton's section limits: the section's own timeout, else pipeline minus the other.
+    let pipeline_span = timeouts.and_then(|t| t.pipeline.as_ref()).map(|d| d.span);
     let limit = |own: Option<&Spanned<Duration>>,
-                 other: Option<&Spanned<Duration>>|
-     -> Option<(i128, Option<Span>, &'static str)> {
+                 other: Option<&Spanned<Duration>>,
+                 own_name: &'static str,
+                 other_name: &'static str|
+     -> Option<(i128, Option<Span>, String)> {
         if let Some(own) = own {
-            return (!own.is_zero()).then_some((
-                own.nanos,
-                Some(own.span),
-                "its section's timeout",
-            ));
+            return (!own.is_zero())
+                .then(|| (own.nanos, Some(own.span), format!("`timeouts.{own_name}`")));
         }
         if p.is_zero() {
             return None;
@@ -295,19 +295,23 @@ fn task_timeouts(
         match other {
             Some(other) if !other.is_zero() => Some((
                 p.nanos - other.nanos,
-                None,
-                "the pipeline timeout less the other section's",
+                pipeline_span,
+                format!("`timeouts.pipeline` less `timeouts.{other_name}`"),
             )),
-            _ => Some((
-                p.nanos,
-                timeouts.and_then(|t| t.pipeline.as_ref()).map(|d| d.span),
-                "the pipeline timeout",
-            )),
+            _ => Some((p.nanos, pipeline_span, "`timeouts.pipeline`".to_string())),
         }
     };
     for (section, list, bound) in [
-        ("tasks", &spec.tasks, limit(tasks, finally)),
-        ("finally", &spec.finally, limit(finally, tasks)),
+        (
+            "task",
+            &spec.tasks,
+            limit(tasks, finally, "tasks", "finally"),
+        ),
+        (
+            "finally task",
+            &spec.finally,
+            limit(finally, tasks, "finally", "tasks"),
+        ),
     ] {
         let Some((max, span, what)) = bound else {
             continue;
@@ -327,11 +331,14 @@ fn task_timeouts(
             let mut d = Diagnostic::new(
                 &TASK_EXCEEDS,
                 format!(
-                    "the timeout of {section} task `{}` ({}) is longer than the run allows ({max_text})",
+                    "the timeout of {section} `{}` ({}) is longer than the run allows ({max_text})",
                     task.name.value, timeout.value
                 ),
             )
-            .with_label(timeout.span, format!("cut short after {max_text}: {what}"));
+            .with_label(
+                timeout.span,
+                format!("cut short after {max_text} by {what}"),
+            );
             if let Some(span) = span {
                 d = d.with_secondary(span, "the run's limit");
             }
