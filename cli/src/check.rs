@@ -130,12 +130,18 @@ fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
     let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let advice = count(Severity::Advice);
+    let advice = if advice > 0 {
+        format!(", {advice} advice")
+    } else {
+        String::new()
+    };
     let checked = plural(files, "file");
-    if errors == 0 && warnings == 0 {
+    if errors == 0 && warnings == 0 && advice.is_empty() {
         format!("checked {checked}: no problems\n")
     } else {
         format!(
-            "checked {checked}: {}, {}\n",
+            "checked {checked}: {}, {}{advice}\n",
             plural(errors, "error"),
             plural(warnings, "warning")
         )

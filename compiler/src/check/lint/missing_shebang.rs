@@ -9,9 +9,9 @@ declare_code! {
     /// # A script without a `#!` line
     ///
     /// Tekton runs a script that does not start with `#!` as `#!/bin/sh` with `set -e`
-    /// prepended. That is legal and often what you want, so this is only advice: naming the
-    /// interpreter makes the script's dialect explicit (bash-isms fail under a POSIX `sh`),
-    /// and lets shellcheck and editors read it.
+    /// prepended. That is legal and often what you want, so this is only advice, and only for
+    /// scripts of more than one line: naming the interpreter makes the script's dialect
+    /// explicit (bash-isms fail under a POSIX `sh`), and lets shellcheck and editors read it.
     ///
     /// ## Example
     /// ```yaml
@@ -49,6 +49,10 @@ fn check(cx: &mut Checker, script: Option<&Str>) {
     let body = text.trim_start();
     // An empty script, a shebang, or a script that is a param (its value may have one).
     if body.is_empty() || body.starts_with("#!") || body.starts_with("$(") {
+        return;
+    }
+    // A one-line command is idiomatic without one.
+    if body.lines().filter(|l| !l.trim().is_empty()).count() < 2 {
         return;
     }
     let start = text.len() - body.len();
