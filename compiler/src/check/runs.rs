@@ -4,9 +4,12 @@
 use super::{Checker, pipeline_tasks};
 use crate::declare_code;
 use crate::diag::{Code, Diagnostic};
-use crate::model::{PipelineRunSpec, PipelineSpec, Resource, Str, TaskRunStepSpec, TaskSpec};
+use crate::model::{
+    PipelineRunSpec, PipelineSpec, PipelineTask, Resource, Str, TaskRunStepSpec, TaskSpec,
+};
 use crate::resolve::Resolved;
 use crate::suggest::did_you_mean;
+use std::collections::HashMap;
 
 declare_code! {
     /// # An unknown run status
