@@ -169,9 +169,13 @@ fn task_run_specs(cx: &mut Checker, run: &PipelineRunSpec) {
         _ => return,
     };
     let names: Vec<&str> = pipeline_tasks(spec).map(|(_, t)| t.name.as_str()).collect();
+    let mut by_name: HashMap<&str, &PipelineTask> = HashMap::new();
+    for (_, task) in pipeline_tasks(spec) {
+        by_name.entry(task.name.as_str()).or_insert(task);
+    }
     for entry in &run.task_run_specs {
         let name = &entry.pipeline_task_name;
-        let Some((_, task)) = pipeline_tasks(spec).find(|(_, t)| t.name.value == name.value) else {
+        let Some(task) = by_name.get(name.as_str()).copied() else {
             let help = match did_you_mean(name, names.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "name a task of the pipeline's `tasks` or `finally`".to_string(),
