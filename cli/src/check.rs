@@ -1,9 +1,10 @@
 //! `tkc check` and `tkc explain`.
 
+use crate::config::{self, Config, ConfigError};
 use crate::{ColorChoice, exit, inputs};
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tkc_compiler::diag::{Diagnostic, Severity, codes, render};
 use tkc_compiler::model::ApiFields;
 use tkc_compiler::source::SourceMap;
@@ -59,10 +60,70 @@ pub struct CheckArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t)]
     color: ColorChoice,
+    /// A directory of Tasks, Pipelines and StepActions that references resolve against; its
+    /// files are not reported on (repeatable; adds to `search-paths` in tkc.toml).
+    #[arg(long = "search-path", value_name = "DIR")]
+    search_paths: Vec<PathBuf>,
+    /// Exit with code 1 on warnings too (advice never fails).
+    #[arg(long)]
+    deny_warnings: bool,
+    /// The configuration file [default: the nearest tkc.toml above the checked paths, or the
+    /// current directory].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The configuration for this invocation: `--config`, else the nearest tkc.toml.
+fn find_config(args: &CheckArgs, sources: &mut SourceMap) -> Result<Config, ConfigError> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => {
+            let first = args.paths.iter().find(|p| p.as_os_str() != "-");
+            first
+                .and_then(|p| config::discover(p))
+                .or_else(|| config::discover(Path::new(".")))
+        }
+    };
+    match path {
+        Some(path) => config::load(&path, sources),
+        None => Ok(Config::default()),
+    }
 }
 
 pub fn run(args: CheckArgs) -> u8 {
-    let inputs = match inputs::load(&args.paths, args.stdin_filename.as_deref()) {
+    let mut sources = SourceMap::new();
+    let config = match find_config(&args, &mut sources) {
+        Ok(config) => config,
+        Err(ConfigError::Io(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+        Err(ConfigError::Invalid(diagnostics)) => {
+            let mut sorted = tkc_compiler::diag::Diagnostics::new();
+            sorted.extend(diagnostics);
+            sorted.sort();
+            let diagnostics = sorted.into_vec();
+            let options = render::HumanOptions {
+                color: args.color.enabled(),
+                width: terminal_width(),
+            };
+            eprint!("{}", render::human(&sources, &diagnostics, options));
+            eprintln!(
+                "error: the configuration has {} error(s); nothing was checked",
+                diagnostics.len()
+            );
+            return exit::USAGE;
+        }
+    };
+    let mut search_paths = config.search_paths.clone();
+    search_paths.extend(args.search_paths.iter().cloned());
+    let inputs = match inputs::load(
+        &mut sources,
+        &args.paths,
+        args.stdin_filename.as_deref(),
+        &config,
+        &search_paths,
+    ) {
         Ok(inputs) => inputs,
         Err(e) => {
             eprintln!("error: {}", e.0);
@@ -70,14 +131,22 @@ pub fn run(args: CheckArgs) -> u8 {
         }
     };
     let options = tkc_compiler::Options {
-        api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
+        api_fields: args
+            .enable_api_fields
+            .map(Into::into)
+            .or(config.api_fields)
+            .unwrap_or_default(),
+        levels: config.levels.clone(),
     };
-    let mut result = tkc_compiler::check(&inputs.sources, &inputs.files, &[], &options);
-    result.diagnostics.extend(inputs.diagnostics);
+    let mut result = tkc_compiler::check(&sources, &inputs.files, &inputs.library, &options);
+    let mut extra = tkc_compiler::diag::Diagnostics::new();
+    extra.extend(inputs.diagnostics);
+    tkc_compiler::diag::apply_levels(&options.levels, &mut extra);
+    result.diagnostics.extend(extra);
     result.diagnostics.sort();
     let diagnostics = result.diagnostics.into_vec();
     let out = render_report(
-        &inputs.sources,
+        &sources,
         &diagnostics,
         inputs.files.len(),
         args.format,
@@ -91,7 +160,10 @@ pub fn run(args: CheckArgs) -> u8 {
     {
         return exit::USAGE;
     }
-    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+    let fails = |d: &Diagnostic| {
+        d.severity == Severity::Error || (args.deny_warnings && d.severity == Severity::Warning)
+    };
+    if diagnostics.iter().any(fails) {
         exit::FAILED
     } else {
         exit::OK
@@ -107,13 +179,9 @@ fn render_report(
 ) -> String {
     match format {
         Format::Human => {
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(100);
             let options = render::HumanOptions {
                 color: color.enabled(),
-                width,
+                width: terminal_width(),
             };
             let mut out = render::human(sources, diagnostics, options);
             out.push_str(&summary(diagnostics, files));
@@ -126,16 +194,29 @@ fn render_report(
     }
 }
 
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
 fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
     let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let advice = count(Severity::Advice);
+    let advice = if advice > 0 {
+        format!(", {advice} advice")
+    } else {
+        String::new()
+    };
     let checked = plural(files, "file");
-    if errors == 0 && warnings == 0 {
+    if errors == 0 && warnings == 0 && advice.is_empty() {
         format!("checked {checked}: no problems\n")
     } else {
         format!(
-            "checked {checked}: {}, {}\n",
+            "checked {checked}: {}, {}{advice}\n",
             plural(errors, "error"),
             plural(warnings, "warning")
         )

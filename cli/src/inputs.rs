@@ -1,14 +1,19 @@
-//! Reading the files a command is given: paths, directories and stdin.
+//! Reading the files a command is given: paths, directories, stdin, and the library files of
+//! the search paths.
 
+use crate::config::Config;
+use std::collections::HashSet;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tkc_compiler::diag::Diagnostic;
 use tkc_compiler::source::{self, FileId, SourceMap, Syntax};
 
 /// The files of one invocation, loaded.
 pub struct Inputs {
-    pub sources: SourceMap,
+    /// The files to check.
     pub files: Vec<FileId>,
+    /// Files of the search paths: they resolve references, their findings are not reported.
+    pub library: Vec<FileId>,
     /// Findings about the bytes themselves (invalid UTF-8).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -16,17 +21,39 @@ pub struct Inputs {
 /// An input that could not be read: exit code 2.
 pub struct InputError(pub String);
 
-/// Loads `paths` (`-` is stdin, named `stdin_name`); directories are walked for `*.yaml`,
-/// `*.yml` and `*.kdl`.
-pub fn load(paths: &[PathBuf], stdin_name: Option<&str>) -> Result<Inputs, InputError> {
-    let mut sources = SourceMap::new();
+/// Loads `paths` (`-` is stdin, named `stdin_name`) into `sources`. Directories are walked for
+/// `*.yaml`, `*.yml` and `*.kdl`, keeping what the config's `include` and `exclude` allow; a
+/// file given by name is only subject to `exclude`. Then the search paths are walked for
+/// library files, skipping files already given.
+pub fn load(
+    sources: &mut SourceMap,
+    paths: &[PathBuf],
+    stdin_name: Option<&str>,
+    config: &Config,
+    search_paths: &[PathBuf],
+) -> Result<Inputs, InputError> {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    let (stdin, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        paths.iter().partition(|p| p.as_os_str() == "-");
-    let others: Vec<PathBuf> = others.into_iter().cloned().collect();
-    let expanded = source::expand_paths(&others).map_err(|e| InputError(e.to_string()))?;
-    if !stdin.is_empty() {
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut expanded = Vec::new();
+    let mut stdin = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            stdin = true;
+            continue;
+        }
+        let is_dir = std::fs::metadata(path)
+            .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?
+            .is_dir();
+        if is_dir {
+            let walked = source::expand_paths(std::slice::from_ref(path))
+                .map_err(|e| InputError(e.to_string()))?;
+            expanded.extend(walked.into_iter().filter(|p| config.walk_includes(p)));
+        } else if !config.excluded(path) {
+            expanded.push(path.clone());
+        }
+    }
+    if stdin {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
@@ -40,18 +67,46 @@ pub fn load(paths: &[PathBuf], stdin_name: Option<&str>) -> Result<Inputs, Input
         files.push(id);
     }
     for path in expanded {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
-        let (text, bad) = source::decode_text(bytes);
-        let id = sources.add(path.to_string_lossy().into_owned(), text);
-        if let Some(at) = bad {
-            diagnostics.push(tkc_compiler::invalid_utf8(id, at));
+        if !seen.insert(identity(&path)) {
+            continue;
         }
-        files.push(id);
+        files.push(read(sources, &path, &mut diagnostics)?);
+    }
+    let mut library = Vec::new();
+    for dir in search_paths {
+        let walked = source::expand_paths(std::slice::from_ref(dir))
+            .map_err(|e| InputError(format!("search path {}: {}", dir.display(), e.error)))?;
+        for path in walked {
+            if !seen.insert(identity(&path)) {
+                continue;
+            }
+            // Library findings are not reported, invalid UTF-8 included.
+            library.push(read(sources, &path, &mut Vec::new())?);
+        }
     }
     Ok(Inputs {
-        sources,
         files,
+        library,
         diagnostics,
     })
+}
+
+/// The same file however it was named.
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read(
+    sources: &mut SourceMap,
+    path: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<FileId, InputError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
+    let (text, bad) = source::decode_text(bytes);
+    let id = sources.add(path.to_string_lossy().into_owned(), text);
+    if let Some(at) = bad {
+        diagnostics.push(tkc_compiler::invalid_utf8(id, at));
+    }
+    Ok(id)
 }

@@ -2,6 +2,7 @@
 //! libraries together; it is the only place that prints or exits.
 
 mod check;
+mod config;
 mod inputs;
 
 use clap::{Parser, Subcommand, ValueEnum};

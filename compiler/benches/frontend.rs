@@ -45,6 +45,7 @@ fn measure(name: &str, text: &str, syntax: Syntax) {
     let file = sources.add_with_syntax("bench", text.to_string(), syntax);
     let options = Options {
         api_fields: tkc_compiler::model::ApiFields::Alpha,
+        ..Options::default()
     };
     let mut parse_times = Vec::new();
     let mut total_times = Vec::new();

@@ -19,11 +19,13 @@ use diag::{Diagnostic, Diagnostics, codes};
 use model::{ApiFields, Cx, Document};
 use source::{FileId, SourceMap, Span};
 
-/// Settings that change what is accepted.
+/// Settings that change what is accepted and how it is reported.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Tekton's `enable-api-fields` (default `beta`).
     pub api_fields: ApiFields,
+    /// Per-code levels (`tkc.toml` `[severity]`), keyed by full code name.
+    pub levels: std::collections::BTreeMap<String, diag::Level>,
 }
 
 /// Parses and decodes files into documents, with every syntax and schema diagnostic.
@@ -76,8 +78,8 @@ pub struct CheckResult {
 
 /// Checks `files`: syntax, schema, and the semantic checks over all documents together.
 /// Documents of `library` files (search paths) are used to resolve references but are not
-/// reported on. Suppression comments (`# tkc:ignore[code]`) are applied; the diagnostics are
-/// sorted.
+/// reported on. Suppression comments (`# tkc:ignore[code]`) and the configured per-code levels
+/// are applied; the diagnostics are sorted.
 pub fn check(
     sources: &SourceMap,
     files: &[FileId],
@@ -90,6 +92,7 @@ pub fn check(
     let world = resolve::World::build(sources, documents, files, &mut diagnostics);
     diagnostics.extend(check::run(&world, options));
     diag::apply_suppressions(sources, &mut diagnostics);
+    diag::apply_levels(&options.levels, &mut diagnostics);
     diagnostics.sort();
     CheckResult {
         documents: world.documents,

@@ -258,7 +258,8 @@ pub fn is_source_path(path: &Path) -> bool {
 }
 
 /// Expands the given paths: files as given, directories walked recursively for `*.yaml`,
-/// `*.yml` and `*.kdl` (sorted, hidden entries and `target/` skipped). Paths keep the spelling
+/// `*.yml` and `*.kdl` (sorted; hidden entries other than `.tekton/`, `target/` and
+/// `node_modules/` skipped). Paths keep the spelling
 /// the user gave, so diagnostics name files as the user named them.
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
@@ -289,7 +290,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         })?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
+        // Hidden entries are skipped, except `.tekton/` (pipelines-as-code keeps its
+        // pipelines there).
+        if (name.starts_with('.') && name != ".tekton")
+            || name == "target"
+            || name == "node_modules"
+        {
             continue;
         }
         let path = entry.path();

@@ -179,7 +179,10 @@ fn run_check(text: &str) {
     for api_fields in [ApiFields::Beta, ApiFields::Alpha] {
         let mut sources = SourceMap::new();
         let file = sources.add("fuzz.yaml", text);
-        let options = Options { api_fields };
+        let options = Options {
+            api_fields,
+            ..Options::default()
+        };
         let _ = check(&sources, &[file], &[], &options);
     }
 }

@@ -65,7 +65,14 @@ impl Decoded {
 fn decode_with(name: &str, text: &str, api_fields: ApiFields) -> Decoded {
     let mut sources = SourceMap::new();
     let file = sources.add(name, text);
-    let (documents, diagnostics) = decode_files(&sources, &[file], &Options { api_fields });
+    let (documents, diagnostics) = decode_files(
+        &sources,
+        &[file],
+        &Options {
+            api_fields,
+            ..Options::default()
+        },
+    );
     Decoded {
         sources,
         documents,

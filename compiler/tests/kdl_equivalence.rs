@@ -23,6 +23,7 @@ fn decode(name: &str, text: &str) -> Result<Vec<serde_json::Value>, String> {
     let file = sources.add(name, text);
     let options = Options {
         api_fields: tkc_compiler::model::ApiFields::Alpha,
+        ..Options::default()
     };
     let (documents, diagnostics) = decode_files(&sources, &[file], &options);
     let problems: Vec<String> = diagnostics

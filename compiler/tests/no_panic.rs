@@ -29,6 +29,7 @@ fn check_text(text: &str, syntax: Syntax) -> usize {
     let file = sources.add_with_syntax(name, text.to_string(), syntax);
     let options = Options {
         api_fields: tkc_compiler::model::ApiFields::Alpha,
+        ..Options::default()
     };
     let result = check(&sources, &[file], &[], &options);
     for document in &result.documents {

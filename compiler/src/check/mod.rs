@@ -8,11 +8,18 @@
 pub mod context;
 pub mod dag;
 pub mod lint;
+pub mod matrix;
 pub mod names;
 pub mod params;
+pub mod references;
 pub mod refs;
 pub mod results;
+pub mod runs;
 pub mod scope;
+pub mod steps;
+pub mod tasks;
+pub mod timeouts;
+pub mod when;
 pub mod workspaces;
 
 use crate::Options;
@@ -60,6 +67,13 @@ const FAMILIES: &[fn(&mut Checker)] = &[
     results::run,
     workspaces::run,
     refs::run,
+    references::run,
+    when::run,
+    matrix::run,
+    timeouts::run,
+    steps::run,
+    tasks::run,
+    runs::run,
     lint::run,
 ];
 
@@ -82,6 +96,13 @@ pub fn codes() -> Vec<&'static Code> {
         results::CODES,
         workspaces::CODES,
         refs::CODES,
+        references::CODES,
+        when::CODES,
+        matrix::CODES,
+        timeouts::CODES,
+        steps::CODES,
+        tasks::CODES,
+        runs::CODES,
         lint::CODES,
     ] {
         codes.extend(family.iter().copied());

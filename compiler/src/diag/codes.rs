@@ -171,6 +171,35 @@ declare_code! {
     pub static DROPPED_FIELD = "tkc::schema::dropped-field", Warning;
 }
 
+declare_code! {
+    /// # An invalid tkc.toml
+    ///
+    /// The configuration file is not valid TOML, or a setting has the wrong type or value:
+    /// `search-paths`, `include` and `exclude` are lists of strings (globs for the last two,
+    /// matched against paths relative to the directory of tkc.toml), `enable-api-fields` is
+    /// `stable`, `beta` or `alpha`, and `[severity]` maps codes (`tkc::lint::latest-image`, or
+    /// just `latest-image`) to `off`, `advice`, `warning` or `error`. tkc stops with exit code 2.
+    ///
+    /// ## Example
+    /// ```toml
+    /// search-paths = ["tasks/"]
+    /// exclude = ["charts/**"]
+    ///
+    /// [severity]
+    /// latest-image = "off"
+    /// ```
+    pub static CONFIG_INVALID = "tkc::config::invalid", Error;
+}
+
+declare_code! {
+    /// # An unknown key in tkc.toml
+    ///
+    /// tkc.toml knows `search-paths`, `include`, `exclude`, `enable-api-fields` and the
+    /// `[severity]` table. An unknown key is an error rather than silently ignored, so that a
+    /// typo does not quietly turn a setting off. tkc stops with exit code 2.
+    pub static CONFIG_UNKNOWN_KEY = "tkc::config::unknown-key", Error;
+}
+
 /// Every code tkc can report, in a stable order.
 pub fn all() -> Vec<&'static Code> {
     let mut all: Vec<&'static Code> = vec![
@@ -190,6 +219,8 @@ pub fn all() -> Vec<&'static Code> {
         &FEATURE_GATED,
         &INVALID_DURATION,
         &DROPPED_FIELD,
+        &CONFIG_INVALID,
+        &CONFIG_UNKNOWN_KEY,
     ];
     all.extend(crate::check::codes());
     all

@@ -29,6 +29,56 @@ impl Severity {
     }
 }
 
+/// A configured severity for a code (`tkc.toml` `[severity]`): `off` drops its diagnostics.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Level {
+    Off,
+    Advice,
+    Warning,
+    Error,
+}
+
+impl Level {
+    pub const NAMES: [&'static str; 4] = ["off", "advice", "warning", "error"];
+
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "off" => Some(Level::Off),
+            "advice" => Some(Level::Advice),
+            "warning" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            _ => None,
+        }
+    }
+
+    /// The severity diagnostics get at this level (`None`: dropped).
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Off => None,
+            Level::Advice => Some(Severity::Advice),
+            Level::Warning => Some(Severity::Warning),
+            Level::Error => Some(Severity::Error),
+        }
+    }
+}
+
+/// Applies per-code levels (keyed by full code name): drops `off` codes and sets the others'
+/// severity. Codes not in the map keep theirs.
+pub fn apply_levels(
+    levels: &std::collections::BTreeMap<String, Level>,
+    diagnostics: &mut Diagnostics,
+) {
+    if levels.is_empty() {
+        return;
+    }
+    diagnostics.retain(|d| levels.get(d.code.name) != Some(&Level::Off));
+    for d in diagnostics.iter_mut() {
+        if let Some(severity) = levels.get(d.code.name).and_then(|l| l.severity()) {
+            d.severity = severity;
+        }
+    }
+}
+
 /// A diagnostic code: a stable name users search for, configure and silence.
 ///
 /// The doc text is the code's `tkc explain` page; declare codes with [`declare_code!`] so the

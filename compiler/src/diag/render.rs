@@ -405,6 +405,38 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// A code's explanation without its `# Title` line (the title is the short description).
+fn body(code: &Code) -> String {
+    let explanation = code.explanation();
+    let mut lines = explanation.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines.next().unwrap_or_default();
+    let rest: Vec<&str> = if first.starts_with("# ") {
+        lines.skip_while(|l| l.trim().is_empty()).collect()
+    } else {
+        std::iter::once(first).chain(lines).collect()
+    };
+    rest.join("\n")
+}
+
+/// A file name as a SARIF artifact URI: relative paths stay relative (code scanning resolves
+/// them against the repository), absolute ones become `file://` URIs; characters outside
+/// the URI path set are percent-encoded.
+fn uri(file: &str) -> String {
+    let mut out = String::new();
+    if file.starts_with('/') {
+        out.push_str("file://");
+    }
+    for b in file.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// `--format sarif`: SARIF 2.1.0 with rule metadata from the code registry.
 pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -> String {
     use serde_json::json;
@@ -426,7 +458,7 @@ pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -
                 "id": c.name,
                 "name": c.name.rsplit("::").next().unwrap_or(c.name),
                 "shortDescription": { "text": c.summary() },
-                "fullDescription": { "text": c.explanation() },
+                "fullDescription": { "text": body(c) },
                 "help": { "text": c.explanation(), "markdown": c.explanation() },
                 "defaultConfiguration": { "level": level(c.severity) },
             })
@@ -446,7 +478,7 @@ pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -
                 .into_iter()
                 .map(|l| {
                     json!({ "physicalLocation": {
-                        "artifactLocation": { "uri": l.file },
+                        "artifactLocation": { "uri": uri(&l.file) },
                         "region": region(&l),
                     }})
                 })
@@ -463,7 +495,7 @@ pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -
                         "id": i,
                         "message": { "text": label.message },
                         "physicalLocation": {
-                            "artifactLocation": { "uri": l.file },
+                            "artifactLocation": { "uri": uri(&l.file) },
                             "region": region(&l),
                         },
                     })

@@ -1,0 +1,405 @@
+//! `tkc.toml`: found by walking up from the checked paths (or the current directory), or
+//! given with `--config FILE`. Parsing reports errors as diagnostics with spans into the file;
+//! the library only ever sees the plain settings ([`Config`] → `tkc_compiler::Options`).
+//!
+//! ```toml
+//! search-paths = ["tasks/", "vendor/tekton"]   # relative to this file
+//! include = ["**/*.yaml"]                      # directory walking: only these
+//! exclude = ["charts/**", "**/kustomization.yaml"]
+//! enable-api-fields = "beta"
+//!
+//! [severity]
+//! "tkc::lint::latest-image" = "off"
+//! missing-shebang = "warning"
+//! ```
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tkc_compiler::diag::{Diagnostic, Level, codes};
+use tkc_compiler::model::ApiFields;
+use tkc_compiler::source::{FileId, SourceMap, Span};
+use tkc_compiler::suggest::did_you_mean;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The configuration file's name.
+pub const FILE_NAME: &str = "tkc.toml";
+
+const KEYS: [&str; 5] = [
+    "search-paths",
+    "include",
+    "exclude",
+    "enable-api-fields",
+    "severity",
+];
+
+/// The settings of one tkc.toml (all empty without one).
+#[derive(Default)]
+pub struct Config {
+    /// The file, if there is one.
+    pub path: Option<PathBuf>,
+    /// Search paths, resolved against the file's directory.
+    pub search_paths: Vec<PathBuf>,
+    pub include: Option<GlobSet>,
+    pub exclude: Option<GlobSet>,
+    pub api_fields: Option<ApiFields>,
+    /// Per-code levels, by full code name.
+    pub levels: BTreeMap<String, Level>,
+}
+
+/// Why a configuration could not be used: an I/O error, or findings in the file.
+pub enum ConfigError {
+    Io(String),
+    Invalid(Vec<Diagnostic>),
+}
+
+impl Config {
+    /// The directory paths in the file are relative to.
+    pub fn base(&self) -> Option<&Path> {
+        self.path.as_ref().and_then(|p| p.parent())
+    }
+
+    /// Is `path` excluded? Patterns match the path relative to the config's directory.
+    pub fn excluded(&self, path: &Path) -> bool {
+        self.exclude
+            .as_ref()
+            .is_some_and(|set| set.is_match(self.relative(path)))
+    }
+
+    /// Is a file found by walking a directory included (and not excluded)?
+    pub fn walk_includes(&self, path: &Path) -> bool {
+        let relative = self.relative(path);
+        self.include
+            .as_ref()
+            .is_none_or(|set| set.is_match(&relative))
+            && !self.excluded(path)
+    }
+
+    fn relative(&self, path: &Path) -> PathBuf {
+        let Some(base) = self.base() else {
+            return path.to_path_buf();
+        };
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+        absolute
+            .strip_prefix(&base)
+            .map(Path::to_path_buf)
+            .unwrap_or(absolute)
+    }
+}
+
+/// The nearest tkc.toml in `start` or one of its ancestors.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).ok()?;
+    let mut dir = if start.is_dir() {
+        Some(start.as_path())
+    } else {
+        start.parent()
+    };
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Reads and parses a tkc.toml; its text is added to `sources` so findings can point into it.
+pub fn load(path: &Path, sources: &mut SourceMap) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let file = sources.add(display_name(path), text.clone());
+    let mut config = parse(&text, file)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    config.search_paths = config.search_paths.iter().map(|p| base.join(p)).collect();
+    config.path = Some(path.to_path_buf());
+    Ok(config)
+}
+
+/// The path relative to the current directory when it is below it (reports name files as
+/// the user sees them).
+fn display_name(path: &Path) -> String {
+    let relative = std::env::current_dir().ok().and_then(|cwd| {
+        let cwd = std::fs::canonicalize(cwd).ok()?;
+        let absolute = std::fs::canonicalize(path).ok()?;
+        absolute.strip_prefix(cwd).ok().map(Path::to_path_buf)
+    });
+    relative
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Parses the text of a tkc.toml (file `file` of the source map).
+pub fn parse(text: &str, file: FileId) -> Result<Config, ConfigError> {
+    let span = |range: std::ops::Range<usize>| Span::new(file, range.start, range.end);
+    let table = match DeTable::parse(text) {
+        Ok(table) => table.into_inner(),
+        Err(e) => {
+            let at = e.span().unwrap_or(0..0);
+            return Err(ConfigError::Invalid(vec![
+                Diagnostic::new(&codes::CONFIG_INVALID, "tkc.toml is not valid TOML")
+                    .with_label(span(at), e.message().trim().to_string())
+                    .with_help("see https://toml.io for the syntax"),
+            ]));
+        }
+    };
+    let mut out = Vec::new();
+    let mut config = Config::default();
+    for (key, value) in &table {
+        let key_span = span(key.span());
+        let name: &str = key.get_ref();
+        match name {
+            "search-paths" => {
+                config.search_paths = strings(value, "search-paths", &span, &mut out)
+                    .into_iter()
+                    .map(|(s, _)| PathBuf::from(s))
+                    .collect();
+            }
+            "include" | "exclude" => {
+                let patterns = strings(value, name, &span, &mut out);
+                let set = globs(&patterns, &mut out);
+                if name == "include" {
+                    config.include = set;
+                } else {
+                    config.exclude = set;
+                }
+            }
+            "enable-api-fields" => {
+                if let Some((s, at)) = string(value, name, &span, &mut out) {
+                    match ApiFields::parse(&s) {
+                        Some(level) => config.api_fields = Some(level),
+                        None => out.push(invalid_value(
+                            at,
+                            &s,
+                            &["stable", "beta", "alpha"],
+                            "enable-api-fields",
+                        )),
+                    }
+                }
+            }
+            "severity" => match value.get_ref() {
+                DeValue::Table(levels) => severity(levels, &span, &mut config, &mut out),
+                _ => out.push(wrong_type(span(value.span()), "severity", "a table")),
+            },
+            other => {
+                let help = match did_you_mean(other, KEYS) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "tkc.toml keys are {}",
+                        KEYS.map(|k| format!("`{k}`")).join(", ")
+                    ),
+                };
+                out.push(
+                    Diagnostic::new(
+                        &codes::CONFIG_UNKNOWN_KEY,
+                        format!("unknown key `{other}` in tkc.toml"),
+                    )
+                    .with_label(key_span, "unknown key")
+                    .with_help(help),
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(out))
+    }
+}
+
+fn severity(
+    levels: &DeTable,
+    span: &impl Fn(std::ops::Range<usize>) -> Span,
+    config: &mut Config,
+    out: &mut Vec<Diagnostic>,
+) {
+    let all = codes::all();
+    for (key, value) in levels {
+        let given: &str = key.get_ref();
+        let code = codes::find(given);
+        let Some(code) = code else {
+            let names = all
+                .iter()
+                .map(|c| c.name)
+                .chain(all.iter().filter_map(|c| c.name.rsplit("::").next()));
+            let help = match did_you_mean(given, names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`tkc explain --list` lists the codes".to_string(),
+            };
+            out.push(
+                Diagnostic::new(
+                    &codes::CONFIG_UNKNOWN_KEY,
+                    format!("unknown code `{given}` in [severity]"),
+                )
+                .with_label(span(key.span()), "no such code")
+                .with_help(help),
+            );
+            continue;
+        };
+        let Some((level, at)) = string(value, given, span, out) else {
+            continue;
+        };
+        match Level::parse(&level) {
+            Some(l) => {
+                config.levels.insert(code.name.to_string(), l);
+            }
+            None => out.push(invalid_value(at, &level, &Level::NAMES, "a severity")),
+        }
+    }
+}
+
+fn invalid_value(at: Span, given: &str, valid: &[&str], what: &str) -> Diagnostic {
+    let list: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+    let help = match did_you_mean(given, valid.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("use {}", list.join(", ")),
+    };
+    Diagnostic::new(
+        &codes::CONFIG_INVALID,
+        format!("`{given}` is not a valid value for {what}"),
+    )
+    .with_label(at, "invalid value")
+    .with_help(help)
+}
+
+fn wrong_type(at: Span, key: &str, expected: &str) -> Diagnostic {
+    Diagnostic::new(
+        &codes::CONFIG_INVALID,
+        format!("`{key}` must be {expected}"),
+    )
+    .with_label(at, format!("not {expected}"))
+}
+
+fn string(
+    value: &Spanned<DeValue>,
+    key: &str,
+    span: &impl Fn(std::ops::Range<usize>) -> Span,
+    out: &mut Vec<Diagnostic>,
+) -> Option<(String, Span)> {
+    match value.get_ref() {
+        DeValue::String(s) => Some((s.to_string(), span(value.span()))),
+        _ => {
+            out.push(wrong_type(span(value.span()), key, "a string"));
+            None
+        }
+    }
+}
+
+fn strings(
+    value: &Spanned<DeValue>,
+    key: &str,
+    span: &impl Fn(std::ops::Range<usize>) -> Span,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<(String, Span)> {
+    let DeValue::Array(items) = value.get_ref() else {
+        out.push(wrong_type(span(value.span()), key, "a list of strings"));
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for item in items {
+        if let Some(s) = string(item, key, span, out) {
+            found.push(s);
+        }
+    }
+    found
+}
+
+/// Compiles glob patterns; `*` stays within a directory, `**` crosses them, and a pattern
+/// ending in `/` means everything under that directory.
+fn globs(patterns: &[(String, Span)], out: &mut Vec<Diagnostic>) -> Option<GlobSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut builder = GlobSetBuilder::new();
+    for (pattern, at) in patterns {
+        let mut p = pattern.trim_start_matches("./").to_string();
+        if p.ends_with('/') {
+            p.push_str("**");
+        }
+        match GlobBuilder::new(&p).literal_separator(true).build() {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(e) => out.push(
+                Diagnostic::new(
+                    &codes::CONFIG_INVALID,
+                    format!("invalid glob `{pattern}`"),
+                )
+                .with_label(*at, e.kind().to_string())
+                .with_help("`*` matches within a directory, `**` across directories, `?` one character"),
+            ),
+        }
+    }
+    builder.build().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Config, Vec<String>> {
+        let mut sources = SourceMap::new();
+        let file = sources.add("tkc.toml", text);
+        parse(text, file).map_err(|e| match e {
+            ConfigError::Io(e) => vec![e],
+            ConfigError::Invalid(ds) => ds.into_iter().map(|d| d.message).collect(),
+        })
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        let config = parse_text(
+            r#"
+search-paths = ["tasks/"]
+include = ["**/*.yaml"]
+exclude = ["charts/"]
+enable-api-fields = "alpha"
+
+[severity]
+"tkc::lint::latest-image" = "off"
+missing-shebang = "warning"
+"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(config.search_paths, [PathBuf::from("tasks/")]);
+        assert_eq!(config.api_fields, Some(ApiFields::Alpha));
+        assert_eq!(
+            config.levels.get("tkc::lint::latest-image"),
+            Some(&Level::Off)
+        );
+        assert_eq!(
+            config.levels.get("tkc::lint::missing-shebang"),
+            Some(&Level::Warning)
+        );
+        assert!(
+            config
+                .exclude
+                .is_some_and(|s| s.is_match("charts/app/values.yaml"))
+        );
+        assert!(config.include.is_some_and(|s| s.is_match("a/b/c.yaml")));
+    }
+
+    #[test]
+    fn reports_mistakes() {
+        let errors = parse_text(
+            "serch-paths = []\nenable-api-fields = \"beat\"\n[severity]\nlatest-imag = \"off\"\nmissing-shebang = \"loud\"\n",
+        )
+        .err()
+        .unwrap_or_default();
+        assert_eq!(
+            errors,
+            [
+                "`beat` is not a valid value for enable-api-fields",
+                "unknown key `serch-paths` in tkc.toml",
+                "unknown code `latest-imag` in [severity]",
+                "`loud` is not a valid value for a severity",
+            ]
+        );
+        let errors = parse_text("include = [\"a\"").err().unwrap_or_default();
+        assert_eq!(errors, ["tkc.toml is not valid TOML"]);
+    }
+}
