@@ -1234,7 +1234,7 @@ fn result_decl(name: &str, ty: Option<&str>, props: Option<&model::Properties>) 
 fn subst_params(text: &str, params: &Params) -> String {
     vars::substitute(text, |r| match &r.kind {
         RefKind::Param { name, selector, .. } => match (params.get(name)?, selector) {
-            (ParamValue::String(s), Selector::Whole) => Some(s.clone()),
+            (ParamValue::String(s), Selector::Whole | Selector::Star) => Some(s.clone()),
             (ParamValue::Array(a), Selector::Index(i)) => a.get(*i).cloned(),
             (ParamValue::Object(o), Selector::Key(k)) => o.get(k).cloned(),
             (ParamValue::Array(a), Selector::Star | Selector::Whole) => Some(a.join(" ")),
@@ -1389,7 +1389,7 @@ fn template(text: &str, cx: &Cx) -> Template {
                 },
             }),
             RefKind::StepExitCodePath { step } => Some(RunValue::Path {
-                tekton: format!("/tekton/steps/{step}/exitCode"),
+                tekton: format!("/tekton/steps/step-{step}/exitCode"),
                 path: PathRef::StepExitCode { step },
             }),
             RefKind::CredentialsPath => Some(RunValue::Path {
