@@ -849,7 +849,7 @@ fn lower_taskrun(
     let pod = lower_pod(world, spec, &params, &workspaces, &BTreeSet::new())?;
     let task = TaskPlan {
         name: if task_name.is_empty() {
-            "task".into()
+            run.name.trim_end_matches('-').to_string()
         } else {
             task_name.to_string()
         },
