@@ -243,3 +243,27 @@ spec:
     assert_eq!(summary["tasks"][0]["results"]["where"], "/workspace/src");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The examples run to success with host tools only (the README's first command runs one).
+#[test]
+fn examples_run() {
+    let root = workspace_root();
+    for example in [
+        "examples/build-and-test/pipeline.yaml",
+        "examples/build-and-test/pipeline.kdl",
+        "examples/fan-out-fan-in/pipeline.yaml",
+        "examples/finally-notifier/pipeline.yaml",
+    ] {
+        let output = tkc(&root).args(["run", "--output", "json", example]).output();
+        let Ok(output) = output else {
+            panic!("cannot run tkc");
+        };
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        assert_eq!(
+            summary["status"], "Succeeded",
+            "{example}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "{example}");
+    }
+}
