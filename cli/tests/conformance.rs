@@ -34,11 +34,18 @@ fn every_tekton_example_checks_clean() {
     };
     let mut files = Vec::new();
     yaml_files(&root, &mut files);
-    assert!(files.len() >= 150, "expected the Tekton examples, found {}", files.len());
+    assert!(
+        files.len() >= 150,
+        "expected the Tekton examples, found {}",
+        files.len()
+    );
     let mut rejected = Vec::new();
     for file in &files {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
-        cmd.arg("check").arg("--format").arg("short").env("NO_COLOR", "1");
+        cmd.arg("check")
+            .arg("--format")
+            .arg("short")
+            .env("NO_COLOR", "1");
         if file.components().any(|c| c.as_os_str() == "alpha") {
             cmd.args(["--enable-api-fields", "alpha"]);
         }

@@ -254,13 +254,16 @@ fn examples_run() {
         "examples/fan-out-fan-in/pipeline.yaml",
         "examples/finally-notifier/pipeline.yaml",
     ] {
-        let output = tkc(&root).args(["run", "--output", "json", example]).output();
+        let output = tkc(&root)
+            .args(["run", "--output", "json", example])
+            .output();
         let Ok(output) = output else {
             panic!("cannot run tkc");
         };
         let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
         assert_eq!(
-            summary["status"], "Succeeded",
+            summary["status"],
+            "Succeeded",
             "{example}: {}",
             String::from_utf8_lossy(&output.stderr)
         );

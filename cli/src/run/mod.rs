@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Keep the run directory (attempt directories, results, workspaces) afterwards.
     #[arg(long)]
     keep: bool,
+    /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    enable_api_fields: Option<crate::check::ApiFieldsArg>,
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -98,7 +101,9 @@ pub fn run(args: RunArgs) -> u8 {
         let name = w.split('=').next().unwrap_or_default().to_string();
         request.workspaces.push((name, binding));
     }
-    let options = tkc_compiler::Options::default();
+    let options = tkc_compiler::Options {
+        api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
+    };
     let mut checked = tkc_compiler::check(&inputs.sources, &inputs.files, &[], &options);
     checked.diagnostics.extend(inputs.diagnostics);
     checked.diagnostics.sort();

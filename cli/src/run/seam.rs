@@ -712,6 +712,22 @@ fn lower_pipeline_task(
             combinations: None,
         });
     let mut workspaces = vec![];
+    // Embedded specs see the pipeline's workspaces they do not declare (propagation).
+    if pt.task_spec.is_some() {
+        for b in bindings {
+            let declared = spec.workspaces.iter().any(|d| d.name.value == b.name);
+            if !declared && !pt.workspaces.iter().any(|w| w.name.value == b.name) {
+                workspaces.push(TaskWorkspace {
+                    name: b.name.clone(),
+                    mount_path: format!("/workspace/{}", b.name),
+                    read_only: false,
+                    source: Some(WorkspaceSource::Run(b.name.clone())),
+                    sub_path: None,
+                    only_in: vec![],
+                });
+            }
+        }
+    }
     for decl in &spec.workspaces {
         let bound = pt
             .workspaces

@@ -517,6 +517,10 @@ impl Pod {
                 }
             }
             let rest = values.render_list(&step.args, &paths);
+            if argv.is_empty() && rest.first().is_some_and(|a| a.starts_with('-')) {
+                let image = values.render(&step.image, &paths);
+                argv = image_command(&image);
+            }
             if let Some((first, more)) = argv.split_first() {
                 args.extend(["-entrypoint".into(), first.clone()]);
                 args.push("--".into());
@@ -699,6 +703,12 @@ impl Pod {
             script.to_string()
         } else {
             format!("#!/bin/sh\nset -e\n{script}")
+        };
+        // Tekton's default `#!/bin/sh` is busybox ash or bash in the usual images, which
+        // accept `[[ ]]` and `==`; where the host's /bin/sh is dash, bash stands in for it.
+        let body = match body.strip_prefix("#!/bin/sh\nset -e\n") {
+            Some(rest) if host_sh_is_dash() => format!("#!/bin/bash\nset -e\n{rest}"),
+            _ => body,
         };
         let name = format!("{prefix}-{}", rand5(self.salt, prefix));
         let path = self.tekton.join("scripts").join(&name);
@@ -885,6 +895,28 @@ impl Pod {
             child,
             readers,
         }
+    }
+}
+
+/// Is the host's `/bin/sh` dash (with bash available to stand in for an image's shell)?
+fn host_sh_is_dash() -> bool {
+    let dash = std::fs::canonicalize("/bin/sh")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n == "dash"))
+        .unwrap_or(false);
+    dash && Path::new("/bin/bash").is_file()
+}
+
+/// The command of a step that has none, for images whose default command is a shell
+/// (locally there is no registry to read the image's config from) when its args are shell
+/// options (`["-c", "..."]`); otherwise the args run as the command.
+fn image_command(image: &str) -> Vec<String> {
+    let name = image.split(['@', ':']).next().unwrap_or_default();
+    let base = name.rsplit('/').next().unwrap_or_default();
+    match base {
+        "busybox" | "alpine" => vec!["sh".into()],
+        "ubuntu" | "debian" | "bash" | "fedora" | "centos" => vec!["bash".into()],
+        _ => vec![],
     }
 }
 
