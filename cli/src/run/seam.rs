@@ -439,7 +439,15 @@ fn with_defaults(decls: &[ParamSpec], given: &Params) -> Params {
         }
     }
     for (k, v) in given {
-        out.insert(k.clone(), v.clone());
+        // An object param takes the keys it is not given from its default.
+        match (out.get_mut(k), v) {
+            (Some(ParamValue::Object(default)), ParamValue::Object(given)) => {
+                default.extend(given.iter().map(|(a, b)| (a.clone(), b.clone())));
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
     }
     // Defaults may refer to other params.
     let snapshot = out.clone();
@@ -1254,6 +1262,27 @@ fn subst_params(text: &str, params: &Params) -> String {
             (ParamValue::Array(a), Selector::Index(i)) => a.get(*i).cloned(),
             (ParamValue::Object(o), Selector::Key(k)) => o.get(k).cloned(),
             (ParamValue::Array(a), Selector::Star | Selector::Whole) => Some(a.join(" ")),
+            // A param bound to a whole task result: select from the result at run time.
+            (ParamValue::String(s), Selector::Key(_) | Selector::Index(_)) => {
+                let refs = vars::parse(s);
+                let [r] = refs.as_slice() else { return None };
+                match &r.kind {
+                    RefKind::TaskResult {
+                        task,
+                        result,
+                        selector: Selector::Whole | Selector::Star,
+                        ..
+                    } if r.is_whole(s) => {
+                        let suffix = match selector {
+                            Selector::Key(k) => format!(".{k}"),
+                            Selector::Index(i) => format!("[{i}]"),
+                            _ => String::new(),
+                        };
+                        Some(format!("$(tasks.{task}.results.{result}{suffix})"))
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         },
         _ => None,
