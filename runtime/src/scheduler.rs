@@ -452,11 +452,10 @@ impl<B: Backend> Scheduler<B> {
                     stopping: stopping @ None,
                     ..
                 } = &mut run.phase
+                    && now >= *d
                 {
-                    if now >= *d {
-                        *stopping = Some(StopCause::TaskTimeout);
-                        let _ = stop.send(Some(Stop::Timeout));
-                    }
+                    *stopping = Some(StopCause::TaskTimeout);
+                    let _ = stop.send(Some(Stop::Timeout));
                 }
             }
         }

@@ -205,11 +205,9 @@ impl Values {
                         ..
                     },
                 ) = t.as_single_ref()
+                    && let Some(v @ (ParamValue::Array(_) | ParamValue::Object(_))) = self.lookup(r)
                 {
-                    if let Some(v @ (ParamValue::Array(_) | ParamValue::Object(_))) = self.lookup(r)
-                    {
-                        return v;
-                    }
+                    return v;
                 }
                 ParamValue::String(self.render(t, paths))
             }

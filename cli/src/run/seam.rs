@@ -5,6 +5,9 @@
 //! params (with array splicing), merges the step template, inlines StepActions found among
 //! the inputs, and turns run-time references into [`RunValue`]s.
 
+// Temporary code, replaced by the compiler's lowering: nested `if let`s kept as written.
+#![allow(clippy::collapsible_if)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use tkc_compiler::model::{
     self, Document, Kind, ParamSpec, PipelineSpec, PipelineTask, Resource, TaskSpec,

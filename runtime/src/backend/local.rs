@@ -361,10 +361,10 @@ impl Pod {
         if self.isolate.is_some() {
             return Some(tekton.to_string());
         }
-        if let PathRef::Workspace { name } = path {
-            if let Some((host, _, _)) = self.workspaces.get(name) {
-                return Some(host.to_string_lossy().into_owned());
-            }
+        if let PathRef::Workspace { name } = path
+            && let Some((host, _, _)) = self.workspaces.get(name)
+        {
+            return Some(host.to_string_lossy().into_owned());
         }
         Some(self.map_tekton_path(tekton))
     }

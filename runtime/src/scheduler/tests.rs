@@ -17,12 +17,15 @@ struct Script {
     results: Vec<(&'static str, &'static str)>,
 }
 
+/// One attempt as the fake saw it: task run, retry, rendered params.
+type Seen = (String, u32, BTreeMap<String, String>);
+
 #[derive(Default)]
 struct Fake {
     /// Per task: the attempts in order (the last one repeats).
     scripts: BTreeMap<String, Vec<Script>>,
     /// (task run, retry, rendered params) of every attempt, in start order.
-    log: Mutex<Vec<(String, u32, BTreeMap<String, String>)>>,
+    log: Mutex<Vec<Seen>>,
 }
 
 impl Fake {
@@ -31,7 +34,7 @@ impl Fake {
         self
     }
 
-    fn attempts(&self) -> Vec<(String, u32, BTreeMap<String, String>)> {
+    fn attempts(&self) -> Vec<Seen> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
