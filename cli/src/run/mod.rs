@@ -309,7 +309,7 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
             interrupted.load(std::sync::atomic::Ordering::SeqCst),
         )
     });
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    runtime.shutdown_background();
     if args.keep {
         eprintln!("run directory kept: {}", root.display());
     } else {
