@@ -1,10 +1,10 @@
 //! `tkc check` and `tkc explain`.
 
-use crate::config::{self, Config, ConfigError};
-use crate::{ColorChoice, exit, inputs};
+use crate::project::{Project, SourceArgs, terminal_width};
+use crate::{ColorChoice, exit};
 use clap::{Args, ValueEnum};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tkc_compiler::diag::{Diagnostic, Severity, codes, render};
 use tkc_compiler::model::ApiFields;
 use tkc_compiler::source::SourceMap;
@@ -51,102 +51,26 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// The name to give stdin in reports (its extension picks YAML or KDL).
-    #[arg(long, value_name = "NAME")]
-    stdin_filename: Option<String>,
-    /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    enable_api_fields: Option<ApiFieldsArg>,
+    #[command(flatten)]
+    source: SourceArgs,
     /// When to use colour.
     #[arg(long, value_enum, default_value_t)]
     color: ColorChoice,
-    /// A directory of Tasks, Pipelines and StepActions that references resolve against; its
-    /// files are not reported on (repeatable; adds to `search-paths` in tkc.toml).
-    #[arg(long = "search-path", value_name = "DIR")]
-    search_paths: Vec<PathBuf>,
     /// Exit with code 1 on warnings too (advice never fails).
     #[arg(long)]
     deny_warnings: bool,
-    /// The configuration file [default: the nearest tkc.toml above the checked paths, or the
-    /// current directory].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-/// The configuration for this invocation: `--config`, else the nearest tkc.toml.
-fn find_config(args: &CheckArgs, sources: &mut SourceMap) -> Result<Config, ConfigError> {
-    let path = match &args.config {
-        Some(path) => Some(path.clone()),
-        None => {
-            let first = args.paths.iter().find(|p| p.as_os_str() != "-");
-            first
-                .and_then(|p| config::discover(p))
-                .or_else(|| config::discover(Path::new(".")))
-        }
-    };
-    match path {
-        Some(path) => config::load(&path, sources),
-        None => Ok(Config::default()),
-    }
 }
 
 pub fn run(args: CheckArgs) -> u8 {
-    let mut sources = SourceMap::new();
-    let config = match find_config(&args, &mut sources) {
-        Ok(config) => config,
-        Err(ConfigError::Io(e)) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-        Err(ConfigError::Invalid(diagnostics)) => {
-            let mut sorted = tkc_compiler::diag::Diagnostics::new();
-            sorted.extend(diagnostics);
-            sorted.sort();
-            let diagnostics = sorted.into_vec();
-            let options = render::HumanOptions {
-                color: args.color.enabled(),
-                width: terminal_width(),
-            };
-            eprint!("{}", render::human(&sources, &diagnostics, options));
-            eprintln!(
-                "error: the configuration has {} error(s); nothing was checked",
-                diagnostics.len()
-            );
-            return exit::USAGE;
-        }
+    let project = match Project::load(&args.paths, &args.source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let mut search_paths = config.search_paths.clone();
-    search_paths.extend(args.search_paths.iter().cloned());
-    let inputs = match inputs::load(
-        &mut sources,
-        &args.paths,
-        args.stdin_filename.as_deref(),
-        &config,
-        &search_paths,
-    ) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return exit::USAGE;
-        }
-    };
-    let options = tkc_compiler::Options {
-        api_fields: args
-            .enable_api_fields
-            .map(Into::into)
-            .or(config.api_fields)
-            .unwrap_or_default(),
-        levels: config.levels.clone(),
-    };
-    let mut result = tkc_compiler::check(&sources, &inputs.files, &inputs.library, &options);
-    let mut extra = tkc_compiler::diag::Diagnostics::new();
-    extra.extend(inputs.diagnostics);
-    tkc_compiler::diag::apply_levels(&options.levels, &mut extra);
-    result.diagnostics.extend(extra);
-    result.diagnostics.sort();
+    let result = project.check();
+    let (sources, inputs) = (&project.sources, &project.inputs);
     let diagnostics = result.diagnostics.into_vec();
     let out = render_report(
-        &sources,
+        sources,
         &diagnostics,
         inputs.files.len(),
         args.format,
@@ -192,13 +116,6 @@ fn render_report(
         Format::Github => render::github(sources, diagnostics),
         Format::Short => render::short(sources, diagnostics),
     }
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
 }
 
 fn summary(diagnostics: &[Diagnostic], files: usize) -> String {

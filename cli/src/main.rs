@@ -4,6 +4,8 @@
 mod check;
 mod config;
 mod inputs;
+mod project;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -22,6 +24,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Explain a diagnostic code.
     Explain(check::ExplainArgs),
+    /// Run a PipelineRun, TaskRun, Pipeline or Task on this machine, without a cluster.
+    Run(run::RunArgs),
 }
 
 /// When to colour output.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => check::explain(args),
+        Command::Run(args) => run::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,143 @@
+//! What every command that reads Tekton sources shares: the source flags, finding and reading
+//! `tkc.toml`, loading the files (and the search paths' library files), and checking them.
+
+use crate::ColorChoice;
+use crate::check::ApiFieldsArg;
+use crate::config::{self, Config, ConfigError};
+use crate::exit;
+use crate::inputs::{self, Inputs};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use tkc_compiler::diag::{self, Diagnostics, render};
+use tkc_compiler::source::SourceMap;
+use tkc_compiler::{CheckResult, Options};
+
+/// Flags about where sources come from and how they are read.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SourceArgs {
+    /// The name to give stdin in reports (its extension picks YAML or KDL).
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
+    /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub enable_api_fields: Option<ApiFieldsArg>,
+    /// A directory of Tasks, Pipelines and StepActions that references resolve against; its
+    /// files are not reported on (repeatable; adds to `search-paths` in tkc.toml).
+    #[arg(long = "search-path", value_name = "DIR")]
+    pub search_paths: Vec<PathBuf>,
+    /// The configuration file [default: the nearest tkc.toml above the given paths, or the
+    /// current directory].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Loaded sources, ready to check.
+pub struct Project {
+    pub sources: SourceMap,
+    pub inputs: Inputs,
+    pub options: Options,
+}
+
+impl Project {
+    /// Finds the configuration, loads `paths` and the search paths. A configuration or I/O
+    /// error is printed (to stderr) and turned into the exit code.
+    pub fn load(paths: &[PathBuf], args: &SourceArgs, color: ColorChoice) -> Result<Project, u8> {
+        let mut sources = SourceMap::new();
+        let config = match find_config(paths, args.config.as_deref(), &mut sources) {
+            Ok(config) => config,
+            Err(ConfigError::Io(e)) => {
+                eprintln!("error: {e}");
+                return Err(exit::USAGE);
+            }
+            Err(ConfigError::Invalid(diagnostics)) => {
+                let mut sorted = Diagnostics::new();
+                sorted.extend(diagnostics);
+                sorted.sort();
+                let diagnostics = sorted.into_vec();
+                let options = render::HumanOptions {
+                    color: color.enabled(),
+                    width: terminal_width(),
+                };
+                eprint!("{}", render::human(&sources, &diagnostics, options));
+                eprintln!(
+                    "error: the configuration has {} error(s); nothing was done",
+                    diagnostics.len()
+                );
+                return Err(exit::USAGE);
+            }
+        };
+        let mut search_paths = config.search_paths.clone();
+        search_paths.extend(args.search_paths.iter().cloned());
+        let inputs = match inputs::load(
+            &mut sources,
+            paths,
+            args.stdin_filename.as_deref(),
+            &config,
+            &search_paths,
+        ) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                eprintln!("error: {}", e.0);
+                return Err(exit::USAGE);
+            }
+        };
+        let options = Options {
+            api_fields: args
+                .enable_api_fields
+                .map(Into::into)
+                .or(config.api_fields)
+                .unwrap_or_default(),
+            levels: config.levels.clone(),
+        };
+        Ok(Project {
+            sources,
+            inputs,
+            options,
+        })
+    }
+
+    /// Checks the loaded files: every diagnostic (configured levels applied), sorted.
+    pub fn check(&self) -> CheckResult {
+        let mut result = tkc_compiler::check(
+            &self.sources,
+            &self.inputs.files,
+            &self.inputs.library,
+            &self.options,
+        );
+        let mut extra = Diagnostics::new();
+        extra.extend(self.inputs.diagnostics.iter().cloned());
+        diag::apply_levels(&self.options.levels, &mut extra);
+        result.diagnostics.extend(extra);
+        result.diagnostics.sort();
+        result
+    }
+}
+
+/// The configuration for this invocation: `--config`, else the nearest tkc.toml above the
+/// first path, else above the current directory.
+fn find_config(
+    paths: &[PathBuf],
+    explicit: Option<&Path>,
+    sources: &mut SourceMap,
+) -> Result<Config, ConfigError> {
+    let path = match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => paths
+            .iter()
+            .find(|p| p.as_os_str() != "-")
+            .and_then(|p| config::discover(p))
+            .or_else(|| config::discover(Path::new("."))),
+    };
+    match path {
+        Some(path) => config::load(&path, sources),
+        None => Ok(Config::default()),
+    }
+}
+
+/// `COLUMNS`, else 100.
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}

@@ -1,0 +1,404 @@
+//! `tkc run`: check, lower, and run a PipelineRun, TaskRun, Pipeline or Task on this machine.
+
+mod render;
+mod seam;
+
+use crate::exit;
+use crate::project::{Project, SourceArgs};
+use clap::{Args, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render};
+use tkc_compiler::plan::{Binding, Plan, RunKind};
+use tkc_runtime::backend::local::{LocalBackend, LocalConfig};
+use tkc_runtime::{EventSink, RunOptions, RunSummary};
+
+/// Exit code of an interrupted run.
+const INTERRUPTED: u8 = 130;
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Live task states, step logs and a summary.
+    #[default]
+    Human,
+    /// Only the JSON summary on stdout (logs go to stderr).
+    Json,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Files or directories holding the run and what it uses (Tasks, Pipelines, ConfigMaps, ...).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Which PipelineRun, TaskRun, Pipeline or Task to run (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// A param of the run (`--param name=value`; arrays as `a,b,c` or JSON).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Bind a workspace: `name=emptyDir` or `name=dir:PATH` (your own directory).
+    #[arg(long = "workspace", short = 'w', value_name = "NAME=BINDING")]
+    workspaces: Vec<String>,
+    /// How many task attempts may run at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    parallel: Option<usize>,
+    /// Run each step with bubblewrap in a mount namespace with Tekton's paths.
+    #[arg(long)]
+    isolate: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+    /// Keep the run directory (attempt directories, results, workspaces) afterwards.
+    #[arg(long)]
+    keep: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let project = match Project::load(&args.paths, &args.source, crate::ColorChoice::Auto) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    let mut request = seam::Request {
+        run: args.run.clone(),
+        params: vec![],
+        workspaces: vec![],
+    };
+    for p in &args.params {
+        match p.split_once('=') {
+            Some((k, v)) => request.params.push((k.to_string(), v.to_string())),
+            None => {
+                eprintln!("error: --param {p}: write NAME=VALUE");
+                return exit::USAGE;
+            }
+        }
+    }
+    for w in &args.workspaces {
+        let binding = match w.split_once('=') {
+            Some((_, "emptyDir")) => Binding::EmptyDir {},
+            Some((_, b)) if b.starts_with("dir:") => {
+                let path = &b[4..];
+                match std::fs::canonicalize(path) {
+                    Ok(p) if p.is_dir() => Binding::Dir {
+                        path: p.to_string_lossy().into_owned(),
+                    },
+                    _ => {
+                        eprintln!("error: --workspace {w}: {path} is not a directory");
+                        return exit::USAGE;
+                    }
+                }
+            }
+            _ => {
+                eprintln!("error: --workspace {w}: write NAME=emptyDir or NAME=dir:PATH");
+                return exit::USAGE;
+            }
+        };
+        let name = w.split('=').next().unwrap_or_default().to_string();
+        request.workspaces.push((name, binding));
+    }
+    let checked = project.check();
+    let diagnostics = checked.diagnostics.into_vec();
+    let errors: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    let world = tkc_compiler::resolve::World::build(
+        &project.sources,
+        checked.documents,
+        &project.inputs.files,
+        &mut Diagnostics::new(),
+    );
+    let color = crate::ColorChoice::Auto.enabled() && args.output == Output::Human;
+    if !errors.is_empty() {
+        let kind = run_kind_of(&world, args.run.as_deref());
+        let reason = errors
+            .iter()
+            .find_map(|d| d.code.tekton_reason)
+            .unwrap_or(match kind {
+                RunKind::PipelineRun => "PipelineValidationFailed",
+                RunKind::TaskRun => "TaskRunValidationFailed",
+            });
+        let errors: Vec<Diagnostic> = errors.into_iter().cloned().collect();
+        return cannot_start(
+            &args,
+            kind,
+            args.run.clone().unwrap_or_default(),
+            reason,
+            "the run has errors; nothing was run".into(),
+            Some((&project.sources, &errors)),
+            color,
+        );
+    }
+    let lowered = match seam::lower(&world, &request) {
+        Ok(l) => l,
+        Err(e) if e.reason == "usage" => {
+            eprintln!("error: {}", e.message);
+            return exit::USAGE;
+        }
+        Err(e) => {
+            let kind = run_kind_of(&world, args.run.as_deref());
+            return cannot_start(
+                &args,
+                kind,
+                args.run.clone().unwrap_or_default(),
+                e.reason,
+                e.message,
+                None,
+                color,
+            );
+        }
+    };
+    execute(&args, lowered.plan, lowered.notes, color)
+}
+
+/// The kind a run of these inputs would be (for the reason of a run that cannot start).
+fn run_kind_of(world: &tkc_compiler::resolve::World, name: Option<&str>) -> RunKind {
+    use tkc_compiler::model::Kind;
+    let task_like = world.checked().any(|(_, d)| {
+        matches!(d.kind, Kind::TaskRun | Kind::Task) && name.is_none_or(|n| d.name() == n)
+    });
+    let pipeline_like = world.checked().any(|(_, d)| {
+        matches!(d.kind, Kind::PipelineRun | Kind::Pipeline) && name.is_none_or(|n| d.name() == n)
+    });
+    if task_like && !pipeline_like {
+        RunKind::TaskRun
+    } else {
+        RunKind::PipelineRun
+    }
+}
+
+fn cannot_start(
+    args: &RunArgs,
+    kind: RunKind,
+    name: String,
+    reason: &str,
+    message: String,
+    diagnostics: Option<(&tkc_compiler::source::SourceMap, &[Diagnostic])>,
+    color: bool,
+) -> u8 {
+    let summary = RunSummary {
+        kind: match kind {
+            RunKind::PipelineRun => "PipelineRun",
+            RunKind::TaskRun => "TaskRun",
+        }
+        .into(),
+        name,
+        status: "Failed".into(),
+        reason: reason.to_string(),
+        duration_ms: 0,
+        tasks: vec![],
+        results: Default::default(),
+        diagnostics: Some(match diagnostics {
+            Some((sources, d)) => {
+                serde_json::to_value(diag_render::json_diagnostics(sources, d)).unwrap_or_default()
+            }
+            None => serde_json::Value::Array(vec![]),
+        }),
+        message: message.clone(),
+    };
+    match args.output {
+        Output::Json => println!("{}", render::json_summary(&summary)),
+        Output::Human => {
+            if let Some((sources, d)) = diagnostics {
+                let options = diag_render::HumanOptions { color, width: 100 };
+                print!("{}", diag_render::human(sources, d, options));
+            }
+            println!(
+                "{}: {message}",
+                render::paint(color, "31", &format!("cannot run ({reason})"))
+            );
+        }
+    }
+    exit::FAILED
+}
+
+fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u8 {
+    if plan.run.generate_name {
+        plan.run.name = format!("{}{}", plan.run.name, random_suffix());
+        plan.run.generate_name = false;
+    }
+    let entrypoint = match locate_entrypoint() {
+        Some(p) => p,
+        None => {
+            eprintln!(
+                "error: tkc-entrypoint not found: build it (`cargo build` builds it beside tkc), put it on PATH, or set TKC_ENTRYPOINT"
+            );
+            return exit::USAGE;
+        }
+    };
+    let bwrap = if args.isolate {
+        match which("bwrap") {
+            Some(b) => Some(b),
+            None => {
+                eprintln!(
+                    "error: --isolate needs bubblewrap (`bwrap`), which is not on PATH (apt-get install bubblewrap)"
+                );
+                return exit::USAGE;
+            }
+        }
+    } else {
+        None
+    };
+    let tmp = std::env::temp_dir();
+    let root = tmp.join(format!("tkc-run-{}-{}", plan.run.name, random_suffix()));
+    let config = LocalConfig {
+        entrypoint,
+        root: root.clone(),
+        state_dir: state_dir(),
+        bwrap,
+    };
+    let backend = Arc::new(LocalBackend::new(config));
+    let parallel = args
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let live = args.output == Output::Human && std::io::stdout().is_terminal();
+    let output = args.output;
+    let (summary, interrupted) = runtime.block_on(async move {
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if wait_for_interrupt().await {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = cancel_tx.send(true);
+            }
+        });
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut renderer = render::Renderer::new(output, live, color);
+        for n in &notes {
+            renderer.note(n);
+        }
+        let printer = tokio::spawn(async move {
+            let mut rx = rx;
+            while let Some(event) = rx.recv().await {
+                renderer.event(&event);
+            }
+            renderer.finish();
+        });
+        let options = RunOptions {
+            name: plan.run.name.clone(),
+            uid: uuid(),
+            parallel,
+            cancel: cancel_rx,
+        };
+        let summary = tkc_runtime::run(&plan, backend, options, EventSink::new(tx)).await;
+        let _ = printer.await;
+        (
+            summary,
+            interrupted.load(std::sync::atomic::Ordering::SeqCst),
+        )
+    });
+    runtime.shutdown_background();
+    if args.keep {
+        eprintln!("run directory kept: {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    match args.output {
+        Output::Json => println!("{}", render::json_summary(&summary)),
+        Output::Human => print!("{}", render::human_summary(&summary, color)),
+    }
+    if interrupted {
+        INTERRUPTED
+    } else if summary.status == "Succeeded" {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+/// Ctrl-C or SIGTERM; `false` if no handler could be installed.
+async fn wait_for_interrupt() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return tokio::signal::ctrl_c().await.is_ok();
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        _ = term.recv() => true,
+    }
+}
+
+/// `TKC_ENTRYPOINT`, else `tkc-entrypoint` beside this executable, else on PATH.
+fn locate_entrypoint() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TKC_ENTRYPOINT").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        for candidate in [dir.join("tkc-entrypoint"), dir.join("../tkc-entrypoint")] {
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    which("tkc-entrypoint")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `TKC_STATE_DIR`, else `$XDG_STATE_HOME/tkc`, else `~/.local/state/tkc`.
+fn state_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("TKC_STATE_DIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).join("tkc");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/tkc"),
+        None => std::env::temp_dir().join("tkc-state"),
+    }
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    b
+}
+
+/// Five characters of `[a-z0-9]`, like Kubernetes' generateName suffixes.
+fn random_suffix() -> String {
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    random_bytes()[..5]
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect()
+}
+
+fn uuid() -> String {
+    let b = random_bytes();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}

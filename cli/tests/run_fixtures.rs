@@ -1,0 +1,275 @@
+//! `testdata/run/**`: every fixture is run end to end by the real `tkc run --output json`
+//! on the local backend (real entrypoint, real processes); the JSON summary, with the
+//! run's name and the duration redacted, and the exit code are an insta snapshot beside it.
+//!
+//! A leading comment line `# tkc-args: ...` gives extra arguments. Also here: Ctrl-C
+//! cancellation leaves no process behind, and `--isolate` (skipped without `bwrap`).
+
+// A test that cannot start `tkc` has nothing left to check.
+#![allow(clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FIXTURES: &str = "testdata/run";
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The entrypoint beside the `tkc` under test; built if `cargo test -p tkc` did not build it.
+fn entrypoint() -> PathBuf {
+    let tkc = PathBuf::from(env!("CARGO_BIN_EXE_tkc"));
+    let dir = tkc.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ep = dir.join("tkc-entrypoint");
+    if !ep.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let _ = Command::new(cargo)
+            .args(["build", "-p", "tkc-entrypoint"])
+            .current_dir(workspace_root())
+            .status();
+    }
+    ep
+}
+
+fn tkc(root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    cmd.current_dir(root)
+        .env("NO_COLOR", "1")
+        .env("TKC_ENTRYPOINT", entrypoint())
+        .env("TKC_STATE_DIR", std::env::temp_dir().join("tkc-test-state"));
+    cmd
+}
+
+fn header_args(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("tkc-args:"))
+        .map(|a| a.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The summary with what changes from run to run redacted.
+fn redact(stdout: &[u8]) -> String {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(stdout) else {
+        return format!("not JSON:\n{}", String::from_utf8_lossy(stdout));
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("name".into(), "[name]".into());
+        o.insert("duration_ms".into(), "[duration]".into());
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+#[test]
+fn run_fixtures() {
+    let root = workspace_root();
+    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let args = header_args(&text);
+        let output = tkc(&root)
+            .arg("run")
+            .args(&args)
+            .args(["--output", "json"])
+            .arg(relative)
+            .output();
+        let report = match output {
+            Ok(o) => format!(
+                "$ tkc run {}--output json {}\nexit code: {}\n\n{}\n",
+                args.iter().map(|a| format!("{a} ")).collect::<String>(),
+                relative.display(),
+                o.status.code().map_or("none".into(), |c| c.to_string()),
+                redact(&o.stdout)
+            ),
+            Err(e) => format!("cannot run tkc: {e}"),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        insta::with_settings!({
+            snapshot_path => path.parent().unwrap_or(&root),
+            prepend_module_to_snapshot => false,
+            snapshot_suffix => "",
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, report);
+        });
+    });
+}
+
+/// Pids of processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_leaves_no_process() {
+    let marker = format!("tkc-cancel-marker-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&marker);
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join("pipeline.yaml");
+    let yaml = format!(
+        r#"apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: cancel-me
+spec:
+  tasks:
+    - name: a
+      taskSpec:
+        steps:
+          - name: sleep
+            image: alpine
+            script: |
+              sleep 300 &
+              sh -c 'sleep 301; echo {marker}'
+    - name: b
+      taskSpec:
+        steps:
+          - name: sleep
+            image: alpine
+            script: sh -c 'sleep 302; echo {marker}'
+  finally:
+    - name: f
+      taskSpec:
+        steps:
+          - name: never
+            image: alpine
+            script: echo never
+"#
+    );
+    let _ = std::fs::write(&file, yaml);
+    let child = tkc(&dir)
+        .args(["run", "--output", "json", "pipeline.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        panic!("cannot start tkc");
+    };
+    let start = Instant::now();
+    while processes_with(&marker).len() < 2 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output();
+    let Ok(output) = output else {
+        panic!("tkc did not finish");
+    };
+    assert_eq!(output.status.code(), Some(130));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(summary["status"], "Cancelled");
+    assert_eq!(summary["reason"], "Cancelled");
+    assert_eq!(summary["tasks"][0]["reason"], "TaskRunCancelled");
+    assert_eq!(summary["tasks"][2]["status"], "Skipped");
+    std::thread::sleep(Duration::from_millis(100));
+    let left: Vec<u32> = processes_with(&marker)
+        .into_iter()
+        .filter(|p| *p != std::process::id())
+        .collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn isolate_shows_tekton_paths() {
+    let Some(_) = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("bwrap not installed: skipped");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tkc-isolate-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let yaml = r#"apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: iso
+spec:
+  workspaces: [{name: src}]
+  tasks:
+    - name: a
+      workspaces: [{name: src}]
+      taskSpec:
+        workspaces: [{name: src}]
+        results: [{name: where}]
+        steps:
+          - name: write
+            image: alpine
+            script: |
+              echo hi > /workspace/src/file
+              printf "$(workspaces.src.path)" > /tekton/results/where
+    - name: b
+      runAfter: [a]
+      workspaces: [{name: src, workspace: src}]
+      taskSpec:
+        workspaces: [{name: src, mountPath: /data}]
+        steps:
+          - name: read
+            image: alpine
+            script: test "$(cat /data/file)" = hi
+"#;
+    let _ = std::fs::write(dir.join("p.yaml"), yaml);
+    let output = tkc(&dir)
+        .args(["run", "--isolate", "--output", "json", "p.yaml"])
+        .output();
+    let Ok(output) = output else {
+        panic!("cannot run tkc");
+    };
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(
+        summary["status"],
+        "Succeeded",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(summary["tasks"][0]["results"]["where"], "/workspace/src");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The examples run to success with host tools only (the README's first command runs one).
+#[test]
+fn examples_run() {
+    let root = workspace_root();
+    for example in [
+        "examples/build-and-test/pipeline.yaml",
+        "examples/build-and-test/pipeline.kdl",
+        "examples/fan-out-fan-in/pipeline.yaml",
+        "examples/finally-notifier/pipeline.yaml",
+    ] {
+        let output = tkc(&root)
+            .args(["run", "--output", "json", example])
+            .output();
+        let Ok(output) = output else {
+            panic!("cannot run tkc");
+        };
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        assert_eq!(
+            summary["status"],
+            "Succeeded",
+            "{example}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "{example}");
+    }
+}

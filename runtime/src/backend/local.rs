@@ -1,0 +1,1061 @@
+//! The local backend: a task attempt is a directory laid out like the volumes of Tekton's pod,
+//! and its steps are host processes started through the tkc entrypoint.
+//!
+//! ```text
+//! <run dir>/<taskrun>-pod[-retry<k>]/
+//!   tekton/{bin,run/<i>,results,steps,scripts,downward,home}
+//!   workspace/            (Tekton's /workspace emptyDir; the default working directory)
+//!   ws/<name>/            emptyDir workspaces of this attempt
+//!   volumes/<name>/       the Task's own volumes
+//! <run dir>/workspaces/<name>/   run-scoped workspaces (volumeClaimTemplate, implicit ones)
+//! <state dir>/claims/<claim>/    persistentVolumeClaim workspaces, kept across runs
+//! ```
+//!
+//! All steps of an attempt start at once, as the containers of a pod do, and are ordered only
+//! by the entrypoint's wait and post files: the protocol is the real one and a hand-off costs
+//! about a millisecond. With `isolate`, each step runs under bubblewrap in a mount namespace
+//! that shows these directories at Tekton's own paths (`/tekton/...`, `/workspace/...`), with
+//! the host's `/usr`, `/bin`, `/lib*` and `/etc` read-only.
+
+use super::{Attempt, AttemptOutcome, Backend, RunIdentity, StepOutcome, Stop, StopSignal};
+use crate::events::{Event, EventSink, Stream, TaskId};
+use crate::scheduler::STEP_FAILED;
+use crate::values::{self, Values};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tkc_compiler::plan::{
+    Binding, EnvVar, OnError, PathRef, Plan, ResultDecl, Step, WorkspaceSource,
+};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long stopped steps get to go before their process groups are killed.
+const STOP_GRACE: Duration = Duration::from_millis(1500);
+
+/// Settings of the local backend.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// The `tkc-entrypoint` binary.
+    pub entrypoint: PathBuf,
+    /// The run directory (created if missing).
+    pub root: PathBuf,
+    /// Where `persistentVolumeClaim` workspaces live (`<state>/claims/<claim>`).
+    pub state_dir: PathBuf,
+    /// `bwrap`, to run each step at Tekton's paths.
+    pub bwrap: Option<PathBuf>,
+}
+
+/// Runs attempts as host processes.
+#[derive(Debug)]
+pub struct LocalBackend {
+    config: LocalConfig,
+    /// Host directories of the run's workspaces (absent: emptyDir, made per attempt).
+    run_workspaces: Mutex<BTreeMap<String, PathBuf>>,
+    config_maps: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    secrets: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    counter: AtomicU64,
+}
+
+impl LocalBackend {
+    pub fn new(config: LocalConfig) -> LocalBackend {
+        LocalBackend {
+            config,
+            run_workspaces: Mutex::new(BTreeMap::new()),
+            config_maps: Mutex::new(BTreeMap::new()),
+            secrets: Mutex::new(BTreeMap::new()),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+
+    /// The directory behind a binding; `None` for emptyDir (made per attempt).
+    fn bind(
+        &self,
+        name: &str,
+        binding: &Binding,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<PathBuf>, String> {
+        let io = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());
+        Ok(Some(match binding {
+            Binding::EmptyDir {} => return Ok(None),
+            Binding::VolumeClaimTemplate {} => {
+                let dir = self.config.root.join("workspaces").join(name);
+                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                dir
+            }
+            Binding::PersistentVolumeClaim { claim_name, .. } => {
+                let dir = self.config.state_dir.join("claims").join(claim_name);
+                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                dir
+            }
+            Binding::Dir { path } => {
+                let dir = PathBuf::from(path);
+                if !dir.is_dir() {
+                    return Err(format!("workspace `{name}`: {path} is not a directory"));
+                }
+                std::fs::canonicalize(&dir).unwrap_or(dir)
+            }
+            Binding::ConfigMap { name: cm, items } => {
+                let data = lock(&self.config_maps).get(cm).cloned();
+                let Some(data) = data else {
+                    return Err(format!(
+                        "workspace `{name}`: ConfigMap `{cm}` is not among the inputs"
+                    ));
+                };
+                let dir = self.config.root.join("workspaces").join(name);
+                write_items(&dir, &data, items.as_ref()).map_err(|e| io(&dir, e))?;
+                dir
+            }
+            Binding::Secret { secret_name, items } => {
+                let data = lock(&self.secrets).get(secret_name).cloned();
+                let Some(data) = data else {
+                    return Err(format!(
+                        "workspace `{name}`: Secret `{secret_name}` is not among the inputs"
+                    ));
+                };
+                let dir = self.config.root.join("workspaces").join(name);
+                write_items(&dir, &data, items.as_ref()).map_err(|e| io(&dir, e))?;
+                dir
+            }
+            Binding::Other { .. } => {
+                notes.push(format!(
+                    "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
+                ));
+                let dir = self.config.root.join("workspaces").join(name);
+                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                dir
+            }
+        }))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes ConfigMap/Secret data as files (all keys, or the `items` `{key, path}`).
+fn write_items(
+    dir: &Path,
+    data: &BTreeMap<String, String>,
+    items: Option<&serde_json::Value>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let pairs: Vec<(String, String)> = match items.and_then(|i| i.as_array()) {
+        Some(list) => list
+            .iter()
+            .filter_map(|i| {
+                let key = i.get("key")?.as_str()?;
+                let path = i.get("path").and_then(|p| p.as_str()).unwrap_or(key);
+                Some((key.to_string(), path.to_string()))
+            })
+            .collect(),
+        None => data.keys().map(|k| (k.clone(), k.clone())).collect(),
+    };
+    for (key, path) in pairs {
+        let Some(value) = data.get(&key) else {
+            continue;
+        };
+        if path.split('/').any(|c| c == "..") {
+            continue;
+        }
+        let file = dir.join(&path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(file, value)?;
+    }
+    Ok(())
+}
+
+impl Backend for LocalBackend {
+    fn prepare(&self, plan: &Plan, _run: &RunIdentity) -> Result<Vec<String>, String> {
+        std::fs::create_dir_all(&self.config.root)
+            .map_err(|e| format!("cannot create {}: {e}", self.config.root.display()))?;
+        *lock(&self.config_maps) = plan.config_maps.clone();
+        *lock(&self.secrets) = plan.secrets.clone();
+        let mut notes = vec!["images are not pulled; steps run with the host's tools".to_string()];
+        if self.config.bwrap.is_some() {
+            notes[0].push_str(" (isolated with bubblewrap at Tekton's paths)");
+        }
+        for w in &plan.workspaces {
+            if let Some(mut dir) = self.bind(&w.name, &w.binding, &mut notes)? {
+                if let Some(sub) = &w.sub_path {
+                    dir = dir.join(sub);
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
+                lock(&self.run_workspaces).insert(w.name.clone(), dir);
+            }
+        }
+        if self.config.bwrap.is_none() && mentions_tekton_paths(plan) {
+            notes.push(
+                "some steps use /tekton or /workspace paths directly; run with --isolate (bubblewrap) to give them those paths"
+                    .to_string(),
+            );
+        }
+        Ok(notes)
+    }
+
+    async fn run_attempt(
+        &self,
+        attempt: Attempt,
+        stop: StopSignal,
+        events: EventSink,
+    ) -> AttemptOutcome {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        match Pod::create(self, &attempt, n) {
+            Ok(pod) => pod.run(attempt, stop, events).await,
+            Err(message) => AttemptOutcome {
+                steps: vec![],
+                results: BTreeMap::new(),
+                failure: Some(("TaskRunValidationFailed".into(), message)),
+            },
+        }
+    }
+}
+
+/// Does any script, arg or working dir use Tekton's fixed paths?
+fn mentions_tekton_paths(plan: &Plan) -> bool {
+    plan.tasks.iter().any(|t| {
+        t.pod.steps.iter().any(|s| {
+            s.script
+                .iter()
+                .chain(&s.args)
+                .chain(&s.command)
+                .chain(&s.working_dir)
+                .any(|x| {
+                    let text = x.text();
+                    let without_refs = {
+                        let mut out = text.to_string();
+                        for r in x.refs().iter().rev() {
+                            out.replace_range(r.start..r.end, "");
+                        }
+                        out
+                    };
+                    without_refs.contains("/tekton/") || without_refs.contains("/workspace/")
+                })
+        })
+    })
+}
+
+/// One attempt's directory and how steps see it.
+struct Pod {
+    dir: PathBuf,
+    tekton: PathBuf,
+    /// Workspace name → (host dir, mount path, read-only).
+    workspaces: BTreeMap<String, (PathBuf, String, bool)>,
+    /// Volume name → host dir.
+    volumes: BTreeMap<String, PathBuf>,
+    isolate: Option<PathBuf>,
+    entrypoint: PathBuf,
+    config_maps: BTreeMap<String, BTreeMap<String, String>>,
+    secrets: BTreeMap<String, BTreeMap<String, String>>,
+    salt: u64,
+}
+
+impl Pod {
+    fn create(backend: &LocalBackend, attempt: &Attempt, n: u64) -> Result<Pod, String> {
+        let pod_name = if attempt.retry == 0 {
+            format!("{}-pod", attempt.task_run)
+        } else {
+            format!("{}-pod-retry{}", attempt.task_run, attempt.retry)
+        };
+        let dir = backend.config.root.join(sanitize(&pod_name));
+        let tekton = dir.join("tekton");
+        let mk = |p: &Path| {
+            std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
+        };
+        for sub in ["bin", "results", "steps", "scripts", "downward", "home"] {
+            mk(&tekton.join(sub))?;
+        }
+        for i in 0..attempt.plan.pod.steps.len() {
+            mk(&tekton.join("run").join(i.to_string()).join("status"))?;
+        }
+        mk(&dir.join("workspace"))?;
+        let run_workspaces = lock(&backend.run_workspaces).clone();
+        let mut workspaces = BTreeMap::new();
+        let mut notes = vec![];
+        for w in &attempt.plan.pod.workspaces {
+            let host = match &w.source {
+                None => continue,
+                Some(WorkspaceSource::Run(name)) => run_workspaces.get(name).cloned(),
+                Some(WorkspaceSource::Binding(b)) => backend.bind(&w.name, b, &mut notes)?,
+            };
+            let mut host = match host {
+                Some(h) => h,
+                None => {
+                    let d = dir.join("ws").join(sanitize(&w.name));
+                    mk(&d)?;
+                    d
+                }
+            };
+            if let Some(sub) = &w.sub_path {
+                let sub = attempt.values.render(sub, &values::no_paths);
+                if !sub.is_empty() && !sub.split('/').any(|c| c == "..") {
+                    host = host.join(sub.trim_start_matches('/'));
+                    mk(&host)?;
+                }
+            }
+            workspaces.insert(w.name.clone(), (host, w.mount_path.clone(), w.read_only));
+        }
+        let config_maps = lock(&backend.config_maps).clone();
+        let secrets = lock(&backend.secrets).clone();
+        let mut volumes = BTreeMap::new();
+        for v in &attempt.plan.pod.volumes {
+            let host = dir.join("volumes").join(sanitize(&v.name));
+            let src = &v.source;
+            if let Some(path) = src.pointer("/hostPath/path").and_then(|p| p.as_str()) {
+                volumes.insert(v.name.clone(), PathBuf::from(path));
+                continue;
+            }
+            let data = if let Some(cm) = src.pointer("/configMap/name").and_then(|p| p.as_str()) {
+                config_maps.get(cm)
+            } else if let Some(s) = src.pointer("/secret/secretName").and_then(|p| p.as_str()) {
+                secrets.get(s)
+            } else {
+                None
+            };
+            match data {
+                Some(data) => {
+                    let items = src
+                        .pointer("/configMap/items")
+                        .or_else(|| src.pointer("/secret/items"));
+                    write_items(&host, data, items)
+                        .map_err(|e| format!("cannot create {}: {e}", host.display()))?;
+                }
+                None => mk(&host)?,
+            }
+            volumes.insert(v.name.clone(), host);
+        }
+        Ok(Pod {
+            dir,
+            tekton,
+            workspaces,
+            volumes,
+            isolate: backend.config.bwrap.clone(),
+            entrypoint: backend.config.entrypoint.clone(),
+            config_maps,
+            secrets,
+            salt: n,
+        })
+    }
+
+    /// `/tekton` as the steps see it.
+    fn tekton_seen(&self) -> String {
+        if self.isolate.is_some() {
+            "/tekton".to_string()
+        } else {
+            self.tekton.to_string_lossy().into_owned()
+        }
+    }
+
+    /// A path as the steps see it, from Tekton's path.
+    fn path_of(&self, path: &PathRef, tekton: &str) -> Option<String> {
+        if self.isolate.is_some() {
+            return Some(tekton.to_string());
+        }
+        if let PathRef::Workspace { name } = path
+            && let Some((host, _, _)) = self.workspaces.get(name)
+        {
+            return Some(host.to_string_lossy().into_owned());
+        }
+        Some(self.map_tekton_path(tekton))
+    }
+
+    /// Rewrites a path under `/tekton` or a workspace mount to the host directory.
+    fn map_tekton_path(&self, path: &str) -> String {
+        if let Some(rest) = path.strip_prefix("/tekton/") {
+            return self.tekton.join(rest).to_string_lossy().into_owned();
+        }
+        for (host, mount, _) in self.workspaces.values() {
+            if path == mount {
+                return host.to_string_lossy().into_owned();
+            }
+            if let Some(rest) = path
+                .strip_prefix(mount.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                return host.join(rest).to_string_lossy().into_owned();
+            }
+        }
+        if path == "/workspace" {
+            return self.dir.join("workspace").to_string_lossy().into_owned();
+        }
+        if let Some(rest) = path.strip_prefix("/workspace/") {
+            return self
+                .dir
+                .join("workspace")
+                .join(rest)
+                .to_string_lossy()
+                .into_owned();
+        }
+        path.to_string()
+    }
+
+    async fn run(
+        self,
+        attempt: Attempt,
+        mut stop: StopSignal,
+        events: EventSink,
+    ) -> AttemptOutcome {
+        let plan = attempt.plan.clone();
+        let steps = &plan.pod.steps;
+        let paths = |p: &PathRef, t: &str| self.path_of(p, t);
+        let values = &attempt.values;
+        let tekton = self.tekton_seen();
+        let result_names: Vec<&str> = plan
+            .pod
+            .results
+            .iter()
+            .filter(|r| r.from_step.is_none())
+            .map(|r| r.name.as_str())
+            .collect();
+        // steps/<container> and steps/<i> → run/<i>/status (Tekton's step-init).
+        for (i, step) in steps.iter().enumerate() {
+            let target = PathBuf::from(format!("../run/{i}/status"));
+            for link in [step.container.clone(), i.to_string()] {
+                let at = self.tekton.join("steps").join(sanitize(&link));
+                let _ = std::fs::remove_file(&at);
+                let _ = std::os::unix::fs::symlink(&target, &at);
+            }
+        }
+        let gated = !plan.pod.sidecars.is_empty();
+        let mut sidecars = vec![];
+        for (i, sidecar) in plan.pod.sidecars.iter().enumerate() {
+            let mut argv = values.render_list(&sidecar.command, &paths);
+            argv.extend(values.render_list(&sidecar.args, &paths));
+            if let Some(script) = &sidecar.script {
+                match self.write_script(
+                    &format!("sidecar-script-{i}"),
+                    &values.render(script, &paths),
+                ) {
+                    Ok(path) => argv.insert(0, path),
+                    Err(_) => continue,
+                }
+            }
+            if argv.is_empty() {
+                continue;
+            }
+            let env = self.env(&sidecar.env, values, &paths, &attempt);
+            let workdir = sidecar
+                .working_dir
+                .as_ref()
+                .map(|w| values.render(w, &paths));
+            let mut cmd = self.command(&argv, &env, workdir.as_deref(), &[]);
+            if let Ok(child) = cmd.spawn() {
+                let name = sidecar.container.clone();
+                sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
+            }
+        }
+        if gated {
+            let _ = std::fs::write(self.tekton.join("downward").join("ready"), "READY");
+        }
+        let mut children: Vec<Option<StepProcess>> = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            let mut args: Vec<String> = vec!["-tekton_root".into(), tekton.clone()];
+            if i > 0 {
+                args.extend(["-wait_file".into(), format!("{tekton}/run/{}/out", i - 1)]);
+            } else if gated {
+                args.extend([
+                    "-wait_file".into(),
+                    format!("{tekton}/downward/ready"),
+                    "-wait_file_content".into(),
+                ]);
+            }
+            args.extend([
+                "-post_file".into(),
+                format!("{tekton}/run/{i}/out"),
+                "-termination_path".into(),
+                format!("{tekton}/run/{i}/termination"),
+                "-step_metadata_dir".into(),
+                format!("{tekton}/run/{i}/status"),
+            ]);
+            if let Some(t) = step.timeout.as_deref().filter(|t| !t.is_empty()) {
+                args.extend(["-timeout".into(), t.to_string()]);
+            }
+            if step.on_error == OnError::Continue {
+                args.extend(["-on_error".into(), "continue".into()]);
+            }
+            if !result_names.is_empty() {
+                args.extend(["-results".into(), result_names.join(",")]);
+            }
+            if !step.results.is_empty() {
+                let names: Vec<&str> = step.results.iter().map(|r| r.name.as_str()).collect();
+                args.extend(["-step_results".into(), names.join(",")]);
+            }
+            if !step.when.is_empty() {
+                args.extend([
+                    "-when_expressions".into(),
+                    step_when_json(step, values, &paths),
+                ]);
+            }
+            if let Some(p) = &step.stdout_path {
+                args.extend(["-stdout_path".into(), values.render(p, &paths)]);
+            }
+            if let Some(p) = &step.stderr_path {
+                args.extend(["-stderr_path".into(), values.render(p, &paths)]);
+            }
+            let mut argv = values.render_list(&step.command, &paths);
+            if let Some(script) = &step.script {
+                match self.write_script(&format!("script-{i}"), &values.render(script, &paths)) {
+                    Ok(path) => argv = vec![path],
+                    Err(e) => {
+                        events.emit(Event::StepLog {
+                            task: attempt.task.clone(),
+                            step: step.name.clone(),
+                            stream: Stream::Stderr,
+                            line: e,
+                        });
+                    }
+                }
+            }
+            let rest = values.render_list(&step.args, &paths);
+            if argv.is_empty() && rest.first().is_some_and(|a| a.starts_with('-')) {
+                let image = values.render(&step.image, &paths);
+                argv = image_command(&image);
+            }
+            if let Some((first, more)) = argv.split_first() {
+                args.extend(["-entrypoint".into(), first.clone()]);
+                args.push("--".into());
+                args.extend(more.iter().cloned());
+            } else {
+                args.push("--".into());
+            }
+            args.extend(rest);
+            let env = self.env(&step.env, values, &paths, &attempt);
+            let workdir = step.working_dir.as_ref().map(|w| values.render(w, &paths));
+            let mut full = vec![self.entrypoint_seen()];
+            full.extend(args);
+            let mut cmd = self.command(&full, &env, workdir.as_deref(), &step_mounts(step));
+            match cmd.spawn() {
+                Ok(child) => {
+                    let out = self.watch_output(child, &attempt.task, &step.name, &events);
+                    children.push(Some(out));
+                }
+                Err(e) => {
+                    events.emit(Event::StepLog {
+                        task: attempt.task.clone(),
+                        step: step.name.clone(),
+                        stream: Stream::Stderr,
+                        line: format!("cannot start the entrypoint: {e}"),
+                    });
+                    let _ = std::fs::write(self.tekton.join(format!("run/{i}/out.err")), "");
+                    children.push(None);
+                }
+            }
+        }
+        // Wait for every step, or stop them all.
+        let mut codes: Vec<Option<std::process::ExitStatus>> = vec![None; children.len()];
+        let mut stopped = false;
+        {
+            let waits = async {
+                let mut out = vec![];
+                for c in children.iter_mut() {
+                    out.push(match c {
+                        Some(p) => p.wait().await,
+                        None => None,
+                    });
+                }
+                out
+            };
+            tokio::pin!(waits);
+            let stop_seen = async {
+                loop {
+                    if stop.borrow().is_some() {
+                        return;
+                    }
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                got = &mut waits => codes = got,
+                _ = stop_seen => stopped = true,
+            }
+        }
+        if stopped {
+            let _ = std::fs::write(self.tekton.join("downward").join("cancel"), "cancel");
+            let deadline = tokio::time::Instant::now() + STOP_GRACE;
+            for (i, c) in children.iter_mut().enumerate() {
+                if let Some(p) = c {
+                    codes[i] = match tokio::time::timeout_at(deadline, p.wait()).await {
+                        Ok(code) => code,
+                        Err(_) => {
+                            p.kill_group();
+                            p.wait().await
+                        }
+                    };
+                }
+            }
+        }
+        for mut s in sidecars {
+            s.kill_group();
+            let _ = s.wait().await;
+        }
+        for p in children.iter_mut().flatten() {
+            p.drain().await;
+        }
+        let stop_kind = *stop.borrow();
+        self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind)
+    }
+
+    fn outcome(
+        &self,
+        steps: &[Step],
+        decls: &[ResultDecl],
+        codes: &[Option<std::process::ExitStatus>],
+        stop: Option<Stop>,
+    ) -> AttemptOutcome {
+        let mut out = AttemptOutcome::default();
+        for (i, step) in steps.iter().enumerate() {
+            let run = self.tekton.join("run").join(i.to_string());
+            let message = read_termination(&run.join("termination"));
+            let reason = message.get("Reason").map(String::as_str);
+            let continued = message.get("ExitCode").and_then(|c| c.parse::<i32>().ok());
+            let code = codes.get(i).copied().flatten().and_then(|s| s.code());
+            let (exit_code, status) = match (reason, code) {
+                (Some("Skipped"), _) => (None, "Skipped"),
+                (Some("Cancelled"), _) => (None, "Cancelled"),
+                (Some("TimeoutExceeded"), c) => (c, "TimedOut"),
+                (_, Some(0)) => match continued {
+                    Some(n) => (Some(n), "Continued"),
+                    None => (Some(0), "Succeeded"),
+                },
+                (_, Some(c)) => (Some(c), "Failed"),
+                (_, None) if stop.is_some() => (None, "Cancelled"),
+                (_, None) => (None, "Failed"),
+            };
+            if out.failure.is_none() {
+                let container = &step.container;
+                out.failure = match status {
+                    "Failed" => Some((
+                        STEP_FAILED.to_string(),
+                        match exit_code {
+                            Some(c) => format!("\"{container}\" exited with code {c}"),
+                            None => format!("\"{container}\" was killed"),
+                        },
+                    )),
+                    "TimedOut" => Some((
+                        STEP_FAILED.to_string(),
+                        format!(
+                            "\"{container}\" exited because the step exceeded the specified timeout limit"
+                        ),
+                    )),
+                    _ => None,
+                };
+            }
+            out.steps.push(StepOutcome {
+                name: step.name.clone(),
+                exit_code,
+                status: status.to_string(),
+            });
+        }
+        for decl in decls {
+            let file = match &decl.from_step {
+                Some(from) => {
+                    let Some(i) = steps.iter().position(|s| s.name == from.step) else {
+                        continue;
+                    };
+                    self.tekton
+                        .join(format!("run/{i}/status/results"))
+                        .join(&from.result)
+                }
+                None => self.tekton.join("results").join(&decl.name),
+            };
+            let Ok(raw) = std::fs::read(&file) else {
+                continue;
+            };
+            let raw = String::from_utf8_lossy(&raw);
+            match values::decode_result(decl, &raw) {
+                Ok(v) => {
+                    out.results.insert(decl.name.clone(), v);
+                }
+                Err(message) => {
+                    if out.failure.is_none() {
+                        out.failure = Some(("TaskRunValidationFailed".into(), message));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn entrypoint_seen(&self) -> String {
+        if self.isolate.is_some() {
+            "/tekton/bin/entrypoint".into()
+        } else {
+            self.entrypoint.to_string_lossy().into_owned()
+        }
+    }
+
+    /// Writes a script file (mode 0755) with Tekton's default shebang when it has none.
+    fn write_script(&self, prefix: &str, script: &str) -> Result<String, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let body = if script.trim_start().starts_with("#!") {
+            script.to_string()
+        } else {
+            format!("#!/bin/sh\nset -e\n{script}")
+        };
+        // Tekton's default `#!/bin/sh` is busybox ash or bash in the usual images, which
+        // accept `[[ ]]` and `==`; where the host's /bin/sh is dash, bash stands in for it.
+        let body = match body.strip_prefix("#!/bin/sh\nset -e\n") {
+            Some(rest) if host_sh_is_dash() => format!("#!/bin/bash\nset -e\n{rest}"),
+            _ => body,
+        };
+        let name = format!("{prefix}-{}", rand5(self.salt, prefix));
+        let path = self.tekton.join("scripts").join(&name);
+        std::fs::write(&path, body)
+            .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(format!("{}/scripts/{name}", self.tekton_seen()))
+    }
+
+    /// The environment of a step: PATH and locale from the host, HOME in the attempt, then
+    /// the step's own variables.
+    fn env(
+        &self,
+        vars: &[EnvVar],
+        values: &Values,
+        paths: &dyn Fn(&PathRef, &str) -> Option<String>,
+        attempt: &Attempt,
+    ) -> Vec<(String, String)> {
+        let mut env = vec![];
+        for key in ["PATH", "LANG", "LC_ALL", "TZ", "TERM"] {
+            if let Ok(v) = std::env::var(key) {
+                env.push((key.to_string(), v));
+            }
+        }
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+        }
+        env.push(("HOME".into(), format!("{}/home", self.tekton_seen())));
+        for v in vars {
+            let value = match (&v.value, &v.value_from) {
+                (Some(t), _) => Some(values.render(t, paths)),
+                (None, Some(from)) => self.value_from(from, attempt),
+                (None, None) => Some(String::new()),
+            };
+            if let Some(value) = value {
+                env.retain(|(k, _)| k != &v.name);
+                env.push((v.name.clone(), value));
+            }
+        }
+        env
+    }
+
+    fn value_from(&self, from: &serde_json::Value, attempt: &Attempt) -> Option<String> {
+        let key_of = |kind: &str, name_key: &str| -> Option<(String, String)> {
+            let r = from.get(kind)?;
+            Some((
+                r.get(name_key)?.as_str()?.to_string(),
+                r.get("key")?.as_str()?.to_string(),
+            ))
+        };
+        if let Some((name, key)) = key_of("configMapKeyRef", "name") {
+            return self.config_maps.get(&name)?.get(&key).cloned();
+        }
+        if let Some((name, key)) = key_of("secretKeyRef", "name") {
+            return self.secrets.get(&name)?.get(&key).cloned();
+        }
+        match from
+            .pointer("/fieldRef/fieldPath")
+            .and_then(|p| p.as_str())?
+        {
+            "metadata.name" => Some(format!("{}-pod", attempt.task_run)),
+            "metadata.namespace" => attempt.values.context.get("taskRun.namespace").cloned(),
+            "spec.nodeName" => Some("localhost".into()),
+            _ => None,
+        }
+    }
+
+    /// The command for a process: the host process itself, or under bubblewrap.
+    fn command(
+        &self,
+        argv: &[String],
+        env: &[(String, String)],
+        workdir: Option<&str>,
+        mounts: &[(String, String, bool)],
+    ) -> Command {
+        let mut cmd;
+        let workdir = workdir.filter(|w| !w.is_empty());
+        match &self.isolate {
+            Some(bwrap) => {
+                cmd = Command::new(bwrap);
+                cmd.args([
+                    "--die-with-parent",
+                    "--unshare-pid",
+                    "--proc",
+                    "/proc",
+                    "--dev",
+                    "/dev",
+                ]);
+                cmd.args(["--tmpfs", "/tmp"]);
+                for d in [
+                    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+                ] {
+                    let p = Path::new(d);
+                    match std::fs::read_link(p) {
+                        Ok(target) => {
+                            cmd.arg("--symlink").arg(target).arg(d);
+                        }
+                        Err(_) if p.is_dir() => {
+                            cmd.args(["--ro-bind", d, d]);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                cmd.arg("--bind")
+                    .arg(self.dir.join("workspace"))
+                    .arg("/workspace");
+                cmd.arg("--bind").arg(&self.tekton).arg("/tekton");
+                cmd.arg("--ro-bind")
+                    .arg(&self.entrypoint)
+                    .arg("/tekton/bin/entrypoint");
+                for (host, mount, ro) in self.workspaces.values() {
+                    cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
+                        .arg(host)
+                        .arg(mount);
+                }
+                for (name, mount, ro) in mounts {
+                    if let Some(host) = self.volumes.get(name) {
+                        cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
+                            .arg(host)
+                            .arg(mount);
+                    }
+                }
+                let dir = match workdir {
+                    Some(w) if w.starts_with('/') => w.to_string(),
+                    Some(w) => format!("/workspace/{w}"),
+                    None => "/workspace".to_string(),
+                };
+                cmd.args(["--dir", &dir, "--chdir", &dir, "--"]);
+                cmd.args(argv);
+            }
+            None => {
+                let Some((first, rest)) = argv.split_first() else {
+                    return Command::new("/bin/false");
+                };
+                cmd = Command::new(first);
+                cmd.args(rest);
+                let dir = match workdir {
+                    Some(w) if w.starts_with('/') => PathBuf::from(self.map_tekton_path(w)),
+                    Some(w) => self.dir.join("workspace").join(w),
+                    None => self.dir.join("workspace"),
+                };
+                let _ = std::fs::create_dir_all(&dir);
+                cmd.current_dir(dir);
+            }
+        }
+        cmd.env_clear();
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.process_group(0);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    fn watch_output(
+        &self,
+        mut child: Child,
+        task: &TaskId,
+        step: &str,
+        events: &EventSink,
+    ) -> StepProcess {
+        let mut readers = vec![];
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(forward(
+                out,
+                task.clone(),
+                step.to_string(),
+                Stream::Stdout,
+                events.clone(),
+            )));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(forward(
+                err,
+                task.clone(),
+                step.to_string(),
+                Stream::Stderr,
+                events.clone(),
+            )));
+        }
+        StepProcess {
+            pid: child.id(),
+            child,
+            readers,
+        }
+    }
+}
+
+/// Is the host's `/bin/sh` dash (with bash available to stand in for an image's shell)?
+fn host_sh_is_dash() -> bool {
+    let dash = std::fs::canonicalize("/bin/sh")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n == "dash"))
+        .unwrap_or(false);
+    dash && Path::new("/bin/bash").is_file()
+}
+
+/// The command of a step that has none, for images whose default command is a shell
+/// (locally there is no registry to read the image's config from) when its args are shell
+/// options (`["-c", "..."]`); otherwise the args run as the command.
+fn image_command(image: &str) -> Vec<String> {
+    let name = image.split(['@', ':']).next().unwrap_or_default();
+    let base = name.rsplit('/').next().unwrap_or_default();
+    match base {
+        "busybox" | "alpine" => vec!["sh".into()],
+        "ubuntu" | "debian" | "bash" | "fedora" | "centos" => vec!["bash".into()],
+        _ => vec![],
+    }
+}
+
+/// Mounts of a step's own volumes: (volume, mount path, read-only).
+fn step_mounts(step: &Step) -> Vec<(String, String, bool)> {
+    step.volume_mounts
+        .iter()
+        .map(|m| (m.name.clone(), m.mount_path.text().to_string(), m.read_only))
+        .collect()
+}
+
+fn step_when_json(
+    step: &Step,
+    values: &Values,
+    paths: &dyn Fn(&PathRef, &str) -> Option<String>,
+) -> String {
+    let list: Vec<serde_json::Value> = step
+        .when
+        .iter()
+        .map(|w| {
+            let op = match w.operator {
+                Some(tkc_compiler::plan::WhenOperator::Notin) => "notin",
+                _ => "in",
+            };
+            serde_json::json!({
+                "input": w.input.as_ref().map(|i| values.render(i, paths)).unwrap_or_default(),
+                "operator": op,
+                "values": values.render_list(&w.values, paths),
+            })
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_default()
+}
+
+/// A running process (an entrypoint or a sidecar) and its log forwarders.
+struct StepProcess {
+    pid: Option<u32>,
+    child: Child,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl StepProcess {
+    async fn wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.wait().await.ok()
+    }
+
+    /// SIGKILL to the process group (the entrypoint or bubblewrap leads its own).
+    fn kill_group(&mut self) {
+        if let Some(pid) = self
+            .pid
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.start_kill();
+    }
+
+    /// Waits for the logs to be forwarded.
+    async fn drain(&mut self) {
+        for r in self.readers.drain(..) {
+            let _ = r.await;
+        }
+    }
+}
+
+async fn forward(
+    stream: impl AsyncRead + Unpin,
+    task: TaskId,
+    step: String,
+    which: Stream,
+    events: EventSink,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                events.emit(Event::StepLog {
+                    task: task.clone(),
+                    step: step.clone(),
+                    stream: which,
+                    line: String::from_utf8_lossy(&buf).into_owned(),
+                });
+            }
+        }
+    }
+}
+
+/// The `Reason`/`ExitCode`/... entries of a termination message.
+fn read_termination(path: &Path) -> BTreeMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return BTreeMap::new();
+    };
+    let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(&text) else {
+        return BTreeMap::new();
+    };
+    entries
+        .iter()
+        .filter(|e| e.get("type").and_then(|t| t.as_i64()) == Some(3))
+        .filter_map(|e| {
+            Some((
+                e.get("key")?.as_str()?.to_string(),
+                e.get("value")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// A file-name-safe version of a name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Five lowercase letters/digits, like Tekton's script suffixes.
+fn rand5(salt: u64, what: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (salt, what, std::process::id()).hash(&mut h);
+    let mut n = h.finish();
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..5)
+        .map(|_| {
+            let c = alphabet[(n % 36) as usize] as char;
+            n /= 36;
+            c
+        })
+        .collect()
+}
