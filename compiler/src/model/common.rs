@@ -438,6 +438,25 @@ impl WorkspaceBinding {
 impl Decode for Duration {
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
         let span = node.span;
+        // A number is a wrong type (Kubernetes wants a string), reported once: not also as
+        // an invalid duration.
+        if !matches!(&node.value, Value::Scalar(s) if s.kind == ScalarKind::Str) {
+            let help = match &node.value {
+                Value::Scalar(s) if s.kind == ScalarKind::Int => {
+                    format!("give the unit, as a string: \"{}s\"", s.text)
+                }
+                _ => "write a Go duration as a string: \"90s\", \"10m\", \"1h30m\"".to_string(),
+            };
+            cx.push(
+                Diagnostic::new(
+                    &codes::WRONG_TYPE,
+                    format!("expected a duration string, found {}", node.describe()),
+                )
+                .with_label(cx.head(&node), format!("this is {}", node.describe()))
+                .with_help(help),
+            );
+            return None;
+        }
         let text = String::decode(node, cx)?;
         match Duration::parse(&text) {
             Some(d) => Some(d),
