@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod emit;
 pub mod model;
 pub mod plan;
 pub mod resolve;

@@ -723,7 +723,9 @@ impl Decode for StringMap {
     }
 }
 
-/// Declares a model struct: its fields, their keys, docs and options, and its decoder.
+/// Declares a model struct: its fields, their keys, docs and options; its decoder, its
+/// canonical-JSON encoder ([`Encode`](crate::model::encode::Encode)) and its description
+/// ([`Described`](crate::model::shape::Described), for the KDL emitter and the schemas).
 ///
 /// ```ignore
 /// model! {
@@ -800,6 +802,19 @@ macro_rules! model {
                 })();
                 cx.leave();
                 value
+            }
+        }
+
+        impl $crate::model::shape::Described for $name {
+            fn shape() -> $crate::model::shape::Shape {
+                static SHAPE: $crate::model::shape::StructShape = $crate::model::shape::StructShape {
+                    name: stringify!($name),
+                    what: $what,
+                    doc: concat!($($sdoc, "\n",)* ""),
+                    fields: $name::FIELDS,
+                    shapes: &[$( <$ty as $crate::model::shape::Described>::shape ),*],
+                };
+                $crate::model::shape::Shape::Struct(&SHAPE)
             }
         }
 

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod encode;
 pub mod pipeline;
 pub mod run;
+pub mod shape;
 pub mod task;
 pub mod v1beta1;
 

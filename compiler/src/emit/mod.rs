@@ -1,0 +1,3 @@
+//! Writing the model back out: canonical YAML ([`yaml`]) and KDL ([`kdl`]).
+
+pub mod yaml;
