@@ -1,0 +1,583 @@
+//! The model as idiomatic KDL in tkc's dialect (`docs/kdl.md`), for `tkc convert`.
+//!
+//! The emitter walks a document's canonical JSON together with the model's [`Shape`]s, so it
+//! knows for every field its kebab-case name, whether list items are repeated nodes (`step`,
+//! `param`), which field is the node's argument (`step "build"`), and where a value is a
+//! Kubernetes object whose keys are kept as written. Short scalar fields become properties
+//! on the node's line, the rest children; multi-line strings become raw `#"""` blocks.
+//! Decoding the output gives the same model (round-trip tests over the fixtures and the
+//! Tekton examples).
+
+use super::yaml::Data;
+use crate::model::encode::document_to_json;
+use crate::model::shape::{Described, Shape, StructShape};
+use crate::model::{Document, Kind, ObjectMeta, Resource};
+use crate::syntax::kdl::kebab_case;
+use serde_json::{Map, Value};
+
+/// Properties go on a node's line while it stays this narrow.
+const LINE_WIDTH: usize = 80;
+const INDENT: &str = "    ";
+
+/// Documents as one KDL text.
+pub fn to_kdl(documents: &[Document]) -> String {
+    let mut out = String::new();
+    for (i, document) in documents.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        write_document(&mut out, document);
+    }
+    out
+}
+
+fn write_document(out: &mut String, document: &Document) {
+    let json = document_to_json(document);
+    let kind = match document.kind {
+        Kind::ClusterTask => "task".to_string(),
+        k => kebab_case(k.as_str()),
+    };
+    let empty = Map::new();
+    let metadata = json
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut head = kind;
+    if let Some(name) = metadata.get("name").and_then(Value::as_str) {
+        head.push(' ');
+        head.push_str(&string(name, 0));
+    }
+    for (key, prop) in [
+        ("generateName", "generate-name"),
+        ("namespace", "namespace"),
+    ] {
+        if let Some(value) = metadata.get(key).and_then(Value::as_str) {
+            head.push_str(&format!(" {prop}={}", string(value, 0)));
+        }
+    }
+    let mut children = Vec::new();
+    let rest: Map<String, Value> = metadata
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "name" | "generateName" | "namespace"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !rest.is_empty()
+        && let Shape::Struct(meta) = ObjectMeta::shape()
+    {
+        children.push(struct_node("metadata", meta, &rest, 1));
+    }
+    match &document.resource {
+        Resource::ConfigMap(_) | Resource::Secret(_) => {
+            for key in ["data", "stringData", "binaryData"] {
+                if let Some(value) = json.get(key) {
+                    children.push(field_node(
+                        &kebab_case(key),
+                        Shape::StringMap,
+                        None,
+                        value,
+                        1,
+                    ));
+                }
+            }
+        }
+        _ => {
+            let spec = json
+                .get("spec")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty);
+            if let Some(shape) = spec_shape(&document.resource) {
+                children.extend(struct_children(shape, spec, 1, &[]));
+            }
+        }
+    }
+    out.push_str(&node_text(&head, &children, 0));
+}
+
+/// The shape of a resource's spec.
+fn spec_shape(resource: &Resource) -> Option<&'static StructShape> {
+    let shape = match resource {
+        Resource::Task(_) => crate::model::TaskSpec::shape(),
+        Resource::Pipeline(_) => crate::model::PipelineSpec::shape(),
+        Resource::TaskRun(_) => crate::model::TaskRunSpec::shape(),
+        Resource::PipelineRun(_) => crate::model::PipelineRunSpec::shape(),
+        Resource::StepAction(_) => crate::model::StepActionSpec::shape(),
+        Resource::ConfigMap(_) | Resource::Secret(_) => return None,
+    };
+    match shape {
+        Shape::Struct(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A node: its head line, then its children in braces.
+fn node_text(head: &str, children: &[String], depth: usize) -> String {
+    let pad = INDENT.repeat(depth);
+    if children.is_empty() {
+        return format!("{pad}{head}\n");
+    }
+    let mut out = format!("{pad}{head} {{\n");
+    for child in children {
+        out.push_str(child);
+    }
+    out.push_str(&pad);
+    out.push_str("}\n");
+    out
+}
+
+/// A struct as a node named `name`: its positional field as the argument, short scalar
+/// fields as properties, the rest as children.
+fn struct_node(name: &str, shape: &StructShape, obj: &Map<String, Value>, depth: usize) -> String {
+    let mut head = node_name(name);
+    let positional = shape.positional();
+    let mut used: Vec<&str> = Vec::new();
+    if let Some(p) = positional
+        && let Some(Value::String(s)) = obj.get(p.key)
+        && is_single_line(s)
+    {
+        head.push(' ');
+        head.push_str(&string(s, depth));
+        used.push(p.key);
+    }
+    let width = INDENT.len() * depth;
+    for (meta, field_shape) in shape.iter() {
+        if used.contains(&meta.key) {
+            continue;
+        }
+        let Some(value) = obj.get(meta.key) else {
+            continue;
+        };
+        let scalar = match (field_shape, value) {
+            (Shape::String | Shape::Duration | Shape::ParamValue, Value::String(s))
+                if is_single_line(s) =>
+            {
+                Some(string(s, depth))
+            }
+            (Shape::Bool, Value::Bool(b)) => Some(format!("#{b}")),
+            (Shape::Int, Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        if let Some(text) = scalar {
+            let prop = format!(" {}={text}", node_name(&kebab_case(meta.key)));
+            if width + head.len() + prop.len() <= LINE_WIDTH {
+                head.push_str(&prop);
+                used.push(meta.key);
+            }
+        }
+    }
+    let children = struct_children(shape, obj, depth + 1, &used);
+    node_text(&head, &children, depth)
+}
+
+/// The fields of a struct (but `skip`) as child nodes, in declaration order. Keys the shape
+/// does not know (none, for documents the model encoded) follow as they are.
+fn struct_children(
+    shape: &StructShape,
+    obj: &Map<String, Value>,
+    depth: usize,
+    skip: &[&str],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (meta, field_shape) in shape.iter() {
+        if skip.contains(&meta.key) {
+            continue;
+        }
+        if let Some(value) = obj.get(meta.key) {
+            out.push(field_node(
+                &kebab_case(meta.key),
+                field_shape,
+                meta.kdl_item,
+                value,
+                depth,
+            ));
+        }
+    }
+    for (key, value) in obj {
+        if shape.field(key).is_none() && !skip.contains(&key.as_str()) {
+            out.push(json_node(key, value, depth));
+        }
+    }
+    out
+}
+
+/// One field as a node (or, for a list with an item name, as repeated nodes).
+fn field_node(
+    name: &str,
+    shape: Shape,
+    kdl_item: Option<&str>,
+    value: &Value,
+    depth: usize,
+) -> String {
+    let pad = INDENT.repeat(depth);
+    match (shape, value) {
+        (Shape::String | Shape::Duration, Value::String(s)) => {
+            format!("{pad}{} {}\n", node_name(name), string(s, depth))
+        }
+        (Shape::Bool | Shape::Int, Value::Bool(_) | Value::Number(_)) => {
+            format!("{pad}{} {}\n", node_name(name), scalar(value, depth))
+        }
+        (Shape::Struct(s), Value::Object(obj)) => struct_node(name, s, obj, depth),
+        (Shape::EmbeddedTask, Value::Object(obj)) => embedded_task(name, obj, depth),
+        (Shape::List(item), Value::Array(items)) => list_node(name, item(), kdl_item, items, depth),
+        (Shape::ParamValue, _) => param_value(name, value, depth),
+        (Shape::StringMap | Shape::Properties, Value::Object(obj)) => {
+            let children: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| match (shape, v) {
+                    (Shape::Properties, Value::Object(spec)) => {
+                        match crate::model::PropertySpec::shape() {
+                            Shape::Struct(s) => struct_node(k, s, spec, depth + 1),
+                            _ => json_node(k, v, depth + 1),
+                        }
+                    }
+                    _ => json_node(k, v, depth + 1),
+                })
+                .collect();
+            let head = if obj.contains_key("-") {
+                format!("(object){}", node_name(name))
+            } else {
+                node_name(name)
+            };
+            node_text(&head, &children, depth)
+        }
+        // Kubernetes objects, `Any`, and values of a shape the model did not produce.
+        _ => json_node(name, value, depth),
+    }
+}
+
+/// A list field: repeated item nodes, the node's arguments (strings), or `-` children.
+fn list_node(
+    name: &str,
+    item: Shape,
+    kdl_item: Option<&str>,
+    items: &[Value],
+    depth: usize,
+) -> String {
+    if let Some(item_name) = kdl_item {
+        return items
+            .iter()
+            .map(|v| field_node(item_name, item, None, v, depth))
+            .collect();
+    }
+    let all_scalar = items.iter().all(|v| !v.is_array() && !v.is_object());
+    let pad = INDENT.repeat(depth);
+    if all_scalar
+        && matches!(
+            item,
+            Shape::String | Shape::Duration | Shape::Int | Shape::Bool
+        )
+    {
+        let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
+        // One argument is a one-item list where the model expects a list.
+        return format!("{pad}{} {}\n", node_name(name), args.join(" "));
+    }
+    if matches!(item, Shape::Struct(_)) {
+        let children: Vec<String> = items
+            .iter()
+            .map(|v| field_node("-", item, None, v, depth + 1))
+            .collect();
+        return node_text(&node_name(name), &children, depth);
+    }
+    json_node(name, &Value::Array(items.to_vec()), depth)
+}
+
+/// A param value: a string, the arguments of an array, or the children of an object.
+fn param_value(name: &str, value: &Value, depth: usize) -> String {
+    let pad = INDENT.repeat(depth);
+    match value {
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
+            let head = if items.len() >= 2 {
+                node_name(name)
+            } else {
+                format!("(array){}", node_name(name))
+            };
+            if args.is_empty() {
+                format!("{pad}{head}\n")
+            } else {
+                format!("{pad}{head} {}\n", args.join(" "))
+            }
+        }
+        Value::Object(obj) if obj.values().all(Value::is_string) => {
+            let children: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| json_node(k, v, depth + 1))
+                .collect();
+            let head = if obj.is_empty() || obj.contains_key("-") {
+                format!("(object){}", node_name(name))
+            } else {
+                node_name(name)
+            };
+            node_text(&head, &children, depth)
+        }
+        Value::String(s) => format!("{pad}{} {}\n", node_name(name), string(s, depth)),
+        other => json_node(name, other, depth),
+    }
+}
+
+/// A pipeline task's `taskSpec`: the Task spec's fields, and a custom task's.
+fn embedded_task(name: &str, obj: &Map<String, Value>, depth: usize) -> String {
+    let mut children = Vec::new();
+    if let Shape::Struct(task) = crate::model::TaskSpec::shape() {
+        children.extend(struct_children(
+            task,
+            obj,
+            depth + 1,
+            &["apiVersion", "kind", "spec", "metadata"],
+        ));
+    }
+    for key in ["apiVersion", "kind"] {
+        if let Some(Value::String(s)) = obj.get(key) {
+            children.push(format!(
+                "{}{} {}\n",
+                INDENT.repeat(depth + 1),
+                kebab_case(key),
+                string(s, depth + 1)
+            ));
+        }
+    }
+    if let Some(spec) = obj.get("spec") {
+        children.push(json_node("spec", spec, depth + 1));
+    }
+    if let Some(Value::Object(meta)) = obj.get("metadata")
+        && let Shape::Struct(s) = crate::model::EmbeddedMetadata::shape()
+    {
+        children.push(struct_node("metadata", s, meta, depth + 1));
+    }
+    node_text(&node_name(name), &children, depth)
+}
+
+/// Any JSON value as a node, keys as written (Kubernetes objects, rule 8 of the dialect).
+fn json_node(name: &str, value: &Value, depth: usize) -> String {
+    let pad = INDENT.repeat(depth);
+    let name_text = node_name(name);
+    match value {
+        Value::Array(items) if items.iter().all(|v| !v.is_array() && !v.is_object()) => {
+            let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
+            let head = if items.len() >= 2 {
+                name_text
+            } else {
+                format!("(array){name_text}")
+            };
+            if args.is_empty() {
+                format!("{pad}{head}\n")
+            } else {
+                format!("{pad}{head} {}\n", args.join(" "))
+            }
+        }
+        Value::Array(items) => {
+            let children: Vec<String> =
+                items.iter().map(|v| json_node("-", v, depth + 1)).collect();
+            node_text(&name_text, &children, depth)
+        }
+        Value::Object(obj) => {
+            let children: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| json_node(k, v, depth + 1))
+                .collect();
+            let head = if obj.is_empty() || obj.contains_key("-") {
+                format!("(object){name_text}")
+            } else {
+                name_text
+            };
+            node_text(&head, &children, depth)
+        }
+        scalar_value => format!("{pad}{name_text} {}\n", scalar(scalar_value, depth)),
+    }
+}
+
+fn scalar(value: &Value, depth: usize) -> String {
+    match value {
+        Value::Null => "#null".to_string(),
+        Value::Bool(b) => format!("#{b}"),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string(s, depth),
+        other => string(&other.to_string(), depth),
+    }
+}
+
+/// A node name: bare if it is a KDL identifier, else quoted.
+fn node_name(name: &str) -> String {
+    if is_identifier(name) {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "nan") {
+        return false;
+    }
+    let second = s.chars().nth(1);
+    let numberish = first.is_ascii_digit()
+        || (matches!(first, '-' | '+' | '.') && second.is_some_and(|c| c.is_ascii_digit()))
+        || (matches!(first, '-' | '+') && second == Some('.'));
+    !numberish
+        && s.chars()
+            .all(|c| !c.is_whitespace() && !is_disallowed(c) && !"\\/(){};[]=\"#".contains(c))
+}
+
+/// Code points KDL 2 forbids in a document (they must be escaped in a quoted string), and
+/// those it reads as line breaks.
+fn is_disallowed(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_single_line(s: &str) -> bool {
+    !s.contains('\n')
+}
+
+/// A string value: a raw multi-line block for text ending in a newline (as the dialect reads
+/// `"""` strings), else a quoted (or raw) string on one line.
+fn string(s: &str, depth: usize) -> String {
+    if let Some(block) = multi_line(s, depth) {
+        return block;
+    }
+    if !s.chars().any(is_disallowed) && (s.contains('\\') || s.contains('"')) {
+        let hashes = hashes_for(s, "\"");
+        return format!("{hashes}\"{s}\"{hashes}");
+    }
+    quoted(s)
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_disallowed(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `#"""` ... `"""#` with the lines indented one level deeper than the node, if `s` can be
+/// one: it ends in a newline, holds other text, and has no line of only white space (KDL
+/// empties those) and no character KDL forbids.
+fn multi_line(s: &str, depth: usize) -> Option<String> {
+    let body = s.strip_suffix('\n')?;
+    if body.is_empty()
+        || body
+            .chars()
+            .any(|c| c != '\n' && c != '\t' && is_disallowed(c))
+        || body
+            .split('\n')
+            .any(|l| !l.is_empty() && l.trim().is_empty())
+    {
+        return None;
+    }
+    let hashes = hashes_for(body, "\"\"\"");
+    let pad = INDENT.repeat(depth + 1);
+    let mut out = format!("{hashes}\"\"\"\n");
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out.push_str(&pad);
+    out.push_str(&format!("\"\"\"{hashes}"));
+    Some(out)
+}
+
+/// Enough `#` that `quote` followed by them does not occur in `s` (a raw string's end).
+fn hashes_for(s: &str, quote: &str) -> String {
+    let mut hashes = "#".to_string();
+    while s.contains(&format!("{quote}{hashes}")) {
+        hashes.push('#');
+    }
+    hashes
+}
+
+/// The canonical JSON of documents, keys in the model's order (for YAML output).
+pub fn ordered(document: &Document) -> Data {
+    let json = document_to_json(document);
+    let mut entries = Vec::new();
+    let Value::Object(top) = &json else {
+        return Data::from(&json);
+    };
+    for key in [
+        "apiVersion",
+        "kind",
+        "metadata",
+        "spec",
+        "data",
+        "stringData",
+        "binaryData",
+    ] {
+        let Some(value) = top.get(key) else {
+            continue;
+        };
+        let data = match key {
+            "metadata" => order(value, ObjectMeta::shape()),
+            "spec" => spec_shape(&document.resource)
+                .map_or_else(|| Data::from(value), |s| order(value, Shape::Struct(s))),
+            _ => Data::from(value),
+        };
+        entries.push((key.to_string(), data));
+    }
+    Data::Map(entries)
+}
+
+/// A value with its struct keys in declaration order.
+fn order(value: &Value, shape: Shape) -> Data {
+    match (shape, value) {
+        (Shape::Struct(s), Value::Object(obj)) => {
+            let mut entries = Vec::new();
+            for (meta, field_shape) in s.iter() {
+                if let Some(v) = obj.get(meta.key) {
+                    entries.push((meta.key.to_string(), order(v, field_shape)));
+                }
+            }
+            for (k, v) in obj {
+                if s.field(k).is_none() {
+                    entries.push((k.clone(), Data::from(v)));
+                }
+            }
+            Data::Map(entries)
+        }
+        (Shape::List(item), Value::Array(items)) => {
+            Data::Seq(items.iter().map(|v| order(v, item())).collect())
+        }
+        (Shape::EmbeddedTask, Value::Object(obj)) => {
+            let mut data = match crate::model::TaskSpec::shape() {
+                Shape::Struct(_) => order(value, crate::model::TaskSpec::shape()),
+                _ => Data::from(value),
+            };
+            if let Data::Map(entries) = &mut data {
+                for key in ["apiVersion", "kind", "spec", "metadata"] {
+                    if let Some(v) = obj.get(key) {
+                        let shape = if key == "metadata" {
+                            crate::model::EmbeddedMetadata::shape()
+                        } else {
+                            Shape::Any
+                        };
+                        entries.retain(|(k, _)| k != key);
+                        entries.push((key.to_string(), order(v, shape)));
+                    }
+                }
+            }
+            data
+        }
+        (Shape::Properties, Value::Object(obj)) => Data::Map(
+            obj.iter()
+                .map(|(k, v)| (k.clone(), order(v, crate::model::PropertySpec::shape())))
+                .collect(),
+        ),
+        _ => Data::from(value),
+    }
+}

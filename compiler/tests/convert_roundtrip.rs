@@ -1,0 +1,140 @@
+//! `tkc convert` keeps the model: YAML → KDL → model and KDL → YAML → model give the
+//! documents the source gave (as canonical v1 JSON).
+//!
+//! Inputs: the project's own YAML and KDL fixtures (`testdata/`, `examples/`) and, as an extra
+//! check when it is beside the project, every Tekton example in
+//! `../shared/corpus/tekton-examples`.
+
+use std::path::{Path, PathBuf};
+use tkc_compiler::diag::Severity;
+use tkc_compiler::emit::{kdl, yaml};
+use tkc_compiler::model::encode::document_to_json;
+use tkc_compiler::model::{ApiFields, Document};
+use tkc_compiler::source::SourceMap;
+use tkc_compiler::{Options, decode_files};
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            files(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "kdl")
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Decodes a text; `None` if it has errors (fixtures of errors are not converted).
+fn decode(name: &str, text: &str) -> Result<Vec<Document>, String> {
+    let mut sources = SourceMap::new();
+    let file = sources.add(name, text);
+    let options = Options {
+        api_fields: ApiFields::Alpha,
+    };
+    let (documents, diagnostics) = decode_files(&sources, &[file], &options);
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let at = d
+                .primary_span()
+                .map_or(0, |s| sources.get(s.file).line_col(s.start).line);
+            format!("{name}:{at}: {}", d.message)
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(documents)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn json(documents: &[Document]) -> Vec<serde_json::Value> {
+    documents.iter().map(document_to_json).collect()
+}
+
+/// Converts one file both ways; a description of each difference.
+fn round_trip(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let name = path.display().to_string();
+    let Ok(documents) = decode(&name, &text) else {
+        return Vec::new();
+    };
+    if documents.is_empty() {
+        return Vec::new();
+    }
+    let expected = json(&documents);
+    let mut problems = Vec::new();
+
+    let kdl_text = kdl::to_kdl(&documents);
+    match decode(&format!("{name}.kdl"), &kdl_text) {
+        Ok(back) if json(&back) == expected => {}
+        Ok(back) => problems.push(format!(
+            "{name}: YAML → KDL changed the model\n--- KDL ---\n{kdl_text}\n--- expected ---\n{}\n--- got ---\n{}",
+            pretty(&expected),
+            pretty(&json(&back))
+        )),
+        Err(e) => problems.push(format!("{name}: the KDL does not decode:\n{e}\n--- KDL ---\n{kdl_text}")),
+    }
+
+    let data: Vec<yaml::Data> = documents.iter().map(kdl::ordered).collect();
+    let yaml_text = yaml::to_yaml_stream(&data);
+    match decode(&format!("{name}.yaml"), &yaml_text) {
+        Ok(back) if json(&back) == expected => {}
+        Ok(back) => problems.push(format!(
+            "{name}: → YAML changed the model\n--- YAML ---\n{yaml_text}\n--- got ---\n{}",
+            pretty(&json(&back))
+        )),
+        Err(e) => problems.push(format!(
+            "{name}: the YAML does not decode:\n{e}\n--- YAML ---\n{yaml_text}"
+        )),
+    }
+    problems
+}
+
+fn pretty(docs: &[serde_json::Value]) -> String {
+    serde_json::to_string_pretty(docs).unwrap_or_default()
+}
+
+#[test]
+fn project_fixtures_round_trip() {
+    let root = workspace_root();
+    let mut paths = Vec::new();
+    for dir in ["testdata", "examples"] {
+        files(&root.join(dir), &mut paths);
+    }
+    assert!(
+        !paths.is_empty(),
+        "no fixtures found under {}",
+        root.display()
+    );
+    let problems: Vec<String> = paths.iter().flat_map(|p| round_trip(p)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn tekton_examples_round_trip() {
+    let corpus = workspace_root().join("../shared/corpus/tekton-examples");
+    if !corpus.is_dir() {
+        eprintln!("skipped: {} is not beside the project", corpus.display());
+        return;
+    }
+    let mut paths = Vec::new();
+    files(&corpus, &mut paths);
+    let problems: Vec<String> = paths.iter().flat_map(|p| round_trip(p)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
