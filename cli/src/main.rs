@@ -2,10 +2,13 @@
 //! libraries together; it is the only place that prints or exits.
 
 mod check;
+mod compile;
 mod config;
+mod convert;
 mod inputs;
 mod project;
 mod run;
+mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -26,6 +29,12 @@ enum Command {
     Explain(check::ExplainArgs),
     /// Run a PipelineRun, TaskRun, Pipeline or Task on this machine, without a cluster.
     Run(run::RunArgs),
+    /// Compile a run to its pod plan (JSON), or the sources to canonical Tekton YAML.
+    Compile(compile::CompileArgs),
+    /// Convert Tekton YAML to KDL, or KDL to YAML.
+    Convert(convert::ConvertArgs),
+    /// Write the JSON Schemas of the Tekton resources (for editors) and of the plan.
+    Schema(schema::SchemaArgs),
 }
 
 /// When to colour output.
@@ -68,6 +77,9 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => check::explain(args),
         Command::Run(args) => run::run(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     ExitCode::from(code)
 }

@@ -8,9 +8,11 @@
 pub mod check;
 pub mod diag;
 pub mod emit;
+pub mod lower;
 pub mod model;
 pub mod plan;
 pub mod resolve;
+pub mod schema;
 pub mod source;
 pub mod suggest;
 pub mod syntax;
@@ -98,5 +100,53 @@ pub fn check(
     CheckResult {
         documents: world.documents,
         diagnostics,
+    }
+}
+
+/// What [`compile`] produces.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// The documents of the compiled files (not those of library files), for `--emit tekton`.
+    pub documents: Vec<Document>,
+    /// Every finding of the checks and of lowering, sorted.
+    pub diagnostics: Diagnostics,
+    /// The plan, when the sources have no errors and the run could be lowered.
+    pub plan: Option<plan::Plan>,
+}
+
+/// Compiles `files` (with `library` files, from search paths, for references) to the plan of
+/// one run: the sources are checked first, and lowered only if they have no errors. This is
+/// the one call `tkc compile` and `tkc run` make.
+pub fn compile(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    request: &lower::RunRequest,
+    options: &Options,
+) -> Compiled {
+    let (mut documents, mut diagnostics) = decode_files(sources, files, options);
+    let (library_documents, _) = decode_files(sources, library, options);
+    documents.extend(library_documents);
+    let world = resolve::World::build(sources, documents, files, &mut diagnostics);
+    diagnostics.extend(check::run(&world, options));
+    diag::apply_suppressions(sources, &mut diagnostics);
+    let plan = if diagnostics.has_errors() {
+        None
+    } else {
+        let (plan, found) = lower::lower_reporting(&world, request, options);
+        diagnostics.extend(found);
+        plan
+    };
+    // Warnings of lowering may come with a plan.
+    diagnostics.sort();
+    let documents = world
+        .documents
+        .into_iter()
+        .filter(|d| files.contains(&d.file()))
+        .collect();
+    Compiled {
+        documents,
+        diagnostics,
+        plan,
     }
 }

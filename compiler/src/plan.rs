@@ -380,12 +380,16 @@ pub struct TaskWorkspace {
     /// binding (TaskRun); absent when an optional workspace is left unbound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<WorkspaceSource>,
-    /// A directory inside the bound volume (pipeline and task subPaths joined).
+    /// The directory inside the bound volume that is mounted: the run binding's `subPath`
+    /// and the pipeline task's joined (so the runtime needs no other subPath).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<Template>,
     /// Mounted only into these containers (isolated workspace); empty: every step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only_in: Vec<String>,
+    /// The pod volume's name (`ws-<name>`), which `$(workspaces.<name>.volume)` gave.
+    #[serde(default)]
+    pub volume: String,
 }
 
 /// Where a task's workspace comes from.
@@ -434,6 +438,10 @@ pub enum Binding {
     },
     /// A directory of the user's (`tkc run --workspace name=dir:PATH`; not a Tekton source).
     Dir { path: String },
+    /// A directory tkc makes for the run and shares between its tasks: what a workspace gets
+    /// when a Pipeline or Task is run without a run document (`tkc compile pipeline.yaml`)
+    /// and nothing binds it. Not a Tekton source; `tkc run` says when it uses one.
+    RunShared {},
     /// Sources the local runtime cannot provide (`projected`, `csi`), as written.
     Other { source: serde_json::Value },
 }
@@ -589,7 +597,9 @@ pub enum RunValue {
     /// A `context.*` variable of the run: `pipelineRun.name`, `pipelineRun.uid`,
     /// `taskRun.name`, `taskRun.uid`, `task.retry-count`.
     Context { variable: String },
-    /// A matrix param, filled per combination (`$(params.p)`, or `[N]` of it).
+    /// A matrix param, filled per combination (`$(params.p)`). A combination without this
+    /// name (an `include` param that only some combinations have) uses the task's own value,
+    /// `TaskPlan.params[name]`.
     MatrixParam {
         name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

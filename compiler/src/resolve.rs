@@ -217,8 +217,10 @@ impl<'s> World<'s> {
         if let Some(resolver) = &task_ref.resolver {
             return Resolved::Remote { resolver };
         }
+        // Tekton runs a CustomRun only for a ref with both `apiVersion` and `kind`; any other
+        // kind than `ClusterTask` (even `task`) looks up a namespaced Task.
         let kind = task_ref.kind.as_ref().map_or("Task", |k| k.as_str());
-        if task_ref.api_version.is_some() || !matches!(kind, "Task" | "ClusterTask") {
+        if task_ref.api_version.is_some() && task_ref.kind.is_some() {
             return Resolved::Custom;
         }
         let Some(name) = &task_ref.name else {

@@ -729,6 +729,7 @@ fn lower_pipeline_task(
             let declared = spec.workspaces.iter().any(|d| d.name.value == b.name);
             if !declared && !pt.workspaces.iter().any(|w| w.name.value == b.name) {
                 workspaces.push(TaskWorkspace {
+                    volume: format!("ws-{}", b.name),
                     name: b.name.clone(),
                     mount_path: format!("/workspace/{}", b.name),
                     read_only: false,
@@ -755,6 +756,7 @@ fn lower_pipeline_task(
                 .then_some(WorkspaceSource::Run(from))
         });
         workspaces.push(TaskWorkspace {
+            volume: format!("ws-{}", decl.name.value),
             name: decl.name.value.clone(),
             mount_path: decl
                 .mount_path
@@ -860,6 +862,7 @@ fn lower_taskrun(
             ));
         }
         workspaces.push(TaskWorkspace {
+            volume: format!("ws-{}", decl.name.value),
             name: decl.name.value.clone(),
             mount_path: decl
                 .mount_path

@@ -223,6 +223,7 @@ pub fn all() -> Vec<&'static Code> {
         &CONFIG_UNKNOWN_KEY,
     ];
     all.extend(crate::check::codes());
+    all.extend(crate::lower::codes());
     all
 }
 

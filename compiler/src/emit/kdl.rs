@@ -95,13 +95,26 @@ fn write_document(out: &mut String, document: &Document) {
 
 /// The shape of a resource's spec.
 fn spec_shape(resource: &Resource) -> Option<&'static StructShape> {
-    let shape = match resource {
-        Resource::Task(_) => crate::model::TaskSpec::shape(),
-        Resource::Pipeline(_) => crate::model::PipelineSpec::shape(),
-        Resource::TaskRun(_) => crate::model::TaskRunSpec::shape(),
-        Resource::PipelineRun(_) => crate::model::PipelineRunSpec::shape(),
-        Resource::StepAction(_) => crate::model::StepActionSpec::shape(),
+    let kind = match resource {
+        Resource::Task(_) => Kind::Task,
+        Resource::Pipeline(_) => Kind::Pipeline,
+        Resource::TaskRun(_) => Kind::TaskRun,
+        Resource::PipelineRun(_) => Kind::PipelineRun,
+        Resource::StepAction(_) => Kind::StepAction,
         Resource::ConfigMap(_) | Resource::Secret(_) => return None,
+    };
+    kind_spec_shape(kind)
+}
+
+/// The shape of the spec of a kind.
+pub fn kind_spec_shape(kind: Kind) -> Option<&'static StructShape> {
+    let shape = match kind {
+        Kind::Task | Kind::ClusterTask => crate::model::TaskSpec::shape(),
+        Kind::Pipeline => crate::model::PipelineSpec::shape(),
+        Kind::TaskRun => crate::model::TaskRunSpec::shape(),
+        Kind::PipelineRun => crate::model::PipelineRunSpec::shape(),
+        Kind::StepAction => crate::model::StepActionSpec::shape(),
+        Kind::ConfigMap | Kind::Secret => return None,
     };
     match shape {
         Shape::Struct(s) => Some(s),
@@ -503,13 +516,17 @@ fn hashes_for(s: &str, quote: &str) -> String {
     hashes
 }
 
-/// The canonical JSON of documents, keys in the model's order (for YAML output).
+/// A document's canonical JSON, keys in the model's order (for YAML output).
 pub fn ordered(document: &Document) -> Data {
-    let json = document_to_json(document);
-    let mut entries = Vec::new();
-    let Value::Object(top) = &json else {
-        return Data::from(&json);
+    ordered_json(&document_to_json(document), document.kind)
+}
+
+/// A document's JSON (of a document of `kind`), keys in the model's order.
+pub fn ordered_json(json: &Value, kind: Kind) -> Data {
+    let Value::Object(top) = json else {
+        return Data::from(json);
     };
+    let mut entries = Vec::new();
     for key in [
         "apiVersion",
         "kind",
@@ -524,7 +541,7 @@ pub fn ordered(document: &Document) -> Data {
         };
         let data = match key {
             "metadata" => order(value, ObjectMeta::shape()),
-            "spec" => spec_shape(&document.resource)
+            "spec" => kind_spec_shape(kind)
                 .map_or_else(|| Data::from(value), |s| order(value, Shape::Struct(s))),
             _ => Data::from(value),
         };

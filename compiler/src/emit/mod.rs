@@ -1,4 +1,150 @@
-//! Writing the model back out: canonical YAML ([`yaml`]) and KDL ([`kdl`]).
+//! Writing the model back out: canonical YAML ([`yaml`]) and KDL ([`kdl`]), and the
+//! canonical Tekton resources of `tkc compile --emit tekton` ([`tekton_yaml`]).
 
 pub mod kdl;
 pub mod yaml;
+
+use crate::model::{Document, Kind};
+use serde_json::{Map, Value};
+use yaml::Data;
+
+/// Documents as canonical `tekton.dev/v1` YAML (StepActions `v1beta1`): converted from KDL
+/// or v1beta1, keys in Tekton's order, and the defaults Tekton's webhook would add made
+/// explicit: param and result types, `taskRef.kind: Task`, a TaskRun's `timeout: 1h0m0s`
+/// and `serviceAccountName: default`, a PipelineRun's `timeouts.pipeline: 1h0m0s` and
+/// `taskRunTemplate.serviceAccountName: default`.
+///
+/// `metadata.namespace` is left as written: an explicit `default` would make
+/// `kubectl apply -n <other>` refuse the file.
+pub fn tekton_yaml(documents: &[Document]) -> String {
+    let data: Vec<Data> = documents
+        .iter()
+        .map(|d| kdl::ordered_json(&defaults(d), d.kind))
+        .collect();
+    yaml::to_yaml_stream(&data)
+}
+
+/// The JSON of a document with Tekton's defaults.
+pub fn defaults(document: &Document) -> Value {
+    let mut json = crate::model::encode::document_to_json(document);
+    let Some(spec) = json.get_mut("spec").and_then(Value::as_object_mut) else {
+        return json;
+    };
+    match document.kind {
+        Kind::Task | Kind::ClusterTask | Kind::StepAction => task_spec(spec),
+        Kind::Pipeline => pipeline_spec(spec),
+        Kind::TaskRun => {
+            if let Some(Value::Object(t)) = spec.get_mut("taskSpec") {
+                task_spec(t);
+            }
+            task_ref(spec);
+            spec.entry("timeout")
+                .or_insert_with(|| Value::from("1h0m0s"));
+            spec.entry("serviceAccountName")
+                .or_insert_with(|| Value::from("default"));
+        }
+        Kind::PipelineRun => {
+            if let Some(Value::Object(p)) = spec.get_mut("pipelineSpec") {
+                pipeline_spec(p);
+            }
+            if let Some(t) = spec
+                .entry("timeouts")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+            {
+                t.entry("pipeline").or_insert_with(|| Value::from("1h0m0s"));
+            }
+            if let Some(t) = spec
+                .entry("taskRunTemplate")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+            {
+                t.entry("serviceAccountName")
+                    .or_insert_with(|| Value::from("default"));
+            }
+        }
+        Kind::ConfigMap | Kind::Secret => {}
+    }
+    json
+}
+
+/// `type` of each param: explicit; else `object` with `properties`; else the default's.
+fn params(list: Option<&mut Value>) {
+    let Some(Value::Array(items)) = list else {
+        return;
+    };
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        if item.contains_key("type") {
+            continue;
+        }
+        let ty = if item.contains_key("properties") {
+            "object"
+        } else {
+            match item.get("default") {
+                Some(Value::Array(_)) => "array",
+                Some(Value::Object(_)) => "object",
+                _ => "string",
+            }
+        };
+        item.insert("type".into(), Value::from(ty));
+    }
+}
+
+/// `type` of each result: explicit; else `object` with `properties`; else (pipeline results)
+/// the value's, else `string`.
+fn results(list: Option<&mut Value>) {
+    let Some(Value::Array(items)) = list else {
+        return;
+    };
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        if item.contains_key("type") {
+            continue;
+        }
+        let ty = if item.contains_key("properties") {
+            "object"
+        } else {
+            match item.get("value") {
+                Some(Value::Array(_)) => "array",
+                Some(Value::Object(_)) => "object",
+                _ => "string",
+            }
+        };
+        item.insert("type".into(), Value::from(ty));
+    }
+}
+
+fn task_spec(spec: &mut Map<String, Value>) {
+    params(spec.get_mut("params"));
+    results(spec.get_mut("results"));
+    if let Some(Value::Array(steps)) = spec.get_mut("steps") {
+        for step in steps.iter_mut().filter_map(Value::as_object_mut) {
+            results(step.get_mut("results"));
+        }
+    }
+}
+
+fn task_ref(holder: &mut Map<String, Value>) {
+    if let Some(Value::Object(r)) = holder.get_mut("taskRef")
+        && !r.contains_key("apiVersion")
+    {
+        r.entry("kind").or_insert_with(|| Value::from("Task"));
+    }
+}
+
+fn pipeline_spec(spec: &mut Map<String, Value>) {
+    params(spec.get_mut("params"));
+    results(spec.get_mut("results"));
+    for section in ["tasks", "finally"] {
+        if let Some(Value::Array(tasks)) = spec.get_mut(section) {
+            for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
+                task_ref(task);
+                if let Some(Value::Object(t)) = task.get_mut("taskSpec") {
+                    task_spec(t);
+                }
+                if let Some(Value::Object(p)) = task.get_mut("pipelineSpec") {
+                    pipeline_spec(p);
+                }
+            }
+        }
+    }
+}

@@ -161,6 +161,7 @@ impl<T: Described> Described for Vec<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::model::{PipelineSpec, Step, TaskSpec};

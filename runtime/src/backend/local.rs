@@ -85,7 +85,7 @@ impl LocalBackend {
         let io = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());
         Ok(Some(match binding {
             Binding::EmptyDir {} => return Ok(None),
-            Binding::VolumeClaimTemplate {} => {
+            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => {
                 let dir = self.config.root.join("workspaces").join(name);
                 std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
                 dir

@@ -1,0 +1,91 @@
+//! `tkc convert`: Tekton YAML to KDL and back. The output decodes to the same model as the
+//! input (v1beta1 input comes out as v1).
+
+use crate::compile::{report, write_output};
+use crate::{ColorChoice, exit, inputs};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use tkc_compiler::diag::Severity;
+use tkc_compiler::emit::{kdl, yaml};
+use tkc_compiler::model::ApiFields;
+use tkc_compiler::source::Syntax;
+
+/// The syntax to write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum To {
+    Kdl,
+    Yaml,
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// Files or directories; `-` reads stdin.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The syntax to write [default: KDL for YAML input, YAML for KDL input].
+    #[arg(long, value_enum)]
+    to: Option<To>,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The name to give stdin (its extension picks YAML or KDL).
+    #[arg(long, value_name = "NAME")]
+    stdin_filename: Option<String>,
+    /// When to colour the diagnostics (written to stderr).
+    #[arg(long, value_enum, default_value_t)]
+    color: ColorChoice,
+}
+
+pub fn run(args: ConvertArgs) -> u8 {
+    let inputs = match inputs::load(&args.paths, args.stdin_filename.as_deref()) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            eprintln!("error: {}", e.0);
+            return exit::USAGE;
+        }
+    };
+    let to = match args.to {
+        Some(to) => to,
+        None => {
+            let kdl_input = inputs
+                .files
+                .iter()
+                .all(|f| inputs.sources.get(*f).syntax() == Syntax::Kdl);
+            let yaml_input = inputs
+                .files
+                .iter()
+                .all(|f| inputs.sources.get(*f).syntax() == Syntax::Yaml);
+            match (kdl_input, yaml_input) {
+                (true, false) => To::Yaml,
+                (false, true) => To::Kdl,
+                _ => {
+                    eprintln!(
+                        "error: the inputs mix YAML and KDL; say which to write with `--to kdl` or `--to yaml`"
+                    );
+                    return exit::USAGE;
+                }
+            }
+        }
+    };
+    // Every field is accepted: conversion keeps what is written, gated or not.
+    let options = tkc_compiler::Options {
+        api_fields: ApiFields::Alpha,
+    };
+    let (documents, mut diagnostics) =
+        tkc_compiler::decode_files(&inputs.sources, &inputs.files, &options);
+    diagnostics.extend(inputs.diagnostics);
+    diagnostics.sort();
+    let diagnostics = diagnostics.into_vec();
+    report(&inputs.sources, &diagnostics, args.color);
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return exit::FAILED;
+    }
+    let text = match to {
+        To::Kdl => kdl::to_kdl(&documents),
+        To::Yaml => {
+            let data: Vec<yaml::Data> = documents.iter().map(kdl::ordered).collect();
+            yaml::to_yaml_stream(&data)
+        }
+    };
+    write_output(args.output.as_deref(), &text)
+}
