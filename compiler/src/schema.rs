@@ -210,17 +210,11 @@ fn shape_schema(shape: Shape, defs: &mut Definitions) -> Value {
         Shape::Int => json!({ "type": nullable(&["integer"]) }),
         Shape::Object => json!({ "type": nullable(&["object"]) }),
         Shape::Any => json!({}),
-        Shape::ParamValue => {
-            let scalar = json!(["string", "number", "boolean", "null"]);
-            json!({
-                "description": "A string, an array of strings, or an object of strings.",
-                "anyOf": [
-                    { "type": scalar },
-                    { "type": "array", "items": { "type": scalar } },
-                    { "type": "object", "additionalProperties": { "type": scalar } },
-                ],
-            })
-        }
+        // Tekton reads any JSON here (a list of strings is an array, a map of strings an
+        // object, anything else its JSON text as a string).
+        Shape::ParamValue => json!({
+            "description": "A string, an array of strings, or an object of strings.",
+        }),
         Shape::StringMap => json!({
             "type": nullable(&["object"]),
             "additionalProperties": { "type": ["string", "null"] },
@@ -283,6 +277,13 @@ fn struct_schema(
     for (key, schema) in extra {
         properties.insert((*key).into(), schema.clone());
     }
+    let mut keys: Vec<&str> = properties.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let case_variants = json!({
+        any_case_pattern(&keys): {
+            "description": "A field in another case: Tekton accepts it, tkc warns (tkc::schema::field-case).",
+        },
+    });
     let mut out = Map::new();
     let doc = s.doc.trim();
     if !doc.is_empty() {
@@ -293,8 +294,31 @@ fn struct_schema(
         out.insert("required".into(), json!(required));
     }
     out.insert("properties".into(), Value::Object(properties));
+    out.insert("patternProperties".into(), case_variants);
     out.insert("additionalProperties".into(), Value::Bool(false));
     Value::Object(out)
+}
+
+/// A pattern matching the keys in any case (`mountpath` for `mountPath`): Go's JSON decoder,
+/// and so Tekton, accepts those.
+fn any_case_pattern(keys: &[&str]) -> String {
+    let alternatives: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            k.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else if c.is_ascii_alphanumeric() {
+                        c.to_string()
+                    } else {
+                        format!("\\{c}")
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("^({})$", alternatives.join("|"))
 }
 
 /// A pipeline task's `taskSpec`: a Task spec, or a custom task's `apiVersion`/`kind`/`spec`.
