@@ -414,7 +414,7 @@ pub struct WorkspaceBinding {
 
 /// What backs a workspace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Binding {
     /// A fresh empty directory per task attempt (as Tekton: not shared between tasks).
     EmptyDir {},

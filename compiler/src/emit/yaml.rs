@@ -240,14 +240,18 @@ fn is_plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    // Anything that could read as a number, date or time under YAML 1.1 or 1.2 is quoted.
+    // Anything that could read as a number, date or time under YAML 1.1 or 1.2 (`1_000`,
+    // `0o17`, `1:30`, `2024-01-01`, `1e3`) is quoted; `30m` or `1h0m0s` cannot.
     let numeric_start = first.is_ascii_digit()
         || (matches!(first, '-' | '+' | '.')
             && s[1..]
                 .chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_digit() || c == '.'));
-    if numeric_start {
+    let number_like = s
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || "._:+-xXoO ".contains(c));
+    if numeric_start && number_like {
         return false;
     }
     resolve_plain(s) == Some(ScalarKind::Str)
@@ -403,6 +407,15 @@ mod tests {
             "trail ",
             "tab\tin",
             "cr\rin",
+            "0o17",
+            "1e3",
+            "0xff",
+            "1_0",
+            "2001-12-14 21:59:43.10",
+            "-.5",
+            "+1",
+            "30m",
+            "1h0m0s",
             "\u{7}",
         ] {
             round_trip(json!({ s: s }));

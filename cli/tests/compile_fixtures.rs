@@ -1,0 +1,130 @@
+//! `testdata/compile/**`: every `.yaml`, `.yml` and `.kdl` file is compiled by the real `tkc`
+//! binary, and its output (the plan JSON, or the canonical YAML with `--emit tekton`), its
+//! diagnostics (human format, no colour, 100 columns) and exit code are an insta snapshot
+//! beside it (`<fixture>.snap`).
+//!
+//! A fixture's first line may give extra arguments: `# tkc-args: --param x=1` (YAML) or
+//! `// tkc-args: ...` (KDL); they are split at white space.
+//!
+//! Review changes with `cargo insta review`, or accept them all with
+//! `INSTA_UPDATE=always cargo test -p tkc --test compile_fixtures` and read the diff.
+
+#![allow(clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FIXTURES: &str = "testdata/compile";
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn header_args(text: &str) -> Vec<String> {
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .strip_prefix('#')
+        .or_else(|| first.strip_prefix("//"))
+        .and_then(|rest| rest.trim_start().strip_prefix("tkc-args:"))
+        .map(|args| args.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn compile_report(root: &Path, relative: &Path) -> String {
+    let text = std::fs::read_to_string(root.join(relative)).unwrap_or_default();
+    let args = header_args(&text);
+    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .arg("compile")
+        .args(&args)
+        .arg(relative)
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => return format!("cannot run tkc: {e}"),
+    };
+    let mut command = vec!["tkc".to_string(), "compile".to_string()];
+    command.extend(args);
+    command.push(relative.display().to_string());
+    let mut report = format!(
+        "$ {}\nexit code: {}\n",
+        command.join(" "),
+        output
+            .status
+            .code()
+            .map_or_else(|| "none".to_string(), |c| c.to_string())
+    );
+    if !output.stderr.is_empty() {
+        report.push_str("\n--- stderr ---\n");
+        report.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    if !output.stdout.is_empty() {
+        report.push_str("\n--- stdout ---\n");
+        report.push_str(&String::from_utf8_lossy(&output.stdout));
+    }
+    report
+}
+
+#[test]
+fn compile_fixtures() {
+    let root = workspace_root();
+    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        let report = compile_report(&root, relative);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = path.parent().unwrap_or(&root).to_path_buf();
+        insta::with_settings!({
+            snapshot_path => dir,
+            prepend_module_to_snapshot => false,
+            snapshot_suffix => "",
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, report);
+        });
+    });
+}
+
+/// Every plan among the snapshots is valid JSON that matches `schemas/plan.schema.json`
+/// (checked in the compiler's tests); here: the plan of every successful fixture reads back
+/// as a `Plan` and prints to the same bytes.
+#[test]
+fn fixture_plans_read_back() {
+    let root = workspace_root();
+    let mut dirs = vec![root.join(FIXTURES)];
+    let mut checked = 0;
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "snap") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let Some(json) = text.split("\n--- stdout ---\n").nth(1) else {
+                continue;
+            };
+            if !json.starts_with('{') {
+                continue;
+            }
+            let plan: Result<tkc_compiler::plan::Plan, _> = serde_json::from_str(json);
+            match plan {
+                Ok(plan) => assert_eq!(plan.to_json(), json, "{}", path.display()),
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} plans among the snapshots");
+}
