@@ -47,13 +47,21 @@ fn compile_writes_the_plan_to_stdout_or_a_file() {
     let dir = scratch("compile-o");
     std::fs::write(dir.join("task.yaml"), TASK).unwrap();
     let out = tkc(&dir, &["compile", "task.yaml", "--param", "who=world"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: tkc_compiler::plan::Plan = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan.tasks.len(), 1);
     let script = plan.tasks[0].pod.steps[0].script.as_ref().unwrap();
     assert!(script.text().contains("echo hello world"));
 
-    let out = tkc(&dir, &["compile", "task.yaml", "-p", "who=world", "-o", "plan.json"]);
+    let out = tkc(
+        &dir,
+        &["compile", "task.yaml", "-p", "who=world", "-o", "plan.json"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     let written = std::fs::read_to_string(dir.join("plan.json")).unwrap();
@@ -124,7 +132,10 @@ spec:
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("echo hello two"));
     // The Task itself, with a param.
-    let out = tkc(&dir, &["compile", "runs.yaml", "--run", "hello", "-p", "who=me"]);
+    let out = tkc(
+        &dir,
+        &["compile", "runs.yaml", "--run", "hello", "-p", "who=me"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("echo hello me"));
 }
@@ -146,9 +157,18 @@ spec:
     )
     .unwrap();
     let out = tkc(&dir, &["compile", "run.yaml"]);
-    assert_eq!(out.status.code(), Some(1), "the Task is not among the inputs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the Task is not among the inputs"
+    );
     let out = tkc(&dir, &["compile", "run.yaml", "--search-path", "lib"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("echo hello lib"));
 }
 
@@ -157,7 +177,12 @@ fn emit_tekton_needs_no_run() {
     let dir = scratch("emit");
     std::fs::write(dir.join("task.yaml"), TASK).unwrap();
     let out = tkc(&dir, &["compile", "--emit", "tekton", "task.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = String::from_utf8_lossy(&out.stdout);
     assert!(yaml.contains("      type: string\n"), "{yaml}");
 }
@@ -167,7 +192,12 @@ fn convert_goes_both_ways_and_keeps_the_model() {
     let dir = scratch("convert");
     std::fs::write(dir.join("task.yaml"), TASK).unwrap();
     let out = tkc(&dir, &["convert", "task.yaml", "-o", "task.kdl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let kdl = std::fs::read_to_string(dir.join("task.kdl")).unwrap();
     assert!(kdl.starts_with("task \"hello\" {"), "{kdl}");
     let out = tkc(&dir, &["convert", "task.kdl"]);
@@ -188,7 +218,11 @@ fn convert_goes_both_ways_and_keeps_the_model() {
 fn convert_refuses_broken_or_mixed_input() {
     let dir = scratch("convert-errors");
     std::fs::write(dir.join("task.yaml"), TASK).unwrap();
-    std::fs::write(dir.join("bad.yaml"), "kind: Task\napiVersion: tekton.dev/v1\nspec: [\n").unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "kind: Task\napiVersion: tekton.dev/v1\nspec: [\n",
+    )
+    .unwrap();
     let out = tkc(&dir, &["convert", "bad.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());

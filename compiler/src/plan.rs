@@ -224,7 +224,9 @@ pub struct Pod {
     /// The results the Task declares.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResultDecl>,
-    /// Extra pod settings from the run (`podTemplate`), as written.
+    /// Extra pod settings from the run (`podTemplate`, a task's `taskRunSpecs` one merged
+    /// over the run's), with string params substituted; a matrix param stays
+    /// `$(params.<name>)` text, which the runtime fills per combination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_template: Option<serde_json::Value>,
 }
@@ -384,7 +386,8 @@ pub struct TaskWorkspace {
     /// and the pipeline task's joined (so the runtime needs no other subPath).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<Template>,
-    /// Mounted only into these containers (isolated workspace); empty: every step.
+    /// Mounted only into these containers (isolated workspace); empty: every step (and,
+    /// as Tekton does, every sidecar that does not mount that path itself).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only_in: Vec<String>,
     /// The pod volume's name (`ws-<name>`), which `$(workspaces.<name>.volume)` gave.

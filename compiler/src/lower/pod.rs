@@ -692,7 +692,10 @@ pub fn lower_pod(lw: &mut Lowering, input: TaskInput) -> Pod {
         volumes,
         workspaces: workspaces.into_iter().map(|w| w.plan).collect(),
         results: task_results(spec),
-        pod_template: input.pod_template,
+        // String params (a matrix param stays `$(params.p)`, filled per combination).
+        pod_template: input
+            .pod_template
+            .map(|t| Chain::new(vec![&params]).json(&t)),
     }
 }
 
