@@ -73,13 +73,14 @@ pub fn run(args: ConvertArgs) -> u8 {
     };
     let (documents, mut diagnostics) =
         tkc_compiler::decode_files(&inputs.sources, &inputs.files, &options);
-    diagnostics.extend(inputs.diagnostics);
+    diagnostics.extend(inputs.diagnostics.iter().cloned());
     diagnostics.sort();
     let diagnostics = diagnostics.into_vec();
     report(&inputs.sources, &diagnostics, args.color);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return exit::FAILED;
     }
+    warn_skipped(&inputs);
     let text = match to {
         To::Kdl => kdl::to_kdl(&documents),
         To::Yaml => {
@@ -88,4 +89,35 @@ pub fn run(args: ConvertArgs) -> u8 {
         }
     };
     write_output(args.output.as_deref(), &text)
+}
+
+/// Says which documents are left out: tkc converts the Tekton resources it models, and
+/// ConfigMaps and Secrets; other Kubernetes objects (RBAC, PVCs, ...) are not written.
+fn warn_skipped(inputs: &inputs::Inputs) {
+    for &file in &inputs.files {
+        let parsed = tkc_compiler::syntax::parse_file(&inputs.sources, file);
+        for doc in &parsed.documents {
+            let field = |key: &str| doc.get(key).and_then(|n| n.as_str()).unwrap_or_default();
+            let (api_version, kind) = (field("apiVersion"), field("kind"));
+            let modeled = match api_version.split_once('/') {
+                Some(("tekton.dev", _)) => matches!(
+                    kind,
+                    "Task" | "ClusterTask" | "Pipeline" | "TaskRun" | "PipelineRun" | "StepAction"
+                ),
+                _ => matches!(kind, "ConfigMap" | "Secret") && api_version == "v1",
+            };
+            if !modeled {
+                let meta = doc.get("metadata");
+                let name = ["name", "generateName"]
+                    .iter()
+                    .find_map(|k| meta.and_then(|m| m.get(k)).and_then(|n| n.as_str()))
+                    .unwrap_or_default();
+                let line = inputs.sources.get(file).line_col(doc.span.start).line;
+                eprintln!(
+                    "warning: {}:{line}: {kind} `{name}` is not converted (tkc converts Tekton resources, ConfigMaps and Secrets)",
+                    inputs.sources.get(file).name()
+                );
+            }
+        }
+    }
 }
