@@ -169,13 +169,16 @@ fn struct_node(name: &str, shape: &StructShape, obj: &Map<String, Value>, depth:
             (Shape::Int, Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        if let Some(text) = scalar {
-            let prop = format!(" {}={text}", node_name(&kebab_case(meta.key)));
-            if width + head.len() + prop.len() <= LINE_WIDTH {
-                head.push_str(&prop);
-                used.push(meta.key);
-            }
+        let Some(text) = scalar else {
+            continue;
+        };
+        let prop = format!(" {}={text}", node_name(&kebab_case(meta.key)));
+        // Fields stay in their order: once one does not fit, the rest are children.
+        if width + head.len() + prop.len() > LINE_WIDTH {
+            break;
         }
+        head.push_str(&prop);
+        used.push(meta.key);
     }
     let children = struct_children(shape, obj, depth + 1, &used);
     node_text(&head, &children, depth)
@@ -387,7 +390,8 @@ fn json_node(name: &str, value: &Value, depth: usize) -> String {
                 .iter()
                 .map(|(k, v)| json_node(k, v, depth + 1))
                 .collect();
-            let head = if obj.is_empty() || obj.contains_key("-") {
+            // A node with nothing in it is an empty map.
+            let head = if obj.contains_key("-") {
                 format!("(object){name_text}")
             } else {
                 name_text
@@ -596,5 +600,99 @@ fn order(value: &Value, shape: Shape) -> Data {
                 .collect(),
         ),
         _ => Data::from(value),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::source::SourceMap;
+
+    fn convert(yaml: &str) -> String {
+        let mut sources = SourceMap::new();
+        let file = sources.add("t.yaml", yaml);
+        let (docs, diagnostics) =
+            crate::decode_files(&sources, &[file], &crate::Options::default());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        to_kdl(&docs)
+    }
+
+    #[test]
+    fn idiomatic_kdl() {
+        let kdl = convert(
+            r#"apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: build
+  labels:
+    app.kubernetes.io/name: build
+spec:
+  params:
+    - name: flags
+      type: array
+      default: [-v]
+    - name: mode
+      default: fast
+  volumes:
+    - name: cache
+      emptyDir: {}
+  steps:
+    - name: build
+      image: golang:1.23
+      args: ["$(params.flags[*])"]
+      env:
+        - name: A
+          value: "1"
+        - name: TOKEN
+          valueFrom:
+            secretKeyRef: {name: creds, key: token}
+      securityContext:
+        capabilities:
+          drop: [ALL]
+      script: |
+        #!/bin/sh
+        echo "building \o/"
+      timeout: 5m
+      onError: continue
+"#,
+        );
+        insta::assert_snapshot!(kdl, @r###"
+        task "build" {
+            metadata {
+                labels {
+                    "app.kubernetes.io/name" "build"
+                }
+            }
+            param "flags" type="array" {
+                (array)default "-v"
+            }
+            param "mode" default="fast"
+            step "build" image="golang:1.23" timeout="5m" on-error="continue" {
+                args "$(params.flags[*])"
+                env "A" value="1"
+                env "TOKEN" {
+                    value-from {
+                        secretKeyRef {
+                            key "token"
+                            name "creds"
+                        }
+                    }
+                }
+                security-context {
+                    capabilities {
+                        (array)drop "ALL"
+                    }
+                }
+                script #"""
+                    #!/bin/sh
+                    echo "building \o/"
+                    """#
+            }
+            volume "cache" {
+                empty-dir
+            }
+        }
+        "###);
     }
 }
