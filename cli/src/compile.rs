@@ -189,35 +189,38 @@ pub fn run(args: CompileArgs) -> u8 {
     let options = tkc_compiler::Options {
         api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
     };
-    let request = RunRequest {
-        run: args.run,
-        params: args.params,
-        workspaces: args.workspaces,
-    };
-    let mut compiled =
-        tkc_compiler::compile(&inputs.sources, &inputs.files, &library, &request, &options);
-    compiled.diagnostics.extend(inputs.diagnostics);
-    compiled.diagnostics.sort();
-    let diagnostics = compiled.diagnostics.into_vec();
-    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     let output = match args.emit {
-        // The resources need no run, so only errors of the sources count (not "which run?").
+        // The resources need no run: only the checks.
         Emit::Tekton => {
-            let source_errors = diagnostics
-                .iter()
-                .any(|d| d.severity == Severity::Error && !d.code.name.starts_with("tkc::lower::"));
-            let shown: Vec<Diagnostic> = diagnostics
-                .into_iter()
-                .filter(|d| !d.code.name.starts_with("tkc::lower::"))
-                .collect();
-            report(&inputs.sources, &shown, args.color);
-            if source_errors {
+            let mut checked =
+                tkc_compiler::check(&inputs.sources, &inputs.files, &library, &options);
+            checked.diagnostics.extend(inputs.diagnostics);
+            checked.diagnostics.sort();
+            let diagnostics = checked.diagnostics.into_vec();
+            report(&inputs.sources, &diagnostics, args.color);
+            if diagnostics.iter().any(|d| d.severity == Severity::Error) {
                 return exit::FAILED;
             }
-            tkc_compiler::emit::tekton_yaml(&compiled.documents)
+            let documents: Vec<_> = checked
+                .documents
+                .into_iter()
+                .filter(|d| inputs.files.contains(&d.file()))
+                .collect();
+            tkc_compiler::emit::tekton_yaml(&documents)
         }
         Emit::Plan => {
+            let request = RunRequest {
+                run: args.run,
+                params: args.params,
+                workspaces: args.workspaces,
+            };
+            let mut compiled =
+                tkc_compiler::compile(&inputs.sources, &inputs.files, &library, &request, &options);
+            compiled.diagnostics.extend(inputs.diagnostics);
+            compiled.diagnostics.sort();
+            let diagnostics = compiled.diagnostics.into_vec();
             report(&inputs.sources, &diagnostics, args.color);
+            let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
             match compiled.plan {
                 Some(plan) if !errors => plan.to_json(),
                 _ => return exit::FAILED,

@@ -77,7 +77,7 @@ fn compile_errors_go_to_stderr_with_exit_code_1_and_no_output() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("tkc::lower::missing-param"), "{stderr}");
+    assert!(stderr.contains("tkc::params::missing"), "{stderr}");
     assert!(!dir.join("plan.json").exists());
 
     // A schema error stops before lowering.

@@ -46,8 +46,18 @@ use pipeline::lower_pipeline;
 use task_run::lower_task_run;
 use workspaces::{binding, claim_of, join_sub_paths, task_workspace_decls, workspace_info};
 
-/// The diagnostic codes of lowering.
+/// The diagnostic codes of lowering. Problems the checks also find (a missing param, an
+/// unbound workspace) are reported with the check family's code, whichever finds them: a
+/// run document's problems are found by the checks, those of `--param`/`--workspace` here.
 pub mod codes {
+    pub use crate::check::params::bindings::{
+        MISSING as MISSING_PARAM, TYPE_MISMATCH as PARAM_TYPE, UNKNOWN as UNKNOWN_PARAM,
+    };
+    pub use crate::check::params::declarations::DEFAULT_REFERENCE as PARAM_CYCLE;
+    pub use crate::check::workspaces::{
+        MISSING_BINDING, PIPELINERUN_MISSING, UNKNOWN_BINDING as UNKNOWN_WORKSPACE,
+    };
+
     use crate::declare_code;
 
     declare_code! {
@@ -80,51 +90,6 @@ pub mod codes {
     }
 
     declare_code! {
-        /// # A param without a value
-        ///
-        /// The Pipeline or Task declares a param with no `default`, and the run gives it no
-        /// value. Tekton fails the run (`ParameterMissing`, or `TaskRunValidationFailed`:
-        /// `missing values for these params which have no default values`). Pass it in the
-        /// run's `params` (or `--param name=value`).
-        pub static MISSING_PARAM = "tkc::lower::missing-param", Error, reason = "ParameterMissing";
-    }
-
-    declare_code! {
-        /// # A param value of the wrong type
-        ///
-        /// An array param was given a string, or a string param an array, ... Tekton fails
-        /// the run (`ParameterTypeMismatch`). With `--param`, write arrays and objects as
-        /// JSON: `--param flags='["-v","-x"]'`.
-        pub static PARAM_TYPE = "tkc::lower::param-type", Error, reason = "ParameterTypeMismatch";
-    }
-
-    declare_code! {
-        /// # A param the Pipeline or Task does not declare
-        ///
-        /// `--param` names a param that is not declared. Tekton accepts extra params (they
-        /// are only substituted where referenced), so this is a warning: it is usually a typo.
-        pub static UNKNOWN_PARAM = "tkc::lower::unknown-param", Warning;
-    }
-
-    declare_code! {
-        /// # A required workspace is not bound
-        ///
-        /// The run does not bind a workspace the Pipeline or Task requires (it is not
-        /// `optional`). Tekton fails the run (`InvalidWorkspaceBindings`: `pipeline requires
-        /// workspace with name "<n>" be provided by pipelinerun`). Bind it in the run's
-        /// `workspaces`, or with `--workspace name=emptyDir|dir:PATH`.
-        pub static UNBOUND_WORKSPACE = "tkc::lower::unbound-workspace", Error, reason = "InvalidWorkspaceBindings";
-    }
-
-    declare_code! {
-        /// # A workspace binding for a workspace nobody declares
-        ///
-        /// `--workspace` names a workspace the Pipeline or Task does not declare. Tekton
-        /// rejects a TaskRun whose binding matches no declared workspace.
-        pub static UNKNOWN_WORKSPACE = "tkc::lower::unknown-workspace", Error, reason = "TaskRunValidationFailed";
-    }
-
-    declare_code! {
         /// # `onError` is neither `continue` nor `stopAndFail`
         ///
         /// `onError` may be a param reference; after substitution it must be one of the two
@@ -139,15 +104,6 @@ pub mod codes {
         /// (`default-max-matrix-combinations-count`) and rejects the Pipeline otherwise.
         pub static MATRIX_TOO_LARGE = "tkc::lower::matrix-too-large", Error, reason = "PipelineValidationFailed";
     }
-
-    declare_code! {
-        /// # Param defaults that refer to each other in a cycle
-        ///
-        /// A Pipeline param's default may use other params (`default: $(params.base)/x`),
-        /// resolved up to 10 levels deep; a cycle never resolves. Tekton fails the run
-        /// (`parameter resolution failed: circular dependency detected in param`).
-        pub static PARAM_CYCLE = "tkc::lower::param-cycle", Error, reason = "PipelineValidationFailed";
-    }
 }
 
 /// Every code of lowering.
@@ -157,14 +113,8 @@ pub fn codes() -> Vec<&'static Code> {
         &UNRESOLVED_REF,
         &UNSUPPORTED,
         &NO_RUN,
-        &MISSING_PARAM,
-        &PARAM_TYPE,
-        &UNKNOWN_PARAM,
-        &UNBOUND_WORKSPACE,
-        &UNKNOWN_WORKSPACE,
         &INVALID_ON_ERROR,
         &MATRIX_TOO_LARGE,
-        &PARAM_CYCLE,
     ]
 }
 

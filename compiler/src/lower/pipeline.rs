@@ -169,7 +169,7 @@ pub(super) fn lower_pipeline(
         if is_run {
             lw.report(
                 Diagnostic::new(
-                    &codes::UNBOUND_WORKSPACE,
+                    &codes::PIPELINERUN_MISSING,
                     format!("the run does not bind workspace `{}`", decl.name.value),
                 )
                 .with_label(decl.name.span, "required by the Pipeline")
@@ -551,7 +551,7 @@ pub(super) fn lower_pipeline_task(
                 let at = decl.map_or(pt.name.span, |d| d.name.span);
                 lw.report(
                     Diagnostic::new(
-                        &codes::UNBOUND_WORKSPACE,
+                        &codes::MISSING_BINDING,
                         format!(
                             "pipeline task `{}` does not bind workspace `{name}`",
                             pt.name.value

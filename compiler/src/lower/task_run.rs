@@ -75,28 +75,13 @@ pub(super) fn lower_task_run(
             ),
             None if optional || decl.is_none() => (None, String::new(), None),
             // A cluster may bind it (`default-task-run-workspace-binding` in Tekton's
-            // config-defaults); tkc binds an emptyDir, as such a cluster usually does.
-            None if is_run => {
-                let at = decl.map_or(doc.name_span(), |d| d.name.span);
-                lw.report(
-                    Diagnostic::new(
-                        &codes::UNBOUND_WORKSPACE,
-                        format!("the run does not bind workspace `{name}`"),
-                    )
-                    .with_severity(crate::diag::Severity::Warning)
-                    .with_label(at, "required by the Task")
-                    .with_secondary(doc.name_span(), "this run")
-                    .with_help(
-                        "tkc binds an emptyDir, as a cluster with `default-task-run-workspace-binding` \
-                         does; without that setting Tekton fails the run. Bind it in the run's `workspaces`",
-                    ),
-                );
-                (
-                    Some(WorkspaceSource::Binding(Binding::EmptyDir {})),
-                    String::new(),
-                    None,
-                )
-            }
+            // config-defaults; the checks warn about it): tkc binds an emptyDir, as such a
+            // cluster usually does.
+            None if is_run => (
+                Some(WorkspaceSource::Binding(Binding::EmptyDir {})),
+                String::new(),
+                None,
+            ),
             None => (
                 Some(WorkspaceSource::Binding(Binding::RunShared {})),
                 String::new(),
