@@ -1,15 +1,15 @@
 //! `tkc compile`: one run of the inputs as a pod plan (JSON), or the inputs as canonical
 //! Tekton YAML.
 
-use crate::check::ApiFieldsArg;
-use crate::{ColorChoice, exit, inputs};
+use crate::project::{Project, SourceArgs};
+use crate::{ColorChoice, exit};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::{Diagnostic, Severity, render};
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue};
-use tkc_compiler::source::{self, FileId, SourceMap};
+use tkc_compiler::source::SourceMap;
 
 /// What `tkc compile` writes.
 #[derive(Copy, Clone, Debug, Default, ValueEnum)]
@@ -43,19 +43,11 @@ pub struct CompileArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Folders where referenced Tasks, Pipelines and StepActions are found (not compiled
-    /// themselves).
-    #[arg(long = "search-path", value_name = "DIR")]
-    search_paths: Vec<PathBuf>,
-    /// The name to give stdin in reports (its extension picks YAML or KDL).
-    #[arg(long, value_name = "NAME")]
-    stdin_filename: Option<String>,
-    /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    enable_api_fields: Option<ApiFieldsArg>,
     /// When to colour the diagnostics (written to stderr).
     #[arg(long, value_enum, default_value_t)]
     color: ColorChoice,
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 /// `name=value`; a value starting with `[` or `{` that is a JSON array or object of strings
@@ -115,19 +107,6 @@ pub fn parse_workspace(arg: &str) -> Result<(String, Binding), String> {
     Ok((name.to_string(), binding))
 }
 
-/// Adds the files under `paths` to `sources` as library files.
-pub fn load_library(sources: &mut SourceMap, paths: &[PathBuf]) -> Result<Vec<FileId>, String> {
-    let expanded = source::expand_paths(paths).map_err(|e| e.to_string())?;
-    let mut files = Vec::new();
-    for path in expanded {
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (text, _) = source::decode_text(bytes);
-        files.push(sources.add(path.to_string_lossy().into_owned(), text));
-    }
-    Ok(files)
-}
-
 /// Writes the diagnostics to stderr (human format).
 pub fn report(sources: &SourceMap, diagnostics: &[Diagnostic], color: ColorChoice) {
     if diagnostics.is_empty() {
@@ -172,32 +151,26 @@ pub fn write_output(output: Option<&Path>, text: &str) -> u8 {
 }
 
 pub fn run(args: CompileArgs) -> u8 {
-    let mut inputs = match inputs::load(&args.paths, args.stdin_filename.as_deref()) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return exit::USAGE;
-        }
+    let Project {
+        sources,
+        inputs,
+        options,
+    } = match Project::load(&args.paths, &args.source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let library = match load_library(&mut inputs.sources, &args.search_paths) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let options = tkc_compiler::Options {
-        api_fields: args.enable_api_fields.map(Into::into).unwrap_or_default(),
-    };
+    let mut extra = tkc_compiler::diag::Diagnostics::new();
+    extra.extend(inputs.diagnostics);
+    tkc_compiler::diag::apply_levels(&options.levels, &mut extra);
     let output = match args.emit {
         // The resources need no run: only the checks.
         Emit::Tekton => {
             let mut checked =
-                tkc_compiler::check(&inputs.sources, &inputs.files, &library, &options);
-            checked.diagnostics.extend(inputs.diagnostics);
+                tkc_compiler::check(&sources, &inputs.files, &inputs.library, &options);
+            checked.diagnostics.extend(extra);
             checked.diagnostics.sort();
             let diagnostics = checked.diagnostics.into_vec();
-            report(&inputs.sources, &diagnostics, args.color);
+            report(&sources, &diagnostics, args.color);
             if diagnostics.iter().any(|d| d.severity == Severity::Error) {
                 return exit::FAILED;
             }
@@ -215,11 +188,11 @@ pub fn run(args: CompileArgs) -> u8 {
                 workspaces: args.workspaces,
             };
             let mut compiled =
-                tkc_compiler::compile(&inputs.sources, &inputs.files, &library, &request, &options);
-            compiled.diagnostics.extend(inputs.diagnostics);
+                tkc_compiler::compile(&sources, &inputs.files, &inputs.library, &request, &options);
+            compiled.diagnostics.extend(extra);
             compiled.diagnostics.sort();
             let diagnostics = compiled.diagnostics.into_vec();
-            report(&inputs.sources, &diagnostics, args.color);
+            report(&sources, &diagnostics, args.color);
             let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
             match compiled.plan {
                 Some(plan) if !errors => plan.to_json(),

@@ -2,13 +2,14 @@
 //! input (v1beta1 input comes out as v1).
 
 use crate::compile::{report, write_output};
-use crate::{ColorChoice, exit, inputs};
+use crate::project::{Project, SourceArgs};
+use crate::{ColorChoice, exit};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use tkc_compiler::diag::Severity;
 use tkc_compiler::emit::{kdl, yaml};
 use tkc_compiler::model::ApiFields;
-use tkc_compiler::source::Syntax;
+use tkc_compiler::source::{FileId, SourceMap, Syntax};
 
 /// The syntax to write.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,12 +38,15 @@ pub struct ConvertArgs {
 }
 
 pub fn run(args: ConvertArgs) -> u8 {
-    let inputs = match inputs::load(&args.paths, args.stdin_filename.as_deref()) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return exit::USAGE;
-        }
+    let source = SourceArgs {
+        stdin_filename: args.stdin_filename.clone(),
+        ..SourceArgs::default()
+    };
+    let Project {
+        sources, inputs, ..
+    } = match Project::load(&args.paths, &source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
     };
     let to = match args.to {
         Some(to) => to,
@@ -50,11 +54,11 @@ pub fn run(args: ConvertArgs) -> u8 {
             let kdl_input = inputs
                 .files
                 .iter()
-                .all(|f| inputs.sources.get(*f).syntax() == Syntax::Kdl);
+                .all(|f| sources.get(*f).syntax() == Syntax::Kdl);
             let yaml_input = inputs
                 .files
                 .iter()
-                .all(|f| inputs.sources.get(*f).syntax() == Syntax::Yaml);
+                .all(|f| sources.get(*f).syntax() == Syntax::Yaml);
             match (kdl_input, yaml_input) {
                 (true, false) => To::Yaml,
                 (false, true) => To::Kdl,
@@ -70,17 +74,18 @@ pub fn run(args: ConvertArgs) -> u8 {
     // Every field is accepted: conversion keeps what is written, gated or not.
     let options = tkc_compiler::Options {
         api_fields: ApiFields::Alpha,
+        ..tkc_compiler::Options::default()
     };
     let (documents, mut diagnostics) =
-        tkc_compiler::decode_files(&inputs.sources, &inputs.files, &options);
+        tkc_compiler::decode_files(&sources, &inputs.files, &options);
     diagnostics.extend(inputs.diagnostics.iter().cloned());
     diagnostics.sort();
     let diagnostics = diagnostics.into_vec();
-    report(&inputs.sources, &diagnostics, args.color);
+    report(&sources, &diagnostics, args.color);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return exit::FAILED;
     }
-    warn_skipped(&inputs);
+    warn_skipped(&sources, &inputs.files);
     let text = match to {
         To::Kdl => kdl::to_kdl(&documents),
         To::Yaml => {
@@ -93,9 +98,9 @@ pub fn run(args: ConvertArgs) -> u8 {
 
 /// Says which documents are left out: tkc converts the Tekton resources it models, and
 /// ConfigMaps and Secrets; other Kubernetes objects (RBAC, PVCs, ...) are not written.
-fn warn_skipped(inputs: &inputs::Inputs) {
-    for &file in &inputs.files {
-        let parsed = tkc_compiler::syntax::parse_file(&inputs.sources, file);
+fn warn_skipped(sources: &SourceMap, files: &[FileId]) {
+    for &file in files {
+        let parsed = tkc_compiler::syntax::parse_file(sources, file);
         for doc in &parsed.documents {
             let field = |key: &str| doc.get(key).and_then(|n| n.as_str()).unwrap_or_default();
             let (api_version, kind) = (field("apiVersion"), field("kind"));
@@ -112,10 +117,10 @@ fn warn_skipped(inputs: &inputs::Inputs) {
                     .iter()
                     .find_map(|k| meta.and_then(|m| m.get(k)).and_then(|n| n.as_str()))
                     .unwrap_or_default();
-                let line = inputs.sources.get(file).line_col(doc.span.start).line;
+                let line = sources.get(file).line_col(doc.span.start).line;
                 eprintln!(
                     "warning: {}:{line}: {kind} `{name}` is not converted (tkc converts Tekton resources, ConfigMaps and Secrets)",
-                    inputs.sources.get(file).name()
+                    sources.get(file).name()
                 );
             }
         }

@@ -252,3 +252,31 @@ fn schema_writes_the_committed_schemas() {
     }
     assert_eq!(count, 7);
 }
+
+#[test]
+fn compile_reads_tkc_toml() {
+    let dir = scratch("config");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/task.yaml"), TASK).unwrap();
+    std::fs::write(
+        dir.join("tkc.toml"),
+        "search-paths = [\"lib\"]\n\n[severity]\n\"tkc::lint::script-injection\" = \"off\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("run.yaml"),
+        "apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: run}
+spec:
+  taskRef: {name: hello}
+  params: [{name: who, value: config}]
+",
+    )
+    .unwrap();
+    let out = tkc(&dir, &["compile", "run.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("script-injection"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("echo hello config"));
+}

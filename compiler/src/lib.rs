@@ -115,8 +115,9 @@ pub struct Compiled {
 }
 
 /// Compiles `files` (with `library` files, from search paths, for references) to the plan of
-/// one run: the sources are checked first, and lowered only if they have no errors. This is
-/// the one call `tkc compile` and `tkc run` make.
+/// one run: the sources are checked first, and lowered only if they have no errors (after
+/// suppressions and the configured per-code levels). This is the one call `tkc compile` and
+/// `tkc run` make.
 pub fn compile(
     sources: &SourceMap,
     files: &[FileId],
@@ -130,10 +131,18 @@ pub fn compile(
     let world = resolve::World::build(sources, documents, files, &mut diagnostics);
     diagnostics.extend(check::run(&world, options));
     diag::apply_suppressions(sources, &mut diagnostics);
+    diag::apply_levels(&options.levels, &mut diagnostics);
     let plan = if diagnostics.has_errors() {
         None
     } else {
         let (plan, found) = lower::lower_reporting(&world, request, options);
+        let mut found = {
+            let mut d = Diagnostics::new();
+            d.extend(found);
+            d
+        };
+        diag::apply_levels(&options.levels, &mut found);
+        let plan = plan.filter(|_| !found.has_errors());
         diagnostics.extend(found);
         plan
     };

@@ -42,6 +42,7 @@ fn decode(name: &str, text: &str) -> Result<Vec<Document>, String> {
     let file = sources.add(name, text);
     let options = Options {
         api_fields: ApiFields::Alpha,
+        ..Options::default()
     };
     let (documents, diagnostics) = decode_files(&sources, &[file], &options);
     let errors: Vec<String> = diagnostics

@@ -144,6 +144,7 @@ fn every_tekton_example_run_compiles() {
             } else {
                 ApiFields::Beta
             },
+            ..Options::default()
         };
         let (documents, _) = decode_files(&sources, &[file], &options);
         let runs: Vec<String> = documents

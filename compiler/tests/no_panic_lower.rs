@@ -83,6 +83,7 @@ fn run_everything(text: &str) {
     let file = sources.add("input.yaml", text.to_string());
     let options = Options {
         api_fields: ApiFields::Alpha,
+        ..Options::default()
     };
     let (documents, _) = decode_files(&sources, &[file], &options);
     let _ = emit::kdl::to_kdl(&documents);
