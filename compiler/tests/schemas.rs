@@ -164,3 +164,50 @@ fn the_schemas_reject_what_tkc_rejects() {
     let other = serde_json::json!({ "apiVersion": "v1", "kind": "ConfigMap", "data": {} });
     assert!(v.schemas.validate(&other, v.by_kind["*"]).is_ok());
 }
+
+/// The plans of `testdata/compile` (the JSON after `--- stdout ---` in each snapshot) match
+/// `schemas/plan.schema.json`.
+#[test]
+fn fixture_plans_validate_against_the_plan_schema() {
+    let root = workspace_root();
+    let text = std::fs::read_to_string(root.join("schemas/plan.schema.json")).unwrap_or_default();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    if let Err(e) = compiler.add_resource("file:///plan.schema.json", schema) {
+        panic!("{e}");
+    }
+    let index = match compiler.compile("file:///plan.schema.json", &mut schemas) {
+        Ok(index) => index,
+        Err(e) => panic!("{e:#}"),
+    };
+    let mut dirs = vec![root.join("testdata/compile")];
+    let (mut checked, mut problems) = (0, Vec::new());
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "snap") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let Some(json) = text.split("\n--- stdout ---\n").nth(1) else {
+                continue;
+            };
+            let Ok(plan) = serde_json::from_str::<serde_json::Value>(json) else {
+                continue;
+            };
+            if let Err(e) = schemas.validate(&plan, index) {
+                problems.push(format!("{}: {e:#}", path.display()));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} plans found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
