@@ -194,6 +194,53 @@ pub struct Matrix {
     pub combinations: Option<Vec<BTreeMap<String, String>>>,
 }
 
+/// One matrix combination: param name → value.
+pub type Combination = BTreeMap<String, String>;
+
+/// Matrix combinations as Tekton's `Matrix.FanOut` builds them (spec section 4): the cartesian
+/// product param by param, the first param varying fastest; then each `include` entry
+/// overwrites the combinations it agrees with (every name they share has the same value),
+/// and is appended as a combination of its own unless some combination already has one of
+/// its values. With no matrix params, the include entries are the combinations.
+pub fn fan_out(params: &[(String, Vec<String>)], include: &[Combination]) -> Vec<Combination> {
+    if params.is_empty() {
+        return include.to_vec();
+    }
+    let mut combinations: Vec<Combination> = vec![Combination::new()];
+    for (name, values) in params {
+        let mut next = Vec::with_capacity(combinations.len() * values.len());
+        for value in values {
+            for c in &combinations {
+                let mut c = c.clone();
+                c.insert(name.clone(), value.clone());
+                next.push(c);
+            }
+        }
+        combinations = next;
+    }
+    for combination in &mut combinations {
+        for entry in include {
+            let agrees = entry
+                .iter()
+                .all(|(k, v)| combination.get(k).is_none_or(|have| have == v));
+            if agrees {
+                combination.extend(entry.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+    }
+    for entry in include {
+        // Tekton's shouldAddNewCombination: any shared value means "already covered".
+        let covered = entry.is_empty()
+            || combinations
+                .iter()
+                .any(|c| entry.iter().any(|(k, v)| c.get(k) == Some(v)));
+        if !covered {
+            combinations.push(entry.clone());
+        }
+    }
+    combinations
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MatrixInclude {
@@ -672,6 +719,43 @@ mod tests {
         assert_eq!(back.render(|_| Some("sha256:1".into())), "digest=sha256:1");
         let plain: Template = serde_json::from_str("\"x\"").unwrap_or_default();
         assert_eq!(plain, Template::Text("x".into()));
+    }
+
+    fn combo(pairs: &[(&str, &str)]) -> Combination {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn fan_out_follows_tekton() {
+        let params = vec![
+            ("a".to_string(), vec!["1".to_string(), "2".to_string()]),
+            ("b".to_string(), vec!["x".to_string(), "y".to_string()]),
+        ];
+        let flat = |cs: &[Combination]| -> Vec<String> {
+            cs.iter()
+                .map(|c| c.values().cloned().collect::<Vec<_>>().join(""))
+                .collect()
+        };
+        // The first param varies fastest.
+        assert_eq!(flat(&fan_out(&params, &[])), ["1x", "2x", "1y", "2y"]);
+        // An entry agreeing with combinations extends them; one with no value in common is
+        // appended; one sharing a value with any combination (a=1) but agreeing with none
+        // is neither (Tekton's shouldAddNewCombination).
+        let include = [
+            combo(&[("a", "1"), ("extra", "e")]),
+            combo(&[("a", "3"), ("b", "z")]),
+            combo(&[("a", "1"), ("b", "z")]),
+        ];
+        let out = fan_out(&params, &include);
+        assert_eq!(out.len(), 5);
+        assert_eq!(out[0].get("extra").map(String::as_str), Some("e"));
+        assert_eq!(out[1].get("extra"), None);
+        assert_eq!(out[4], combo(&[("a", "3"), ("b", "z")]));
+        // Include only: the entries are the combinations.
+        assert_eq!(fan_out(&[], &include[..2]).len(), 2);
     }
 
     #[test]

@@ -716,7 +716,7 @@ impl<B: Backend> Scheduler<B> {
         if params.iter().any(|(_, v)| v.is_empty()) {
             return Some(vec![]);
         }
-        let include: Vec<Vec<(String, String)>> = matrix
+        let include: Vec<BTreeMap<String, String>> = matrix
             .include
             .iter()
             .map(|i| {
@@ -729,7 +729,7 @@ impl<B: Backend> Scheduler<B> {
                     .collect()
             })
             .collect();
-        Some(values::combinations(&params, &include))
+        Some(tkc_compiler::plan::fan_out(&params, &include))
     }
 
     /// What finished tasks tell the templates.

@@ -296,53 +296,6 @@ fn when_templates<'a>(w: &'a tkc_compiler::plan::When, f: &mut impl FnMut(&'a Te
     w.cel.iter().for_each(&mut *f);
 }
 
-/// Matrix combinations as Tekton builds them: the cartesian product param by param (the
-/// first param varies fastest), then `include` entries added to the combinations they agree
-/// with, or appended as new ones.
-pub fn combinations(
-    params: &[(String, Vec<String>)],
-    include: &[Vec<(String, String)>],
-) -> Vec<BTreeMap<String, String>> {
-    let mut combos: Vec<BTreeMap<String, String>> = Vec::new();
-    if !params.is_empty() {
-        combos.push(BTreeMap::new());
-        for (name, values) in params {
-            let mut next = Vec::with_capacity(combos.len() * values.len());
-            for v in values {
-                for c in &combos {
-                    let mut c = c.clone();
-                    c.insert(name.clone(), v.clone());
-                    next.push(c);
-                }
-            }
-            combos = next;
-        }
-    }
-    let matrix_names: Vec<&String> = params.iter().map(|(n, _)| n).collect();
-    let original = combos.len();
-    for entry in include {
-        let agrees = |c: &BTreeMap<String, String>| {
-            entry
-                .iter()
-                .filter(|(n, _)| matrix_names.contains(&n))
-                .all(|(n, v)| c.get(n) == Some(v))
-        };
-        let matching: Vec<usize> = (0..original).filter(|&i| agrees(&combos[i])).collect();
-        if params.is_empty() || matching.is_empty() {
-            combos.push(entry.iter().cloned().collect());
-        } else {
-            for i in matching {
-                for (n, v) in entry {
-                    if !matrix_names.contains(&n) {
-                        combos[i].insert(n.clone(), v.clone());
-                    }
-                }
-            }
-        }
-    }
-    combos
-}
-
 /// Decodes a task result as Tekton does: a `string` result is the raw text; otherwise the
 /// text is read as JSON (falling back to a string), and must have the declared type (and an
 /// object its declared keys). An error is Tekton's `TaskRunValidationFailed` message.
@@ -396,41 +349,6 @@ mod tests {
 
     fn s(v: &str) -> String {
         v.to_string()
-    }
-
-    #[test]
-    fn first_param_varies_fastest() {
-        let combos = combinations(
-            &[
-                (s("a"), vec![s("1"), s("2")]),
-                (s("b"), vec![s("x"), s("y")]),
-            ],
-            &[],
-        );
-        let flat: Vec<String> = combos
-            .iter()
-            .map(|c| format!("{}{}", c["a"], c["b"]))
-            .collect();
-        assert_eq!(flat, ["1x", "2x", "1y", "2y"]);
-    }
-
-    #[test]
-    fn include_extends_matching_or_appends() {
-        let combos = combinations(
-            &[(s("a"), vec![s("1"), s("2")])],
-            &[
-                vec![(s("a"), s("1")), (s("extra"), s("e"))],
-                vec![(s("a"), s("3"))],
-                vec![(s("common"), s("c"))],
-            ],
-        );
-        assert_eq!(combos.len(), 3);
-        assert_eq!(combos[0].get("extra").map(String::as_str), Some("e"));
-        assert_eq!(combos[1].get("extra"), None);
-        assert_eq!(combos[2].get("a").map(String::as_str), Some("3"));
-        assert!(combos[..2].iter().all(|c| c.contains_key("common")));
-        let only = combinations(&[], &[vec![(s("x"), s("1"))], vec![(s("x"), s("2"))]]);
-        assert_eq!(only.len(), 2);
     }
 
     #[test]

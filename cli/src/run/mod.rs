@@ -1,7 +1,6 @@
 //! `tkc run`: check, lower, and run a PipelineRun, TaskRun, Pipeline or Task on this machine.
 
 mod render;
-mod seam;
 
 use crate::exit;
 use crate::project::{Project, SourceArgs};
@@ -10,7 +9,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render};
-use tkc_compiler::plan::{Binding, Plan, RunKind};
+use tkc_compiler::lower::RunRequest;
+use tkc_compiler::plan::{Binding, ParamValue, Plan, RunKind};
 use tkc_runtime::backend::local::{LocalBackend, LocalConfig};
 use tkc_runtime::{EventSink, RunOptions, RunSummary};
 
@@ -34,12 +34,13 @@ pub struct RunArgs {
     /// Which PipelineRun, TaskRun, Pipeline or Task to run (needed when there are several).
     #[arg(long, value_name = "NAME")]
     run: Option<String>,
-    /// A param of the run (`--param name=value`; arrays as `a,b,c` or JSON).
-    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
-    params: Vec<String>,
-    /// Bind a workspace: `name=emptyDir` or `name=dir:PATH` (your own directory).
-    #[arg(long = "workspace", short = 'w', value_name = "NAME=BINDING")]
-    workspaces: Vec<String>,
+    /// A param of the run: `name=value`; arrays and objects as JSON (`flags=["-v","-x"]`).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = crate::compile::parse_param)]
+    params: Vec<(String, ParamValue)>,
+    /// Bind a workspace: `name=dir:PATH` (your own directory), `name=emptyDir`,
+    /// `name=pvc:CLAIM`, `name=configMap:NAME`, `name=secret:NAME` or `name=volumeClaimTemplate`.
+    #[arg(long = "workspace", short = 'w', value_name = "NAME=BINDING", value_parser = crate::compile::parse_workspace)]
+    workspaces: Vec<(String, Binding)>,
     /// How many task attempts may run at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     parallel: Option<usize>,
@@ -61,105 +62,108 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let mut request = seam::Request {
-        run: args.run.clone(),
-        params: vec![],
-        workspaces: vec![],
-    };
-    for p in &args.params {
-        match p.split_once('=') {
-            Some((k, v)) => request.params.push((k.to_string(), v.to_string())),
-            None => {
-                eprintln!("error: --param {p}: write NAME=VALUE");
-                return exit::USAGE;
-            }
-        }
-    }
-    for w in &args.workspaces {
-        let binding = match w.split_once('=') {
-            Some((_, "emptyDir")) => Binding::EmptyDir {},
-            Some((_, b)) if b.starts_with("dir:") => {
-                let path = &b[4..];
-                match std::fs::canonicalize(path) {
-                    Ok(p) if p.is_dir() => Binding::Dir {
-                        path: p.to_string_lossy().into_owned(),
-                    },
-                    _ => {
-                        eprintln!("error: --workspace {w}: {path} is not a directory");
-                        return exit::USAGE;
-                    }
+    let mut workspaces = Vec::with_capacity(args.workspaces.len());
+    for (name, binding) in &args.workspaces {
+        let binding = match binding {
+            // The run's processes see the directory from wherever they run.
+            Binding::Dir { path } => match std::fs::canonicalize(path) {
+                Ok(p) if p.is_dir() => Binding::Dir {
+                    path: p.to_string_lossy().into_owned(),
+                },
+                _ => {
+                    eprintln!("error: --workspace {name}=dir:{path}: not a directory");
+                    return exit::USAGE;
                 }
-            }
-            _ => {
-                eprintln!("error: --workspace {w}: write NAME=emptyDir or NAME=dir:PATH");
-                return exit::USAGE;
-            }
+            },
+            other => other.clone(),
         };
-        let name = w.split('=').next().unwrap_or_default().to_string();
-        request.workspaces.push((name, binding));
+        workspaces.push((name.clone(), binding));
     }
-    let checked = project.check();
-    let diagnostics = checked.diagnostics.into_vec();
-    let errors: Vec<&Diagnostic> = diagnostics
+    let request = RunRequest {
+        run: args.run.clone(),
+        params: args.params.clone(),
+        workspaces,
+    };
+    let compiled = tkc_compiler::compile(
+        &project.sources,
+        &project.inputs.files,
+        &project.inputs.library,
+        &request,
+        &project.options,
+    );
+    let mut diagnostics = compiled.diagnostics;
+    let mut extra = Diagnostics::new();
+    extra.extend(project.inputs.diagnostics.iter().cloned());
+    tkc_compiler::diag::apply_levels(&project.options.levels, &mut extra);
+    diagnostics.extend(extra);
+    diagnostics.sort();
+    let diagnostics = diagnostics.into_vec();
+    let errors: Vec<Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
+        .cloned()
         .collect();
-    let world = tkc_compiler::resolve::World::build(
-        &project.sources,
-        checked.documents,
-        &project.inputs.files,
-        &mut Diagnostics::new(),
-    );
     let color = crate::ColorChoice::Auto.enabled() && args.output == Output::Human;
-    if !errors.is_empty() {
-        let kind = run_kind_of(&world, args.run.as_deref());
-        let reason = errors
-            .iter()
-            .find_map(|d| d.code.tekton_reason)
-            .unwrap_or(match kind {
-                RunKind::PipelineRun => "PipelineValidationFailed",
-                RunKind::TaskRun => "TaskRunValidationFailed",
-            });
-        let errors: Vec<Diagnostic> = errors.into_iter().cloned().collect();
-        return cannot_start(
-            &args,
-            kind,
-            args.run.clone().unwrap_or_default(),
-            reason,
-            "the run has errors; nothing was run".into(),
-            Some((&project.sources, &errors)),
-            color,
-        );
-    }
-    let lowered = match seam::lower(&world, &request) {
-        Ok(l) => l,
-        Err(e) if e.reason == "usage" => {
-            eprintln!("error: {}", e.message);
-            return exit::USAGE;
-        }
-        Err(e) => {
-            let kind = run_kind_of(&world, args.run.as_deref());
+    let plan = match compiled.plan {
+        Some(plan) if errors.is_empty() => plan,
+        _ => {
+            let kind = run_kind_of(&compiled.documents, args.run.as_deref());
+            let reason = errors
+                .iter()
+                .find_map(|d| d.code.tekton_reason)
+                .unwrap_or(match kind {
+                    RunKind::PipelineRun => "PipelineValidationFailed",
+                    RunKind::TaskRun => "TaskRunValidationFailed",
+                });
             return cannot_start(
                 &args,
                 kind,
                 args.run.clone().unwrap_or_default(),
-                e.reason,
-                e.message,
-                None,
+                reason,
+                "the run has errors; nothing was run".into(),
+                Some((&project.sources, &errors)),
                 color,
             );
         }
     };
-    execute(&args, lowered.plan, lowered.notes, color)
+    let warnings = diagnostics.len() - errors.len();
+    let mut notes = workspace_notes(&plan);
+    if warnings > 0 {
+        notes.push(format!(
+            "{warnings} warning{} (`tkc check` shows {})",
+            if warnings == 1 { "" } else { "s" },
+            if warnings == 1 { "it" } else { "them" }
+        ));
+    }
+    execute(&args, plan, notes, color)
+}
+
+/// What the run does with workspaces the user may not expect.
+fn workspace_notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    for w in &plan.workspaces {
+        match &w.binding {
+            Binding::RunShared {} => notes.push(format!(
+                "workspace `{}` is not bound: its tasks share a directory made for this run (bind your own with --workspace {}=dir:PATH)",
+                w.name, w.name
+            )),
+            Binding::Other { .. } => notes.push(format!(
+                "workspace `{}`: this source has no local equivalent; an empty directory stands in",
+                w.name
+            )),
+            _ => {}
+        }
+    }
+    notes
 }
 
 /// The kind a run of these inputs would be (for the reason of a run that cannot start).
-fn run_kind_of(world: &tkc_compiler::resolve::World, name: Option<&str>) -> RunKind {
+fn run_kind_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) -> RunKind {
     use tkc_compiler::model::Kind;
-    let task_like = world.checked().any(|(_, d)| {
+    let task_like = documents.iter().any(|d| {
         matches!(d.kind, Kind::TaskRun | Kind::Task) && name.is_none_or(|n| d.name() == n)
     });
-    let pipeline_like = world.checked().any(|(_, d)| {
+    let pipeline_like = documents.iter().any(|d| {
         matches!(d.kind, Kind::PipelineRun | Kind::Pipeline) && name.is_none_or(|n| d.name() == n)
     });
     if task_like && !pipeline_like {

@@ -87,47 +87,16 @@ impl Lowered {
         if product > MAX_COMBINATIONS {
             return FanOut::TooMany(product);
         }
-        if arrays.is_empty() {
-            return FanOut::Static(includes);
-        }
-        let mut combinations: Vec<BTreeMap<String, String>> = Vec::new();
-        for (i, (name, items)) in arrays.iter().enumerate() {
-            if i == 0 {
-                combinations = items
-                    .iter()
-                    .map(|v| BTreeMap::from([(name.to_string(), v.to_string())]))
-                    .collect();
-                continue;
-            }
-            let mut next = Vec::with_capacity(combinations.len() * items.len());
-            for value in items {
-                for c in &combinations {
-                    let mut c = c.clone();
-                    c.insert(name.to_string(), value.to_string());
-                    next.push(c);
-                }
-            }
-            combinations = next;
-        }
-        for combination in &mut combinations {
-            for include in &includes {
-                let agrees = include
-                    .iter()
-                    .all(|(k, v)| combination.get(k).is_none_or(|have| have == v));
-                if agrees {
-                    combination.extend(include.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-            }
-        }
-        for include in includes {
-            let present = include.is_empty()
-                || combinations
-                    .iter()
-                    .any(|c| include.iter().any(|(k, v)| c.get(k) == Some(v)));
-            if !present {
-                combinations.push(include);
-            }
-        }
+        let arrays: Vec<(String, Vec<String>)> = arrays
+            .into_iter()
+            .map(|(name, items)| {
+                (
+                    name.to_string(),
+                    items.into_iter().map(str::to_string).collect(),
+                )
+            })
+            .collect();
+        let combinations = crate::plan::fan_out(&arrays, &includes);
         if combinations.len() > MAX_COMBINATIONS {
             return FanOut::TooMany(combinations.len());
         }
