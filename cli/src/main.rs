@@ -71,7 +71,23 @@ pub mod exit {
     pub const USAGE: u8 = 2;
 }
 
+/// `tkc __entrypoint ...` runs the step entrypoint (see `run::locate_entrypoint`).
+const ENTRYPOINT_COMMAND: &str = "__entrypoint";
+
 fn main() -> ExitCode {
+    // Before anything else, while this is the only thread: the entrypoint blocks signals
+    // for forwarding, which must hold in every thread it starts.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == ENTRYPOINT_COMMAND)
+    {
+        let args = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let code = tkc_entrypoint::main(args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check::run(args),

@@ -1,29 +1,4 @@
-//! `tkc-entrypoint`: the binary that wraps every step of a tkc/Tekton task.
-//!
-//! It waits for the previous step's post file, runs the step in its own process group
-//! (forwarding signals, enforcing the timeout, honouring cancel and `onError`), then reports
-//! through its own post file, the `exitCode` file and the termination message. It also carries
-//! the pod set-up subcommands `init`, `cp`, `step-init` and `decode-script`.
-//!
-//! It is copied into every step container, so it is std plus libc only and builds fully
-//! static (see `README.md` and `build-static.sh`). It never looks up users or hosts: those
-//! lookups do not work in a static binary in an empty image.
-
-#![deny(unsafe_op_in_unsafe_fn)]
-
-mod base64;
-mod cli;
-mod duration;
-mod json;
-mod process;
-mod run;
-mod stepresults;
-mod subcommands;
-mod termination;
-mod wait;
-
-use cli::Invocation;
-use std::path::Path;
+//! The `tkc-entrypoint` binary: see the library for what it does.
 
 fn main() {
     // Arguments are not required to be UTF-8; a lossy conversion beats a panic.
@@ -31,59 +6,5 @@ fn main() {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let env_root = std::env::var("TKC_TEKTON_ROOT")
-        .ok()
-        .filter(|r| !r.is_empty());
-    let code = match cli::parse(&args, env_root) {
-        Err(cli::UsageError(msg)) => {
-            eprint!("tkc-entrypoint: {msg}\n{}", cli::USAGE);
-            2
-        }
-        Ok(Invocation::Help) => {
-            print!("{}", cli::USAGE);
-            0
-        }
-        Ok(Invocation::Run(options)) => match process::start_signal_forwarding() {
-            Ok(()) => run::run(&options),
-            Err(e) => {
-                eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
-                1
-            }
-        },
-        Ok(Invocation::Init {
-            src,
-            dst,
-            steps,
-            tekton_root,
-        }) => report(
-            "init",
-            subcommands::cp(Path::new(&src), Path::new(&dst))
-                .and_then(|()| subcommands::step_init(&tekton_root, &steps))
-                .map_err(|e| e.to_string()),
-        ),
-        Ok(Invocation::Cp { src, dst }) => report(
-            "cp",
-            subcommands::cp(Path::new(&src), Path::new(&dst)).map_err(|e| e.to_string()),
-        ),
-        Ok(Invocation::StepInit { steps, tekton_root }) => report(
-            "step-init",
-            subcommands::step_init(&tekton_root, &steps).map_err(|e| e.to_string()),
-        ),
-        Ok(Invocation::DecodeScript { path }) => report(
-            "decode-script",
-            subcommands::decode_script(Path::new(&path)),
-        ),
-    };
-    std::process::exit(code);
-}
-
-/// Prints a subcommand failure the way Tekton does (`<subcommand> error: <message>`).
-fn report(subcommand: &str, result: Result<(), String>) -> i32 {
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            eprintln!("tkc-entrypoint: {subcommand} error: {msg}");
-            1
-        }
-    }
+    std::process::exit(tkc_entrypoint::main(args));
 }

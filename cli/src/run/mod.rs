@@ -223,11 +223,11 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
         plan.run.generate_name = false;
     }
-    let entrypoint = match locate_entrypoint() {
-        Some(p) => p,
+    let (entrypoint, entrypoint_args) = match locate_entrypoint() {
+        Some(found) => found,
         None => {
             eprintln!(
-                "error: tkc-entrypoint not found: build it (`cargo build` builds it beside tkc), put it on PATH, or set TKC_ENTRYPOINT"
+                "error: no entrypoint: tkc-entrypoint is not beside tkc nor on PATH, and tkc cannot find its own executable; set TKC_ENTRYPOINT"
             );
             return exit::USAGE;
         }
@@ -249,6 +249,7 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
     let root = tmp.join(format!("tkc-run-{}-{}", plan.run.name, random_suffix()));
     let config = LocalConfig {
         entrypoint,
+        entrypoint_args,
         root: root.clone(),
         state_dir: state_dir(),
         bwrap,
@@ -336,22 +337,28 @@ async fn wait_for_interrupt() -> bool {
     }
 }
 
-/// `TKC_ENTRYPOINT`, else `tkc-entrypoint` beside this executable, else on PATH.
-fn locate_entrypoint() -> Option<PathBuf> {
+/// The program that wraps each step, and the arguments that come before its own:
+/// `TKC_ENTRYPOINT`, else `tkc-entrypoint` beside this executable (`cargo build` puts it
+/// there), else on PATH, else this very executable as `tkc __entrypoint` (so `cargo run -p
+/// tkc` and `cargo install --path cli` can run pipelines too).
+fn locate_entrypoint() -> Option<(PathBuf, Vec<String>)> {
     if let Some(p) = std::env::var_os("TKC_ENTRYPOINT").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+        return Some((PathBuf::from(p), Vec::new()));
     }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
+    let this = std::env::current_exe().ok();
+    if let Some(dir) = this
+        .as_ref()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
         for candidate in [dir.join("tkc-entrypoint"), dir.join("../tkc-entrypoint")] {
             if candidate.is_file() {
-                return Some(candidate);
+                return Some((candidate, Vec::new()));
             }
         }
     }
     which("tkc-entrypoint")
+        .map(|p| (p, Vec::new()))
+        .or_else(|| this.map(|t| (t, vec![crate::ENTRYPOINT_COMMAND.to_string()])))
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -191,7 +191,7 @@ pub fn run(cx: &mut Checker) {
             param_name(cx, &param.name, param.properties.is_some());
         }
         for result in &spec.results {
-            if !is_result_name(&result.name) {
+            if !result.name.is_empty() && !is_result_name(&result.name) {
                 cx.report(
                     Diagnostic::new(&INVALID_NAME, format!("`{}` is not a valid result name", result.name.value))
                         .with_label(result.name.span, "invalid result name")
@@ -256,7 +256,8 @@ pub fn run(cx: &mut Checker) {
 }
 
 fn dns_label(cx: &mut Checker, name: &Str, what: &str) {
-    if !is_dns_label(name) {
+    // An empty name is a missing one, reported by the schema.
+    if !name.is_empty() && !is_dns_label(name) {
         cx.report(
             Diagnostic::new(
                 &INVALID_NAME,
@@ -272,7 +273,7 @@ fn dns_label(cx: &mut Checker, name: &Str, what: &str) {
 }
 
 fn param_name(cx: &mut Checker, name: &Str, object: bool) {
-    if !is_param_name(name, object) {
+    if !name.is_empty() && !is_param_name(name, object) {
         let allowed = if object {
             "letters, digits, `_` and `-` (no `.` in object params)"
         } else {
@@ -297,7 +298,7 @@ fn duplicates<'a>(
     fold_case: bool,
 ) {
     let mut seen: HashMap<String, &Str> = HashMap::new();
-    for name in names {
+    for name in names.filter(|n| !n.is_empty()) {
         let key = if fold_case {
             name.value.to_lowercase()
         } else {

@@ -39,8 +39,10 @@ const STOP_GRACE: Duration = Duration::from_millis(1500);
 /// Settings of the local backend.
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
-    /// The `tkc-entrypoint` binary.
+    /// The `tkc-entrypoint` binary (or a program that acts as it given `entrypoint_args`).
     pub entrypoint: PathBuf,
+    /// Arguments before the entrypoint's own (`["__entrypoint"]` when `tkc` stands in).
+    pub entrypoint_args: Vec<String>,
     /// The run directory (created if missing).
     pub root: PathBuf,
     /// Where `persistentVolumeClaim` workspaces live (`<state>/claims/<claim>`).
@@ -255,6 +257,7 @@ struct Pod {
     volumes: BTreeMap<String, PathBuf>,
     isolate: Option<PathBuf>,
     entrypoint: PathBuf,
+    entrypoint_args: Vec<String>,
     config_maps: BTreeMap<String, BTreeMap<String, String>>,
     secrets: BTreeMap<String, BTreeMap<String, String>>,
     salt: u64,
@@ -341,6 +344,7 @@ impl Pod {
             volumes,
             isolate: backend.config.bwrap.clone(),
             entrypoint: backend.config.entrypoint.clone(),
+            entrypoint_args: backend.config.entrypoint_args.clone(),
             config_maps,
             secrets,
             salt: n,
@@ -532,6 +536,7 @@ impl Pod {
             let env = self.env(&step.env, values, &paths, &attempt);
             let workdir = step.working_dir.as_ref().map(|w| values.render(w, &paths));
             let mut full = vec![self.entrypoint_seen()];
+            full.extend(self.entrypoint_args.iter().cloned());
             full.extend(args);
             let mut cmd = self.command(&full, &env, workdir.as_deref(), &step_mounts(step));
             match cmd.spawn() {
