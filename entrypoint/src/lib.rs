@@ -35,7 +35,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let env_root = std::env::var("TKC_TEKTON_ROOT")
         .ok()
         .filter(|r| !r.is_empty());
-    let code = match cli::parse(&args, env_root) {
+    match cli::parse(&args, env_root) {
         Err(cli::UsageError(msg)) => {
             eprint!("tkc-entrypoint: {msg}\n{}", cli::USAGE);
             2
@@ -74,8 +74,7 @@ pub fn main(args: Vec<String>) -> i32 {
             "decode-script",
             subcommands::decode_script(Path::new(&path)),
         ),
-    };
-    code
+    }
 }
 
 /// Prints a subcommand failure the way Tekton does (`<subcommand> error: <message>`).
