@@ -37,6 +37,13 @@ pub(super) fn param_values(
             );
         }
     }
+    // An object value takes the keys it leaves out from the default.
+    for decl in decls {
+        if let (Some(value), Some(default)) = (values.remove(&decl.name.value), &decl.default) {
+            let merged = value.with_default_keys(&PVal::from_model(default));
+            values.insert(decl.name.value.clone(), merged);
+        }
+    }
     // Type checks of the given values.
     for decl in decls {
         let (Some(value), Some(ty)) = (values.get(&decl.name.value), decl.param_type()) else {

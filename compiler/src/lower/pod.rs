@@ -743,15 +743,41 @@ fn action_params(
     let mut out = BTreeMap::new();
     for decl in &action.params {
         let given = step.params.iter().find(|p| p.name.value == decl.name.value);
-        let value = given
+        let default = decl.default.as_ref().map(|d| PVal::from_model(d));
+        let given = given
             .and_then(|p| p.value.as_ref())
             .map(|v| chain.value(PVal::from_model(v)))
-            .or_else(|| decl.default.as_ref().map(|d| PVal::from_model(d)));
+            // A whole-value reference Tekton could not replace (`$(params.s[*])` of a string)
+            // leaves an array or object param to its default.
+            .filter(|v| {
+                let typed = matches!(
+                    decl.param_type(),
+                    Some(crate::model::ParamType::Array | crate::model::ParamType::Object)
+                );
+                !(typed && default.is_some() && is_unreplaced_param_ref(v))
+            });
+        let value = match (given, default) {
+            (Some(v), Some(default)) => Some(v.with_default_keys(&default)),
+            (Some(v), None) => Some(v),
+            (None, default) => default,
+        };
         if let Some(value) = value {
             out.insert(decl.name.value.clone(), value);
         }
     }
     out
+}
+
+/// Is the value a string that is exactly one `$(params...)` reference left in place?
+fn is_unreplaced_param_ref(value: &PVal) -> bool {
+    let PVal::Str(t) = value else {
+        return false;
+    };
+    let text = t.text();
+    let refs = crate::vars::parse(&text);
+    refs.len() == 1
+        && refs[0].is_whole(&text)
+        && matches!(refs[0].kind, crate::vars::RefKind::Param { .. })
 }
 
 /// A sidecar's container fields that the plan keeps as written (ports, probes, ...).

@@ -270,6 +270,22 @@ impl PVal {
         }
     }
 
+    /// An object value with the keys it leaves out taken from `default` (Tekton merges an
+    /// object param's given keys over its default's).
+    pub fn with_default_keys(self, default: &PVal) -> PVal {
+        match (self, default) {
+            (PVal::Object(mut given), PVal::Object(defaults)) => {
+                for (key, value) in defaults {
+                    if !given.iter().any(|(k, _)| k == key) {
+                        given.push((key.clone(), value.clone()));
+                    }
+                }
+                PVal::Object(given)
+            }
+            (value, _) => value,
+        }
+    }
+
     /// Is every part known at compile time?
     pub fn is_literal(&self) -> bool {
         match self {
@@ -612,8 +628,8 @@ impl Pass for TaskResults<'_> {
     }
 }
 
-/// The `[*]` form of a reference to a whole array result (`[*]`, or no selector on a result
-/// declared `array`).
+/// The `[*]` form of a reference to a whole array result (no selector on a result declared
+/// `array`, or `[*]` on one not declared `object`: `[*]` of an object is the whole object).
 fn whole_array(value: RunValue, declared: ValueType) -> Option<RunValue> {
     match value {
         RunValue::TaskResult {
@@ -622,13 +638,15 @@ fn whole_array(value: RunValue, declared: ValueType) -> Option<RunValue> {
             index: None,
             key: None,
             star,
-        } if star || declared == ValueType::Array => Some(RunValue::TaskResult {
-            task,
-            result,
-            index: None,
-            key: None,
-            star: true,
-        }),
+        } if declared == ValueType::Array || (star && declared != ValueType::Object) => {
+            Some(RunValue::TaskResult {
+                task,
+                result,
+                index: None,
+                key: None,
+                star: true,
+            })
+        }
         _ => None,
     }
 }

@@ -253,6 +253,8 @@ struct Pod {
     tekton: PathBuf,
     /// Workspace name → (host dir, mount path, read-only).
     workspaces: BTreeMap<String, (PathBuf, String, bool)>,
+    /// Isolated workspaces: name → the containers they are mounted into (only those).
+    isolated: BTreeMap<String, Vec<String>>,
     /// Volume name → host dir.
     volumes: BTreeMap<String, PathBuf>,
     isolate: Option<PathBuf>,
@@ -284,6 +286,7 @@ impl Pod {
         mk(&dir.join("workspace"))?;
         let run_workspaces = lock(&backend.run_workspaces).clone();
         let mut workspaces = BTreeMap::new();
+        let mut isolated: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut notes = vec![];
         for w in &attempt.plan.pod.workspaces {
             let host = match &w.source {
@@ -307,6 +310,9 @@ impl Pod {
                 }
             }
             workspaces.insert(w.name.clone(), (host, w.mount_path.clone(), w.read_only));
+            if !w.only_in.is_empty() {
+                isolated.insert(w.name.clone(), w.only_in.clone());
+            }
         }
         let config_maps = lock(&backend.config_maps).clone();
         let secrets = lock(&backend.secrets).clone();
@@ -341,6 +347,7 @@ impl Pod {
             dir,
             tekton,
             workspaces,
+            isolated,
             volumes,
             isolate: backend.config.bwrap.clone(),
             entrypoint: backend.config.entrypoint.clone(),
@@ -452,7 +459,15 @@ impl Pod {
                 .working_dir
                 .as_ref()
                 .map(|w| values.render(w, &paths));
-            let mut cmd = self.command(&argv, &env, workdir.as_deref(), &[]);
+            let container = Container {
+                name: &sidecar.container,
+                workspaces: sidecar
+                    .workspaces
+                    .iter()
+                    .map(|w| (w.name.clone(), w.mount_path.clone()))
+                    .collect(),
+            };
+            let mut cmd = self.command(&argv, &env, workdir.as_deref(), &[], &container);
             if let Ok(child) = cmd.spawn() {
                 let name = sidecar.container.clone();
                 sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
@@ -538,7 +553,21 @@ impl Pod {
             let mut full = vec![self.entrypoint_seen()];
             full.extend(self.entrypoint_args.iter().cloned());
             full.extend(args);
-            let mut cmd = self.command(&full, &env, workdir.as_deref(), &step_mounts(step));
+            let container = Container {
+                name: &step.container,
+                workspaces: step
+                    .workspaces
+                    .iter()
+                    .map(|w| (w.name.clone(), w.mount_path.clone()))
+                    .collect(),
+            };
+            let mut cmd = self.command(
+                &full,
+                &env,
+                workdir.as_deref(),
+                &step_mounts(step),
+                &container,
+            );
             match cmd.spawn() {
                 Ok(child) => {
                     let out = self.watch_output(child, &attempt.task, &step.name, &events);
@@ -709,12 +738,7 @@ impl Pod {
         } else {
             format!("#!/bin/sh\nset -e\n{script}")
         };
-        // Tekton's default `#!/bin/sh` is busybox ash or bash in the usual images, which
-        // accept `[[ ]]` and `==`; where the host's /bin/sh is dash, bash stands in for it.
-        let body = match body.strip_prefix("#!/bin/sh\nset -e\n") {
-            Some(rest) if host_sh_is_dash() => format!("#!/bin/bash\nset -e\n{rest}"),
-            _ => body,
-        };
+        let body = with_host_shell(body);
         let name = format!("{prefix}-{}", rand5(self.salt, prefix));
         let path = self.tekton.join("scripts").join(&name);
         std::fs::write(&path, body)
@@ -788,6 +812,7 @@ impl Pod {
         env: &[(String, String)],
         workdir: Option<&str>,
         mounts: &[(String, String, bool)],
+        container: &Container,
     ) -> Command {
         let mut cmd;
         let workdir = workdir.filter(|w| !w.is_empty());
@@ -824,7 +849,18 @@ impl Pod {
                 cmd.arg("--ro-bind")
                     .arg(&self.entrypoint)
                     .arg("/tekton/bin/entrypoint");
-                for (host, mount, ro) in self.workspaces.values() {
+                for (name, (host, mount, ro)) in &self.workspaces {
+                    // An isolated workspace is mounted only into the containers that list
+                    // it, at the path they give.
+                    let mount = match self.isolated.get(name) {
+                        None => mount.as_str(),
+                        Some(only) if only.contains(&container.name.to_string()) => container
+                            .workspaces
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map_or(mount.as_str(), |(_, p)| p.as_str()),
+                        Some(_) => continue,
+                    };
                     cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
                         .arg(host)
                         .arg(mount);
@@ -923,6 +959,54 @@ fn image_command(image: &str) -> Vec<String> {
         "ubuntu" | "debian" | "bash" | "fedora" | "centos" => vec!["bash".into()],
         _ => vec![],
     }
+}
+
+/// The shell a script's `#!` line asks for, as this host can give it. Images run `sh`
+/// scripts with busybox ash (Alpine, busybox) or bash (Red Hat family), both of which accept
+/// `[[ ]]` and `==`; where the host's `/bin/sh` is dash, which does not, bash stands in. An
+/// `ash` script runs with the host's busybox ash if there is one, else likewise with bash.
+fn with_host_shell(script: String) -> String {
+    let Some(first) = script.lines().next() else {
+        return script;
+    };
+    let interpreter = first.trim_start_matches("#!").trim();
+    let rest = &script[first.len()..];
+    let wants_sh = matches!(interpreter, "/bin/sh" | "/usr/bin/env sh");
+    let wants_ash = matches!(
+        interpreter,
+        "/bin/ash" | "/usr/bin/env ash" | "/bin/busybox ash" | "/bin/busybox sh"
+    );
+    if wants_ash && !on_path("ash") {
+        if let Some(busybox) = which_path("busybox") {
+            return format!("#!{} ash{rest}", busybox.display());
+        }
+    } else if !(wants_sh && host_sh_is_dash()) {
+        return script;
+    }
+    match which_path("bash") {
+        Some(bash) => format!("#!{}{rest}", bash.display()),
+        None => format!("#!/bin/sh{rest}"),
+    }
+}
+
+fn on_path(name: &str) -> bool {
+    which_path(name).is_some()
+}
+
+fn which_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The container a process stands for, as the mounts see it.
+struct Container<'a> {
+    /// `step-<name>` or `sidecar-<name>`.
+    name: &'a str,
+    /// Its own workspace mount paths: (workspace, mount path).
+    workspaces: Vec<(String, String)>,
 }
 
 /// Mounts of a step's own volumes: (volume, mount path, read-only).
