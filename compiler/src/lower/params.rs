@@ -39,7 +39,10 @@ pub(super) fn param_values(
     }
     // An object value takes the keys it leaves out from the default.
     for decl in decls {
-        if let (Some(value), Some(default)) = (values.remove(&decl.name.value), &decl.default) {
+        let Some(default) = &decl.default else {
+            continue;
+        };
+        if let Some(value) = values.remove(&decl.name.value) {
             let merged = value.with_default_keys(&PVal::from_model(default));
             values.insert(decl.name.value.clone(), merged);
         }
