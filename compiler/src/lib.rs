@@ -5,6 +5,7 @@
 //! `lower` → `plan`. Each stage is a function from one plain data type to the next; spans
 //! travel with the data. The library never prints and never exits.
 
+pub mod cel;
 pub mod check;
 pub mod diag;
 pub mod emit;
@@ -89,6 +90,22 @@ pub fn check(
     library: &[FileId],
     options: &Options,
 ) -> CheckResult {
+    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    diagnostics.sort();
+    CheckResult {
+        documents: world.documents,
+        diagnostics,
+    }
+}
+
+/// Decodes every file into one world and checks it: the findings on `files` (not on
+/// `library` files), with suppression comments and configured levels applied, unsorted.
+fn checked_world<'s>(
+    sources: &'s SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+) -> (resolve::World<'s>, Diagnostics) {
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
     documents.extend(library_documents);
@@ -96,11 +113,7 @@ pub fn check(
     diagnostics.extend(check::run(&world, options));
     diag::apply_suppressions(sources, &mut diagnostics);
     diag::apply_levels(&options.levels, &mut diagnostics);
-    diagnostics.sort();
-    CheckResult {
-        documents: world.documents,
-        diagnostics,
-    }
+    (world, diagnostics)
 }
 
 /// What [`compile`] produces.
@@ -125,22 +138,13 @@ pub fn compile(
     request: &lower::RunRequest,
     options: &Options,
 ) -> Compiled {
-    let (mut documents, mut diagnostics) = decode_files(sources, files, options);
-    let (library_documents, _) = decode_files(sources, library, options);
-    documents.extend(library_documents);
-    let world = resolve::World::build(sources, documents, files, &mut diagnostics);
-    diagnostics.extend(check::run(&world, options));
-    diag::apply_suppressions(sources, &mut diagnostics);
-    diag::apply_levels(&options.levels, &mut diagnostics);
+    let (world, mut diagnostics) = checked_world(sources, files, library, options);
     let plan = if diagnostics.has_errors() {
         None
     } else {
-        let (plan, found) = lower::lower_reporting(&world, request, options);
-        let mut found = {
-            let mut d = Diagnostics::new();
-            d.extend(found);
-            d
-        };
+        let (plan, lowered) = lower::lower_reporting(&world, request, options);
+        let mut found = Diagnostics::new();
+        found.extend(lowered);
         diag::apply_levels(&options.levels, &mut found);
         let plan = plan.filter(|_| !found.has_errors());
         diagnostics.extend(found);

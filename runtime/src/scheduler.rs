@@ -617,8 +617,15 @@ impl<B: Backend> Scheduler<B> {
             }
             return Decision::Invalid(self.invalid_message(&errors[0], &task.name));
         }
-        if !when_holds(&task.when, &values) {
-            return Decision::Skip(skip::WHEN);
+        match when_holds(&task.when, &values) {
+            Ok(true) => {}
+            Ok(false) => return Decision::Skip(skip::WHEN),
+            Err(e) => {
+                return Decision::Invalid(format!(
+                    "when expression of task \"{}\": {e}",
+                    task.name
+                ));
+            }
         }
         match self.combinations(task, &values) {
             Some(combos) if combos.is_empty() => Decision::Skip(skip::EMPTY_MATRIX),
@@ -1194,20 +1201,34 @@ fn run_status(reason: &str) -> &'static str {
     }
 }
 
-/// Evaluates `when` expressions (all must hold). CEL is not evaluated: it holds.
-pub fn when_holds(when: &[When], values: &Values) -> bool {
-    when.iter().all(|w| {
+/// Evaluates `when` expressions (all must hold). A CEL expression is evaluated after
+/// substitution with tkc's CEL subset; one outside it is an error.
+pub fn when_holds(when: &[When], values: &Values) -> Result<bool, String> {
+    for w in when {
+        if let Some(cel) = &w.cel {
+            let text = values.render(cel, &no_paths);
+            let holds = tkc_compiler::cel::evaluate_bool(&text)
+                .map_err(|e| format!("cannot evaluate CEL `{text}`: {e}"))?;
+            if !holds {
+                return Ok(false);
+            }
+            continue;
+        }
         let (Some(input), Some(op)) = (&w.input, w.operator) else {
-            return true;
+            continue;
         };
         let input = values.render(input, &no_paths);
         let list = values.render_list(&w.values, &no_paths);
         let found = list.contains(&input);
-        match op {
+        let holds = match op {
             WhenOperator::In => found,
             WhenOperator::Notin => !found,
+        };
+        if !holds {
+            return Ok(false);
         }
-    })
+    }
+    Ok(true)
 }
 
 /// Tekton's child name: `parent-suffix`, shortened with a hash past 63 characters.

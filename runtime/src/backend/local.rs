@@ -126,15 +126,68 @@ impl LocalBackend {
                 write_items(&dir, &data, items.as_ref()).map_err(|e| io(&dir, e))?;
                 dir
             }
-            Binding::Other { .. } => {
-                notes.push(format!(
-                    "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
-                ));
+            Binding::Other { source } => {
                 let dir = self.config.root.join("workspaces").join(name);
                 std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                match source.get("projected") {
+                    Some(projected) => self
+                        .project(name, &dir, projected, notes)
+                        .map_err(|e| io(&dir, e))?,
+                    None => notes.push(format!(
+                        "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
+                    )),
+                }
                 dir
             }
         }))
+    }
+}
+
+impl LocalBackend {
+    /// A projected volume: the files of its ConfigMap and Secret sources in one directory.
+    fn project(
+        &self,
+        name: &str,
+        dir: &Path,
+        projected: &serde_json::Value,
+        notes: &mut Vec<String>,
+    ) -> std::io::Result<()> {
+        let sources = projected
+            .get("sources")
+            .and_then(|s| s.as_array())
+            .map_or(&[][..], Vec::as_slice);
+        for source in sources {
+            let (data, items, what) = if let Some(cm) = source.get("configMap") {
+                let key = cm.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+                (
+                    lock(&self.config_maps).get(key).cloned(),
+                    cm.get("items"),
+                    format!("ConfigMap `{key}`"),
+                )
+            } else if let Some(secret) = source.get("secret") {
+                let key = secret
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or_default();
+                (
+                    lock(&self.secrets).get(key).cloned(),
+                    secret.get("items"),
+                    format!("Secret `{key}`"),
+                )
+            } else {
+                notes.push(format!(
+                    "workspace `{name}`: only the configMap and secret sources of a projected volume are provided locally"
+                ));
+                continue;
+            };
+            match data {
+                Some(data) => write_items(dir, &data, items)?,
+                None => notes.push(format!(
+                    "workspace `{name}`: {what} is not among the inputs; its files are missing"
+                )),
+            }
+        }
+        Ok(())
     }
 }
 
