@@ -111,9 +111,46 @@ fn checked_world<'s>(
     documents.extend(library_documents);
     let world = resolve::World::build(sources, documents, files, &mut diagnostics);
     diagnostics.extend(check::run(&world, options));
+    drop_cascades(&world, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
     diag::apply_levels(&options.levels, &mut diagnostics);
     (world, diagnostics)
+}
+
+/// A field the decoder did not know (most often a misspelt `script`, `env` or `args`) was
+/// left out of the model, so "never used" and "never written" lints about the same document
+/// would only repeat that finding in a less helpful way: they are dropped there.
+fn drop_cascades(world: &resolve::World, diagnostics: &mut Diagnostics) {
+    let unknown_field =
+        |d: &Diagnostic| d.code == &codes::UNKNOWN_FIELD || d.code == &codes::FIELD_CASE;
+    let broken: Vec<Span> = world
+        .documents
+        .iter()
+        .map(|doc| doc.span)
+        .filter(|span| {
+            diagnostics
+                .iter()
+                .filter(|d| unknown_field(d))
+                .filter_map(Diagnostic::primary_span)
+                .any(|s| s.file == span.file && s.start >= span.start && s.end <= span.end)
+        })
+        .collect();
+    if broken.is_empty() {
+        return;
+    }
+    let cascades = [
+        &check::lint::unused_param::UNUSED_PARAM,
+        &check::lint::unwritten_result::UNWRITTEN_RESULT,
+    ];
+    diagnostics.retain(|d| {
+        let Some(at) = d.primary_span() else {
+            return true;
+        };
+        !(cascades.iter().any(|c| d.code == *c)
+            && broken
+                .iter()
+                .any(|s| s.file == at.file && at.start >= s.start && at.end <= s.end))
+    });
 }
 
 /// What [`compile`] produces.
