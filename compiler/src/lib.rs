@@ -146,7 +146,7 @@ fn drop_cascades(world: &resolve::World, diagnostics: &mut Diagnostics) {
         let Some(at) = d.primary_span() else {
             return true;
         };
-        !(cascades.iter().any(|c| d.code == *c)
+        !(cascades.contains(&d.code)
             && broken
                 .iter()
                 .any(|s| s.file == at.file && at.start >= s.start && at.end <= s.end))
