@@ -470,9 +470,43 @@ impl Params<'_> {
     }
 }
 
+/// A value that is exactly a whole step result reference (`$(steps.S.results.R)` or its
+/// `[*]`), as a StepAction param given a step's result: (step, result).
+fn whole_step_result(value: &PVal) -> Option<(String, String)> {
+    let PVal::Str(t) = value else {
+        return None;
+    };
+    let text = t.text();
+    let refs = crate::vars::parse(&text);
+    match refs.as_slice() {
+        [r] if r.is_whole(&text) => match &r.kind {
+            RefKind::StepResult {
+                step,
+                result,
+                selector: Selector::Whole | Selector::Star,
+            } => Some((step.clone(), result.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 impl Pass for Params<'_> {
     fn string(&self, r: &Reference) -> Option<Tpl> {
         let (value, selector) = self.get(r)?;
+        // A param holding a whole step result: its item or key is that of the step result,
+        // which the entrypoint fills in when the step starts.
+        if let Some((step, result)) = whole_step_result(value) {
+            let suffix = match selector {
+                Selector::Whole => String::new(),
+                Selector::Star => "[*]".to_string(),
+                Selector::Index(i) => format!("[{i}]"),
+                Selector::Key(k) => format!(".{k}"),
+            };
+            return Some(Tpl::lit(format!(
+                "$(steps.{step}.results.{result}{suffix})"
+            )));
+        }
         match (value, selector) {
             (PVal::Str(t), Selector::Whole) => Some(t.clone()),
             (PVal::Array(items), Selector::Index(i)) => items.get(*i).cloned(),
@@ -502,6 +536,12 @@ impl Pass for Params<'_> {
         let (value, selector) = self.get(r)?;
         if !matches!(selector, Selector::Whole | Selector::Star) {
             return None;
+        }
+        if let Some((step, result)) = whole_step_result(value) {
+            // The entrypoint splices a whole `[*]` argument into the array's items.
+            return Some(vec![Tpl::lit(format!(
+                "$(steps.{step}.results.{result}[*])"
+            ))]);
         }
         match value {
             PVal::Array(items) => Some(items.clone()),

@@ -370,7 +370,29 @@ impl Pod {
         let config_maps = lock(&backend.config_maps).clone();
         let secrets = lock(&backend.secrets).clone();
         let mut volumes = BTreeMap::new();
-        for v in &attempt.plan.pod.volumes {
+        // The Task's volumes, then the run's podTemplate volumes (Tekton adds both to the pod).
+        let template_volumes: Vec<tkc_compiler::plan::Volume> = attempt
+            .plan
+            .pod
+            .pod_template
+            .as_ref()
+            .and_then(|t| t.get("volumes"))
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                let name = v.get("name")?.as_str()?.to_string();
+                let mut source = v.clone();
+                if let Some(map) = source.as_object_mut() {
+                    map.remove("name");
+                }
+                Some(tkc_compiler::plan::Volume { name, source })
+            })
+            .collect();
+        for v in attempt.plan.pod.volumes.iter().chain(&template_volumes) {
+            if volumes.contains_key(&v.name) {
+                continue;
+            }
             let host = dir.join("volumes").join(sanitize(&v.name));
             let src = &v.source;
             if let Some(path) = src.pointer("/hostPath/path").and_then(|p| p.as_str()) {
@@ -492,6 +514,8 @@ impl Pod {
         }
         let gated = !plan.pod.sidecars.is_empty();
         let mut sidecars = vec![];
+        // Readiness probes of the sidecars: (argv, env, workdir, mounts, sidecar index).
+        let mut probes = vec![];
         for (i, sidecar) in plan.pod.sidecars.iter().enumerate() {
             let mut argv = values.render_list(&sidecar.command, &paths);
             argv.extend(values.render_list(&sidecar.args, &paths));
@@ -520,13 +544,52 @@ impl Pod {
                     .map(|w| (w.name.clone(), w.mount_path.clone()))
                     .collect(),
             };
-            let mut cmd = self.command(&argv, &env, workdir.as_deref(), &[], &container);
+            let mounts: Vec<(String, String, bool)> = sidecar
+                .volume_mounts
+                .iter()
+                .map(|m| (m.name.clone(), m.mount_path.text().to_string(), m.read_only))
+                .collect();
+            let mut cmd = self.command(&argv, &env, workdir.as_deref(), &mounts, &container);
             if let Ok(child) = cmd.spawn() {
                 let name = sidecar.container.clone();
                 sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
+                if let Some(probe) = probe_command(sidecar) {
+                    probes.push((probe, env, workdir, mounts, i));
+                }
             }
         }
         if gated {
+            // As Tekton: the first step starts once every sidecar is ready, that is once its
+            // readiness (or startup) probe has succeeded. Probes run every 200 ms here.
+            let mut ready = vec![false; probes.len()];
+            while !ready.iter().all(|r| *r) && stop.borrow().is_none() {
+                for (n, (argv, env, workdir, mounts, i)) in probes.iter().enumerate() {
+                    if ready[n] {
+                        continue;
+                    }
+                    let sidecar = &plan.pod.sidecars[*i];
+                    let container = Container {
+                        name: &sidecar.container,
+                        workspaces: sidecar
+                            .workspaces
+                            .iter()
+                            .map(|w| (w.name.clone(), w.mount_path.clone()))
+                            .collect(),
+                    };
+                    let mut cmd = self.command(argv, env, workdir.as_deref(), mounts, &container);
+                    cmd.stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .kill_on_drop(true);
+                    let status = tokio::time::timeout(Duration::from_secs(10), cmd.status()).await;
+                    ready[n] = matches!(status, Ok(Ok(s)) if s.success());
+                }
+                if !ready.iter().all(|r| *r) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
             let _ = std::fs::write(self.tekton.join("downward").join("ready"), "READY");
         }
         let mut children: Vec<Option<StepProcess>> = Vec::with_capacity(steps.len());
@@ -1012,6 +1075,24 @@ fn image_command(image: &str) -> Vec<String> {
         "ubuntu" | "debian" | "bash" | "fedora" | "centos" => vec!["bash".into()],
         _ => vec![],
     }
+}
+
+/// The command of a sidecar's readiness probe (or, for native sidecars, its startup probe),
+/// when it is an `exec` probe; HTTP and TCP probes are not run locally (the sidecar counts as
+/// ready once started).
+fn probe_command(sidecar: &tkc_compiler::plan::Sidecar) -> Option<Vec<String>> {
+    ["readinessProbe", "startupProbe"].iter().find_map(|probe| {
+        let command = sidecar
+            .extra
+            .get(*probe)?
+            .pointer("/exec/command")?
+            .as_array()?;
+        let argv: Vec<String> = command
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        (!argv.is_empty()).then_some(argv)
+    })
 }
 
 /// The shell a script's `#!` line asks for, as this host can give it. Images run `sh`
