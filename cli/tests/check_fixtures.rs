@@ -96,22 +96,12 @@ fn check_fixtures() {
 #[test]
 fn every_code_has_a_fixture() {
     let root = workspace_root();
-    let mut snapshots = String::new();
     // Codes of lowering show in the snapshots of `tkc compile` (testdata/compile).
-    let mut dirs = vec![root.join(FIXTURES), root.join("testdata/compile")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "snap") {
-                snapshots.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-            }
-        }
-    }
+    let snapshots: String = [root.join(FIXTURES), root.join("testdata/compile")]
+        .iter()
+        .flat_map(|dir| snapshot_files(dir))
+        .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+        .collect();
     let missing: BTreeSet<&str> = tkc_compiler::diag::codes::all()
         .into_iter()
         .map(|code| code.name)
@@ -125,6 +115,68 @@ fn every_code_has_a_fixture() {
         missing.len(),
         missing.into_iter().collect::<Vec<_>>().join("\n  ")
     );
+}
+
+/// Every code of a check family also has a fixture of what it must not flag:
+/// `testdata/check/<family>/<rule>-ok.*`, whose snapshot does not report the code (an error
+/// code may appear there lowered to a warning, as where tkc cannot see the cluster's
+/// defaults). Syntax and schema codes have the `valid/` fixtures; configuration and
+/// lowering codes are not about Tekton that looks odd.
+#[test]
+fn every_check_code_has_a_passing_fixture() {
+    let root = workspace_root().join(FIXTURES);
+    let snapshots = snapshot_files(&root);
+    let mut problems = Vec::new();
+    for code in tkc_compiler::diag::codes::all() {
+        let mut parts = code.name.split("::");
+        let (Some(_), Some(family), Some(rule)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if matches!(family, "syntax" | "schema" | "config" | "lower") {
+            continue;
+        }
+        let ok = format!("{rule}-ok.");
+        let found = snapshots.iter().find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&ok))
+        });
+        let Some(snap) = found else {
+            problems.push(format!("{}: no {rule}-ok fixture", code.name));
+            continue;
+        };
+        let text = std::fs::read_to_string(snap).unwrap_or_default();
+        let reported_as = |glyph: char| {
+            text.match_indices(&format!("{}\n\n  ", code.name))
+                .any(|(at, m)| text[at + m.len()..].starts_with(glyph))
+        };
+        let wrong = match code.severity {
+            tkc_compiler::diag::Severity::Error => reported_as('×'),
+            _ => reported_as('×') || reported_as('⚠'),
+        };
+        if wrong {
+            problems.push(format!("{}: {} reports it", code.name, snap.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every `.snap` file below `dir`.
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "snap") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[test]
