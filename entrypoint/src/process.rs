@@ -133,6 +133,9 @@ pub enum Outcome {
     Cancelled,
 }
 
+/// How often the cancel file is looked at while a step runs.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
 /// A started step.
 pub struct Running {
     child: Child,
@@ -328,15 +331,20 @@ impl Running {
         if let Some(path) = cancel_watch_path(cancel_file) {
             let cancel_tx = tx.clone();
             // Without this thread cancel would not work, but the step itself still can: go on.
+            // It polls (a stat every 50 ms) rather than holding an inotify instance for the
+            // whole step, whose teardown would delay the exit by an SRCU grace period.
             let _ = std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    let mut waiter = crate::wait::Waiter::new();
-                    if waiter
-                        .wait_for(&path, || crate::wait::is_non_empty(&path))
-                        .is_ok()
-                    {
-                        let _ = cancel_tx.send(Event::Cancel);
+                    loop {
+                        match crate::wait::is_non_empty(&path) {
+                            Ok(Some(())) => {
+                                let _ = cancel_tx.send(Event::Cancel);
+                                return;
+                            }
+                            Ok(None) => std::thread::sleep(CANCEL_POLL),
+                            Err(_) => return,
+                        }
                     }
                 });
         }

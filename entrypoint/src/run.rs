@@ -184,7 +184,7 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
     let started_at = termination::started_at_now();
     let mut internal = vec![Entry::new("StartedAt", started_at, INTERNAL)];
 
-    let failure_or_outcome = prepare_and_run(o);
+    let failure_or_outcome = prepare_and_run(o, &mut waiter);
     let mut exit_code = 0;
     let mut breakpoint_failure = false;
     match failure_or_outcome {
@@ -271,7 +271,7 @@ enum StepEnd {
 }
 
 /// Steps 4 to 7: substitute, evaluate `when`, spawn, supervise.
-fn prepare_and_run(o: &Options) -> Result<StepEnd, Failure> {
+fn prepare_and_run(o: &Options, waiter: &mut Waiter) -> Result<StepEnd, Failure> {
     if o.timeout_ns < 0 {
         return Err(Failure::Error("negative timeout specified".to_owned()));
     }
@@ -307,6 +307,10 @@ fn prepare_and_run(o: &Options) -> Result<StepEnd, Failure> {
         stderr_path: &o.stderr_path,
     };
     let running = process::spawn(&spec).map_err(|e| Failure::Error(format!("{}: {e}", argv[0])))?;
+    // The step has exec'd (spawn returns after that), so it holds no copy of the waiter's
+    // inotify descriptor: closing it now, off this thread, keeps its teardown off the step's
+    // start and off our exit.
+    waiter.release();
     let timeout = (o.timeout_ns > 0).then(|| Duration::from_nanos(o.timeout_ns.unsigned_abs()));
     match running.supervise(timeout, &o.cancel_file) {
         Ok(Outcome::Exited(status)) if status.success() => Ok(StepEnd::Succeeded),

@@ -7,6 +7,14 @@
 //! If the directory does not exist yet, the nearest existing ancestor is watched and the watch
 //! moves down as directories appear.
 //!
+//! A wait starts with a short poll (every millisecond for the first ~10 ms) and only then
+//! creates its inotify descriptor. The reason is the exit: tearing down an inotify instance
+//! waits for an SRCU grace period in the kernel (10–20 ms), and a process that still holds one
+//! pays that when it exits. Most hand-offs in a chain of short steps end within the poll; a
+//! longer wait uses inotify and hands the descriptor to a thread that closes it while the step
+//! runs ([`Waiter::release`]), so the teardown overlaps with the step instead of delaying the
+//! step's exit.
+//!
 //! Two safety nets: without inotify (no kernel support, watch limit reached, or
 //! `TKC_ENTRYPOINT_POLL=1`) the wait falls back to a 1 ms back-off poll capped at 50 ms; with
 //! inotify the condition is still re-checked every second, so a file system that does not
@@ -21,6 +29,8 @@ use std::time::Duration;
 
 /// Re-check interval while inotify is armed, in case events are never delivered.
 const SAFETY_NET_MS: libc::c_int = 1000;
+/// Checks at 1 ms intervals before a wait sets up inotify.
+const QUICK_POLLS: u32 = 10;
 /// First and longest sleep of the fallback poll.
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
@@ -35,33 +45,55 @@ const MASK: u32 = libc::IN_CREATE
     | libc::IN_DELETE_SELF
     | libc::IN_MOVE_SELF;
 
-/// A reusable waiter; owns its inotify descriptor, if it got one.
+/// A reusable waiter; owns its inotify descriptor once a wait has needed one.
 pub struct Waiter {
     inotify: Option<OwnedFd>,
+    /// inotify is not to be used (`TKC_ENTRYPOINT_POLL`) or could not be set up.
+    poll_only: bool,
     /// How long an inotify wait may last before the file is checked anyway.
     safety_net_ms: libc::c_int,
+    /// Checks at 1 ms intervals before inotify is set up.
+    quick_polls: u32,
 }
 
 impl Waiter {
-    /// A waiter using inotify when available (and not disabled by `TKC_ENTRYPOINT_POLL`).
+    /// A waiter that uses inotify for long waits when it is available (and not disabled by
+    /// `TKC_ENTRYPOINT_POLL`).
     pub fn new() -> Waiter {
-        let forced_poll =
+        let poll_only =
             std::env::var_os("TKC_ENTRYPOINT_POLL").is_some_and(|v| !v.is_empty() && v != "0");
-        if forced_poll {
-            return Waiter {
-                inotify: None,
-                safety_net_ms: SAFETY_NET_MS,
-            };
-        }
-        // SAFETY: inotify_init1 takes only flags and returns a new descriptor or -1.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        let inotify = (fd >= 0).then(|| {
-            // SAFETY: fd is a freshly created descriptor that nothing else owns.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        });
         Waiter {
-            inotify,
+            inotify: None,
+            poll_only,
             safety_net_ms: SAFETY_NET_MS,
+            quick_polls: QUICK_POLLS,
+        }
+    }
+
+    /// The inotify descriptor, created on first use; `None` when inotify is unavailable.
+    fn inotify(&mut self) -> Option<&OwnedFd> {
+        if self.inotify.is_none() && !self.poll_only {
+            // SAFETY: inotify_init1 takes only flags and returns a new descriptor or -1.
+            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+            if fd >= 0 {
+                // SAFETY: fd is a freshly created descriptor that nothing else owns.
+                self.inotify = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+            } else {
+                self.poll_only = true;
+            }
+        }
+        self.inotify.as_ref()
+    }
+
+    /// Closes the inotify descriptor (if a wait made one) on a thread of its own: the kernel's
+    /// teardown then runs while the step does, instead of when the process exits.
+    pub fn release(&mut self) {
+        if let Some(fd) = self.inotify.take() {
+            let spawned = std::thread::Builder::new()
+                .stack_size(16 * 1024)
+                .spawn(move || drop(fd));
+            // Without a thread the descriptor is closed here, which is merely slower.
+            drop(spawned);
         }
     }
 
@@ -73,15 +105,26 @@ impl Waiter {
         mut check: impl FnMut() -> io::Result<Option<T>>,
     ) -> io::Result<T> {
         let mut backoff = FIRST_BACKOFF;
+        for _ in 0..self.quick_polls {
+            if let Some(v) = check()? {
+                return Ok(v);
+            }
+            std::thread::sleep(FIRST_BACKOFF);
+        }
         loop {
             if let Some(v) = check()? {
                 return Ok(v);
             }
-            if self.arm(path) {
+            if let Some(watched) = self.arm(path) {
                 // Re-check after arming: the file may have appeared between the first check and
                 // the watch, and that event would never be reported.
                 if let Some(v) = check()? {
                     return Ok(v);
+                }
+                // A deeper directory may have appeared before the watch was added: its
+                // creation would never be reported either; watch it first.
+                if nearest_existing_dir(path) != watched {
+                    continue;
                 }
                 self.sleep_for_event();
             } else {
@@ -91,20 +134,17 @@ impl Waiter {
         }
     }
 
-    /// Watches the directory that will hold `path`; false if inotify cannot be used.
-    fn arm(&self, path: &Path) -> bool {
-        let Some(fd) = &self.inotify else {
-            return false;
-        };
+    /// Watches the directory that will hold `path` (or its nearest existing ancestor), and
+    /// says which; `None` if inotify cannot be used.
+    fn arm(&mut self, path: &Path) -> Option<PathBuf> {
+        let fd = self.inotify()?.as_raw_fd();
         let dir = nearest_existing_dir(path);
-        let Ok(c_dir) = CString::new(dir.as_os_str().as_bytes()) else {
-            return false;
-        };
+        let c_dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
         // Adding a watch on an already watched directory just returns the same watch, so this is
         // cheap to repeat, and it re-creates the watch if the directory was replaced.
         // SAFETY: fd is a live inotify descriptor and c_dir a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c_dir.as_ptr(), MASK) };
-        wd >= 0
+        let wd = unsafe { libc::inotify_add_watch(fd, c_dir.as_ptr(), MASK) };
+        (wd >= 0).then_some(dir)
     }
 
     /// Sleeps until an event arrives (or the safety-net interval passes), then consumes one
