@@ -10,28 +10,16 @@
 //! `INSTA_UPDATE=always cargo test -p tkc --test check_fixtures` and read the diff.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod common;
+use common::{
+    command_line, exit_code, files_below, header_args, snapshot_fixtures, workspace_root,
+};
 
 /// The fixture folder, relative to the workspace root (the path the reports show).
 const FIXTURES: &str = "testdata/check";
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// The arguments a fixture asks for in its `tkc-args:` header.
-fn header_args(text: &str) -> Vec<String> {
-    let first = text.lines().next().unwrap_or_default();
-    let header = first
-        .strip_prefix('#')
-        .or_else(|| first.strip_prefix("//"))
-        .and_then(|rest| rest.trim_start().strip_prefix("tkc-args:"));
-    header
-        .map(|args| args.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
 
 /// Runs `tkc check` on one fixture; the snapshot text: command, exit code, stdout (and
 /// stderr if any).
@@ -50,16 +38,13 @@ fn check_report(root: &Path, relative: &Path) -> String {
         Ok(output) => output,
         Err(e) => return format!("cannot run tkc: {e}"),
     };
-    let mut command = vec!["tkc".to_string(), "check".to_string()];
-    command.extend(args);
-    command.push(relative.display().to_string());
+    let mut words = vec!["check".to_string()];
+    words.extend(args);
+    words.push(relative.display().to_string());
     let mut report = format!(
         "$ {}\nexit code: {}\n\n{}",
-        command.join(" "),
-        output
-            .status
-            .code()
-            .map_or_else(|| "none".to_string(), |c| c.to_string()),
+        command_line(&words),
+        exit_code(output.status),
         String::from_utf8_lossy(&output.stdout)
     );
     if !output.stderr.is_empty() {
@@ -71,24 +56,7 @@ fn check_report(root: &Path, relative: &Path) -> String {
 
 #[test]
 fn check_fixtures() {
-    let root = workspace_root();
-    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
-        let relative = path.strip_prefix(&root).unwrap_or(path);
-        let report = check_report(&root, relative);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = path.parent().unwrap_or(&root).to_path_buf();
-        insta::with_settings!({
-            snapshot_path => dir,
-            prepend_module_to_snapshot => false,
-            snapshot_suffix => "",
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(name, report);
-        });
-    });
+    snapshot_fixtures(FIXTURES, check_report);
 }
 
 /// Every diagnostic code has a fixture whose snapshot shows it (ruff's rule: one rule, one
@@ -99,7 +67,7 @@ fn every_code_has_a_fixture() {
     // Codes of lowering show in the snapshots of `tkc compile` (testdata/compile).
     let snapshots: String = [root.join(FIXTURES), root.join("testdata/compile")]
         .iter()
-        .flat_map(|dir| snapshot_files(dir))
+        .flat_map(|dir| files_below(dir, &["snap"]))
         .map(|path| std::fs::read_to_string(path).unwrap_or_default())
         .collect();
     let missing: BTreeSet<&str> = tkc_compiler::diag::codes::all()
@@ -125,7 +93,7 @@ fn every_code_has_a_fixture() {
 #[test]
 fn every_check_code_has_a_passing_fixture() {
     let root = workspace_root().join(FIXTURES);
-    let snapshots = snapshot_files(&root);
+    let snapshots = files_below(&root, &["snap"]);
     let mut problems = Vec::new();
     for code in tkc_compiler::diag::codes::all() {
         let mut parts = code.name.split("::");
@@ -159,24 +127,6 @@ fn every_check_code_has_a_passing_fixture() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-/// Every `.snap` file below `dir`.
-fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "snap") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

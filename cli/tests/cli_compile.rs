@@ -6,10 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+mod common;
+use common::workspace_root;
 
 /// A fresh scratch folder for one test.
 fn scratch(name: &str) -> PathBuf {

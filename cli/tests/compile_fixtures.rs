@@ -11,25 +11,13 @@
 
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{command_line, exit_code, header_args, snapshot_fixtures, workspace_root};
+
 const FIXTURES: &str = "testdata/compile";
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn header_args(text: &str) -> Vec<String> {
-    let first = text.lines().next().unwrap_or_default();
-    first
-        .strip_prefix('#')
-        .or_else(|| first.strip_prefix("//"))
-        .and_then(|rest| rest.trim_start().strip_prefix("tkc-args:"))
-        .map(|args| args.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
 
 fn compile_report(root: &Path, relative: &Path) -> String {
     let text = std::fs::read_to_string(root.join(relative)).unwrap_or_default();
@@ -46,16 +34,13 @@ fn compile_report(root: &Path, relative: &Path) -> String {
         Ok(output) => output,
         Err(e) => return format!("cannot run tkc: {e}"),
     };
-    let mut command = vec!["tkc".to_string(), "compile".to_string()];
-    command.extend(args);
-    command.push(relative.display().to_string());
+    let mut words = vec!["compile".to_string()];
+    words.extend(args);
+    words.push(relative.display().to_string());
     let mut report = format!(
         "$ {}\nexit code: {}\n",
-        command.join(" "),
-        output
-            .status
-            .code()
-            .map_or_else(|| "none".to_string(), |c| c.to_string())
+        command_line(&words),
+        exit_code(output.status)
     );
     if !output.stderr.is_empty() {
         report.push_str("\n--- stderr ---\n");
@@ -70,24 +55,7 @@ fn compile_report(root: &Path, relative: &Path) -> String {
 
 #[test]
 fn compile_fixtures() {
-    let root = workspace_root();
-    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
-        let relative = path.strip_prefix(&root).unwrap_or(path);
-        let report = compile_report(&root, relative);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = path.parent().unwrap_or(&root).to_path_buf();
-        insta::with_settings!({
-            snapshot_path => dir,
-            prepend_module_to_snapshot => false,
-            snapshot_suffix => "",
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(name, report);
-        });
-    });
+    snapshot_fixtures(FIXTURES, compile_report);
 }
 
 /// Every plan among the snapshots is valid JSON that matches `schemas/plan.schema.json`

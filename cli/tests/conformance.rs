@@ -3,28 +3,10 @@
 //! test says so and passes when that folder is absent (`../shared/conformance/check-examples.sh`
 //! runs the same check against a release build).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn corpus() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/tekton-examples");
-    root.is_dir().then_some(root)
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            out.push(path);
-        }
-    }
-}
+mod common;
+use common::{corpus, files_below};
 
 #[test]
 fn every_tekton_example_checks_clean() {
@@ -32,8 +14,7 @@ fn every_tekton_example_checks_clean() {
         eprintln!("skipped: ../shared/corpus/tekton-examples is not beside the project");
         return;
     };
-    let mut files = Vec::new();
-    yaml_files(&root, &mut files);
+    let files = files_below(&root, &["yaml"]);
     assert!(
         files.len() >= 150,
         "expected the Tekton examples, found {}",

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FIXTURES: &str = "testdata/run";
+mod common;
+use common::{exit_code, header_args, snapshot_fixtures, workspace_root};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+const FIXTURES: &str = "testdata/run";
 
 /// The entrypoint beside the `tkc` under test; built if `cargo test -p tkc` did not build it.
 fn entrypoint() -> PathBuf {
@@ -43,14 +41,6 @@ fn tkc(root: &Path) -> Command {
     cmd
 }
 
-fn header_args(text: &str) -> Vec<String> {
-    text.lines()
-        .take_while(|l| l.starts_with('#'))
-        .find_map(|l| l.trim_start_matches('#').trim().strip_prefix("tkc-args:"))
-        .map(|a| a.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
 /// The summary with what changes from run to run redacted.
 fn redact(stdout: &[u8]) -> String {
     let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(stdout) else {
@@ -63,42 +53,35 @@ fn redact(stdout: &[u8]) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
+/// Runs one fixture with `tkc run --output json`; the report holds the redacted summary.
+fn run_report(root: &Path, relative: &Path) -> String {
+    let text = std::fs::read_to_string(root.join(relative)).unwrap_or_default();
+    let args = header_args(&text);
+    let output = tkc(root)
+        .arg("run")
+        .args(&args)
+        .args(["--output", "json"])
+        .arg(relative)
+        .output();
+    match output {
+        Ok(o) => format!(
+            "$ tkc run {}--output json {}
+exit code: {}
+
+{}
+",
+            args.iter().map(|a| format!("{a} ")).collect::<String>(),
+            relative.display(),
+            exit_code(o.status),
+            redact(&o.stdout)
+        ),
+        Err(e) => format!("cannot run tkc: {e}"),
+    }
+}
+
 #[test]
 fn run_fixtures() {
-    let root = workspace_root();
-    insta::glob!(root.join(FIXTURES), "**/*.{yaml,yml,kdl}", |path: &Path| {
-        let relative = path.strip_prefix(&root).unwrap_or(path);
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let args = header_args(&text);
-        let output = tkc(&root)
-            .arg("run")
-            .args(&args)
-            .args(["--output", "json"])
-            .arg(relative)
-            .output();
-        let report = match output {
-            Ok(o) => format!(
-                "$ tkc run {}--output json {}\nexit code: {}\n\n{}\n",
-                args.iter().map(|a| format!("{a} ")).collect::<String>(),
-                relative.display(),
-                o.status.code().map_or("none".into(), |c| c.to_string()),
-                redact(&o.stdout)
-            ),
-            Err(e) => format!("cannot run tkc: {e}"),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        insta::with_settings!({
-            snapshot_path => path.parent().unwrap_or(&root),
-            prepend_module_to_snapshot => false,
-            snapshot_suffix => "",
-            omit_expression => true,
-        }, {
-            insta::assert_snapshot!(name, report);
-        });
-    });
+    snapshot_fixtures(FIXTURES, run_report);
 }
 
 /// Pids of processes whose command line holds `marker`.

@@ -5,7 +5,7 @@
 //! check when it is beside the project, every Tekton example in
 //! `../shared/corpus/tekton-examples`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tkc_compiler::diag::Severity;
 use tkc_compiler::emit::{kdl, yaml};
 use tkc_compiler::model::encode::document_to_json;
@@ -13,28 +13,8 @@ use tkc_compiler::model::{ApiFields, Document};
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, decode_files};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "kdl")
-        {
-            out.push(path);
-        }
-    }
-}
+mod common;
+use common::{files_below, workspace_root};
 
 /// Decodes a text; `None` if it has errors (fixtures of errors are not converted).
 fn decode(name: &str, text: &str) -> Result<Vec<Document>, String> {
@@ -116,7 +96,7 @@ fn project_fixtures_round_trip() {
     let root = workspace_root();
     let mut paths = Vec::new();
     for dir in ["testdata", "examples"] {
-        files(&root.join(dir), &mut paths);
+        paths.extend(files_below(&root.join(dir), &["yaml", "yml", "kdl"]));
     }
     assert!(
         !paths.is_empty(),
@@ -135,7 +115,7 @@ fn tekton_examples_round_trip() {
         return;
     }
     let mut paths = Vec::new();
-    files(&corpus, &mut paths);
+    paths.extend(files_below(&corpus, &["yaml", "yml", "kdl"]));
     let problems: Vec<String> = paths.iter().flat_map(|p| round_trip(p)).collect();
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

@@ -6,31 +6,13 @@
 
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::model::{ApiFields, Kind};
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, compile, decode_files};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            out.push(path);
-        }
-    }
-}
+mod common;
+use common::{files_below, workspace_root};
 
 /// The plan schema, compiled.
 fn plan_validator() -> (boon::Schemas, boon::SchemaIndex) {
@@ -126,7 +108,7 @@ fn every_tekton_example_run_compiles() {
     }
     let (schemas, plan_schema) = plan_validator();
     let mut files = Vec::new();
-    yaml_files(&corpus, &mut files);
+    files.extend(files_below(&corpus, &["yaml"]));
     let mut problems = Vec::new();
     let (mut compiled, mut not_compiled) = (0, 0);
     for path in &files {

@@ -12,10 +12,8 @@ use tkc_compiler::model::encode::document_to_json;
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, decode_files};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+mod common;
+use common::workspace_root;
 
 /// Decodes one text; the documents as JSON, or the problems found.
 fn decode(name: &str, text: &str) -> Result<Vec<serde_json::Value>, String> {

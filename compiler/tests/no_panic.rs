@@ -8,16 +8,13 @@
 //! failing input.
 
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tkc_compiler::model::encode::document_to_json;
 use tkc_compiler::source::{SourceMap, Syntax};
 use tkc_compiler::{Options, check};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+mod common;
+use common::{files_below, workspace_root};
 
 /// Runs everything `tkc check` runs on one text read as `syntax`, and encodes the documents.
 fn check_text(text: &str, syntax: Syntax) -> usize {
@@ -57,7 +54,7 @@ fn seeds() -> &'static [(Syntax, String)] {
             root.join("examples"),
             root.join("../shared/corpus/tekton-examples"),
         ] {
-            collect(&dir, &mut files);
+            files.extend(files_below(&dir, &["yaml", "yml", "kdl"]));
         }
         files.sort();
         files
@@ -69,23 +66,6 @@ fn seeds() -> &'static [(Syntax, String)] {
             })
             .collect()
     })
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "kdl")
-        {
-            out.push(path);
-        }
-    }
 }
 
 /// Tokens that upset YAML and KDL parsers.

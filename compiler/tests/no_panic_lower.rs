@@ -8,7 +8,6 @@
 //! `PROPTEST_CASES`.
 
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::model::{ApiFields, Kind};
@@ -16,27 +15,8 @@ use tkc_compiler::plan::{Binding, ParamValue};
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, compile, decode_files, emit};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn collect(dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml")
-            && let Ok(text) = std::fs::read_to_string(&path)
-        {
-            out.push(text);
-        }
-    }
-}
+mod common;
+use common::{files_below, workspace_root};
 
 fn seeds() -> &'static [String] {
     static SEEDS: OnceLock<Vec<String>> = OnceLock::new();
@@ -48,7 +28,11 @@ fn seeds() -> &'static [String] {
             "examples",
             "../shared/corpus/tekton-examples",
         ] {
-            collect(&root.join(dir), &mut out);
+            out.extend(
+                files_below(&root.join(dir), &["yaml"])
+                    .iter()
+                    .filter_map(|path| std::fs::read_to_string(path).ok()),
+            );
         }
         out
     })

@@ -9,14 +9,12 @@
 #![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::syntax::{node_to_json, parse_file};
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
+mod common;
+use common::{files_below, workspace_root};
 
 #[test]
 fn schema_files_are_up_to_date() {
@@ -70,21 +68,6 @@ fn validators() -> Validators {
     Validators { schemas, by_kind }
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
-
 /// Validates each Tekton document of a file; the problems found.
 fn validate_file(v: &Validators, path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -126,7 +109,7 @@ fn tekton_examples_validate_against_the_schemas() {
     }
     let v = validators();
     let mut files = Vec::new();
-    yaml_files(&corpus, &mut files);
+    files.extend(files_below(&corpus, &["yaml", "yml"]));
     assert!(files.len() >= 150);
     let problems: Vec<String> = files.iter().flat_map(|f| validate_file(&v, f)).collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -143,7 +126,7 @@ fn project_documents_validate_against_the_schemas() {
         "testdata/kdl-equivalence",
         "testdata/compile",
     ] {
-        yaml_files(&root.join(dir), &mut files);
+        files.extend(files_below(&root.join(dir), &["yaml", "yml"]));
     }
     assert!(!files.is_empty());
     let problems: Vec<String> = files.iter().flat_map(|f| validate_file(&v, f)).collect();

@@ -1,0 +1,97 @@
+//! Helpers the CLI's integration tests share: where things are, fixture headers, and
+//! snapshots beside each fixture.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the folder of `Cargo.toml` with `[workspace]`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Tekton's examples in `../shared/corpus/tekton-examples`, if they are beside the project.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared/corpus/tekton-examples");
+    dir.is_dir().then_some(dir)
+}
+
+/// Every file below `dir` whose extension is one of `extensions`, sorted.
+pub fn files_below(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, extensions, &mut out);
+    out
+}
+
+fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, extensions, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// The arguments a fixture asks for in a `tkc-args:` header: its first line, or (YAML) any
+/// line of its leading comment block (`# tkc-args: ...` or `// tkc-args: ...`).
+pub fn header_args(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| l.starts_with('#') || l.starts_with("//"))
+        .find_map(|l| {
+            l.trim_start_matches('#')
+                .trim_start_matches("//")
+                .trim()
+                .strip_prefix("tkc-args:")
+        })
+        .map(|args| args.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Runs `report` on every `*.yaml`, `*.yml` and `*.kdl` below `fixtures` (relative to the
+/// workspace root, the path reports show) and snapshots what it returns beside the fixture
+/// (`<fixture>.snap`).
+pub fn snapshot_fixtures(fixtures: &str, report: impl Fn(&Path, &Path) -> String) {
+    let root = workspace_root();
+    insta::glob!(root.join(fixtures), "**/*.{yaml,yml,kdl}", |path: &Path| {
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        let text = report(&root, relative);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        insta::with_settings!({
+            snapshot_path => path.parent().unwrap_or(&root),
+            prepend_module_to_snapshot => false,
+            snapshot_suffix => "",
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, text);
+        });
+    });
+}
+
+/// `tkc <words...>` as a command line for a report.
+pub fn command_line(words: &[String]) -> String {
+    std::iter::once("tkc".to_string())
+        .chain(words.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An exit code for a report.
+pub fn exit_code(status: std::process::ExitStatus) -> String {
+    status
+        .code()
+        .map_or_else(|| "none".to_string(), |c| c.to_string())
+}
