@@ -106,25 +106,16 @@ impl LocalBackend {
             }
             Binding::ConfigMap { name: cm, items } => {
                 let data = lock(&self.config_maps).get(cm).cloned();
-                let Some(data) = data else {
-                    return Err(format!(
-                        "workspace `{name}`: ConfigMap `{cm}` is not among the inputs"
-                    ));
-                };
-                let dir = self.config.root.join("workspaces").join(name);
-                write_items(&dir, &data, items.as_ref()).map_err(|e| io(&dir, e))?;
-                dir
+                self.files_of(name, data, items.as_ref(), &format!("ConfigMap `{cm}`"))?
             }
             Binding::Secret { secret_name, items } => {
                 let data = lock(&self.secrets).get(secret_name).cloned();
-                let Some(data) = data else {
-                    return Err(format!(
-                        "workspace `{name}`: Secret `{secret_name}` is not among the inputs"
-                    ));
-                };
-                let dir = self.config.root.join("workspaces").join(name);
-                write_items(&dir, &data, items.as_ref()).map_err(|e| io(&dir, e))?;
-                dir
+                self.files_of(
+                    name,
+                    data,
+                    items.as_ref(),
+                    &format!("Secret `{secret_name}`"),
+                )?
             }
             Binding::Other { source } => {
                 let dir = self.config.root.join("workspaces").join(name);
@@ -144,6 +135,26 @@ impl LocalBackend {
 }
 
 impl LocalBackend {
+    /// A run workspace holding the files of a ConfigMap's or Secret's `data` (`what` names it
+    /// for the error when it is not among the inputs).
+    fn files_of(
+        &self,
+        name: &str,
+        data: Option<BTreeMap<String, String>>,
+        items: Option<&serde_json::Value>,
+        what: &str,
+    ) -> Result<PathBuf, String> {
+        let Some(data) = data else {
+            return Err(format!(
+                "workspace `{name}`: {what} is not among the inputs"
+            ));
+        };
+        let dir = self.config.root.join("workspaces").join(name);
+        write_items(&dir, &data, items)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(dir)
+    }
+
     /// A projected volume: the files of its ConfigMap and Secret sources in one directory.
     fn project(
         &self,

@@ -641,22 +641,14 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax
     }
     for p in &run.params {
         let Some(decl) = declared.get(p.name.as_str()) else {
-            let not_given = spec
-                .params
-                .iter()
-                .map(|d| d.name.as_str())
-                .filter(|n| !given.contains_key(n));
-            if !inline && let Some(s) = did_you_mean(&p.name, not_given) {
-                cx.report(
-                    Diagnostic::new(
-                        &UNKNOWN,
-                        format!("the Pipeline has no param `{}`", p.name.value),
-                    )
-                    .with_label(
-                        p.name.span,
-                        "not declared by the Pipeline; the value is ignored",
-                    )
-                    .with_help(format!("did you mean `{s}`?")),
+            if !inline {
+                misspelt_run_param(
+                    cx,
+                    &p.name,
+                    &spec.params,
+                    &given,
+                    "the Pipeline",
+                    "Pipeline",
                 );
             }
             continue;
@@ -811,23 +803,8 @@ fn task_run_bindings(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
     }
     for p in &run.params {
         let Some(decl) = declared.get(p.name.as_str()) else {
-            let not_given = spec
-                .params
-                .iter()
-                .map(|d| d.name.as_str())
-                .filter(|n| !given.contains_key(n));
-            if !inline && let Some(s) = did_you_mean(&p.name, not_given) {
-                cx.report(
-                    Diagnostic::new(
-                        &UNKNOWN,
-                        format!("{target} has no param `{}`", p.name.value),
-                    )
-                    .with_label(
-                        p.name.span,
-                        "not declared by the Task; the value is ignored",
-                    )
-                    .with_help(format!("did you mean `{s}`?")),
-                );
+            if !inline {
+                misspelt_run_param(cx, &p.name, &spec.params, &given, &target, "Task");
             }
             continue;
         };
@@ -840,6 +817,32 @@ fn task_run_bindings(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
     if !lengths.is_empty() {
         let at = anchor.unwrap_or_else(|| cx.world.doc(doc).name_span());
         index_uses(cx, Binder::TaskRun, spec, &lengths, at, &target);
+    }
+}
+
+/// A run param the spec does not declare, reported when it looks like a misspelling of a
+/// declared param the run does not give (Tekton ignores undeclared run params).
+fn misspelt_run_param<V>(
+    cx: &mut Checker,
+    name: &Str,
+    declared: &[ParamSpec],
+    given: &std::collections::HashMap<&str, V>,
+    target: &str,
+    kind: &str,
+) {
+    let not_given = declared
+        .iter()
+        .map(|d| d.name.as_str())
+        .filter(|n| !given.contains_key(n));
+    if let Some(s) = did_you_mean(name, not_given) {
+        cx.report(
+            Diagnostic::new(&UNKNOWN, format!("{target} has no param `{}`", name.value))
+                .with_label(
+                    name.span,
+                    format!("not declared by the {kind}; the value is ignored"),
+                )
+                .with_help(format!("did you mean `{s}`?")),
+        );
     }
 }
 
