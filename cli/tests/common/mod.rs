@@ -3,45 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The workspace root (the folder of `Cargo.toml` with `[workspace]`).
-pub fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// Tekton's examples in `../shared/corpus/tekton-examples`, if they are beside the project.
-pub fn corpus() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/corpus/tekton-examples");
-    dir.is_dir().then_some(dir)
-}
-
-/// Every file below `dir` whose extension is one of `extensions`, sorted.
-pub fn files_below(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk(dir, extensions, &mut out);
-    out
-}
-
-fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, extensions, out);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| extensions.contains(&e))
-        {
-            out.push(path);
-        }
-    }
-}
+// Where things are and walking folders: the same helpers as the compiler's tests.
+#[path = "../../../compiler/tests/common/mod.rs"]
+mod shared;
+pub use shared::*;
 
 /// The arguments a fixture asks for in a `tkc-args:` header: its first line, or (YAML) any
 /// line of its leading comment block (`# tkc-args: ...` or `// tkc-args: ...`).
