@@ -142,7 +142,7 @@ fn wrong_types_point_at_the_value() {
     let d = task_yaml("  steps:\n    - name: s\n      image: a\n      args: --verbose\n");
     let w = d.only("tkc::schema::wrong-type");
     assert_eq!(d.primary_text(w), "--verbose");
-    assert_eq!(w.message, "expected a list, found a string");
+    assert_eq!(w.message, "`args` expects a list, found a string");
     assert_eq!(w.help.as_deref(), Some("write a list: [--verbose]"));
 }
 

@@ -447,14 +447,10 @@ impl Decode for Duration {
                 }
                 _ => "write a Go duration as a string: \"90s\", \"10m\", \"1h30m\"".to_string(),
             };
-            cx.push(
-                Diagnostic::new(
-                    &codes::WRONG_TYPE,
-                    format!("expected a duration string, found {}", node.describe()),
-                )
-                .with_label(cx.head(&node), format!("this is {}", node.describe()))
-                .with_help(help),
-            );
+            let d = cx
+                .wrong_type_diagnostic(&node, "a duration string")
+                .with_help(help);
+            cx.push(d);
             return None;
         }
         let text = String::decode(node, cx)?;

@@ -109,6 +109,8 @@ pub struct Cx<'a> {
     pub text: &'a str,
     /// The key span of the field being decoded, if it is a field (not a list item).
     parent_key: Option<Span>,
+    /// The field being decoded (for messages: "`retries` expects an integer").
+    field: Option<&'static str>,
     /// How many model structs are being decoded, one inside the other.
     depth: usize,
 }
@@ -126,6 +128,7 @@ impl<'a> Cx<'a> {
             version: ApiVersion::V1,
             text,
             parent_key: None,
+            field: None,
             depth: 0,
         }
     }
@@ -166,11 +169,24 @@ impl<'a> Cx<'a> {
 
     /// Reports a value of the wrong type.
     pub fn wrong_type(&mut self, node: &Node, expected: &str) {
-        let mut d = Diagnostic::new(
-            &codes::WRONG_TYPE,
-            format!("expected {expected}, found {}", node.describe()),
-        )
-        .with_label(self.head(node), format!("this is {}", node.describe()));
+        let d = self.wrong_type_diagnostic(node, expected);
+        self.push(d);
+    }
+
+    /// The report of a value of the wrong type, with the usual help (callers may replace it).
+    pub fn wrong_type_diagnostic(&self, node: &Node, expected: &str) -> Diagnostic {
+        let message = match self.field {
+            Some(field) => {
+                let field = match node.origin {
+                    Syntax::Kdl => kebab_case(field),
+                    Syntax::Yaml => field.to_string(),
+                };
+                format!("`{field}` expects {expected}, found {}", node.describe())
+            }
+            None => format!("expected {expected}, found {}", node.describe()),
+        };
+        let mut d = Diagnostic::new(&codes::WRONG_TYPE, message)
+            .with_label(self.head(node), format!("this is {}", node.describe()));
         if expected.contains("string")
             && let Value::Scalar(s) = &node.value
         {
@@ -182,7 +198,7 @@ impl<'a> Cx<'a> {
             let text = node.as_str().unwrap_or_default();
             d = d.with_help(format!("write a list: [{text}]"));
         }
-        self.push(d);
+        d
     }
 
     /// A short span for a node: its first line.
@@ -520,7 +536,9 @@ impl StructReader {
                 .with_label(self.head, format!("this {what} has no `{}`", meta.key)),
             );
         }
+        let outer = cx.field.replace(fields.get(index).map_or("", |m| m.key));
         let value = T::from_field(found, cx);
+        cx.field = outer;
         cx.parent_key = None;
         value
     }
