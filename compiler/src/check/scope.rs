@@ -70,22 +70,19 @@ pub fn declared_shape(param: &ParamSpec) -> Shape<'_> {
     }
 }
 
-/// The declared type of a result (`type`, else object if `properties`, else string); keys from
+/// The declared type of a result (Tekton's defaulting, [`ParamType::defaulted`]); keys from
 /// `properties`.
 pub fn result_shape<'w>(
     ty: Option<&'w str>,
     properties: Option<&'w Properties>,
 ) -> Option<Shape<'w>> {
-    match ty {
-        Some("string") => Some(Shape::String),
-        Some("array") => Some(Shape::Array(None)),
-        Some("object") => Some(Shape::Object(properties.map(keys))),
-        None | Some("") => Some(match properties {
-            Some(p) => Shape::Object(Some(keys(p))),
-            None => Shape::String,
-        }),
-        Some(_) => None,
-    }
+    Some(
+        match ParamType::defaulted(ty, properties.is_some(), None)? {
+            ParamType::String => Shape::String,
+            ParamType::Array => Shape::Array(None),
+            ParamType::Object => Shape::Object(properties.map(keys)),
+        },
+    )
 }
 
 pub fn task_result_shape(result: &TaskResult) -> Shape<'_> {

@@ -4,7 +4,7 @@
 pub mod kdl;
 pub mod yaml;
 
-use crate::model::{Document, Kind};
+use crate::model::{Document, Kind, ParamType};
 use serde_json::{Map, Value};
 use yaml::Data;
 
@@ -68,8 +68,9 @@ pub fn defaults(document: &Document) -> Value {
     json
 }
 
-/// `type` of each param: explicit; else `object` with `properties`; else the default's.
-fn params(list: Option<&mut Value>) {
+/// `type` of each param (`value_key` = "default") or result ("value"), as Tekton defaults it
+/// ([`ParamType::defaulted`]) where it is left out.
+fn default_types(list: Option<&mut Value>, value_key: &str) {
     let Some(Value::Array(items)) = list else {
         return;
     };
@@ -77,48 +78,24 @@ fn params(list: Option<&mut Value>) {
         if item.contains_key("type") {
             continue;
         }
-        let ty = if item.contains_key("properties") {
-            "object"
-        } else {
-            match item.get("default") {
-                Some(Value::Array(_)) => "array",
-                Some(Value::Object(_)) => "object",
-                _ => "string",
-            }
+        let value = match item.get(value_key) {
+            Some(Value::Array(_)) => Some(ParamType::Array),
+            Some(Value::Object(_)) => Some(ParamType::Object),
+            Some(_) => Some(ParamType::String),
+            None => None,
         };
-        item.insert("type".into(), Value::from(ty));
-    }
-}
-
-/// `type` of each result: explicit; else `object` with `properties`; else (pipeline results)
-/// the value's, else `string`.
-fn results(list: Option<&mut Value>) {
-    let Some(Value::Array(items)) = list else {
-        return;
-    };
-    for item in items.iter_mut().filter_map(Value::as_object_mut) {
-        if item.contains_key("type") {
-            continue;
+        if let Some(ty) = ParamType::defaulted(None, item.contains_key("properties"), value) {
+            item.insert("type".into(), Value::from(ty.as_str()));
         }
-        let ty = if item.contains_key("properties") {
-            "object"
-        } else {
-            match item.get("value") {
-                Some(Value::Array(_)) => "array",
-                Some(Value::Object(_)) => "object",
-                _ => "string",
-            }
-        };
-        item.insert("type".into(), Value::from(ty));
     }
 }
 
 fn task_spec(spec: &mut Map<String, Value>) {
-    params(spec.get_mut("params"));
-    results(spec.get_mut("results"));
+    default_types(spec.get_mut("params"), "default");
+    default_types(spec.get_mut("results"), "value");
     if let Some(Value::Array(steps)) = spec.get_mut("steps") {
         for step in steps.iter_mut().filter_map(Value::as_object_mut) {
-            results(step.get_mut("results"));
+            default_types(step.get_mut("results"), "value");
         }
     }
 }
@@ -132,8 +109,8 @@ fn task_ref(holder: &mut Map<String, Value>) {
 }
 
 fn pipeline_spec(spec: &mut Map<String, Value>) {
-    params(spec.get_mut("params"));
-    results(spec.get_mut("results"));
+    default_types(spec.get_mut("params"), "default");
+    default_types(spec.get_mut("results"), "value");
     for section in ["tasks", "finally"] {
         if let Some(Value::Array(tasks)) = spec.get_mut(section) {
             for task in tasks.iter_mut().filter_map(Value::as_object_mut) {

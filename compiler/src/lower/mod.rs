@@ -38,6 +38,16 @@ use crate::vars::{ContextVar, RefKind, Reference, WorkspaceAttr};
 use matrix::FanOut;
 use pod::{TaskInput, WorkspaceInfo};
 use std::collections::{BTreeMap, BTreeSet};
+
+impl From<model::ParamType> for ValueType {
+    fn from(t: model::ParamType) -> ValueType {
+        match t {
+            model::ParamType::String => ValueType::String,
+            model::ParamType::Array => ValueType::Array,
+            model::ParamType::Object => ValueType::Object,
+        }
+    }
+}
 use subst::{Chain, PVal, Params, Pass, ResultTypes, TaskResults, Tpl};
 
 use config::collect_config;

@@ -52,11 +52,7 @@ pub(super) fn param_values(
         let (Some(value), Some(ty)) = (values.get(&decl.name.value), decl.param_type()) else {
             continue;
         };
-        let expected = match ty {
-            model::ParamType::String => ValueType::String,
-            model::ParamType::Array => ValueType::Array,
-            model::ParamType::Object => ValueType::Object,
-        };
+        let expected = ValueType::from(ty);
         let holds_ref = matches!(value, PVal::Str(t) if t.text().contains("$("));
         if value.value_type() != expected && !holds_ref {
             let got = match value.value_type() {

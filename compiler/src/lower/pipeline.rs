@@ -292,19 +292,14 @@ pub(super) fn lower_pipeline(
         .results
         .iter()
         .map(|r| {
-            let written = r.value.as_ref().map(|v| PVal::from_model(v));
-            let result_type = match r.r#type.as_ref().map(|t| t.as_str()) {
-                Some("array") => ValueType::Array,
-                Some("object") => ValueType::Object,
-                Some("string") => ValueType::String,
-                _ => written.as_ref().map_or(ValueType::String, PVal::value_type),
-            };
-            let value = written
-                .map(|v| results_chain.value(v))
+            let value = r
+                .value
+                .as_ref()
+                .map(|v| results_chain.value(PVal::from_model(v)))
                 .unwrap_or(PVal::Str(Tpl::default()));
             PipelineResult {
                 name: r.name.value.clone(),
-                result_type,
+                result_type: r.result_type().map(ValueType::from).unwrap_or_default(),
                 value: value.to_value_template(),
             }
         })

@@ -375,16 +375,6 @@ fn with_shebang(script: Tpl) -> Tpl {
     out
 }
 
-fn result_type(ty: Option<&model::Str>, properties: bool) -> ValueType {
-    match ty.map(|t| t.as_str()) {
-        Some("array") => ValueType::Array,
-        Some("object") => ValueType::Object,
-        Some("string") => ValueType::String,
-        _ if properties => ValueType::Object,
-        _ => ValueType::String,
-    }
-}
-
 fn properties(p: Option<&model::Properties>) -> Vec<String> {
     p.map(|p| p.keys().map(|k| k.value.clone()).collect())
         .unwrap_or_default()
@@ -396,7 +386,7 @@ pub fn task_results(spec: &TaskSpec) -> Vec<ResultDecl> {
         .iter()
         .map(|r| ResultDecl {
             name: r.name.value.clone(),
-            result_type: result_type(r.r#type.as_ref(), r.properties.is_some()),
+            result_type: r.result_type().map(ValueType::from).unwrap_or_default(),
             properties: properties(r.properties.as_ref()),
             from_step: r.value.as_ref().and_then(|v| {
                 let text = v.as_string()?;
@@ -421,7 +411,7 @@ fn step_results(results: &[model::StepResult]) -> Vec<ResultDecl> {
         .iter()
         .map(|r| ResultDecl {
             name: r.name.value.clone(),
-            result_type: result_type(r.r#type.as_ref(), r.properties.is_some()),
+            result_type: r.result_type().map(ValueType::from).unwrap_or_default(),
             properties: properties(r.properties.as_ref()),
             from_step: None,
         })

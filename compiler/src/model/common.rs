@@ -229,21 +229,54 @@ impl ParamType {
             ParamValue::Object(_) => ParamType::Object,
         }
     }
+
+    /// Tekton's defaulting of a param's or result's `type`: the explicit type; else object
+    /// when `properties` are given; else the type of the value (a param's default, a pipeline
+    /// result's value); else string. An unknown explicit type gives `None` (a check reports
+    /// it). The one place this rule lives: checks, lowering and `--emit tekton` all call it.
+    pub fn defaulted(
+        explicit: Option<&str>,
+        has_properties: bool,
+        value: Option<ParamType>,
+    ) -> Option<ParamType> {
+        match explicit {
+            Some(t) if !t.is_empty() => ParamType::parse(t),
+            _ if has_properties => Some(ParamType::Object),
+            _ => Some(value.unwrap_or(ParamType::String)),
+        }
+    }
 }
 
 impl ParamSpec {
-    /// The type as Tekton defaults it: explicit type; else `properties` ⇒ object; else the
-    /// default's type; else string. An unknown explicit type gives `None` (a check reports it).
+    /// The type as Tekton defaults it (see [`ParamType::defaulted`]).
     pub fn param_type(&self) -> Option<ParamType> {
-        match &self.r#type {
-            Some(t) if !t.is_empty() => ParamType::parse(t),
-            _ if self.properties.is_some() => Some(ParamType::Object),
-            _ => Some(
-                self.default
-                    .as_ref()
-                    .map_or(ParamType::String, |d| ParamType::of_value(d)),
-            ),
-        }
+        ParamType::defaulted(
+            self.r#type.as_deref().map(String::as_str),
+            self.properties.is_some(),
+            self.default.as_deref().map(ParamType::of_value),
+        )
+    }
+}
+
+impl TaskResult {
+    /// The type as Tekton defaults it (see [`ParamType::defaulted`]).
+    pub fn result_type(&self) -> Option<ParamType> {
+        ParamType::defaulted(
+            self.r#type.as_deref().map(String::as_str),
+            self.properties.is_some(),
+            None,
+        )
+    }
+}
+
+impl StepResult {
+    /// The type as Tekton defaults it (see [`ParamType::defaulted`]).
+    pub fn result_type(&self) -> Option<ParamType> {
+        ParamType::defaulted(
+            self.r#type.as_deref().map(String::as_str),
+            self.properties.is_some(),
+            None,
+        )
     }
 }
 
@@ -476,5 +509,25 @@ fn invalid_duration(text: &str, span: Span) -> Diagnostic {
 impl<T: Decode> Decode for Box<T> {
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
         T::decode(node, cx).map(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParamType::{self, Array, Object, String};
+
+    #[test]
+    fn type_defaulting_follows_tekton() {
+        // Explicit wins, even over properties and the value.
+        assert_eq!(
+            ParamType::defaulted(Some("array"), true, Some(Object)),
+            Some(Array)
+        );
+        // An empty type is no type.
+        assert_eq!(ParamType::defaulted(Some(""), true, None), Some(Object));
+        assert_eq!(ParamType::defaulted(None, false, Some(Array)), Some(Array));
+        assert_eq!(ParamType::defaulted(None, false, None), Some(String));
+        // An unknown type is left for the checks to report.
+        assert_eq!(ParamType::defaulted(Some("list"), false, None), None);
     }
 }

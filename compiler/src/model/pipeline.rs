@@ -1,6 +1,6 @@
 //! Pipeline: a DAG of tasks with params, workspaces, results and `finally`.
 
-use super::common::{Param, ParamSpec, ParamValue, Str, WhenExpression};
+use super::common::{Param, ParamSpec, ParamType, ParamValue, Str, WhenExpression};
 use super::decode::{ApiFields, Spanned};
 use super::duration::Duration;
 use super::task::EmbeddedTask;
@@ -60,6 +60,18 @@ model! {
         pub timeout: Option<Spanned<Duration>> = "timeout",
         /// `continue`: a failure of this task does not fail the Pipeline (beta).
         pub on_error: Option<Str> = "onError" { gate: ApiFields::Beta },
+    }
+}
+
+impl PipelineResult {
+    /// The type as Tekton defaults it: explicit, else the value's (see
+    /// [`ParamType::defaulted`]).
+    pub fn result_type(&self) -> Option<ParamType> {
+        ParamType::defaulted(
+            self.r#type.as_deref().map(String::as_str),
+            false,
+            self.value.as_deref().map(ParamType::of_value),
+        )
     }
 }
 
