@@ -255,11 +255,8 @@ fn pipeline_task_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
                     plural(missing.len()),
                     names_list(&missing)
                 ),
-            )
-            .with_label(pt.name.span, format!("missing {}", names_list(&missing)));
-            for p in &missing {
-                d = d.with_secondary(p.name.span, format!("`{}` has no default", p.name.value));
-            }
+            );
+            d = label_missing(d, Some(pt.name.span), &missing);
             let syntax = world.doc(pipeline.doc).syntax;
             cx.report(d.with_help(add_params_help(
                 &missing,
@@ -563,6 +560,41 @@ fn article(ty: ParamType) -> &'static str {
     }
 }
 
+/// The params without a default that a run does not give.
+fn missing_from_run<'s>(
+    params: &'s [ParamSpec],
+    given: &HashMap<&str, &Param>,
+) -> Vec<&'s ParamSpec> {
+    params
+        .iter()
+        .filter(|p| p.default.is_none() && !given.contains_key(p.name.as_str()))
+        .collect()
+}
+
+/// Labels for required params left out: at `anchor` (the task or ref naming the target) with
+/// each declaration beside it; with no anchor (an inline spec), at the declarations alone.
+fn label_missing(mut d: Diagnostic, anchor: Option<Span>, missing: &[&ParamSpec]) -> Diagnostic {
+    match anchor {
+        Some(at) => {
+            d = d.with_label(at, format!("missing {}", names_list(missing)));
+            for p in missing {
+                d = d.with_secondary(p.name.span, format!("`{}` has no default", p.name.value));
+            }
+        }
+        None => {
+            for (i, p) in missing.iter().enumerate() {
+                let msg = format!("`{}` has no default and no value", p.name.value);
+                d = if i == 0 {
+                    d.with_label(p.name.span, msg)
+                } else {
+                    d.with_secondary(p.name.span, msg)
+                };
+            }
+        }
+    }
+    d
+}
+
 fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax) {
     let world = cx.world;
     for p in &run.params {
@@ -600,13 +632,8 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax
     let given: HashMap<&str, &Param> = run.params.iter().map(|p| (p.name.as_str(), p)).collect();
     let declared: HashMap<&str, &ParamSpec> =
         spec.params.iter().map(|p| (p.name.as_str(), p)).collect();
-    let missing: Vec<&ParamSpec> = spec
-        .params
-        .iter()
-        .filter(|p| p.default.is_none() && !given.contains_key(p.name.as_str()))
-        .collect();
+    let missing = missing_from_run(&spec.params, &given);
     if !missing.is_empty() {
-        let label = format!("missing {}", names_list(&missing));
         let mut d = Diagnostic::new(
             &MISSING,
             format!(
@@ -615,24 +642,7 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax
                 names_list(&missing)
             ),
         );
-        match anchor {
-            Some(at) => {
-                d = d.with_label(at, label);
-                for p in &missing {
-                    d = d.with_secondary(p.name.span, format!("`{}` has no default", p.name.value));
-                }
-            }
-            None => {
-                for (i, p) in missing.iter().enumerate() {
-                    let msg = format!("`{}` has no default and no value", p.name.value);
-                    d = if i == 0 {
-                        d.with_label(p.name.span, msg)
-                    } else {
-                        d.with_secondary(p.name.span, msg)
-                    };
-                }
-            }
-        }
+        d = label_missing(d, anchor, &missing);
         cx.report(d.with_help(add_params_help(
             &missing,
             "the PipelineRun's params",
@@ -765,11 +775,7 @@ fn task_run_bindings(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
     let given: HashMap<&str, &Param> = run.params.iter().map(|p| (p.name.as_str(), p)).collect();
     let declared: HashMap<&str, &ParamSpec> =
         spec.params.iter().map(|p| (p.name.as_str(), p)).collect();
-    let missing: Vec<&ParamSpec> = spec
-        .params
-        .iter()
-        .filter(|p| p.default.is_none() && !given.contains_key(p.name.as_str()))
-        .collect();
+    let missing = missing_from_run(&spec.params, &given);
     if !missing.is_empty() {
         let mut d = Diagnostic::new(
             &TASKRUN_INVALID,
@@ -779,25 +785,7 @@ fn task_run_bindings(cx: &mut Checker, doc: DocId, run: &TaskRunSpec) {
                 names_list(&missing)
             ),
         );
-        let label = format!("missing {}", names_list(&missing));
-        match anchor {
-            Some(at) => {
-                d = d.with_label(at, label);
-                for p in &missing {
-                    d = d.with_secondary(p.name.span, format!("`{}` has no default", p.name.value));
-                }
-            }
-            None => {
-                for (i, p) in missing.iter().enumerate() {
-                    let msg = format!("`{}` has no default and no value", p.name.value);
-                    d = if i == 0 {
-                        d.with_label(p.name.span, msg)
-                    } else {
-                        d.with_secondary(p.name.span, msg)
-                    };
-                }
-            }
-        }
+        d = label_missing(d, anchor, &missing);
         let syntax = world.doc(doc).syntax;
         cx.report(d.with_help(add_params_help(&missing, "the TaskRun's params", syntax)));
     }
