@@ -140,6 +140,11 @@ pub fn run(cx: &mut Checker) {
                 )),
             );
         }
+        if let Resource::StepAction(spec) = &document.resource {
+            for result in &spec.results {
+                result_name(cx, &result.name, "step result");
+            }
+        }
         if let Resource::TaskRun(run) = &document.resource {
             duplicates(cx, run.params.iter().map(|p| &p.name), "param", true);
             duplicates(
@@ -191,26 +196,22 @@ pub fn run(cx: &mut Checker) {
             param_name(cx, &param.name, param.properties.is_some());
         }
         for result in &spec.results {
-            if !result.name.is_empty() && !is_result_name(&result.name) {
-                cx.report(
-                    Diagnostic::new(&INVALID_NAME, format!("`{}` is not a valid result name", result.name.value))
-                        .with_label(result.name.span, "invalid result name")
-                        .with_help("use letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
-                );
+            result_name(cx, &result.name, "result");
+        }
+        for step in &spec.steps {
+            for result in &step.results {
+                result_name(cx, &result.name, "step result");
             }
         }
-        let mut seen: HashMap<&str, &Str> = HashMap::new();
-        for result in &spec.results {
-            if let Some(first) = seen.insert(&result.name.value, &result.name) {
-                cx.report(
-                    Diagnostic::new(
-                        &DUPLICATE_RESULT,
-                        format!("result `{}` is declared twice", result.name.value),
-                    )
-                    .with_label(result.name.span, "declared again here")
-                    .with_secondary(first.span, "first declared here"),
-                );
-            }
+        for (again, first) in repeats(spec.results.iter().map(|r| &r.name), false) {
+            cx.report(
+                Diagnostic::new(
+                    &DUPLICATE_RESULT,
+                    format!("result `{}` is declared twice", again.value),
+                )
+                .with_label(again.span, "declared again here")
+                .with_secondary(first.span, "first declared here"),
+            );
         }
         let template_env = spec.step_template.iter().flat_map(|t| t.env.iter());
         duplicate_env(cx, template_env.map(|e| &e.name));
@@ -290,49 +291,72 @@ fn param_name(cx: &mut Checker, name: &Str, object: bool) {
     }
 }
 
-/// Reports every name seen before (case-insensitively if `fold_case`).
-fn duplicates<'a>(
-    cx: &mut Checker,
-    names: impl Iterator<Item = &'a Str>,
-    what: &str,
-    fold_case: bool,
-) {
+fn result_name(cx: &mut Checker, name: &Str, what: &str) {
+    // An empty name is a missing one, reported by the schema.
+    if !name.is_empty() && !is_result_name(name) {
+        cx.report(
+            Diagnostic::new(
+                &INVALID_NAME,
+                format!("`{}` is not a valid {what} name", name.value),
+            )
+            .with_label(name.span, "invalid result name")
+            .with_help(
+                "use letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+            ),
+        );
+    }
+}
+
+/// Each name that repeats an earlier one (case-insensitively if `fold_case`), with the first;
+/// empty names (reported by the schema) are skipped.
+fn repeats<'a>(names: impl Iterator<Item = &'a Str>, fold_case: bool) -> Vec<(&'a Str, &'a Str)> {
     let mut seen: HashMap<String, &Str> = HashMap::new();
+    let mut out = Vec::new();
     for name in names.filter(|n| !n.is_empty()) {
         let key = if fold_case {
             name.value.to_lowercase()
         } else {
             name.value.clone()
         };
-        if let Some(first) = seen.get(&key) {
-            cx.report(
-                Diagnostic::new(
-                    &DUPLICATE,
-                    format!("{what} `{}` is given twice", name.value),
-                )
-                .with_label(name.span, "given again here")
-                .with_secondary(first.span, "first given here"),
-            );
-        } else {
-            seen.insert(key, name);
+        match seen.get(&key) {
+            Some(first) => out.push((name, *first)),
+            None => {
+                seen.insert(key, name);
+            }
         }
+    }
+    out
+}
+
+fn duplicates<'a>(
+    cx: &mut Checker,
+    names: impl Iterator<Item = &'a Str>,
+    what: &str,
+    fold_case: bool,
+) {
+    for (again, first) in repeats(names, fold_case) {
+        cx.report(
+            Diagnostic::new(
+                &DUPLICATE,
+                format!("{what} `{}` is given twice", again.value),
+            )
+            .with_label(again.span, "given again here")
+            .with_secondary(first.span, "first given here"),
+        );
     }
 }
 
 fn duplicate_env<'a>(cx: &mut Checker, names: impl Iterator<Item = &'a Str>) {
-    let mut seen: HashMap<&str, &Str> = HashMap::new();
-    for name in names {
-        if let Some(first) = seen.insert(&name.value, name) {
-            cx.report(
-                Diagnostic::new(
-                    &DUPLICATE_ENV,
-                    format!("env var `{}` is set twice", name.value),
-                )
-                .with_label(name.span, "set again here")
-                .with_secondary(first.span, "first set here")
-                .with_help("Kubernetes keeps the last value; remove one"),
-            );
-        }
+    for (again, first) in repeats(names, false) {
+        cx.report(
+            Diagnostic::new(
+                &DUPLICATE_ENV,
+                format!("env var `{}` is set twice", again.value),
+            )
+            .with_label(again.span, "set again here")
+            .with_secondary(first.span, "first set here")
+            .with_help("Kubernetes keeps the last value; remove one"),
+        );
     }
 }
 

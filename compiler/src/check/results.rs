@@ -136,9 +136,8 @@ declare_code! {
     /// # A result declaration Tekton rejects
     ///
     /// A result's `type` is `string`, `array` or `object`; an object result must declare its
-    /// keys under `properties`, each of type `string`. A step result's name matches
-    /// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$` (Task result names are checked by
-    /// `tkc::names::invalid-name`).
+    /// keys under `properties`, each of type `string`. (Result names are checked by
+    /// `tkc::names::invalid-name`.)
     pub static INVALID_DECLARATION = "tkc::results::invalid-declaration", Error;
 }
 
@@ -275,19 +274,6 @@ fn task_declarations(cx: &mut Checker, spec: &TaskSpec) {
     }
     for step in &spec.steps {
         for r in &step.results {
-            // Task result names are the `names` family's; step results are checked here.
-            if !r.name.is_empty() && !super::names::is_result_name(&r.name) {
-                cx.report(
-                    Diagnostic::new(
-                        &INVALID_DECLARATION,
-                        format!("`{}` is not a valid step result name", r.name.value),
-                    )
-                    .with_label(r.name.span, "invalid result name")
-                    .with_help(
-                        "use letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
-                    ),
-                );
-            }
             declaration(cx, &r.name, r.r#type.as_ref(), r.properties.as_ref(), true);
         }
     }
