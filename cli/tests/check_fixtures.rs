@@ -85,6 +85,23 @@ fn every_code_has_a_fixture() {
     );
 }
 
+/// Every diagnostic code has a row in the reference, `docs/checks.md`.
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/checks.md")).unwrap_or_default();
+    let missing: Vec<&str> = tkc_compiler::diag::codes::all()
+        .into_iter()
+        .map(|code| code.name)
+        .filter(|name| !doc.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} code(s) have no row in docs/checks.md:\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}
+
 /// Every code of a check family also has a fixture of what it must not flag:
 /// `testdata/check/<family>/<rule>-ok.*`, whose snapshot does not report the code (an error
 /// code may appear there lowered to a warning, as where tkc cannot see the cluster's
