@@ -102,6 +102,22 @@ fn process_gone(pid: i32) -> bool {
     }
 }
 
+/// The entrypoint of step `i` of a task in `t` (its wait, post and termination files).
+fn step(t: &Tmp, i: usize) -> Command {
+    let mut c = ep(t, &[]);
+    c.args(step_args(t, i));
+    c
+}
+
+/// Waits until `pid` has exited (or is a zombie), at most 3 s.
+fn assert_gone(pid: i32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !process_gone(pid) {
+        assert!(Instant::now() < deadline, "{what} (pid {pid})");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// One step of a chain: waits for step i-1's post file, posts its own.
 fn step_args(t: &Tmp, i: usize) -> Vec<String> {
     let mut a = Vec::new();
@@ -127,10 +143,8 @@ fn chain_of_three_steps_runs_in_order() {
     let mut children: Vec<(usize, Child)> = (0..3)
         .rev()
         .map(|i| {
-            let args = step_args(&t, i);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let script = format!("sleep 0.05; echo {i} >> {log}");
-            let mut c = ep(&t, &args);
+            let mut c = step(&t, i);
             c.args(["-entrypoint", "sh", "--", "-c", &script]);
             (i, c.spawn().expect("spawn"))
         })
@@ -155,30 +169,12 @@ fn chain_of_three_steps_runs_in_order() {
 #[test]
 fn failing_middle_step_skips_the_rest() {
     let t = Tmp::new("fail");
-    let mut s0 = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut s0 = step(&t, 0);
     s0.args(["-entrypoint", "true"]);
-    let mut s1 = ep(
-        &t,
-        &step_args(&t, 1)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut s1 = step(&t, 1);
     s1.args(["-entrypoint", "sh", "--", "-c", "exit 3"]);
     let ran = t.s("third-ran");
-    let mut s2 = ep(
-        &t,
-        &step_args(&t, 2)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut s2 = step(&t, 2);
     s2.args(["-entrypoint", "touch", "--", &ran]);
 
     let mut third = s2.stderr(Stdio::piped()).spawn().expect("spawn step 2");
@@ -219,13 +215,7 @@ fn failing_middle_step_skips_the_rest() {
 #[test]
 fn on_error_continue_exits_zero_and_reports_the_code() {
     let t = Tmp::new("continue");
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args([
         "-on_error",
         "continue",
@@ -253,13 +243,7 @@ fn timeout_kills_the_whole_process_group() {
     let pidfile = t.s("grandchild.pid");
     // The grandchild does not hold our pipes, so a regression fails here instead of hanging.
     let script = format!("sleep 100 > /dev/null 2>&1 & echo $! > {pidfile}; wait");
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args([
         "-timeout",
         "300ms",
@@ -288,14 +272,7 @@ fn timeout_kills_the_whole_process_group() {
         .trim()
         .parse()
         .expect("grandchild pid");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !process_gone(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "grandchild {pid} survived the timeout"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert_gone(pid, "the grandchild survived the timeout");
 }
 
 #[test]
@@ -303,25 +280,12 @@ fn background_jobs_do_not_outlive_a_successful_step() {
     let t = Tmp::new("leftover");
     let pidfile = t.s("bg.pid");
     let script = format!("sleep 100 > /dev/null 2>&1 & echo $! > {pidfile}; exit 0");
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args(["-entrypoint", "sh", "--", "-c", &script]);
     let o = output(c);
     assert!(o.status.success(), "{}", stderr(&o));
     let pid: i32 = read(Path::new(&pidfile)).trim().parse().expect("pid");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !process_gone(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "background job {pid} outlived its step"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert_gone(pid, "the background job outlived its step");
 }
 
 #[test]
@@ -334,13 +298,7 @@ fn sigterm_is_forwarded_to_the_step() {
         marker.display(),
         ready.display()
     );
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args(["-entrypoint", "sh", "--", "-c", &script]);
     let mut child = c.spawn().expect("spawn");
     wait_for_file(&ready, Duration::from_secs(5));
@@ -413,13 +371,7 @@ fn results_over_4096_bytes_fail_with_tektons_message() {
     let t = Tmp::new("big");
     fs::create_dir_all(t.path("results")).unwrap();
     fs::write(t.path("results/big"), "x".repeat(4100)).unwrap();
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args(["-results", "big", "-entrypoint", "true"]);
     let o = output(c);
     assert_eq!(o.status.code(), Some(1));
@@ -444,13 +396,7 @@ fn results_and_step_results_go_into_the_message_and_missing_ones_are_skipped() {
         t.path("run/0/status/results/list").display()
     );
     fs::create_dir_all(t.path("results")).unwrap();
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args(["-results", "greeting,missing", "-step_results", "list,gone"]);
     c.args(["-entrypoint", "sh", "--", "-c", &script]);
     let o = output(c);
@@ -495,13 +441,7 @@ fn false_when_expression_skips_without_failing() {
     let t = Tmp::new("when");
     let ran = t.s("ran");
     let when = r#"[{"input":"a","operator":"in","values":["b"]}]"#;
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args([
         "--when_expressions",
         when,
@@ -524,13 +464,7 @@ fn cancel_file_kills_the_step() {
     fs::create_dir_all(t.path("downward")).unwrap();
     let ready = t.path("ready");
     let script = format!("sleep 100 & touch {}; wait", ready.display());
-    let mut c = ep(
-        &t,
-        &step_args(&t, 0)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = step(&t, 0);
     c.args(["-entrypoint", "sh", "--", "-c", &script]);
     let mut child = c.spawn().expect("spawn");
     wait_for_file(&ready, Duration::from_secs(5));
