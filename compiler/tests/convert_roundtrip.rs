@@ -14,7 +14,7 @@ use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, decode_files};
 
 mod common;
-use common::{files_below, workspace_root};
+use common::{corpus, files_below, workspace_root};
 
 /// Decodes a text; `None` if it has errors (fixtures of errors are not converted).
 fn decode(name: &str, text: &str) -> Result<Vec<Document>, String> {
@@ -109,11 +109,9 @@ fn project_fixtures_round_trip() {
 
 #[test]
 fn tekton_examples_round_trip() {
-    let corpus = workspace_root().join("../shared/corpus/tekton-examples");
-    if !corpus.is_dir() {
-        eprintln!("skipped: {} is not beside the project", corpus.display());
+    let Some(corpus) = corpus() else {
         return;
-    }
+    };
     let mut paths = Vec::new();
     paths.extend(files_below(&corpus, &["yaml", "yml", "kdl"]));
     let problems: Vec<String> = paths.iter().flat_map(|p| round_trip(p)).collect();

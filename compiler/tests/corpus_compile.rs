@@ -12,7 +12,7 @@ use tkc_compiler::source::SourceMap;
 use tkc_compiler::{Options, compile, decode_files};
 
 mod common;
-use common::{files_below, workspace_root};
+use common::{corpus, files_below, workspace_root};
 
 /// The plan schema, compiled.
 fn plan_validator() -> (boon::Schemas, boon::SchemaIndex) {
@@ -101,11 +101,9 @@ const NOT_COMPILED: &[(&str, &str)] = &[
 
 #[test]
 fn every_tekton_example_run_compiles() {
-    let corpus = workspace_root().join("../shared/corpus/tekton-examples");
-    if !corpus.is_dir() {
-        eprintln!("skipped: {} is not beside the project", corpus.display());
+    let Some(corpus) = corpus() else {
         return;
-    }
+    };
     let (schemas, plan_schema) = plan_validator();
     let mut files = Vec::new();
     files.extend(files_below(&corpus, &["yaml"]));

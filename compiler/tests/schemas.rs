@@ -14,7 +14,7 @@ use tkc_compiler::source::SourceMap;
 use tkc_compiler::syntax::{node_to_json, parse_file};
 
 mod common;
-use common::{files_below, workspace_root};
+use common::{corpus, files_below, workspace_root};
 
 #[test]
 fn schema_files_are_up_to_date() {
@@ -102,11 +102,9 @@ fn validate_file(v: &Validators, path: &Path) -> Vec<String> {
 
 #[test]
 fn tekton_examples_validate_against_the_schemas() {
-    let corpus = workspace_root().join("../shared/corpus/tekton-examples");
-    if !corpus.is_dir() {
-        eprintln!("skipped: {} is not beside the project", corpus.display());
+    let Some(corpus) = corpus() else {
         return;
-    }
+    };
     let v = validators();
     let mut files = Vec::new();
     files.extend(files_below(&corpus, &["yaml", "yml"]));
