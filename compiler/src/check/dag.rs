@@ -91,11 +91,7 @@ pub enum EdgeKind {
 /// matrix params, when expressions, and the step and sidecar fields of an inline spec.
 pub fn dependency_texts(task: &PipelineTask) -> Vec<Text<'_>> {
     let mut out = Vec::new();
-    let params = task.params.iter().chain(task.matrix.iter().flat_map(|m| {
-        m.params
-            .iter()
-            .chain(m.include.iter().flat_map(|i| i.params.iter()))
-    }));
+    let params = task.params.iter().chain(task.matrix_params());
     for param in params {
         if let Some(value) = &param.value {
             out.extend(param_value_texts(value));

@@ -97,14 +97,6 @@ pub fn run(cx: &mut Checker) {
     }
 }
 
-fn matrix_params(task: &PipelineTask) -> impl Iterator<Item = &Param> {
-    task.matrix.iter().flat_map(|m| {
-        m.params
-            .iter()
-            .chain(m.include.iter().flat_map(|i| i.params.iter()))
-    })
-}
-
 fn duplicate_names(cx: &mut Checker, params: &[Param]) {
     let mut seen: HashMap<&str, &Str> = HashMap::new();
     for param in params {
@@ -125,7 +117,7 @@ fn duplicate_names(cx: &mut Checker, params: &[Param]) {
 
 fn in_both(cx: &mut Checker, task: &PipelineTask) {
     let mut matrix_names: HashMap<&str, &Str> = HashMap::new();
-    for p in matrix_params(task) {
+    for p in task.matrix_params() {
         matrix_names.entry(&p.name).or_insert(&p.name);
     }
     for param in &task.params {
@@ -387,7 +379,7 @@ fn task_param_types(cx: &mut Checker, task: &PipelineTask) {
         return;
     };
     let mut seen: HashSet<&str> = HashSet::new();
-    for param in matrix_params(task) {
+    for param in task.matrix_params() {
         if !seen.insert(&param.name) {
             continue;
         }
@@ -435,7 +427,7 @@ fn matrixed_results(cx: &mut Checker, spec: &PipelineSpec) {
     let mut reported_types: HashSet<(String, String)> = HashSet::new();
     for (_, task) in pipeline_tasks(spec) {
         let mut texts: Vec<Text> = Vec::new();
-        for param in task.params.iter().chain(matrix_params(task)) {
+        for param in task.params.iter().chain(task.matrix_params()) {
             if let Some(value) = &param.value {
                 texts.extend(param_value_texts(value));
             }

@@ -5,7 +5,7 @@
 
 use super::{PipelineCx, Section, TaskCx, TaskSite, Text, param_value_texts, pipeline_tasks};
 use crate::model::{
-    Param, ParamSpec, ParamType, ParamValue, PipelineRunSpec, PipelineSpec, PipelineTask,
+    Matrix, Param, ParamSpec, ParamType, ParamValue, PipelineRunSpec, PipelineSpec, PipelineTask,
     Properties, Resource, Spanned, StepResult, TaskResult,
 };
 use crate::resolve::World;
@@ -162,6 +162,20 @@ impl<'w> ParamScope<'w> {
         entry.push(visible);
     }
 
+    /// A matrix's params, as each combination passes them: strings, from the pipeline task.
+    pub fn add_matrix(&mut self, matrix: &'w Matrix) {
+        for p in matrix.all_params() {
+            self.add(
+                &p.name,
+                Visible {
+                    shape: Shape::String,
+                    span: p.name.span,
+                    origin: Origin::PipelineTask,
+                },
+            );
+        }
+    }
+
     pub fn declare(&mut self, params: &'w [ParamSpec], origin: Origin) {
         for p in params {
             self.add(
@@ -249,21 +263,7 @@ pub fn task_scope<'w>(runs: &Runs<'w>, task: &TaskCx<'w>) -> ParamScope<'w> {
         TaskSite::InPipeline { pipeline, task, .. } => {
             scope.give(&task.params, Origin::PipelineTask);
             if let Some(matrix) = &task.matrix {
-                // Each combination passes the matrix params as strings.
-                for p in matrix
-                    .params
-                    .iter()
-                    .chain(matrix.include.iter().flat_map(|i| &i.params))
-                {
-                    scope.add(
-                        &p.name,
-                        Visible {
-                            shape: Shape::String,
-                            span: p.name.span,
-                            origin: Origin::PipelineTask,
-                        },
-                    );
-                }
+                scope.add_matrix(matrix);
             }
             scope.declare(&pipeline.params, Origin::Pipeline);
             if let Some(run) = runs.of(pipeline) {

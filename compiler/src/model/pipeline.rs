@@ -63,6 +63,15 @@ model! {
     }
 }
 
+impl Matrix {
+    /// Every param the matrix passes: its own, then those of each `include`.
+    pub fn all_params(&self) -> impl Iterator<Item = &Param> {
+        self.params
+            .iter()
+            .chain(self.include.iter().flat_map(|i| &i.params))
+    }
+}
+
 impl PipelineResult {
     /// The type as Tekton defaults it: explicit, else the value's (see
     /// [`ParamType::defaulted`]).
@@ -76,6 +85,11 @@ impl PipelineResult {
 }
 
 impl PipelineTask {
+    /// The params of the task's matrix, if it has one (see [`Matrix::all_params`]).
+    pub fn matrix_params(&self) -> impl Iterator<Item = &Param> {
+        self.matrix.iter().flat_map(Matrix::all_params)
+    }
+
     /// Does this task fan out over a matrix?
     pub fn is_matrixed(&self) -> bool {
         self.matrix

@@ -225,16 +225,7 @@ fn pipeline_task_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
         let inline = doc.is_none();
         let target = target_name(cx, doc, "its inline task");
         let given: HashMap<&str, &Param> = pt.params.iter().map(|p| (p.name.as_str(), p)).collect();
-        let matrix: HashSet<&str> = pt
-            .matrix
-            .iter()
-            .flat_map(|m| {
-                m.params
-                    .iter()
-                    .chain(m.include.iter().flat_map(|i| &i.params))
-            })
-            .map(|p| p.name.as_str())
-            .collect();
+        let matrix: HashSet<&str> = pt.matrix_params().map(|p| p.name.as_str()).collect();
         let declared: HashMap<&str, &ParamSpec> =
             spec.params.iter().map(|p| (p.name.as_str(), p)).collect();
 
@@ -266,11 +257,7 @@ fn pipeline_task_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
         }
 
         if !inline {
-            for p in pt.params.iter().chain(pt.matrix.iter().flat_map(|m| {
-                m.params
-                    .iter()
-                    .chain(m.include.iter().flat_map(|i| &i.params))
-            })) {
+            for p in pt.params.iter().chain(pt.matrix_params()) {
                 if declared.contains_key(p.name.as_str()) {
                     continue;
                 }

@@ -204,20 +204,7 @@ fn with_matrix_params<'w>(
     matrix: &'w crate::model::Matrix,
 ) -> ParamScope<'w> {
     let mut scope = pipeline_scope(pipeline);
-    for p in matrix
-        .params
-        .iter()
-        .chain(matrix.include.iter().flat_map(|i| &i.params))
-    {
-        scope.add(
-            &p.name,
-            Visible {
-                shape: Shape::String,
-                span: p.name.span,
-                origin: Origin::PipelineTask,
-            },
-        );
-    }
+    scope.add_matrix(matrix);
     scope
 }
 
