@@ -99,7 +99,6 @@ impl Uses {
                 self.add(Target::NotFound(kind, name.value.clone()), name.span, what)
             }
             Resolved::Remote { resolver } => {
-                let _ = span;
                 self.add(Target::Remote(resolver.value.clone()), resolver.span, what)
             }
             Resolved::Found { doc: Some(doc), .. } if is_deprecated(world.doc(doc)) => {

@@ -716,8 +716,7 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
                 } else {
                     Section::Tasks
                 };
-                let Some((section, producer_task)) =
-                    index.get(producer).filter(|(s, _)| *s == want)
+                let Some((_, producer_task)) = index.get(producer).filter(|(s, _)| *s == want)
                 else {
                     let names = pipeline_tasks(spec)
                         .filter(|(s, _)| *s == want)
@@ -746,7 +745,6 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
                     );
                     continue;
                 };
-                let _ = section;
                 let Resolved::Found {
                     spec: producer_spec,
                     ..

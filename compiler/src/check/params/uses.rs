@@ -211,7 +211,7 @@ fn with_matrix_params<'w>(
 /// Runs substitute their (string) params into their workspace bindings' `subPath`.
 fn run_workspace_sub_paths(cx: &mut Checker) {
     let world = cx.world;
-    for (doc, document) in world.checked() {
+    for (_, document) in world.checked() {
         let (bindings, scope): (&[WorkspaceBinding], ParamScope) = match &document.resource {
             Resource::PipelineRun(run) => {
                 let resolved = match (&run.pipeline_spec, &run.pipeline_ref) {
@@ -242,7 +242,6 @@ fn run_workspace_sub_paths(cx: &mut Checker) {
             }
             _ => continue,
         };
-        let _ = doc;
         let place = Place {
             name: describe(document),
             declare_in: "declare it in the params of what the run runs",
