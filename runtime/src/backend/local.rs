@@ -28,7 +28,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tkc_compiler::plan::{
-    Binding, EnvVar, OnError, PathRef, Plan, ResultDecl, Step, WorkspaceSource,
+    Binding, EnvVar, OnError, PathRef, Plan, ResultDecl, Step, StepWorkspace, VolumeMount,
+    WorkspaceSource,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -547,19 +548,8 @@ impl Pod {
                 .working_dir
                 .as_ref()
                 .map(|w| values.render(w, &paths));
-            let container = Container {
-                name: &sidecar.container,
-                workspaces: sidecar
-                    .workspaces
-                    .iter()
-                    .map(|w| (w.name.clone(), w.mount_path.clone()))
-                    .collect(),
-            };
-            let mounts: Vec<(String, String, bool)> = sidecar
-                .volume_mounts
-                .iter()
-                .map(|m| (m.name.clone(), m.mount_path.text().to_string(), m.read_only))
-                .collect();
+            let container = Container::new(&sidecar.container, &sidecar.workspaces);
+            let mounts = own_mounts(&sidecar.volume_mounts);
             let mut cmd = self.command(&argv, &env, workdir.as_deref(), &mounts, &container);
             if let Ok(child) = cmd.spawn() {
                 let name = sidecar.container.clone();
@@ -579,14 +569,7 @@ impl Pod {
                         continue;
                     }
                     let sidecar = &plan.pod.sidecars[*i];
-                    let container = Container {
-                        name: &sidecar.container,
-                        workspaces: sidecar
-                            .workspaces
-                            .iter()
-                            .map(|w| (w.name.clone(), w.mount_path.clone()))
-                            .collect(),
-                    };
+                    let container = Container::new(&sidecar.container, &sidecar.workspaces);
                     let mut cmd = self.command(argv, env, workdir.as_deref(), mounts, &container);
                     cmd.stdout(Stdio::null())
                         .stderr(Stdio::null())
@@ -680,19 +663,12 @@ impl Pod {
             let mut full = vec![self.entrypoint_seen()];
             full.extend(self.entrypoint_args.iter().cloned());
             full.extend(args);
-            let container = Container {
-                name: &step.container,
-                workspaces: step
-                    .workspaces
-                    .iter()
-                    .map(|w| (w.name.clone(), w.mount_path.clone()))
-                    .collect(),
-            };
+            let container = Container::new(&step.container, &step.workspaces);
             let mut cmd = self.command(
                 &full,
                 &env,
                 workdir.as_deref(),
-                &step_mounts(step),
+                &own_mounts(&step.volume_mounts),
                 &container,
             );
             match cmd.spawn() {
@@ -1154,9 +1130,21 @@ struct Container<'a> {
     workspaces: Vec<(String, String)>,
 }
 
-/// Mounts of a step's own volumes: (volume, mount path, read-only).
-fn step_mounts(step: &Step) -> Vec<(String, String, bool)> {
-    step.volume_mounts
+impl<'a> Container<'a> {
+    fn new(name: &'a str, workspaces: &[StepWorkspace]) -> Container<'a> {
+        Container {
+            name,
+            workspaces: workspaces
+                .iter()
+                .map(|w| (w.name.clone(), w.mount_path.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Mounts of a step's or sidecar's own volumes: (volume, mount path, read-only).
+fn own_mounts(mounts: &[VolumeMount]) -> Vec<(String, String, bool)> {
+    mounts
         .iter()
         .map(|m| (m.name.clone(), m.mount_path.text().to_string(), m.read_only))
         .collect()
