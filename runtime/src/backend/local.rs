@@ -525,10 +525,17 @@ impl Pod {
             }
         }
         let gated = !plan.pod.sidecars.is_empty();
-        let mut sidecars = vec![];
-        // Readiness probes of the sidecars: (argv, env, workdir, mounts, sidecar index).
-        let mut probes = vec![];
+        let mut sidecars: Vec<StepProcess> = vec![];
+        let mut probes: Vec<Probe> = vec![];
         for (i, sidecar) in plan.pod.sidecars.iter().enumerate() {
+            let sidecar_log = |line: String| {
+                events.emit(Event::StepLog {
+                    task: attempt.task.clone(),
+                    step: sidecar.container.clone(),
+                    stream: Stream::Stderr,
+                    line,
+                })
+            };
             let mut argv = values.render_list(&sidecar.command, &paths);
             argv.extend(values.render_list(&sidecar.args, &paths));
             if let Some(script) = &sidecar.script {
@@ -537,10 +544,14 @@ impl Pod {
                     &values.render(script, &paths),
                 ) {
                     Ok(path) => argv.insert(0, path),
-                    Err(_) => continue,
+                    Err(e) => {
+                        sidecar_log(e);
+                        continue;
+                    }
                 }
             }
             if argv.is_empty() {
+                // The image's own entrypoint: nothing to run here.
                 continue;
             }
             let env = self.env(&sidecar.env, values, &paths, &attempt);
@@ -551,26 +562,46 @@ impl Pod {
             let container = Container::new(&sidecar.container, &sidecar.workspaces);
             let mounts = own_mounts(&sidecar.volume_mounts);
             let mut cmd = self.command(&argv, &env, workdir.as_deref(), &mounts, &container);
-            if let Ok(child) = cmd.spawn() {
-                let name = sidecar.container.clone();
-                sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
-                if let Some(probe) = probe_command(sidecar) {
-                    probes.push((probe, env, workdir, mounts, i));
+            match cmd.spawn() {
+                Ok(child) => {
+                    let name = sidecar.container.clone();
+                    if let Some(argv) = probe_command(sidecar) {
+                        probes.push(Probe {
+                            argv,
+                            env,
+                            workdir,
+                            mounts,
+                            container,
+                            sidecar: sidecars.len(),
+                        });
+                    }
+                    sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
                 }
+                // As a container that cannot start: terminated, which Tekton counts as ready.
+                Err(e) => sidecar_log(format!("cannot start the sidecar: {e}")),
             }
         }
         if gated {
             // As Tekton: the first step starts once every sidecar is ready, that is once its
-            // readiness (or startup) probe has succeeded. Probes run every 200 ms here.
+            // readiness (or startup) probe has succeeded, or once it has terminated. Probes
+            // run every 200 ms here.
             let mut ready = vec![false; probes.len()];
             while !ready.iter().all(|r| *r) && stop.borrow().is_none() {
-                for (n, (argv, env, workdir, mounts, i)) in probes.iter().enumerate() {
+                for (n, probe) in probes.iter().enumerate() {
                     if ready[n] {
                         continue;
                     }
-                    let sidecar = &plan.pod.sidecars[*i];
-                    let container = Container::new(&sidecar.container, &sidecar.workspaces);
-                    let mut cmd = self.command(argv, env, workdir.as_deref(), mounts, &container);
+                    if matches!(sidecars[probe.sidecar].child.try_wait(), Ok(Some(_))) {
+                        ready[n] = true;
+                        continue;
+                    }
+                    let mut cmd = self.command(
+                        &probe.argv,
+                        &probe.env,
+                        probe.workdir.as_deref(),
+                        &probe.mounts,
+                        &probe.container,
+                    );
                     cmd.stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .kill_on_drop(true);
@@ -1128,6 +1159,17 @@ struct Container<'a> {
     name: &'a str,
     /// Its own workspace mount paths: (workspace, mount path).
     workspaces: Vec<(String, String)>,
+}
+
+/// A sidecar's readiness (or startup) probe, run as the sidecar's own process would be.
+struct Probe<'a> {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    workdir: Option<String>,
+    mounts: Vec<(String, String, bool)>,
+    container: Container<'a>,
+    /// Its sidecar's process, an index into the attempt's sidecars.
+    sidecar: usize,
 }
 
 impl<'a> Container<'a> {
