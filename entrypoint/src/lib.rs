@@ -45,7 +45,10 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Ok(Invocation::Run(options)) => match process::start_signal_forwarding() {
-            Ok(()) => run::run(&options),
+            Ok(()) => {
+                process::terminate_with_parent();
+                run::run(&options)
+            }
             Err(e) => {
                 eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
                 1

@@ -92,6 +92,17 @@ pub fn start_signal_forwarding() -> io::Result<()> {
     Ok(())
 }
 
+/// Asks for SIGTERM when the entrypoint's parent dies. Under `tkc run` the parent is tkc: if
+/// tkc is SIGKILLed (a CI timeout, the OOM killer) its steps would otherwise run on, orphaned.
+/// The SIGTERM is forwarded to the step like any other. In a pod the parent is the container
+/// runtime, whose death ends the container anyway. Must run in the main thread (the death of
+/// the parent's forking thread triggers it, and it is reset in children, so steps are not
+/// affected).
+pub fn terminate_with_parent() {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and touches no memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) };
+}
+
 fn on_signal(sig: libc::c_int) {
     let mut t = target();
     match &mut *t {

@@ -311,6 +311,31 @@ fn sigterm_is_forwarded_to_the_step() {
     assert!(t.path("run/0/out.err").exists());
 }
 
+/// `tkc run` killed with SIGKILL: the entrypoint's parent dies, and the step must not run on.
+#[test]
+fn the_step_ends_when_the_entrypoint_parent_is_killed() {
+    let t = Tmp::new("parent-death");
+    let pidfile = t.s("step.pid");
+    let mut argv = vec![BIN.to_string(), "-tekton_root".to_string(), t.s("")];
+    argv.extend(step_args(&t, 0));
+    argv.extend(["-entrypoint", "sh", "--", "-c"].map(String::from));
+    argv.push(format!("echo $$ > {pidfile}; exec sleep 100"));
+    let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+    // The parent starts the entrypoint, waits for the step, then SIGKILLs itself.
+    let parent = format!(
+        "{} & while [ ! -s {pidfile} ]; do sleep 0.01; done; kill -KILL $$",
+        quoted.join(" ")
+    );
+    let status = Command::new("sh")
+        .args(["-c", &parent])
+        .env_remove("TKC_ENTRYPOINT_POLL")
+        .status()
+        .expect("run the parent shell");
+    assert!(!status.success());
+    let pid: i32 = read(Path::new(&pidfile)).trim().parse().expect("pid");
+    assert_gone(pid, "the step outlived the entrypoint's parent");
+}
+
 #[test]
 fn sigterm_while_waiting_ends_the_entrypoint() {
     let t = Tmp::new("sigterm-wait");
