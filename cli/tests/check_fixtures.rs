@@ -15,7 +15,7 @@ use std::process::Command;
 
 mod common;
 use common::{
-    command_line, exit_code, files_below, header_args, snapshot_fixtures, workspace_root,
+    exit_code, files_below, header_args, snapshot_fixtures, tkc_on_fixture, workspace_root,
 };
 
 /// The fixture folder, relative to the workspace root (the path the reports show).
@@ -24,26 +24,14 @@ const FIXTURES: &str = "testdata/check";
 /// Runs `tkc check` on one fixture; the snapshot text: command, exit code, stdout (and
 /// stderr if any).
 fn check_report(root: &Path, relative: &Path) -> String {
-    let bytes = std::fs::read(root.join(relative)).unwrap_or_default();
-    let args = header_args(&String::from_utf8_lossy(&bytes));
-    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .arg("check")
-        .args(&args)
-        .arg(relative)
-        .output();
+    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    let (line, output) = tkc_on_fixture(tkc, root, relative, "check", &[]);
     let output = match output {
         Ok(output) => output,
         Err(e) => return format!("cannot run tkc: {e}"),
     };
-    let mut words = vec!["check".to_string()];
-    words.extend(args);
-    words.push(relative.display().to_string());
     let mut report = format!(
-        "$ {}\nexit code: {}\n\n{}",
-        command_line(&words),
+        "$ {line}\nexit code: {}\n\n{}",
         exit_code(output.status),
         String::from_utf8_lossy(&output.stdout)
     );

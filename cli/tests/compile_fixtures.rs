@@ -15,33 +15,18 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{command_line, exit_code, header_args, snapshot_fixtures, workspace_root};
+use common::{exit_code, snapshot_fixtures, tkc_on_fixture, workspace_root};
 
 const FIXTURES: &str = "testdata/compile";
 
 fn compile_report(root: &Path, relative: &Path) -> String {
-    let text = std::fs::read_to_string(root.join(relative)).unwrap_or_default();
-    let args = header_args(&text);
-    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
-        .current_dir(root)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .arg("compile")
-        .args(&args)
-        .arg(relative)
-        .output();
+    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    let (line, output) = tkc_on_fixture(tkc, root, relative, "compile", &[]);
     let output = match output {
         Ok(output) => output,
         Err(e) => return format!("cannot run tkc: {e}"),
     };
-    let mut words = vec!["compile".to_string()];
-    words.extend(args);
-    words.push(relative.display().to_string());
-    let mut report = format!(
-        "$ {}\nexit code: {}\n",
-        command_line(&words),
-        exit_code(output.status)
-    );
+    let mut report = format!("$ {line}\nexit code: {}\n", exit_code(output.status));
     if !output.stderr.is_empty() {
         report.push_str("\n--- stderr ---\n");
         report.push_str(&String::from_utf8_lossy(&output.stderr));

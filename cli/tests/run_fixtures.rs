@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{exit_code, header_args, snapshot_fixtures, workspace_root};
+use common::{exit_code, snapshot_fixtures, tkc_on_fixture, workspace_root};
 
 const FIXTURES: &str = "testdata/run";
 
@@ -55,23 +55,10 @@ fn redact(stdout: &[u8]) -> String {
 
 /// Runs one fixture with `tkc run --output json`; the report holds the redacted summary.
 fn run_report(root: &Path, relative: &Path) -> String {
-    let text = std::fs::read_to_string(root.join(relative)).unwrap_or_default();
-    let args = header_args(&text);
-    let output = tkc(root)
-        .arg("run")
-        .args(&args)
-        .args(["--output", "json"])
-        .arg(relative)
-        .output();
+    let (line, output) = tkc_on_fixture(tkc(root), root, relative, "run", &["--output", "json"]);
     match output {
         Ok(o) => format!(
-            "$ tkc run {}--output json {}
-exit code: {}
-
-{}
-",
-            args.iter().map(|a| format!("{a} ")).collect::<String>(),
-            relative.display(),
+            "$ {line}\nexit code: {}\n\n{}\n",
             exit_code(o.status),
             redact(&o.stdout)
         ),

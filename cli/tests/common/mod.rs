@@ -48,6 +48,30 @@ pub fn snapshot_fixtures(fixtures: &str, report: impl Fn(&Path, &Path) -> String
     });
 }
 
+/// Runs `cmd` (a `tkc`) as `<subcommand> <the fixture's tkc-args> <extra...> <fixture>` from
+/// `root`, without colour at 100 columns; gives the command line as a report shows it, and the
+/// output.
+pub fn tkc_on_fixture(
+    mut cmd: std::process::Command,
+    root: &Path,
+    relative: &Path,
+    subcommand: &str,
+    extra: &[&str],
+) -> (String, std::io::Result<std::process::Output>) {
+    let bytes = std::fs::read(root.join(relative)).unwrap_or_default();
+    let mut words = vec![subcommand.to_string()];
+    words.extend(header_args(&String::from_utf8_lossy(&bytes)));
+    words.extend(extra.iter().map(|w| w.to_string()));
+    words.push(relative.display().to_string());
+    let output = cmd
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .args(&words)
+        .output();
+    (command_line(&words), output)
+}
+
 /// `tkc <words...>` as a command line for a report.
 pub fn command_line(words: &[String]) -> String {
     std::iter::once("tkc".to_string())
