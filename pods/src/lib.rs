@@ -245,6 +245,16 @@ pub fn pod_name(task_run: &str, retry: u32) -> String {
     names::child_name(task_run, &suffix)
 }
 
+/// A pipeline task's TaskRun name: `ChildName(<run>, "-<task>")`, with `-<i>` for matrix
+/// combination i (`pkg/reconciler/pipelinerun/resources/pipelinerunresolution.go`,
+/// `getNewRunNames`).
+pub fn task_run_name(run: &str, task: &str, combination: Option<usize>) -> String {
+    match combination {
+        Some(i) => names::child_name(run, &format!("-{task}-{i}")),
+        None => names::child_name(run, &format!("-{task}")),
+    }
+}
+
 /// Tekton's labels for the TaskRun's pod (`makeLabels` in `pkg/pod/pod.go`; the pipeline
 /// ones from `pkg/reconciler/pipelinerun/pipelinerun.go` `getTaskrunLabels`) plus tkc's.
 fn labels(input: &AttemptInput) -> BTreeMap<String, String> {

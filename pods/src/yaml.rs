@@ -53,11 +53,14 @@ fn ordered(value: &Value, top: bool) -> Data {
     }
 }
 
-/// The documents separated by `---`, each preceded by its comments (`# ...`).
+/// The documents separated by `---`, each preceded by its comments (`# ...`); a document
+/// whose object is null adds only its comments.
 pub fn stream(documents: &[Document]) -> String {
     let mut out = String::new();
     for (i, doc) in documents.iter().enumerate() {
-        if i > 0 {
+        // A document without an object only adds comments to the end of the previous one
+        // (an empty document would be an object to some readers).
+        if i > 0 && !doc.object.is_null() {
             out.push_str("---\n");
         }
         for comment in &doc.comments {
