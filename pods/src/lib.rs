@@ -200,7 +200,10 @@ impl Render<'_> {
     pub fn list(&self, items: &[Template]) -> Vec<String> {
         let mut out = Vec::with_capacity(items.len());
         for t in items {
-            match t.as_single_ref().and_then(|r| self.values.value(r)) {
+            let single = t
+                .as_single_ref()
+                .filter(|r| !matches!(r, RunValue::Path { .. }));
+            match single.and_then(|r| self.values.value(r)) {
                 Some(ParamValue::Array(values)) => out.extend(values),
                 _ => out.push(self.text(t)),
             }
