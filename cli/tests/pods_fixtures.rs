@@ -183,3 +183,79 @@ fn tekton_example_pods_validate_against_kubernetes() {
         panic!("generated objects do not validate:\n{failures}");
     }
 }
+
+/// A minimal static 64-bit ELF header for `machine` (0x3e x86-64, 0xb7 aarch64), with one
+/// `PT_LOAD` program header (`PT_INTERP`, 3, makes it dynamic).
+fn fake_elf(machine: u16, ptype: u32) -> Vec<u8> {
+    let mut b = vec![0u8; 64 + 56];
+    b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+    b[0x12..0x14].copy_from_slice(&machine.to_le_bytes());
+    b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+    b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+    b[64..68].copy_from_slice(&ptype.to_le_bytes());
+    b
+}
+
+/// `--entrypoint-binary`: one ConfigMap per architecture, named by content; pods mount the
+/// first binary and are pinned to its architecture, unless their pod template pins the other.
+#[test]
+fn entrypoint_binaries_become_config_maps_per_architecture() {
+    let dir = scratch("binaries");
+    let amd64 = dir.join("amd64");
+    let arm64 = dir.join("arm64");
+    let dynamic = dir.join("dynamic");
+    for (path, bytes) in [
+        (&amd64, fake_elf(0x3e, 1)),
+        (&arm64, fake_elf(0xb7, 1)),
+        (&dynamic, fake_elf(0x3e, 3)),
+    ] {
+        if let Err(e) = std::fs::write(path, bytes) {
+            panic!("cannot write {}: {e}", path.display());
+        }
+    }
+    let fixture = workspace_root().join(FIXTURES).join("cannot-build.yaml");
+    let tkc = |binaries: &[&Path]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+        cmd.args(["compile", "--emit", "pods"]);
+        for b in binaries {
+            cmd.arg("--entrypoint-binary").arg(b);
+        }
+        match cmd.arg(&fixture).output() {
+            Ok(out) => out,
+            Err(e) => panic!("cannot run tkc: {e}"),
+        }
+    };
+
+    let out = tkc(&[&amd64, &arm64]);
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The pinned task now has its binary; the image-entrypoint one still cannot be built.
+    assert_eq!(out.status.code(), Some(1), "{yaml}");
+    let names: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name: tkc-entrypoint-"))
+        .collect();
+    let amd = names.iter().find(|n| n.starts_with("amd64-"));
+    let arm = names.iter().find(|n| n.starts_with("arm64-"));
+    assert!(amd.is_some() && arm.is_some(), "{yaml}");
+    assert!(yaml.contains("kubernetes.io/arch: arm64"), "{yaml}");
+    assert!(yaml.contains("binaryData:"), "{yaml}");
+    assert!(!yaml.contains("no pod: the pod template selects"), "{yaml}");
+    let path = dir.join("with-binaries.yaml");
+    if let Err(e) = std::fs::write(&path, &yaml) {
+        panic!("cannot write {}: {e}", path.display());
+    }
+    if validator_present()
+        && let Some(failures) = validate(&[path])
+    {
+        panic!("generated objects do not validate:\n{failures}");
+    }
+
+    let out = tkc(&[&dynamic]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("dynamically linked"), "{stderr}");
+    let out = tkc(&[&amd64, &amd64]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
