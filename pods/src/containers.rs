@@ -326,6 +326,8 @@ pub fn build(input: &AttemptInput, render: &Render, ctx: &Context) -> Result<Bui
             )?,
             image_pull_policy: step.image_pull_policy.clone(),
             volume_mounts: Some(mounts),
+            // Tekton sets the path only: the policy stays the API's default, `File` (the
+            // controller parses the message as JSON, which logs would not be).
             termination_message_path: Some(TERMINATION.to_string()),
             ..Container::default()
         });

@@ -307,7 +307,7 @@ pub fn build(input: &AttemptInput) -> Result<PodObjects, BuildError> {
         values: input.values,
     };
     let pod_name = pod_name(&input.identity.task_run, input.identity.retry);
-    let template = volumes::PodTemplate::of(input.task.pod.pod_template.as_ref())?;
+    let template = volumes::PodTemplate::of(input, &render)?;
     let binary = choose_entrypoint(input.entrypoints, &template)?;
 
     let workspaces = volumes::workspaces(input, &render)?;

@@ -13,7 +13,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
-use tkc_compiler::plan::{Binding, WorkspaceSource};
+use tkc_compiler::plan::{Binding, ParamValue, RunValue, WorkspaceSource};
+use tkc_compiler::vars::{RefKind, Selector};
 
 /// Mode of the files of the entrypoint and scripts ConfigMaps: readable and executable by
 /// any user the step runs as (0555).
@@ -334,8 +335,77 @@ const TEMPLATE_FIELDS: &[&str] = &[
     "topologySpreadConstraints",
 ];
 
+/// The pod template with each matrix param (`$(params.p)`, which lowering leaves in it for
+/// the runtime) replaced by this combination's value.
+fn with_matrix_params(value: &Json, render: &Render, matrix: &[String]) -> Json {
+    match value {
+        Json::String(text) => {
+            let mut out = String::with_capacity(text.len());
+            let mut at = 0;
+            for r in tkc_compiler::vars::parse(text) {
+                let RefKind::Param {
+                    name,
+                    selector: Selector::Whole,
+                    ..
+                } = &r.kind
+                else {
+                    continue;
+                };
+                if !matrix.contains(name) {
+                    continue;
+                }
+                let run = RunValue::MatrixParam {
+                    name: name.clone(),
+                    index: None,
+                };
+                let (Some(before), Some(ParamValue::String(v))) =
+                    (text.get(at..r.start), render.values.value(&run))
+                else {
+                    continue;
+                };
+                out.push_str(before);
+                out.push_str(&v);
+                at = r.end;
+            }
+            out.push_str(text.get(at..).unwrap_or_default());
+            Json::String(out)
+        }
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| with_matrix_params(v, render, matrix))
+                .collect(),
+        ),
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), with_matrix_params(v, render, matrix)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 impl PodTemplate {
-    pub fn of(template: Option<&Json>) -> Result<PodTemplate, BuildError> {
+    /// The task's pod template, matrix params filled in.
+    pub fn of(input: &AttemptInput, render: &Render) -> Result<PodTemplate, BuildError> {
+        let matrix: Vec<String> = input
+            .task
+            .matrix
+            .iter()
+            .flat_map(|m| {
+                m.params.iter().map(|p| p.name.clone()).chain(
+                    m.include
+                        .iter()
+                        .flat_map(|i| i.params.iter().map(|p| p.name.clone())),
+                )
+            })
+            .collect();
+        let template = input
+            .task
+            .pod
+            .pod_template
+            .as_ref()
+            .map(|t| with_matrix_params(t, render, &matrix));
         let Some(Json::Object(t)) = template else {
             return Ok(PodTemplate {
                 spec: PodSpec::default(),
