@@ -371,6 +371,13 @@ pub fn build(input: &AttemptInput) -> Result<PodObjects, BuildError> {
     };
     let mut config_maps = Vec::new();
     if let Some(data) = built.scripts {
+        let size: usize = data.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > entrypoint::CONFIG_MAP_LIMIT {
+            return Err(BuildError::Invalid {
+                what: "scripts".to_string(),
+                error: format!("{size} bytes together, over the 1 MiB their ConfigMap may hold"),
+            });
+        }
         let mut labels = run_labels(input.identity);
         labels.insert(
             "tekton.dev/taskRun".to_string(),
