@@ -190,7 +190,18 @@ pub fn emit(
             }
         }
     }
-    for doc in binary_docs {
+    for mut doc in binary_docs {
+        // In the run's namespace, beside the pods that mount it.
+        if let Some(meta) = doc
+            .object
+            .get_mut("metadata")
+            .and_then(|m| m.as_object_mut())
+        {
+            meta.insert(
+                "namespace".to_string(),
+                serde_json::Value::String(plan.run.namespace.clone()),
+            );
+        }
         docs.push(with_pending(doc, &mut pending));
     }
     if !pending.is_empty() {

@@ -125,7 +125,8 @@ impl EntrypointBinary {
     }
 }
 
-/// The ConfigMap that carries the binary, named by [`EntrypointBinary::inspect`]. It is
+/// The ConfigMap that carries the binary, named by [`EntrypointBinary::inspect`], without a
+/// namespace (the caller creates it in each namespace its pods run in, if absent). It is
 /// immutable: a new binary is a new name, so pods of earlier runs keep theirs.
 pub fn entrypoint_config_map(bytes: &[u8]) -> Result<ConfigMap, BinaryError> {
     let binary = EntrypointBinary::inspect(bytes)?;
