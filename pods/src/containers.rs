@@ -256,7 +256,7 @@ pub fn build(input: &AttemptInput, render: &Render, ctx: &Context) -> Result<Bui
         let image = render.text(&step.image);
         let mut mounts = own_mounts(render, &step.volume_mounts);
         workspace_mounts(ctx, &step.container, &step.workspaces, &mut mounts);
-        let command = match &step.script {
+        let mut command = match &step.script {
             Some(script) => {
                 let key = format!("script-{i}");
                 scripts.insert(key.clone(), render.text(script));
@@ -265,21 +265,32 @@ pub fn build(input: &AttemptInput, render: &Render, ctx: &Context) -> Result<Bui
             }
             None => render.list(&step.command),
         };
+        let mut args = render.list(&step.args);
         if command.is_empty() {
-            return Err(BuildError::ImageEntrypoint {
-                step: step.name.clone(),
-                image,
-            });
+            // `imageInfo` (`pkg/pod/entrypoint_lookup_impl.go`): the image's Entrypoint, and
+            // its Cmd unless the step has args; its Cmd alone when it has no Entrypoint.
+            let Some(config) = render.values.image_config(&image) else {
+                return Err(BuildError::ImageEntrypoint {
+                    step: step.name.clone(),
+                    image,
+                });
+            };
+            if config.entrypoint.is_empty() {
+                command = config.cmd;
+            } else {
+                command = config.entrypoint;
+                if args.is_empty() {
+                    args = config.cmd;
+                }
+            }
+            if command.is_empty() {
+                return Err(BuildError::ImageEntrypoint {
+                    step: step.name.clone(),
+                    image,
+                });
+            }
         }
-        let args = entrypoint_args(
-            input,
-            render,
-            ctx,
-            i,
-            step,
-            command,
-            render.list(&step.args),
-        );
+        let args = entrypoint_args(input, render, ctx, i, step, command, args);
         if i == 0 && ctx.gated {
             mounts.push(mount("tekton-internal-downward", DOWNWARD_DIR, true));
         }

@@ -63,6 +63,22 @@ pub trait Resolve {
     /// The value of a reference, or `None` to leave it visible as `$(...)`. Paths are never
     /// asked for: a pod on Kubernetes uses Tekton's own paths.
     fn value(&self, value: &RunValue) -> Option<ParamValue>;
+
+    /// The `Entrypoint` and `Cmd` of an image's config, for steps that set neither `command`
+    /// nor `script` (Tekton reads them from the registry: `resolveEntrypoints` in
+    /// `pkg/pod/entrypoint_lookup.go`).
+    /// `None` (the default): unknown, and such a step is a [`BuildError::ImageEntrypoint`].
+    fn image_config(&self, image: &str) -> Option<ImageConfig> {
+        let _ = image;
+        None
+    }
+}
+
+/// What an image runs by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
 }
 
 /// Who the attempt is.
@@ -128,8 +144,8 @@ pub enum BuildError {
     NoEntrypoint,
     /// The pod template pins an architecture no entrypoint binary is built for.
     NoEntrypointForArch { wanted: String, have: Vec<Arch> },
-    /// A step without `command` or `script`: Tekton reads the image's entrypoint from its
-    /// registry, which a pure build cannot.
+    /// A step without `command` or `script` whose image config the [`Resolve`] does not
+    /// know (Tekton reads it from the registry, which a pure build cannot).
     ImageEntrypoint { step: String, image: String },
     /// A workspace bound to a host directory (`--workspace name=dir:PATH`).
     HostDirectory { workspace: String, path: String },

@@ -9,7 +9,8 @@ use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue, Plan, RunValue};
 use tkc_compiler::source::SourceMap;
 use tkc_pods::{
-    Arch, AttemptInput, BuildError, EntrypointBinary, Identity, Options, PodObjects, Resolve,
+    Arch, AttemptInput, BuildError, EntrypointBinary, Identity, ImageConfig, Options, PodObjects,
+    Resolve,
 };
 
 fn plan(yaml: &str, workspaces: Vec<(String, Binding)>) -> Plan {
@@ -263,4 +264,60 @@ spec:
         err,
         BuildError::DuplicateVolume("tekton-internal-home".into())
     );
+}
+
+/// A backend that knows images' configs (from their registry).
+struct Registry;
+
+impl Resolve for Registry {
+    fn value(&self, _: &RunValue) -> Option<ParamValue> {
+        None
+    }
+
+    fn image_config(&self, image: &str) -> Option<ImageConfig> {
+        (image == "tool").then(|| ImageConfig {
+            entrypoint: vec!["/bin/tool".into(), "--quiet".into()],
+            cmd: vec!["help".into()],
+        })
+    }
+}
+
+#[test]
+fn steps_without_command_run_the_image_entrypoint_when_the_backend_knows_it() {
+    let task = r#"
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: t
+spec:
+  steps:
+    - name: bare
+      image: tool
+    - name: with-args
+      image: tool
+      args: ["run"]
+"#;
+    let plan = plan(task, Vec::new());
+    let objects = build(&plan, 0, &identity("t", 0), &Registry, &Options::default()).unwrap();
+    let tail = |name: &str| -> Vec<String> {
+        let args = step(&objects.pod, name).args.clone().unwrap_or_default();
+        let at = args.iter().position(|a| a == "-entrypoint").unwrap();
+        args[at..].to_vec()
+    };
+    // Tekton's imageInfo: Entrypoint + Cmd without args, Entrypoint + the step's args.
+    assert_eq!(
+        tail("step-bare"),
+        ["-entrypoint", "/bin/tool", "--", "--quiet", "help"]
+    );
+    assert_eq!(
+        tail("step-with-args"),
+        ["-entrypoint", "/bin/tool", "--", "--quiet", "run"]
+    );
+
+    let none = RunValues {
+        results: BTreeMap::new(),
+        context: BTreeMap::new(),
+    };
+    let err = build(&plan, 0, &identity("t", 0), &none, &Options::default()).unwrap_err();
+    assert!(matches!(err, BuildError::ImageEntrypoint { .. }), "{err}");
 }
