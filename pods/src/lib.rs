@@ -275,7 +275,9 @@ pub fn task_run_name(run: &str, task: &str, combination: Option<usize>) -> Strin
 }
 
 /// Tekton's labels for the TaskRun's pod (`makeLabels` in `pkg/pod/pod.go`; the pipeline
-/// ones from `pkg/reconciler/pipelinerun/pipelinerun.go` `getTaskrunLabels`) plus tkc's.
+/// ones from `createChildResourceLabels` in `pkg/reconciler/pipelinerun/pipelinerun.go`,
+/// `tekton.dev/task` from `storeTaskSpecAndMergeMeta` in `pkg/reconciler/taskrun/taskrun.go`)
+/// plus tkc's. The uid labels are left out: tkc's runs are not Kubernetes objects.
 fn labels(input: &AttemptInput) -> BTreeMap<String, String> {
     let (plan, task, id) = (input.plan, input.task, input.identity);
     let mut labels = task.labels.clone();
