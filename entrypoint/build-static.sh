@@ -3,6 +3,10 @@
 #
 #   entrypoint/build-static.sh            # musl if its std is installed, else gnu + crt-static
 #   TKC_ENTRYPOINT_TARGET=x86_64-unknown-linux-gnu entrypoint/build-static.sh
+#   TKC_ENTRYPOINT_TARGET=aarch64-unknown-linux-musl entrypoint/build-static.sh   # arm64 nodes
+#
+# The aarch64 build needs only `rustup target add aarch64-unknown-linux-musl`: it links with
+# the toolchain's own rust-lld against the musl the target ships, no cross gcc.
 #
 # CI may run `rustup target add x86_64-unknown-linux-musl || true` first; without that target
 # the script falls back to glibc with `+crt-static` (about 1.2 MB: too big for the 1 MiB
@@ -33,6 +37,12 @@ if [[ "$target" == *-gnu ]]; then
     # musl links statically by default; glibc needs crt-static. The explicit --target keeps
     # this flag off build scripts and proc-macros.
     flags="$flags -C target-feature=+crt-static"
+fi
+
+if [[ "$target" == aarch64-*-musl ]]; then
+    # No aarch64 gcc here: rust-lld links the self-contained musl objects.
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
+    flags="$flags -C linker-flavor=ld.lld"
 fi
 
 RUSTFLAGS="$flags" cargo build --profile entrypoint -p tkc-entrypoint --target "$target"
@@ -66,7 +76,7 @@ size=$(stat -c %s "$bin")
 echo "target: $target"
 echo "path:   $bin"
 echo "size:   $size bytes ($((size / 1024)) KiB)"
-if [[ "$target" == "$MUSL" && "$size" -gt "$LIMIT" ]]; then
+if [[ "$target" == *-musl && "$size" -gt "$LIMIT" ]]; then
     echo "build-static: FAIL: $size bytes is over the 1 MiB ($LIMIT bytes) budget" >&2
     exit 1
 fi

@@ -1,5 +1,5 @@
-//! `tkc compile`: one run of the inputs as a pod plan (JSON), or the inputs as canonical
-//! Tekton YAML.
+//! `tkc compile`: one run of the inputs as a pod plan (JSON) or as the Kubernetes objects of
+//! its task attempts (`--emit pods`), or the inputs as canonical Tekton YAML.
 
 use crate::project::{Project, SourceArgs};
 use crate::{ColorChoice, exit};
@@ -10,6 +10,8 @@ use tkc_compiler::diag::{Diagnostic, Severity, render};
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue};
 use tkc_compiler::source::SourceMap;
+use tkc_pods::yaml::Document;
+use tkc_pods::{Arch, EntrypointBinary};
 
 /// What `tkc compile` writes.
 #[derive(Copy, Clone, Debug, Default, ValueEnum)]
@@ -19,6 +21,8 @@ pub enum Emit {
     Plan,
     /// The resources as canonical tekton.dev/v1 YAML, defaults made explicit.
     Tekton,
+    /// The Kubernetes objects of every task attempt (Pods, ConfigMaps, PVCs) as YAML.
+    Pods,
 }
 
 #[derive(Args)]
@@ -40,6 +44,10 @@ pub struct CompileArgs {
     /// What to write.
     #[arg(long, value_enum, default_value_t)]
     emit: Emit,
+    /// With `--emit pods`: a static `tkc-entrypoint` (entrypoint/build-static.sh) to include
+    /// as its ConfigMap; its architecture is read from the file. Repeat for amd64 and arm64.
+    #[arg(long = "entrypoint-binary", value_name = "FILE")]
+    entrypoint_binaries: Vec<PathBuf>,
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -150,6 +158,43 @@ pub fn write_output(output: Option<&Path>, text: &str) -> u8 {
     }
 }
 
+/// The entrypoint binaries for `--emit pods`, checked, with their ConfigMaps; without any,
+/// an amd64 binary that is not at hand (its ConfigMap is named without a content address).
+fn entrypoint_binaries(
+    paths: &[PathBuf],
+) -> Result<(Vec<EntrypointBinary>, Vec<Document>), String> {
+    if paths.is_empty() {
+        return Ok((vec![EntrypointBinary::unbuilt(Arch::Amd64)], Vec::new()));
+    }
+    let mut binaries = Vec::new();
+    let mut docs = Vec::new();
+    for path in paths {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let cm = tkc_pods::entrypoint_config_map(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let binary =
+            EntrypointBinary::inspect(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        if binaries
+            .iter()
+            .any(|b: &EntrypointBinary| b.arch == binary.arch)
+        {
+            return Err(format!(
+                "{}: a second entrypoint binary for {}",
+                path.display(),
+                binary.arch
+            ));
+        }
+        docs.push(Document::of(&cm).with_comment(format!(
+            "The entrypoint for {} nodes ({} bytes), created once per namespace.",
+            binary.arch,
+            bytes.len()
+        )));
+        binaries.push(binary);
+    }
+    Ok((binaries, docs))
+}
+
 pub fn run(args: CompileArgs) -> u8 {
     let Project {
         sources,
@@ -181,7 +226,7 @@ pub fn run(args: CompileArgs) -> u8 {
                 .collect();
             tkc_compiler::emit::tekton_yaml(&documents)
         }
-        Emit::Plan => {
+        Emit::Plan | Emit::Pods => {
             let request = RunRequest {
                 run: args.run,
                 params: args.params,
@@ -195,7 +240,29 @@ pub fn run(args: CompileArgs) -> u8 {
             report(&sources, &diagnostics, args.color);
             let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
             match compiled.plan {
-                Some(plan) if !errors => plan.to_json(),
+                Some(plan) if !errors => match args.emit {
+                    Emit::Pods => {
+                        let (binaries, docs) = match entrypoint_binaries(&args.entrypoint_binaries)
+                        {
+                            Ok(found) => found,
+                            Err(e) => {
+                                eprintln!("error: {e}");
+                                return exit::USAGE;
+                            }
+                        };
+                        let (text, failures) = crate::pods::emit(&plan, &binaries, docs);
+                        let code = write_output(args.output.as_deref(), &text);
+                        for failure in &failures {
+                            eprintln!("error: {failure}");
+                        }
+                        return if code == exit::OK && !failures.is_empty() {
+                            exit::FAILED
+                        } else {
+                            code
+                        };
+                    }
+                    _ => plan.to_json(),
+                },
                 _ => return exit::FAILED,
             }
         }

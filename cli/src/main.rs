@@ -6,6 +6,7 @@ mod compile;
 mod config;
 mod convert;
 mod inputs;
+mod pods;
 mod project;
 mod run;
 mod schema;

@@ -48,6 +48,10 @@ pub struct Plan {
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The `volumeClaimTemplate` (`metadata`, `spec`) of each run workspace bound to one, by
+    /// the binding's name: what a cluster backend creates the run's claim from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claim_templates: BTreeMap<String, serde_json::Value>,
 }
 
 /// PipelineRun or TaskRun.

@@ -54,7 +54,9 @@ use config::collect_config;
 use params::param_values;
 use pipeline::lower_pipeline;
 use task_run::lower_task_run;
-use workspaces::{binding, claim_of, join_sub_paths, task_workspace_decls, workspace_info};
+use workspaces::{
+    binding, claim_of, claim_templates, join_sub_paths, task_workspace_decls, workspace_info,
+};
 
 /// The diagnostic codes of lowering. Problems the checks also find (a missing param, an
 /// unbound workspace) are reported with the check family's code, whichever finds them: a

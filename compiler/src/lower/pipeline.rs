@@ -144,6 +144,11 @@ pub(super) fn lower_pipeline(
                 .collect()
         })
         .unwrap_or_default();
+    let claim_templates = claim_templates(
+        &chain,
+        run.map_or(&[][..], |r| &r.workspaces[..]),
+        &request.workspaces,
+    );
     for (name, b) in &request.workspaces {
         if !spec.workspaces.iter().any(|w| &w.name.value == name) {
             lw.report(
@@ -320,6 +325,7 @@ pub(super) fn lower_pipeline(
         results: pipeline_results,
         config_maps: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        claim_templates,
     };
     collect_config(lw.world, &mut plan);
     Some(plan)

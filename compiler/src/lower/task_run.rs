@@ -48,6 +48,11 @@ pub(super) fn lower_task_run(
                 .collect()
         })
         .unwrap_or_default();
+    let claim_templates = claim_templates(
+        &chain,
+        run.map_or(&[][..], |r| &r.workspaces[..]),
+        &request.workspaces,
+    );
     for (name, b) in &request.workspaces {
         if !spec.workspaces.iter().any(|w| &w.name.value == name) && !inline {
             lw.report(
@@ -160,6 +165,7 @@ pub(super) fn lower_task_run(
         results: Vec::new(),
         config_maps: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        claim_templates,
     };
     collect_config(lw.world, &mut plan);
     Some(plan)

@@ -36,6 +36,24 @@ pub(super) fn binding(chain: &Chain, b: &model::WorkspaceBinding) -> Binding {
     }
 }
 
+/// The `volumeClaimTemplate`s of a run's bindings, by binding name, string params
+/// substituted; bindings the request replaces are left out.
+pub(super) fn claim_templates(
+    chain: &Chain,
+    bindings: &[model::WorkspaceBinding],
+    replaced: &[(String, Binding)],
+) -> BTreeMap<String, serde_json::Value> {
+    bindings
+        .iter()
+        .filter(|b| !replaced.iter().any(|(n, _)| *n == b.name.value))
+        .filter_map(|b| {
+            let template = b.volume_claim_template.as_ref()?.0.as_ref()?;
+            let json = chain.json(&crate::syntax::node_to_json(template));
+            Some((b.name.value.clone(), json))
+        })
+        .collect()
+}
+
 pub(super) fn claim_of(binding: &Binding) -> String {
     match binding {
         Binding::PersistentVolumeClaim { claim_name, .. } => claim_name.clone(),

@@ -10,11 +10,15 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-/// Tekton's examples in `../shared/corpus/tekton-examples`, if they are beside the project.
+/// Tekton's examples in `../shared/corpus/tekton-examples`, if they are beside the project
+/// (`TKC_CORPUS_DIR` names them elsewhere, e.g. from a git worktree).
 /// Tests that read them pass with a note when they are absent, unless `TKC_REQUIRE_CORPUS`
 /// is set (`.ci/run` sets it: there a missing corpus is a broken checkout, not a skip).
 pub fn corpus() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/corpus/tekton-examples");
+    let dir = std::env::var_os("TKC_CORPUS_DIR").map_or_else(
+        || workspace_root().join("../shared/corpus/tekton-examples"),
+        PathBuf::from,
+    );
     if dir.is_dir() {
         return Some(dir);
     }

@@ -218,6 +218,7 @@ fn pipeline(tasks: Vec<TaskPlan>) -> Plan {
         results: vec![],
         config_maps: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        claim_templates: BTreeMap::new(),
     }
 }
 
