@@ -1,0 +1,113 @@
+//! What a new user meets first: the README's own commands on this repository, and output of
+//! one command fed to another (`tkc compile --emit tekton` into `tkc check`).
+
+#![allow(clippy::panic)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+mod common;
+use common::{corpus, files_below, workspace_root};
+
+/// Runs `tkc` at the workspace root, without colour, with `stdin` as its input.
+fn tkc(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    cmd.current_dir(workspace_root())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => panic!("cannot run tkc: {e}"),
+    };
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A write error means tkc stopped reading; its output says why.
+        let _ignored = pipe.write_all(bytes);
+    }
+    match child.wait_with_output() {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run tkc: {e}"),
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The README's `tkc check .` at the repository's root: the fixtures meant to fail are
+/// excluded by its tkc.toml, and the examples (the YAML and KDL twins included) are clean.
+#[test]
+fn readme_check_of_the_repository_is_clean() {
+    let output = tkc(&["check", "--format", "short", "."], None);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let summary = text(&output.stderr) + &text(&output.stdout);
+    assert!(
+        !summary.contains("testdata/"),
+        "the fixtures are excluded: {summary}"
+    );
+}
+
+/// `tkc compile --emit tekton` writes what `tkc check` accepts, for every example of this
+/// repository and of Tekton's (when `../shared/corpus` is there).
+#[test]
+fn emitted_tekton_yaml_checks_clean() {
+    let root = workspace_root();
+    let mut files = files_below(&root.join("examples"), &["yaml", "kdl"]);
+    if let Some(corpus) = corpus() {
+        files.extend(files_below(&corpus, &["yaml"]));
+    }
+    assert!(files.len() >= 4, "expected the examples");
+    let mut failures = Vec::new();
+    for file in &files {
+        let path = file.to_string_lossy();
+        let alpha = file.components().any(|c| c.as_os_str() == "alpha");
+        let api: &[&str] = if alpha {
+            &["--enable-api-fields", "alpha"]
+        } else {
+            &[]
+        };
+        let emitted = tkc(&[&["compile", "--emit", "tekton"], api, &[&path]].concat(), None);
+        if !emitted.status.success() {
+            failures.push(format!("{path}: emit failed\n{}", text(&emitted.stderr)));
+            continue;
+        }
+        let name = Path::new(&*path).with_extension("yaml");
+        let name = name.to_string_lossy();
+        let checked = tkc(
+            &[
+                &["check", "--format", "short"],
+                api,
+                &["--stdin-filename", &name, "-"],
+            ]
+            .concat(),
+            Some(&emitted.stdout),
+        );
+        if !checked.status.success() {
+            failures.push(format!(
+                "{path}: the emitted YAML has errors\n{}",
+                text(&checked.stdout)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} files:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
