@@ -80,7 +80,10 @@ fn emitted_tekton_yaml_checks_clean() {
         } else {
             &[]
         };
-        let emitted = tkc(&[&["compile", "--emit", "tekton"], api, &[&path]].concat(), None);
+        let emitted = tkc(
+            &[&["compile", "--emit", "tekton"], api, &[&path]].concat(),
+            None,
+        );
         if !emitted.status.success() {
             failures.push(format!("{path}: emit failed\n{}", text(&emitted.stderr)));
             continue;
