@@ -101,6 +101,10 @@ declare_code! {
     /// For example a string where a list belongs (`args: --verbose` instead of
     /// `args: [--verbose]`), or an unquoted `true` where Kubernetes expects a string
     /// (`value: true` in an env var: write `value: "true"`).
+    ///
+    /// Inside the Kubernetes objects tkc passes through as written (`securityContext`,
+    /// `resources`, ...), one field is checked: `capabilities.add` and `capabilities.drop`
+    /// are lists, and KDL's `drop "ALL"` is one string (write `(array)drop "ALL"`).
     pub static WRONG_TYPE = "tkc::schema::wrong-type", Error, reason = "TaskValidationFailed";
 }
 

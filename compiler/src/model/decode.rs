@@ -700,11 +700,46 @@ pub struct Object(pub Option<Node>);
 impl Decode for Object {
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
         if node.as_map().is_some() {
+            capability_lists(&node, cx);
             Some(Object(Some(node)))
         } else {
             cx.wrong_type(&node, "a mapping");
             None
         }
+    }
+}
+
+/// `capabilities.add` and `capabilities.drop` of a (container) securityContext are lists in
+/// Kubernetes (`Capabilities.Add []Capability`): a single string is refused by the API
+/// server's decoding, and in KDL `drop "ALL"` is such a string. The one Kubernetes field
+/// inside the objects tkc passes through that is reported, because KDL makes the mistake easy.
+fn capability_lists(object: &Node, cx: &mut Cx) {
+    let Some(capabilities) = object.get("capabilities").and_then(Node::as_map) else {
+        return;
+    };
+    for entry in &capabilities.entries {
+        if !matches!(entry.key.as_str(), "add" | "drop") {
+            continue;
+        }
+        let Value::Scalar(scalar) = &entry.value.value else {
+            continue;
+        };
+        let (key, text) = (&entry.key, &scalar.text);
+        let help = match entry.value.origin {
+            Syntax::Kdl => format!("write a list of one item: `(array){key} \"{text}\"`"),
+            Syntax::Yaml => format!("write a list: `{key}: [{text}]`"),
+        };
+        cx.push(
+            Diagnostic::new(
+                &codes::WRONG_TYPE,
+                format!(
+                    "`capabilities.{key}` expects a list, found {}",
+                    entry.value.describe()
+                ),
+            )
+            .with_label(entry.value.span, "one string, not a list")
+            .with_help(help),
+        );
     }
 }
 
