@@ -209,6 +209,7 @@ pub fn all() -> Vec<&'static Code> {
     let mut all: Vec<&'static Code> = vec![
         &YAML,
         &KDL,
+        &crate::syntax::kdl_escapes::KDL_ESCAPE,
         &DUPLICATE_KEY,
         &INVALID_UTF8,
         &LIMIT,
