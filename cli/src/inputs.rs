@@ -58,9 +58,13 @@ pub fn load(
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| InputError(format!("cannot read stdin: {e}")))?;
-        let name = stdin_name.unwrap_or("<stdin>");
         let (text, bad) = source::decode_text(bytes);
-        let id = sources.add_with_syntax(name, text, Syntax::from_path(name));
+        // Without a name, the text says whether it is KDL.
+        let (name, syntax) = match stdin_name {
+            Some(name) => (name, Syntax::from_path(name)),
+            None => ("<stdin>", Syntax::sniff(&text)),
+        };
+        let id = sources.add_with_syntax(name, text, syntax);
         if let Some(at) = bad {
             diagnostics.push(tkc_compiler::invalid_utf8(id, at));
         }

@@ -114,3 +114,20 @@ fn emitted_tekton_yaml_checks_clean() {
         failures.join("\n")
     );
 }
+
+/// KDL on stdin without `--stdin-filename x.kdl` is recognised by its first node, not parsed
+/// as YAML (where it was one plain scalar: no resource, "no problems").
+#[test]
+fn kdl_on_stdin_is_recognised() {
+    let kdl = b"// from a pipe\ntask \"t\" {\n    step \"s\" image=\"alpine:3.20\" {\n        script 42\n    }\n}\n";
+    let output = tkc(&["check", "--format", "short", "-"], Some(kdl));
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("<stdin>:4:16: error[tkc::schema::wrong-type]"),
+        "{out}"
+    );
+    let yaml = b"apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  steps:\n    - name: s\n      image: alpine:3.20\n      script: echo\n";
+    let output = tkc(&["check", "--format", "short", "-"], Some(yaml));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
