@@ -113,6 +113,9 @@ pub struct Cx<'a> {
     field: Option<&'static str>,
     /// How many model structs are being decoded, one inside the other.
     depth: usize,
+    /// Required fields that an unknown key of the same struct (by its head) looks like a
+    /// misspelling of: reported once, as the unknown field, and not again as missing.
+    misspelt: Vec<(Span, &'static str)>,
 }
 
 /// Model structs nested deeper than this are refused. Only pipelines in pipelines nest
@@ -130,7 +133,14 @@ impl<'a> Cx<'a> {
             parent_key: None,
             field: None,
             depth: 0,
+            misspelt: Vec::new(),
         }
+    }
+
+    /// Is field `key` of the struct at `head` given under a misspelt key (`imagee:`)? Its
+    /// unknown-field report says so; a missing-field report would be the same mistake twice.
+    pub fn is_misspelt(&self, head: Span, key: &str) -> bool {
+        self.misspelt.iter().any(|(h, k)| *h == head && *k == key)
     }
 
     /// The next struct decoded is the value of the field under this key (its "missing
@@ -414,14 +424,12 @@ impl StructReader {
                     );
                     continue;
                 }
-                cx.push(unknown_field(
-                    &entry.key,
-                    entry.key_span,
-                    what,
-                    fields,
-                    kdl,
-                    cx.version,
-                ));
+                let (report, meant) =
+                    unknown_field(&entry.key, entry.key_span, what, fields, kdl, cx.version);
+                if let Some(meant) = meant {
+                    cx.misspelt.push((head, meant));
+                }
+                cx.push(report);
                 continue;
             };
             let meta = &fields[i];
@@ -527,6 +535,7 @@ impl StructReader {
         if found.is_none()
             && let Some(meta) = fields.get(index)
             && meta.required
+            && !cx.is_misspelt(self.head, meta.key)
         {
             cx.push(
                 Diagnostic::new(
@@ -551,7 +560,7 @@ fn unknown_field(
     fields: &[FieldMeta],
     kdl: bool,
     version: ApiVersion,
-) -> Diagnostic {
+) -> (Diagnostic, Option<&'static str>) {
     let spell = |f: &FieldMeta| -> String {
         if kdl {
             f.kdl_item.map_or_else(|| kebab_case(f.key), str::to_string)
@@ -564,19 +573,28 @@ fn unknown_field(
         .filter(|f| f.accepted_in(version))
         .map(spell)
         .collect();
-    let help = match did_you_mean(key, known.iter().map(String::as_str)) {
+    let best = did_you_mean(key, known.iter().map(String::as_str));
+    let meant = best.and_then(|best| {
+        fields
+            .iter()
+            .filter(|f| f.accepted_in(version))
+            .find(|f| spell(f) == best)
+            .map(|f| f.key)
+    });
+    let help = match best {
         Some(best) => format!("did you mean `{best}`?"),
         None => {
             let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
             format!("{what} fields are {}", list.join(", "))
         }
     };
-    Diagnostic::new(
+    let report = Diagnostic::new(
         &codes::UNKNOWN_FIELD,
         format!("unknown field `{key}` in {what}"),
     )
     .with_label(span, "unknown field")
-    .with_help(help)
+    .with_help(help);
+    (report, meant)
 }
 
 // ---- leaf types ----
