@@ -202,6 +202,18 @@ fn is_special(c: char) -> bool {
     c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}')
 }
 
+/// `s` as an item of a flow sequence (`[a, "true"]`) that reads back as the same string:
+/// plain where that is safe, else double-quoted.
+pub(crate) fn flow_item(s: &str) -> String {
+    if is_plain_safe(s) && !s.contains([',', '[', ']', '{', '}']) {
+        s.to_string()
+    } else {
+        let mut out = String::new();
+        write_double_quoted(&mut out, s);
+        out
+    }
+}
+
 /// Can `s` be written unquoted, and read back as the same string?
 fn is_plain_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {

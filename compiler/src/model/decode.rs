@@ -206,7 +206,10 @@ impl<'a> Cx<'a> {
             && node.origin == Syntax::Yaml
         {
             let text = node.as_str().unwrap_or_default();
-            d = d.with_help(format!("write a list: [{text}]"));
+            d = d.with_help(format!(
+                "write a list: [{}]",
+                crate::emit::yaml::flow_item(text)
+            ));
         }
         d
     }
@@ -286,6 +289,16 @@ pub fn decode_list<T: Decode>(node: Node, cx: &mut Cx) -> Vec<T> {
         }
         // A KDL node with properties or children given where a list is expected: one item.
         Value::Map(_) if node.origin == Syntax::Kdl => T::decode(node, cx).into_iter().collect(),
+        // A scalar where a list belongs (`values: "true"`): reported, and read as the
+        // one-item list the help suggests, so that the checks do not report the same mistake
+        // again as an empty list. The item's own type problems are the same mistake too.
+        Value::Scalar(_) => {
+            cx.wrong_type(&node, "a list");
+            let reported = cx.diagnostics.len();
+            let item = T::decode(node, cx);
+            cx.diagnostics.truncate(reported);
+            item.into_iter().collect()
+        }
         _ => {
             cx.wrong_type(&node, "a list");
             Vec::new()
