@@ -73,6 +73,14 @@ pub fn invalid_utf8(file: FileId, at: usize) -> Diagnostic {
         .with_help("save the file as UTF-8")
 }
 
+/// The report for a file that is not text (see [`source::is_binary`]); its text should be
+/// left empty, so that nothing of it is parsed or shown.
+pub fn not_text(file: FileId) -> Diagnostic {
+    Diagnostic::new(&codes::NOT_TEXT, "not a text file")
+        .with_label(Span::point(file, 0), "")
+        .with_help("it holds NUL bytes, as binaries do; leave it out of the paths checked")
+}
+
 /// What `tkc check` finds.
 #[derive(Debug, Default)]
 pub struct CheckResult {

@@ -360,6 +360,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 
 /// Reads a file's bytes into text. Invalid UTF-8 is replaced (and reported by the caller with
 /// the offset of the first bad byte) so that the rest of the file can still be checked.
+/// Is this a binary file rather than text? As git decides: a NUL byte in its first 8000
+/// bytes (no YAML or KDL file has one; UTF-16 text does, and is not read either).
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8000).any(|&b| b == 0)
+}
+
 pub fn decode_text(bytes: Vec<u8>) -> (String, Option<usize>) {
     match String::from_utf8(bytes) {
         Ok(text) => (text, None),

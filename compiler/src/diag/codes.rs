@@ -59,6 +59,15 @@ declare_code! {
 }
 
 declare_code! {
+    /// # The file is not a text file
+    ///
+    /// It holds NUL bytes, as binaries, images and archives do, and no YAML or KDL file does
+    /// (a UTF-16 file does too: save it as UTF-8). Nothing of it is read, and nothing of it is
+    /// shown. Leave it out of the paths checked, or `exclude` it in `tkc.toml`.
+    pub static NOT_TEXT = "tkc::syntax::not-text", Error;
+}
+
+declare_code! {
     /// # The input exceeds a safety limit
     ///
     /// Nesting deeper than 256 levels, aliases that expand to far more nodes than the file
@@ -212,6 +221,7 @@ pub fn all() -> Vec<&'static Code> {
         &crate::syntax::kdl_escapes::KDL_ESCAPE,
         &DUPLICATE_KEY,
         &INVALID_UTF8,
+        &NOT_TEXT,
         &LIMIT,
         &UNKNOWN_FIELD,
         &FIELD_CASE,
