@@ -131,3 +131,19 @@ fn kdl_on_stdin_is_recognised() {
     let output = tkc(&["check", "--format", "short", "-"], Some(yaml));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
 }
+
+/// `tkc explain` takes a code without its `tkc::` prefix, and suggests the closest code for a
+/// typo.
+#[test]
+fn explain_forgives_prefixes_and_typos() {
+    let output = tkc(&["explain", "schema::unknown-field"], None);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).starts_with("tkc::schema::unknown-field  (error)"));
+    let output = tkc(&["explain", "unknwon-field"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("did you mean `tkc::schema::unknown-field`?"),
+        "{}",
+        text(&output.stderr)
+    );
+}
