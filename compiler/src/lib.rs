@@ -192,6 +192,17 @@ pub fn compile(
         found.extend(lowered);
         diag::apply_levels(&options.levels, &mut found);
         let plan = plan.filter(|_| !found.has_errors());
+        // A reference lowering cannot follow is an error there; the check's warning about
+        // the same reference (`not-found`, `remote-ref`) would say it a second time.
+        let unresolved: Vec<Span> = found
+            .iter()
+            .filter(|d| d.code == &lower::codes::UNRESOLVED_REF)
+            .filter_map(Diagnostic::primary_span)
+            .collect();
+        diagnostics.retain(|d| {
+            let same_ref = [&resolve::NOT_FOUND, &resolve::REMOTE_REF].contains(&d.code);
+            !(same_ref && d.primary_span().is_some_and(|at| unresolved.contains(&at)))
+        });
         diagnostics.extend(found);
         plan
     };
