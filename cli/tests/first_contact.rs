@@ -147,3 +147,35 @@ fn explain_forgives_prefixes_and_typos() {
         text(&output.stderr)
     );
 }
+
+/// The plain run lines say statuses in words (`failure ignored`, not `failureignored`) and
+/// number attempts from 1, as the summary does ("2 attempts").
+#[test]
+fn run_lines_read_as_sentences() {
+    let state = std::env::temp_dir().join(format!("tkc-first-contact-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .current_dir(workspace_root())
+        .env("NO_COLOR", "1")
+        .env("TKC_STATE_DIR", &state)
+        .args([
+            "run",
+            "examples/finally-notifier/pipeline.yaml",
+            "--param",
+            "break-tests=true",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    let _cleanup = std::fs::remove_dir_all(&state);
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run tkc: {e}"),
+    };
+    let out = text(&output.stdout) + &text(&output.stderr);
+    assert!(out.contains("task lint failure ignored ("), "{out}");
+    assert!(
+        out.contains("task test attempt 1 failed (StepFailed); retrying"),
+        "{out}"
+    );
+    assert!(out.contains("task test started (attempt 2)"), "{out}");
+    assert!(out.contains("StepFailed (2 attempts)"), "{out}");
+}
