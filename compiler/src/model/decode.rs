@@ -116,6 +116,18 @@ pub struct Cx<'a> {
     /// Required fields that an unknown key of the same struct (by its head) looks like a
     /// misspelling of: reported once, as the unknown field, and not again as missing.
     misspelt: Vec<(Span, &'static str)>,
+    /// The structs being decoded, outermost first: what they are, their fields, the key
+    /// they are under (if any) and their depth, so that a key that belongs to an enclosing
+    /// struct (`runAfter` indented under `taskRef`) can say so.
+    enclosing: Vec<Enclosing>,
+}
+
+/// A struct being decoded (see [`Cx::enclosing`]).
+struct Enclosing {
+    what: &'static str,
+    fields: &'static [FieldMeta],
+    key: Option<Span>,
+    depth: usize,
 }
 
 /// Model structs nested deeper than this are refused. Only pipelines in pipelines nest
@@ -134,6 +146,7 @@ impl<'a> Cx<'a> {
             field: None,
             depth: 0,
             misspelt: Vec::new(),
+            enclosing: Vec::new(),
         }
     }
 
@@ -171,6 +184,33 @@ impl<'a> Cx<'a> {
     /// Ends what [`Cx::enter`] started.
     pub fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+        let depth = self.depth;
+        self.enclosing.retain(|e| e.depth <= depth);
+    }
+
+    /// Where an unknown `key` of the innermost struct belongs, if it is a field of a struct
+    /// around it: the help for an indentation mistake.
+    fn belongs_outside(&self, key: &str, kdl: bool) -> Option<String> {
+        let (inner, outer) = self.enclosing.split_last()?;
+        let field_of = |e: &&Enclosing| {
+            e.fields.iter().any(|f| {
+                f.accepted_in(self.version) && (f.key == key || (kdl && is_kebab_of(key, f.key)))
+            })
+        };
+        let owner = outer.iter().rev().find(field_of)?;
+        let under = inner
+            .key
+            .and_then(|k| self.text.get(k.start as usize..k.end as usize))
+            .map(|k| k.trim_matches(['"', '\''].as_slice()));
+        let place = match (under, kdl) {
+            (Some(under), false) => format!(": indent it to line up with `{under}:`, not under it"),
+            (Some(under), true) => format!(": move it out of the `{under}` block"),
+            (None, _) => String::new(),
+        };
+        Some(format!(
+            "`{key}` is a field of the {}, not of the {}{place}",
+            owner.what, inner.what
+        ))
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
@@ -319,7 +359,7 @@ impl StructReader {
     /// and duplicate fields are reported here.
     pub fn new(
         node: Node,
-        what: &str,
+        what: &'static str,
         fields: &'static [FieldMeta],
         dropped_v1beta1: &'static [&'static str],
         cx: &mut Cx,
@@ -343,6 +383,12 @@ impl StructReader {
             }
         };
         let kdl = origin == Syntax::Kdl;
+        cx.enclosing.push(Enclosing {
+            what,
+            fields,
+            key: parent_key,
+            depth: cx.depth,
+        });
         let mut slots: Vec<Option<(Node, Option<Span>)>> = vec![None; fields.len()];
         // Repeated KDL children of a list field, gathered before they become one list node.
         let mut items: Vec<Vec<Node>> = vec![Vec::new(); fields.len()];
@@ -437,10 +483,12 @@ impl StructReader {
                     );
                     continue;
                 }
-                let (report, meant) =
+                let (mut report, meant) =
                     unknown_field(&entry.key, entry.key_span, what, fields, kdl, cx.version);
                 if let Some(meant) = meant {
                     cx.misspelt.push((head, meant));
+                } else if let Some(help) = cx.belongs_outside(&entry.key, kdl) {
+                    report = report.with_help(help);
                 }
                 cx.push(report);
                 continue;
