@@ -40,12 +40,81 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
     let mut out = String::new();
     for diagnostic in diagnostics {
         let report = MietteDiagnostic::new(sources, diagnostic);
-        if handler.render_report(&mut out, &report).is_err() {
+        let mut rendered = String::new();
+        if handler.render_report(&mut rendered, &report).is_err() {
             // Rendering into a String cannot fail on I/O; fall back to one line if miette
             // refuses a span.
-            out.push_str(&short_line(sources, diagnostic));
+            rendered = short_line(sources, diagnostic);
         }
+        out.push_str(&fold_unlabelled_lines(&rendered));
         out.push('\n');
+    }
+    out
+}
+
+/// Lines between two labels that miette shows in one snippet (it joins labels up to a
+/// few lines apart) are folded to `⋮`, keeping one line of context on each side, so the
+/// labels stay close to each other.
+fn fold_unlabelled_lines(report: &str) -> String {
+    /// `(is a source line, is a label line)` of a rendered line, ANSI colours aside.
+    fn kind(line: &str) -> (bool, bool) {
+        let plain = strip_ansi(line);
+        let gutter = plain.trim_start();
+        let digits = gutter.chars().take_while(char::is_ascii_digit).count();
+        let source = digits > 0 && gutter[digits..].starts_with(" │");
+        // Inside a multi-line label the line carries its bar: keep it, or the bar breaks.
+        let in_span = source
+            && gutter[digits + " │".len()..]
+                .trim_start_matches(' ')
+                .starts_with(['│', '├', '╭', '╰']);
+        (source && !in_span, gutter.starts_with('·') || in_span)
+    }
+    let lines: Vec<&str> = report.split_inclusive('\n').collect();
+    let kinds: Vec<(bool, bool)> = lines.iter().map(|l| kind(l)).collect();
+    let mut out = String::with_capacity(report.len());
+    let mut i = 0;
+    while i < lines.len() {
+        // A run of source lines right after a label line whose last line has labels (so: the
+        // lines between two labelled lines, and the second of them): all but one line of
+        // context on each side are folded, if that hides two lines or more.
+        let after_label = i > 0 && kinds[i - 1].1;
+        let run = kinds[i..]
+            .iter()
+            .take_while(|(source, label)| *source && !*label)
+            .count();
+        let labelled_last = kinds.get(i + run).is_some_and(|(_, label)| *label);
+        if after_label && labelled_last && run >= 5 {
+            out.push_str(lines[i]);
+            let width = strip_ansi(lines[i])
+                .find('│')
+                .unwrap_or(1)
+                .saturating_sub(1);
+            out.push_str(&format!("{:>width$} ⋮\n", ""));
+            out.push_str(lines[i + run - 2]);
+            out.push_str(lines[i + run - 1]);
+            i += run;
+            continue;
+        }
+        out.push_str(lines[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
     }
     out
 }
