@@ -2,6 +2,7 @@
 //! canonical Tekton resources of `tkc compile --emit tekton` ([`tekton_yaml`]).
 
 pub mod kdl;
+pub mod layout;
 pub mod yaml;
 
 use crate::model::{Document, Kind, ParamType};
