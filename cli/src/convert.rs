@@ -32,7 +32,8 @@ pub struct ConvertArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The name to give stdin (its extension picks YAML or KDL).
+    /// The name to give stdin (its extension picks YAML or KDL; without it, KDL is recognised
+    /// by its first node).
     #[arg(long, value_name = "NAME")]
     stdin_filename: Option<String>,
     /// When to colour the diagnostics (written to stderr).
