@@ -52,9 +52,10 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
     out
 }
 
-/// Lines between two labels that miette shows in one snippet (it joins labels up to a
-/// few lines apart) are folded to `⋮`, keeping one line of context on each side, so the
-/// labels stay close to each other.
+/// Lines between two labels that miette shows in one snippet are folded to `⋮`, keeping
+/// one line of context on each side, so the labels stay close to each other. (miette 7 joins
+/// two labels into one snippet when the second starts before the first one's line number
+/// plus its snippet's end line: far into a file, labels hundreds of lines apart.)
 fn fold_unlabelled_lines(report: &str) -> String {
     /// `(is a source line, is a label line)` of a rendered line, ANSI colours aside.
     fn kind(line: &str) -> (bool, bool) {
@@ -636,5 +637,57 @@ mod window_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use crate::diag::codes;
+
+    fn render(text: &str, labels: &[(usize, usize)]) -> String {
+        let mut map = SourceMap::new();
+        let file = map.add("t.yaml", text);
+        let mut d = Diagnostic::new(&codes::YAML, "m");
+        for &(start, end) in labels {
+            d = d.with_label(Span::new(file, start, end), "here");
+        }
+        human(&map, &[d], HumanOptions::default())
+    }
+
+    /// Lines `lineNN` with some text after them (miette groups labels by their distance).
+    fn lines(n: usize) -> String {
+        (1..=n)
+            .map(|i| format!("line{i:02}: {}\n", "x".repeat(30)))
+            .collect()
+    }
+
+    #[test]
+    fn lines_between_two_labels_fold() {
+        // Two uses of a Task nine lines apart, far enough into the file that miette shows them
+        // in one snippet, with every line between them (it joins labels whose distance is
+        // less than the first one's line number).
+        let filler = "# filler\n".repeat(20);
+        let text = &(filler
+            + "kind: Pipeline\nspec:\n  tasks:\n    - name: a\n      taskRef:\n        name: build\n    - name: b\n      taskSpec:\n        steps:\n          - name: s\n            image: alpine\n            script: echo\n    - name: c\n      taskRef:\n        name: build\n");
+        let first = text.find("build").unwrap_or(0);
+        let second = text.rfind("build").unwrap_or(0);
+        let out = render(text, &[(first, first + 5), (second, second + 5)]);
+        assert!(out.contains("27 │     - name: b"), "{out}");
+        assert!(out.contains("⋮\n"), "{out}");
+        assert!(!out.contains("steps:"), "{out}");
+        assert!(out.contains("34 │       taskRef:"), "{out}");
+    }
+
+    #[test]
+    fn lines_under_a_multi_line_label_stay() {
+        let text = "# filler\n".repeat(20) + &lines(12);
+        let at = |line: usize| text.find(&format!("line{line:02}")).unwrap_or(0);
+        let out = render(&text, &[(at(2), at(9) + 6), (at(11), at(11) + 6)]);
+        assert_eq!(out.matches("╭─[").count(), 1, "one snippet: {out}");
+        for line in 2..=9 {
+            assert!(out.contains(&format!("line{line:02}")), "{out}");
+        }
+        assert!(!out.contains('⋮'), "{out}");
     }
 }
