@@ -196,7 +196,10 @@ pub fn compile(
         // the same reference (`not-found`, `remote-ref`) would say it a second time.
         let unresolved: Vec<Span> = found
             .iter()
-            .filter(|d| d.code == &lower::codes::UNRESOLVED_REF)
+            .filter(|d| {
+                d.code == &lower::codes::UNRESOLVED_REF
+                    || d.code == &lower::codes::UNRESOLVED_PIPELINE
+            })
             .filter_map(Diagnostic::primary_span)
             .collect();
         diagnostics.retain(|d| {
