@@ -142,7 +142,8 @@ fn summary(diagnostics: &[Diagnostic], files: usize) -> String {
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// The code (`tkc::schema::unknown-field`, or just `unknown-field`).
+    /// The code (`tkc::schema::unknown-field`, `schema::unknown-field`, or just
+    /// `unknown-field`).
     code: Option<String>,
     /// List every code with its summary.
     #[arg(long, conflicts_with = "code")]
@@ -174,7 +175,13 @@ pub fn explain(args: ExplainArgs) -> u8 {
             exit::OK
         }
         None => {
-            eprintln!("error: unknown code `{name}`; `tkc explain --list` lists them");
+            match codes::closest(&name) {
+                Some(code) => eprintln!(
+                    "error: unknown code `{name}`; did you mean `{}`? (`tkc explain --list` lists them)",
+                    code.name
+                ),
+                None => eprintln!("error: unknown code `{name}`; `tkc explain --list` lists them"),
+            }
             exit::USAGE
         }
     }

@@ -1,5 +1,6 @@
 //! `tkc convert`: Tekton YAML to KDL and back. The output decodes to the same model as the
-//! input (v1beta1 input comes out as v1).
+//! input (v1beta1 input comes out as v1), keeps the input's comments, and its fields in the
+//! order they were written (see `tkc_compiler::emit::layout`).
 
 use crate::compile::{report, write_output};
 use crate::project::{Project, SourceArgs};
@@ -7,8 +8,10 @@ use crate::{ColorChoice, exit};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use tkc_compiler::diag::Severity;
+use tkc_compiler::emit::layout::{self, Layout};
 use tkc_compiler::emit::{kdl, yaml};
 use tkc_compiler::model::ApiFields;
+use tkc_compiler::model::Document;
 use tkc_compiler::source::{FileId, SourceMap, Syntax};
 
 /// The syntax to write.
@@ -29,7 +32,8 @@ pub struct ConvertArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The name to give stdin (its extension picks YAML or KDL).
+    /// The name to give stdin (its extension picks YAML or KDL; without it, KDL is recognised
+    /// by its first node).
     #[arg(long, value_name = "NAME")]
     stdin_filename: Option<String>,
     /// When to colour the diagnostics (written to stderr).
@@ -86,11 +90,34 @@ pub fn run(args: ConvertArgs) -> u8 {
         return exit::FAILED;
     }
     warn_skipped(&sources, &inputs.files);
+    // The author's field order and comments, file by file (documents come in file order).
+    let mut layouts: Vec<Option<Layout>> = Vec::with_capacity(documents.len());
+    for &file in &inputs.files {
+        let of_file: Vec<&Document> = documents.iter().filter(|d| d.file() == file).collect();
+        layouts.extend(layout::file_layouts(&sources, file, &of_file));
+    }
     let text = match to {
-        To::Kdl => kdl::to_kdl(&documents),
+        To::Kdl => {
+            let laid_out: Vec<(&Document, Option<&Layout>)> = documents
+                .iter()
+                .zip(&layouts)
+                .map(|(d, l)| (d, l.as_ref()))
+                .collect();
+            kdl::to_kdl_laid_out(&laid_out)
+        }
         To::Yaml => {
-            let data: Vec<yaml::Data> = documents.iter().map(kdl::ordered).collect();
-            yaml::to_yaml_stream(&data)
+            let data: Vec<(yaml::Data, Option<&Layout>)> = documents
+                .iter()
+                .zip(&layouts)
+                .map(|(d, l)| {
+                    let mut data = kdl::ordered(d);
+                    if let Some(l) = l {
+                        l.reorder(&mut data);
+                    }
+                    (data, l.as_ref())
+                })
+                .collect();
+            yaml::to_yaml_stream_laid_out(&data)
         }
     };
     write_output(args.output.as_deref(), &text)

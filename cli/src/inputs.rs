@@ -58,9 +58,21 @@ pub fn load(
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| InputError(format!("cannot read stdin: {e}")))?;
-        let name = stdin_name.unwrap_or("<stdin>");
-        let (text, bad) = source::decode_text(bytes);
-        let id = sources.add_with_syntax(name, text, Syntax::from_path(name));
+        let binary = source::is_binary(&bytes);
+        let (text, bad) = if binary {
+            (String::new(), None)
+        } else {
+            source::decode_text(bytes)
+        };
+        // Without a name, the text says whether it is KDL.
+        let (name, syntax) = match stdin_name {
+            Some(name) => (name, Syntax::from_path(name)),
+            None => ("<stdin>", Syntax::sniff(&text)),
+        };
+        let id = sources.add_with_syntax(name, text, syntax);
+        if binary {
+            diagnostics.push(tkc_compiler::not_text(id));
+        }
         if let Some(at) = bad {
             diagnostics.push(tkc_compiler::invalid_utf8(id, at));
         }
@@ -103,8 +115,17 @@ fn read(
 ) -> Result<FileId, InputError> {
     let bytes = std::fs::read(path)
         .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
-    let (text, bad) = source::decode_text(bytes);
+    // A binary file is read as empty: reported once, without its bytes in the report.
+    let binary = source::is_binary(&bytes);
+    let (text, bad) = if binary {
+        (String::new(), None)
+    } else {
+        source::decode_text(bytes)
+    };
     let id = sources.add(path.to_string_lossy().into_owned(), text);
+    if binary {
+        diagnostics.push(tkc_compiler::not_text(id));
+    }
     if let Some(at) = bad {
         diagnostics.push(tkc_compiler::invalid_utf8(id, at));
     }

@@ -15,7 +15,8 @@ use tkc_compiler::{CheckResult, Options};
 /// Flags about where sources come from and how they are read.
 #[derive(Args, Clone, Debug, Default)]
 pub struct SourceArgs {
-    /// The name to give stdin in reports (its extension picks YAML or KDL).
+    /// The name to give stdin in reports (its extension picks YAML or KDL; without it, KDL is
+    /// recognised by its first node).
     #[arg(long, value_name = "NAME")]
     pub stdin_filename: Option<String>,
     /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].

@@ -242,7 +242,7 @@ fn examples_run() {
     let root = workspace_root();
     for example in [
         "examples/build-and-test/pipeline.yaml",
-        "examples/build-and-test/pipeline.kdl",
+        "examples/build-and-test-kdl/pipeline.kdl",
         "examples/fan-out-fan-in/pipeline.yaml",
         "examples/finally-notifier/pipeline.yaml",
     ] {

@@ -73,6 +73,14 @@ pub fn invalid_utf8(file: FileId, at: usize) -> Diagnostic {
         .with_help("save the file as UTF-8")
 }
 
+/// The report for a file that is not text (see [`source::is_binary`]); its text should be
+/// left empty, so that nothing of it is parsed or shown.
+pub fn not_text(file: FileId) -> Diagnostic {
+    Diagnostic::new(&codes::NOT_TEXT, "not a text file")
+        .with_label(Span::point(file, 0), "")
+        .with_help("it holds NUL bytes, as binaries do; leave it out of the paths checked")
+}
+
 /// What `tkc check` finds.
 #[derive(Debug, Default)]
 pub struct CheckResult {
@@ -184,6 +192,20 @@ pub fn compile(
         found.extend(lowered);
         diag::apply_levels(&options.levels, &mut found);
         let plan = plan.filter(|_| !found.has_errors());
+        // A reference lowering cannot follow is an error there; the check's warning about
+        // the same reference (`not-found`, `remote-ref`) would say it a second time.
+        let unresolved: Vec<Span> = found
+            .iter()
+            .filter(|d| {
+                d.code == &lower::codes::UNRESOLVED_REF
+                    || d.code == &lower::codes::UNRESOLVED_PIPELINE
+            })
+            .filter_map(Diagnostic::primary_span)
+            .collect();
+        diagnostics.retain(|d| {
+            let same_ref = [&resolve::NOT_FOUND, &resolve::REMOTE_REF].contains(&d.code);
+            !(same_ref && d.primary_span().is_some_and(|at| unresolved.contains(&at)))
+        });
         diagnostics.extend(found);
         plan
     };

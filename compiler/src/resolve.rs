@@ -13,14 +13,18 @@ use crate::model::{
     Document, EmbeddedTask, Kind, PipelineRef, PipelineSpec, PipelineTask, Resource,
     StepActionSpec, StepRef, Str, TaskRef, TaskSpec,
 };
-use crate::source::{FileId, SourceMap};
+use crate::source::{FileId, SourceMap, Span};
 use std::collections::{BTreeMap, HashSet};
 
 declare_code! {
-    /// # Two resources of the same kind have the same name
+    /// # Two resources of the same kind have the same name in the same namespace
     ///
-    /// Applying both, the second overwrites the first; checking them, tkc cannot tell which
-    /// one a reference means. Rename one, or check them separately.
+    /// A name is unique per kind and namespace: applying both, Kubernetes keeps one (the
+    /// second `kubectl apply` updates the first, `kubectl create` refuses it), and checking
+    /// them, tkc cannot tell which one a reference means. Rename one, give them different
+    /// `metadata.namespace`s, or check them separately. Resources in different namespaces do
+    /// not collide (a ClusterTask has none: cluster-scoped); a resource without a namespace
+    /// goes where it is applied, so it collides only with others without one.
     pub static DUPLICATE_RESOURCE = "tkc::resolve::duplicate-resource", Error;
 }
 
@@ -85,7 +89,17 @@ pub struct World<'s> {
     pub documents: Vec<Document>,
     /// Files whose findings are reported (the others come from search paths).
     checked_files: HashSet<FileId>,
-    by_name: BTreeMap<(Kind, String), DocId>,
+    /// Documents of each kind and name, checked ones first; one per namespace.
+    by_name: BTreeMap<(Kind, String), Vec<DocId>>,
+}
+
+/// Where a resource's name must be unique: its namespace as written (`None`: applied to
+/// whichever namespace `kubectl` targets), or nowhere for a cluster-scoped ClusterTask.
+fn namespace(doc: &Document) -> Option<&str> {
+    match doc.kind {
+        Kind::ClusterTask => None,
+        _ => doc.metadata.namespace.as_ref().map(|n| n.as_str()),
+    }
 }
 
 impl<'s> World<'s> {
@@ -101,27 +115,39 @@ impl<'s> World<'s> {
         let mut documents = documents;
         // Checked documents first, then library ones, each in load order.
         documents.sort_by_key(|d| !checked_files.contains(&d.file()));
-        let mut by_name: BTreeMap<(Kind, String), DocId> = BTreeMap::new();
+        let mut by_name: BTreeMap<(Kind, String), Vec<DocId>> = BTreeMap::new();
         for (i, doc) in documents.iter().enumerate() {
             let Some(name) = doc.metadata.name.as_ref() else {
                 continue;
             };
-            let key = (doc.kind, name.value.clone());
-            match by_name.get(&key) {
-                None => {
-                    by_name.insert(key, DocId(i));
-                }
-                Some(first) => {
-                    let first_doc = &documents[first.0];
+            let same = by_name.entry((doc.kind, name.value.clone())).or_default();
+            let first = same
+                .iter()
+                .map(|id| &documents[id.0])
+                .find(|other| namespace(other) == namespace(doc));
+            match first {
+                None => same.push(DocId(i)),
+                Some(first_doc) => {
                     if checked_files.contains(&doc.file()) {
+                        let place = namespace(doc)
+                            .map(|ns| format!(" in namespace `{ns}`"))
+                            .unwrap_or_default();
                         out.push(
                             Diagnostic::new(
                                 &DUPLICATE_RESOURCE,
-                                format!("{} `{}` is defined twice", doc.kind.as_str(), name.value),
+                                format!(
+                                    "{} `{}` is defined twice{place}",
+                                    doc.kind.as_str(),
+                                    name.value
+                                ),
                             )
                             .with_label(name.span, "defined again here")
                             .with_secondary(first_doc.name_span(), "first defined here")
-                            .with_help("rename one of them; applying both, the second overwrites the first"),
+                            .with_help(
+                                "rename one of them, or put them in different namespaces \
+                                 (`metadata.namespace`): a name is unique per kind and namespace, \
+                                 and tkc cannot tell which one a reference means",
+                            ),
                         );
                     }
                 }
@@ -162,19 +188,63 @@ impl<'s> World<'s> {
             .filter(|(_, d)| self.checked_files.contains(&d.file()))
     }
 
-    /// A resource by kind and name.
+    /// A resource by kind and name (the first checked one, whatever its namespace).
     pub fn find(&self, kind: Kind, name: &str) -> Option<(DocId, &Document)> {
-        let id = *self.by_name.get(&(kind, name.to_string()))?;
+        let id = *self.by_name.get(&(kind, name.to_string()))?.first()?;
         Some((id, &self.documents[id.0]))
     }
 
+    /// A resource by kind and name as a reference at `from` sees it: Tekton looks a name up
+    /// in the namespace of the run, so one in the referring document's namespace wins, then
+    /// one without a namespace (applied where the referrer is), then any.
+    pub fn find_from(&self, kind: Kind, name: &str, from: Span) -> Option<(DocId, &Document)> {
+        let same = self.by_name.get(&(kind, name.to_string()))?;
+        let id = match same.as_slice() {
+            [] => return None,
+            [only] => *only,
+            several => {
+                let here = self.containing(from).and_then(namespace);
+                let in_namespace = |ns: Option<&str>| {
+                    several
+                        .iter()
+                        .copied()
+                        .find(|id| namespace(&self.documents[id.0]) == ns)
+                };
+                here.and_then(|ns| in_namespace(Some(ns)))
+                    .or_else(|| in_namespace(None))
+                    .unwrap_or(several[0])
+            }
+        };
+        Some((id, &self.documents[id.0]))
+    }
+
+    /// The document whose text holds `span`.
+    fn containing(&self, span: Span) -> Option<&Document> {
+        self.documents.iter().find(|d| {
+            d.span.file == span.file && d.span.start <= span.start && span.end <= d.span.end
+        })
+    }
+
     pub fn task(&self, name: &str, cluster: bool) -> Option<(DocId, &TaskSpec)> {
+        self.task_from(name, cluster, None)
+    }
+
+    fn task_from(
+        &self,
+        name: &str,
+        cluster: bool,
+        from: Option<Span>,
+    ) -> Option<(DocId, &TaskSpec)> {
         let kind = if cluster {
             Kind::ClusterTask
         } else {
             Kind::Task
         };
-        match self.find(kind, name) {
+        let found = match from {
+            Some(at) => self.find_from(kind, name, at),
+            None => self.find(kind, name),
+        };
+        match found {
             Some((
                 id,
                 Document {
@@ -187,7 +257,15 @@ impl<'s> World<'s> {
     }
 
     pub fn pipeline(&self, name: &str) -> Option<(DocId, &PipelineSpec)> {
-        match self.find(Kind::Pipeline, name) {
+        self.pipeline_from(name, None)
+    }
+
+    fn pipeline_from(&self, name: &str, from: Option<Span>) -> Option<(DocId, &PipelineSpec)> {
+        let found = match from {
+            Some(at) => self.find_from(Kind::Pipeline, name, at),
+            None => self.find(Kind::Pipeline, name),
+        };
+        match found {
             Some((
                 id,
                 Document {
@@ -200,7 +278,15 @@ impl<'s> World<'s> {
     }
 
     pub fn step_action(&self, name: &str) -> Option<(DocId, &StepActionSpec)> {
-        match self.find(Kind::StepAction, name) {
+        self.step_action_from(name, None)
+    }
+
+    fn step_action_from(&self, name: &str, from: Option<Span>) -> Option<(DocId, &StepActionSpec)> {
+        let found = match from {
+            Some(at) => self.find_from(Kind::StepAction, name, at),
+            None => self.find(Kind::StepAction, name),
+        };
+        match found {
             Some((
                 id,
                 Document {
@@ -226,7 +312,7 @@ impl<'s> World<'s> {
         let Some(name) = &task_ref.name else {
             return Resolved::Missing;
         };
-        match self.task(name, kind == "ClusterTask") {
+        match self.task_from(name, kind == "ClusterTask", Some(name.span)) {
             Some((doc, spec)) => Resolved::Found {
                 spec,
                 doc: Some(doc),
@@ -261,7 +347,7 @@ impl<'s> World<'s> {
         let Some(name) = &pipeline_ref.name else {
             return Resolved::Missing;
         };
-        match self.pipeline(name) {
+        match self.pipeline_from(name, Some(name.span)) {
             Some((doc, spec)) => Resolved::Found {
                 spec,
                 doc: Some(doc),
@@ -278,7 +364,7 @@ impl<'s> World<'s> {
         let Some(name) = &step_ref.name else {
             return Resolved::Missing;
         };
-        match self.step_action(name) {
+        match self.step_action_from(name, Some(name.span)) {
             Some((doc, spec)) => Resolved::Found {
                 spec,
                 doc: Some(doc),

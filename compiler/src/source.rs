@@ -69,17 +69,59 @@ fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The surface syntax of a file, decided by its extension (stdin: by `--stdin-filename`).
+/// The surface syntax of a file, decided by its extension (stdin: by `--stdin-filename`, or
+/// without one by its text, [`Syntax::sniff`]).
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Syntax {
     Yaml,
     Kdl,
 }
 
+/// The node names of resources in tkc's KDL dialect (`docs/kdl.md`).
+const KDL_RESOURCE_NODES: [&str; 9] = [
+    "task",
+    "pipeline",
+    "task-run",
+    "pipeline-run",
+    "step-action",
+    "cluster-task",
+    "custom-run",
+    "config-map",
+    "secret",
+];
+
 impl Syntax {
     /// `*.kdl` is KDL; everything else is read as YAML.
     pub fn from_path(path: &str) -> Syntax {
         if path.ends_with(".kdl") {
+            Syntax::Kdl
+        } else {
+            Syntax::Yaml
+        }
+    }
+
+    /// The syntax of a text without a name: KDL if, past blank lines and `//` or `/* */`
+    /// comments, it starts with a resource node (`task "build" {`, `pipeline-run ...`), else
+    /// YAML. A YAML document cannot start that way: `task "build" {` is no key, and a text
+    /// that is one plain scalar is no Tekton resource either.
+    pub fn sniff(text: &str) -> Syntax {
+        let mut rest = text.trim_start_matches('\u{feff}');
+        loop {
+            rest = rest.trim_start();
+            if let Some(after) = rest.strip_prefix("//") {
+                rest = after.split_once('\n').map_or("", |(_, next)| next);
+            } else if let Some(after) = rest.strip_prefix("/*") {
+                rest = after.split_once("*/").map_or("", |(_, next)| next);
+            } else {
+                break;
+            }
+        }
+        let word_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        let node_follows = after.starts_with([' ', '\t', '"', '{', '#']);
+        if KDL_RESOURCE_NODES.contains(&word) && node_follows {
             Syntax::Kdl
         } else {
             Syntax::Yaml
@@ -318,6 +360,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 
 /// Reads a file's bytes into text. Invalid UTF-8 is replaced (and reported by the caller with
 /// the offset of the first bad byte) so that the rest of the file can still be checked.
+/// Is this a binary file rather than text? As git decides: a NUL byte in its first 8000
+/// bytes (no YAML or KDL file has one; UTF-16 text does, and is not read either).
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8000).any(|&b| b == 0)
+}
+
 pub fn decode_text(bytes: Vec<u8>) -> (String, Option<usize>) {
     match String::from_utf8(bytes) {
         Ok(text) => (text, None),
@@ -333,6 +381,20 @@ pub fn decode_text(bytes: Vec<u8>) -> (String, Option<usize>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sniffing_kdl_from_yaml() {
+        assert_eq!(Syntax::sniff("task \"build\" {\n}\n"), Syntax::Kdl);
+        assert_eq!(
+            Syntax::sniff("// a task\n/* x */\npipeline-run generate-name=\"x-\" {}"),
+            Syntax::Kdl
+        );
+        assert_eq!(Syntax::sniff("apiVersion: tekton.dev/v1\n"), Syntax::Yaml);
+        assert_eq!(Syntax::sniff("task: build\n"), Syntax::Yaml);
+        assert_eq!(Syntax::sniff("# task \"x\" {\n"), Syntax::Yaml);
+        assert_eq!(Syntax::sniff(""), Syntax::Yaml);
+    }
+
     use super::*;
 
     #[test]

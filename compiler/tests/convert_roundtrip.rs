@@ -1,5 +1,6 @@
 //! `tkc convert` keeps the model: YAML → KDL → model and KDL → YAML → model give the
-//! documents the source gave (as canonical v1 JSON).
+//! documents the source gave (as canonical v1 JSON), in the model's field order and in the
+//! source's, with its comments (as `tkc convert` writes them).
 //!
 //! Inputs: the project's own YAML and KDL fixtures (`testdata/`, `examples/`) and, as an extra
 //! check when it is beside the project, every Tekton example in
@@ -7,7 +8,7 @@
 
 use std::path::Path;
 use tkc_compiler::diag::Severity;
-use tkc_compiler::emit::{kdl, yaml};
+use tkc_compiler::emit::{kdl, layout, yaml};
 use tkc_compiler::model::encode::document_to_json;
 use tkc_compiler::model::{ApiFields, Document};
 use tkc_compiler::source::SourceMap;
@@ -82,6 +83,49 @@ fn round_trip(path: &Path) -> Vec<String> {
         )),
         Err(e) => problems.push(format!(
             "{name}: the YAML does not decode:\n{e}\n--- YAML ---\n{yaml_text}"
+        )),
+    }
+
+    // As `tkc convert` writes them: in the source's field order, with its comments.
+    let mut sources = SourceMap::new();
+    let file = sources.add(name.as_str(), text.as_str());
+    let refs: Vec<&Document> = documents.iter().collect();
+    let layouts = layout::file_layouts(&sources, file, &refs);
+    let laid_out: Vec<(&Document, Option<&layout::Layout>)> = documents
+        .iter()
+        .zip(&layouts)
+        .map(|(d, l)| (d, l.as_ref()))
+        .collect();
+    let kdl_text = kdl::to_kdl_laid_out(&laid_out);
+    match decode(&format!("{name}.kdl"), &kdl_text) {
+        Ok(back) if json(&back) == expected => {}
+        Ok(back) => problems.push(format!(
+            "{name}: YAML → KDL in source order changed the model\n--- KDL ---\n{kdl_text}\n--- got ---\n{}",
+            pretty(&json(&back))
+        )),
+        Err(e) => problems.push(format!(
+            "{name}: the KDL in source order does not decode:\n{e}\n--- KDL ---\n{kdl_text}"
+        )),
+    }
+    let data: Vec<(yaml::Data, Option<&layout::Layout>)> = laid_out
+        .iter()
+        .map(|(d, l)| {
+            let mut data = kdl::ordered(d);
+            if let Some(l) = l {
+                l.reorder(&mut data);
+            }
+            (data, *l)
+        })
+        .collect();
+    let yaml_text = yaml::to_yaml_stream_laid_out(&data);
+    match decode(&format!("{name}.yaml"), &yaml_text) {
+        Ok(back) if json(&back) == expected => {}
+        Ok(back) => problems.push(format!(
+            "{name}: → YAML in source order changed the model\n--- YAML ---\n{yaml_text}\n--- got ---\n{}",
+            pretty(&json(&back))
+        )),
+        Err(e) => problems.push(format!(
+            "{name}: the YAML in source order does not decode:\n{e}\n--- YAML ---\n{yaml_text}"
         )),
     }
     problems

@@ -59,7 +59,7 @@ const NOT_COMPILED: &[(&str, &str)] = &[
     ),
     (
         "pipelineruns/no-ci/cluster-resolver.yaml",
-        "tkc::lower::unresolved-ref",
+        "tkc::lower::unresolved-pipeline",
     ),
     (
         "pipelineruns/no-ci/git-resolver-custom-apiurl.yaml",
@@ -71,11 +71,11 @@ const NOT_COMPILED: &[(&str, &str)] = &[
     ),
     (
         "pipelineruns/no-ci/git-resolver.yaml",
-        "tkc::lower::unresolved-ref",
+        "tkc::lower::unresolved-pipeline",
     ),
     (
         "pipelineruns/no-ci/hub-resolver.yaml",
-        "tkc::lower::unresolved-ref",
+        "tkc::lower::unresolved-pipeline",
     ),
     (
         "taskruns/beta/bundles-resolver.yaml",

@@ -16,6 +16,18 @@ pub fn paint(color: bool, code: &str, text: &str) -> String {
     }
 }
 
+/// A task's status in a sentence: `failure ignored`, `timed out` (not `failureignored`).
+fn status_words(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Succeeded => "succeeded",
+        TaskStatus::Failed => "failed",
+        TaskStatus::FailureIgnored => "failure ignored",
+        TaskStatus::Skipped => "skipped",
+        TaskStatus::Cancelled => "cancelled",
+        TaskStatus::TimedOut => "timed out",
+    }
+}
+
 fn secs(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
@@ -111,7 +123,7 @@ impl Renderer {
                 ),
                 State::Done(s, d) => (
                     paint(self.color, "31", "✗"),
-                    format!("{} {}", s.as_str().to_lowercase(), secs(*d)),
+                    format!("{} {}", status_words(*s), secs(*d)),
                 ),
                 State::Skipped(r) => (paint(self.color, "2", "⊘"), format!("skipped: {r}")),
             };
@@ -149,8 +161,9 @@ impl Renderer {
                 self.states
                     .insert(task.clone(), State::Running(Instant::now()));
                 if !self.live {
+                    // Attempts count from 1 here, as in the summary ("2 attempts").
                     let retry = if *attempt > 0 {
-                        format!(" (retry {attempt})")
+                        format!(" (attempt {})", attempt + 1)
                     } else {
                         String::new()
                     };
@@ -165,10 +178,8 @@ impl Renderer {
                 reason,
             } => {
                 self.line(
-                    &format!(
-                        "task {task} failed ({reason}); retrying (attempt {})",
-                        attempt + 1
-                    ),
+                    // `attempt` is the number of attempts made, so the failed one's number.
+                    &format!("task {task} attempt {attempt} failed ({reason}); retrying"),
                     true,
                 );
             }
@@ -200,7 +211,7 @@ impl Renderer {
                         let text = paint(
                             self.color,
                             "31",
-                            &format!("task {task} {}: {message}", status.as_str().to_lowercase()),
+                            &format!("task {task} {}: {message}", status_words(*status)),
                         );
                         self.line(&text, true);
                     } else {
@@ -215,7 +226,7 @@ impl Renderer {
                     self.line(
                         &format!(
                             "task {task} {} ({}){detail}",
-                            status.as_str().to_lowercase(),
+                            status_words(*status),
                             secs(*duration)
                         ),
                         true,

@@ -59,6 +59,15 @@ declare_code! {
 }
 
 declare_code! {
+    /// # The file is not a text file
+    ///
+    /// It holds NUL bytes, as binaries, images and archives do, and no YAML or KDL file does
+    /// (a UTF-16 file does too: save it as UTF-8). Nothing of it is read, and nothing of it is
+    /// shown. Leave it out of the paths checked, or `exclude` it in `tkc.toml`.
+    pub static NOT_TEXT = "tkc::syntax::not-text", Error;
+}
+
+declare_code! {
     /// # The input exceeds a safety limit
     ///
     /// Nesting deeper than 256 levels, aliases that expand to far more nodes than the file
@@ -101,6 +110,10 @@ declare_code! {
     /// For example a string where a list belongs (`args: --verbose` instead of
     /// `args: [--verbose]`), or an unquoted `true` where Kubernetes expects a string
     /// (`value: true` in an env var: write `value: "true"`).
+    ///
+    /// Inside the Kubernetes objects tkc passes through as written (`securityContext`,
+    /// `resources`, ...), one field is checked: `capabilities.add` and `capabilities.drop`
+    /// are lists, and KDL's `drop "ALL"` is one string (write `(array)drop "ALL"`).
     pub static WRONG_TYPE = "tkc::schema::wrong-type", Error, reason = "TaskValidationFailed";
 }
 
@@ -205,8 +218,10 @@ pub fn all() -> Vec<&'static Code> {
     let mut all: Vec<&'static Code> = vec![
         &YAML,
         &KDL,
+        &crate::syntax::kdl_escapes::KDL_ESCAPE,
         &DUPLICATE_KEY,
         &INVALID_UTF8,
+        &NOT_TEXT,
         &LIMIT,
         &UNKNOWN_FIELD,
         &FIELD_CASE,
@@ -227,11 +242,18 @@ pub fn all() -> Vec<&'static Code> {
     all
 }
 
-/// Looks a code up by its full name or by its last part (`unknown-field`).
+/// Looks a code up by its full name, without its `tkc::` prefix (`schema::unknown-field`),
+/// or by its last part (`unknown-field`).
 pub fn find(name: &str) -> Option<&'static Code> {
     let all = all();
+    let name = name.trim();
+    let full = if name.starts_with("tkc::") {
+        name.to_string()
+    } else {
+        format!("tkc::{name}")
+    };
     all.iter()
-        .find(|c| c.name == name)
+        .find(|c| c.name == full)
         .or_else(|| {
             let mut short = all
                 .iter()
@@ -243,10 +265,46 @@ pub fn find(name: &str) -> Option<&'static Code> {
         .copied()
 }
 
+/// The code a misspelt name most likely means (`unknwon-field` → `tkc::schema::unknown-field`),
+/// matching the name as it was given: in full, without `tkc::`, or by its last part.
+pub fn closest(name: &str) -> Option<&'static Code> {
+    let all = all();
+    let name = name.trim();
+    let forms = |code: &'static Code| {
+        let short = code.name.trim_start_matches("tkc::");
+        let last = code.name.rsplit("::").next().unwrap_or(short);
+        [code.name, short, last]
+    };
+    let form = if name.starts_with("tkc::") {
+        0
+    } else if name.contains("::") {
+        1
+    } else {
+        2
+    };
+    let candidates: Vec<&'static str> = all.iter().map(|c| forms(c)[form]).collect();
+    let best = crate::suggest::did_you_mean(name, candidates.iter().copied())?;
+    all.into_iter().find(|c| forms(c)[form] == best)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn finding_and_suggesting_codes() {
+        let name = |c: Option<&'static Code>| c.map(|c| c.name);
+        let full = Some("tkc::schema::unknown-field");
+        assert_eq!(name(find("tkc::schema::unknown-field")), full);
+        assert_eq!(name(find("schema::unknown-field")), full);
+        assert_eq!(name(find("unknown-field")), full);
+        assert_eq!(name(find("unknwon-field")), None);
+        assert_eq!(name(closest("unknwon-field")), full);
+        assert_eq!(name(closest("schema::unknown-feild")), full);
+        assert_eq!(name(closest("tkc::schema::unkown-field")), full);
+        assert_eq!(name(closest("zzzzzzzz")), None);
+    }
 
     #[test]
     fn codes_are_unique_and_documented() {

@@ -8,7 +8,7 @@
 pub mod codes;
 pub mod render;
 
-use crate::source::{SourceMap, Span};
+use crate::source::{FileId, SourceMap, Span};
 use std::cmp::Ordering;
 
 /// How bad a finding is.
@@ -232,9 +232,24 @@ impl Diagnostic {
             .map(|l| l.span)
     }
 
-    /// A total order for deterministic output: by file, position, code, message.
-    fn sort_key(&self) -> (Option<Span>, &str, &str) {
-        (self.primary_span(), self.code.name, &self.message)
+    /// A total order for deterministic output: by file; in a file, what makes its text
+    /// unreadable (bytes, then syntax) before anything else, as the rest may only be its
+    /// consequences (a Task lost to a YAML error is "not found" earlier in the file); then by
+    /// position, code, message.
+    fn sort_key(&self) -> (Option<FileId>, u8, Option<Span>, &str, &str) {
+        let span = self.primary_span();
+        let stage = match self.code.name {
+            "tkc::syntax::invalid-utf8" | "tkc::syntax::not-text" => 0,
+            "tkc::syntax::yaml" | "tkc::syntax::kdl" => 1,
+            _ => 2,
+        };
+        (
+            span.map(|s| s.file),
+            stage,
+            span,
+            self.code.name,
+            &self.message,
+        )
     }
 }
 

@@ -40,12 +40,82 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
     let mut out = String::new();
     for diagnostic in diagnostics {
         let report = MietteDiagnostic::new(sources, diagnostic);
-        if handler.render_report(&mut out, &report).is_err() {
+        let mut rendered = String::new();
+        if handler.render_report(&mut rendered, &report).is_err() {
             // Rendering into a String cannot fail on I/O; fall back to one line if miette
             // refuses a span.
-            out.push_str(&short_line(sources, diagnostic));
+            rendered = short_line(sources, diagnostic);
         }
+        out.push_str(&fold_unlabelled_lines(&rendered));
         out.push('\n');
+    }
+    out
+}
+
+/// Lines between two labels that miette shows in one snippet are folded to `⋮`, keeping
+/// one line of context on each side, so the labels stay close to each other. (miette 7 joins
+/// two labels into one snippet when the second starts before the first one's line number
+/// plus its snippet's end line: far into a file, labels hundreds of lines apart.)
+fn fold_unlabelled_lines(report: &str) -> String {
+    /// `(is a source line, is a label line)` of a rendered line, ANSI colours aside.
+    fn kind(line: &str) -> (bool, bool) {
+        let plain = strip_ansi(line);
+        let gutter = plain.trim_start();
+        let digits = gutter.chars().take_while(char::is_ascii_digit).count();
+        let source = digits > 0 && gutter[digits..].starts_with(" │");
+        // Inside a multi-line label the line carries its bar: keep it, or the bar breaks.
+        let in_span = source
+            && gutter[digits + " │".len()..]
+                .trim_start_matches(' ')
+                .starts_with(['│', '├', '╭', '╰']);
+        (source && !in_span, gutter.starts_with('·') || in_span)
+    }
+    let lines: Vec<&str> = report.split_inclusive('\n').collect();
+    let kinds: Vec<(bool, bool)> = lines.iter().map(|l| kind(l)).collect();
+    let mut out = String::with_capacity(report.len());
+    let mut i = 0;
+    while i < lines.len() {
+        // A run of source lines right after a label line whose last line has labels (so: the
+        // lines between two labelled lines, and the second of them): all but one line of
+        // context on each side are folded, if that hides two lines or more.
+        let after_label = i > 0 && kinds[i - 1].1;
+        let run = kinds[i..]
+            .iter()
+            .take_while(|(source, label)| *source && !*label)
+            .count();
+        let labelled_last = kinds.get(i + run).is_some_and(|(_, label)| *label);
+        if after_label && labelled_last && run >= 5 {
+            out.push_str(lines[i]);
+            let width = strip_ansi(lines[i])
+                .find('│')
+                .unwrap_or(1)
+                .saturating_sub(1);
+            out.push_str(&format!("{:>width$} ⋮\n", ""));
+            out.push_str(lines[i + run - 2]);
+            out.push_str(lines[i + run - 1]);
+            i += run;
+            continue;
+        }
+        out.push_str(lines[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -567,5 +637,57 @@ mod window_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use crate::diag::codes;
+
+    fn render(text: &str, labels: &[(usize, usize)]) -> String {
+        let mut map = SourceMap::new();
+        let file = map.add("t.yaml", text);
+        let mut d = Diagnostic::new(&codes::YAML, "m");
+        for &(start, end) in labels {
+            d = d.with_label(Span::new(file, start, end), "here");
+        }
+        human(&map, &[d], HumanOptions::default())
+    }
+
+    /// Lines `lineNN` with some text after them (miette groups labels by their distance).
+    fn lines(n: usize) -> String {
+        (1..=n)
+            .map(|i| format!("line{i:02}: {}\n", "x".repeat(30)))
+            .collect()
+    }
+
+    #[test]
+    fn lines_between_two_labels_fold() {
+        // Two uses of a Task nine lines apart, far enough into the file that miette shows them
+        // in one snippet, with every line between them (it joins labels whose distance is
+        // less than the first one's line number).
+        let filler = "# filler\n".repeat(20);
+        let text = &(filler
+            + "kind: Pipeline\nspec:\n  tasks:\n    - name: a\n      taskRef:\n        name: build\n    - name: b\n      taskSpec:\n        steps:\n          - name: s\n            image: alpine\n            script: echo\n    - name: c\n      taskRef:\n        name: build\n");
+        let first = text.find("build").unwrap_or(0);
+        let second = text.rfind("build").unwrap_or(0);
+        let out = render(text, &[(first, first + 5), (second, second + 5)]);
+        assert!(out.contains("27 │     - name: b"), "{out}");
+        assert!(out.contains("⋮\n"), "{out}");
+        assert!(!out.contains("steps:"), "{out}");
+        assert!(out.contains("34 │       taskRef:"), "{out}");
+    }
+
+    #[test]
+    fn lines_under_a_multi_line_label_stay() {
+        let text = "# filler\n".repeat(20) + &lines(12);
+        let at = |line: usize| text.find(&format!("line{line:02}")).unwrap_or(0);
+        let out = render(&text, &[(at(2), at(9) + 6), (at(11), at(11) + 6)]);
+        assert_eq!(out.matches("╭─[").count(), 1, "one snippet: {out}");
+        for line in 2..=9 {
+            assert!(out.contains(&format!("line{line:02}")), "{out}");
+        }
+        assert!(!out.contains('⋮'), "{out}");
     }
 }

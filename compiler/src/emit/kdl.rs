@@ -8,7 +8,9 @@
 //! Decoding the output gives the same model (round-trip tests over the fixtures and the
 //! Tekton examples).
 
+use super::layout::{Layout, child};
 use super::yaml::Data;
+use crate::model::decode::FieldMeta;
 use crate::model::encode::document_to_json;
 use crate::model::shape::{Described, Shape, StructShape};
 use crate::model::{Document, Kind, ObjectMeta, Resource};
@@ -21,17 +23,124 @@ const INDENT: &str = "    ";
 
 /// Documents as one KDL text.
 pub fn to_kdl(documents: &[Document]) -> String {
+    let laid_out: Vec<(&Document, Option<&Layout>)> = documents.iter().map(|d| (d, None)).collect();
+    to_kdl_laid_out(&laid_out)
+}
+
+/// Documents as one KDL text, each with its source's [`Layout`] when there is one: fields
+/// in the source's order, and its comments.
+pub fn to_kdl_laid_out(documents: &[(&Document, Option<&Layout>)]) -> String {
     let mut out = String::new();
-    for (i, document) in documents.iter().enumerate() {
+    for (i, (document, layout)) in documents.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        write_document(&mut out, document);
+        let cx = Cx {
+            layout: *layout,
+            path: String::new(),
+        };
+        write_document(&mut out, document, &cx);
+        if let Some(layout) = layout {
+            for line in layout.rest() {
+                out.push_str(&format!("//{line}\n"));
+            }
+        }
     }
     out
 }
 
-fn write_document(out: &mut String, document: &Document) {
+/// Where the emitter is, for a [`Layout`] (no paths are built without one).
+struct Cx<'a> {
+    layout: Option<&'a Layout>,
+    path: String,
+}
+
+impl Cx<'_> {
+    fn child(&self, segment: &str) -> Cx<'_> {
+        Cx {
+            layout: self.layout,
+            path: match self.layout {
+                Some(_) => child(&self.path, segment),
+                None => String::new(),
+            },
+        }
+    }
+
+    fn position(&self, key: &str) -> usize {
+        self.layout
+            .and_then(|l| l.position(&child(&self.path, key)))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The comments of a value written inside another node's line (a property, an
+    /// argument): those before it and those trailing it, for that node.
+    fn inline_comments(&self) -> Inline {
+        let Some(layout) = self.layout else {
+            return Inline::default();
+        };
+        Inline {
+            before: layout.before(&self.path),
+            trailing: layout.trailing(&self.path),
+        }
+    }
+
+    /// A node's text with its comments: those before it on lines of their own, those
+    /// trailing it at the end of its first line (or before it, when that line opens a
+    /// multi-line string); `hoisted` are those of values written inside its line.
+    fn decorate(&self, text: String, hoisted: Inline, depth: usize) -> String {
+        let Some(layout) = self.layout else {
+            return text;
+        };
+        let mut before = layout.before(&self.path);
+        before.extend(hoisted.before);
+        let mut trailing = layout.trailing(&self.path);
+        trailing.extend(hoisted.trailing);
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        if first.ends_with("\"\"\"") {
+            before.append(&mut trailing);
+        }
+        if before.is_empty() && trailing.is_empty() {
+            return text;
+        }
+        let pad = INDENT.repeat(depth);
+        let mut out = String::new();
+        for line in before {
+            out.push_str(&format!("{pad}//{line}\n"));
+        }
+        out.push_str(first);
+        if !trailing.is_empty() {
+            out.push_str(&format!(" //{}", trailing.join(" ")));
+        }
+        out.push('\n');
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Comments of values written inside a node's line, for that node.
+#[derive(Default)]
+struct Inline {
+    before: Vec<String>,
+    trailing: Vec<String>,
+}
+
+impl Inline {
+    fn extend(&mut self, other: Inline) {
+        self.before.extend(other.before);
+        self.trailing.extend(other.trailing);
+    }
+}
+
+/// The fields of a struct in the order they were written (the model's where unknown).
+fn in_source_order(shape: &StructShape, cx: &Cx) -> Vec<(&'static FieldMeta, Shape)> {
+    let mut fields: Vec<(&'static FieldMeta, Shape)> = shape.iter().collect();
+    if cx.layout.is_some() {
+        fields.sort_by_key(|(meta, _)| cx.position(meta.key));
+    }
+    fields
+}
+
+fn write_document(out: &mut String, document: &Document, cx: &Cx) {
     let json = document_to_json(document);
     let kind = match document.kind {
         Kind::ClusterTask => "task".to_string(),
@@ -43,9 +152,12 @@ fn write_document(out: &mut String, document: &Document) {
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     let mut head = kind;
+    let meta_cx = cx.child("metadata");
+    let mut hoisted = Inline::default();
     if let Some(name) = metadata.get("name").and_then(Value::as_str) {
         head.push(' ');
         head.push_str(&string(name, 0));
+        hoisted.extend(meta_cx.child("name").inline_comments());
     }
     for (key, prop) in [
         ("generateName", "generate-name"),
@@ -53,7 +165,12 @@ fn write_document(out: &mut String, document: &Document) {
     ] {
         if let Some(value) = metadata.get(key).and_then(Value::as_str) {
             head.push_str(&format!(" {prop}={}", string(value, 0)));
+            hoisted.extend(meta_cx.child(key).inline_comments());
         }
+    }
+    // `apiVersion` and `kind` are the node's name.
+    for key in ["apiVersion", "kind"] {
+        hoisted.extend(cx.child(key).inline_comments());
     }
     let mut children = Vec::new();
     let rest: Map<String, Value> = metadata
@@ -64,7 +181,7 @@ fn write_document(out: &mut String, document: &Document) {
     if !rest.is_empty()
         && let Shape::Struct(meta) = ObjectMeta::shape()
     {
-        children.push(struct_node("metadata", meta, &rest, 1));
+        children.push(struct_node("metadata", meta, &rest, 1, &meta_cx));
     }
     match &document.resource {
         Resource::ConfigMap(_) | Resource::Secret(_) => {
@@ -76,6 +193,7 @@ fn write_document(out: &mut String, document: &Document) {
                         None,
                         value,
                         1,
+                        &cx.child(key),
                     ));
                 }
             }
@@ -85,12 +203,14 @@ fn write_document(out: &mut String, document: &Document) {
                 .get("spec")
                 .and_then(Value::as_object)
                 .unwrap_or(&empty);
+            let spec_cx = cx.child("spec");
+            hoisted.extend(spec_cx.inline_comments());
             if let Some(shape) = spec_shape(&document.resource) {
-                children.extend(struct_children(shape, spec, 1, &[]));
+                children.extend(struct_children(shape, spec, 1, &[], &spec_cx));
             }
         }
     }
-    out.push_str(&node_text(&head, &children, 0));
+    out.push_str(&cx.decorate(node_text(&head, &children, 0), hoisted, 0));
 }
 
 /// The shape of a resource's spec.
@@ -139,8 +259,15 @@ fn node_text(head: &str, children: &[String], depth: usize) -> String {
 
 /// A struct as a node named `name`: its positional field as the argument, short scalar
 /// fields as properties, the rest as children.
-fn struct_node(name: &str, shape: &StructShape, obj: &Map<String, Value>, depth: usize) -> String {
+fn struct_node(
+    name: &str,
+    shape: &StructShape,
+    obj: &Map<String, Value>,
+    depth: usize,
+    cx: &Cx,
+) -> String {
     let mut head = node_name(name);
+    let mut hoisted = Inline::default();
     let positional = shape.positional();
     let mut used: Vec<&str> = Vec::new();
     if let Some(p) = positional
@@ -150,9 +277,10 @@ fn struct_node(name: &str, shape: &StructShape, obj: &Map<String, Value>, depth:
         head.push(' ');
         head.push_str(&string(s, depth));
         used.push(p.key);
+        hoisted.extend(cx.child(p.key).inline_comments());
     }
     let width = INDENT.len() * depth;
-    for (meta, field_shape) in shape.iter() {
+    for (meta, field_shape) in in_source_order(shape, cx) {
         if used.contains(&meta.key) {
             continue;
         }
@@ -179,9 +307,10 @@ fn struct_node(name: &str, shape: &StructShape, obj: &Map<String, Value>, depth:
         }
         head.push_str(&prop);
         used.push(meta.key);
+        hoisted.extend(cx.child(meta.key).inline_comments());
     }
-    let children = struct_children(shape, obj, depth + 1, &used);
-    node_text(&head, &children, depth)
+    let children = struct_children(shape, obj, depth + 1, &used, cx);
+    cx.decorate(node_text(&head, &children, depth), hoisted, depth)
 }
 
 /// The fields of a struct (but `skip`) as child nodes, in declaration order. Keys the shape
@@ -191,9 +320,10 @@ fn struct_children(
     obj: &Map<String, Value>,
     depth: usize,
     skip: &[&str],
+    cx: &Cx,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for (meta, field_shape) in shape.iter() {
+    for (meta, field_shape) in in_source_order(shape, cx) {
         if skip.contains(&meta.key) {
             continue;
         }
@@ -204,12 +334,13 @@ fn struct_children(
                 meta.kdl_item,
                 value,
                 depth,
+                &cx.child(meta.key),
             ));
         }
     }
     for (key, value) in obj {
         if shape.field(key).is_none() && !skip.contains(&key.as_str()) {
-            out.push(json_node(key, value, depth));
+            out.push(json_node(key, value, depth, &cx.child(key)));
         }
     }
     out
@@ -222,30 +353,37 @@ fn field_node(
     kdl_item: Option<&str>,
     value: &Value,
     depth: usize,
+    cx: &Cx,
 ) -> String {
     let pad = INDENT.repeat(depth);
     match (shape, value) {
-        (Shape::String | Shape::Duration, Value::String(s)) => {
-            format!("{pad}{} {}\n", node_name(name), string(s, depth))
+        (Shape::String | Shape::Duration, Value::String(s)) => cx.decorate(
+            format!("{pad}{} {}\n", node_name(name), string(s, depth)),
+            Inline::default(),
+            depth,
+        ),
+        (Shape::Bool | Shape::Int, Value::Bool(_) | Value::Number(_)) => cx.decorate(
+            format!("{pad}{} {}\n", node_name(name), scalar(value, depth)),
+            Inline::default(),
+            depth,
+        ),
+        (Shape::Struct(s), Value::Object(obj)) => struct_node(name, s, obj, depth, cx),
+        (Shape::EmbeddedTask, Value::Object(obj)) => embedded_task(name, obj, depth, cx),
+        (Shape::List(item), Value::Array(items)) => {
+            list_node(name, item(), kdl_item, items, depth, cx)
         }
-        (Shape::Bool | Shape::Int, Value::Bool(_) | Value::Number(_)) => {
-            format!("{pad}{} {}\n", node_name(name), scalar(value, depth))
-        }
-        (Shape::Struct(s), Value::Object(obj)) => struct_node(name, s, obj, depth),
-        (Shape::EmbeddedTask, Value::Object(obj)) => embedded_task(name, obj, depth),
-        (Shape::List(item), Value::Array(items)) => list_node(name, item(), kdl_item, items, depth),
-        (Shape::ParamValue, _) => param_value(name, value, depth),
+        (Shape::ParamValue, _) => param_value(name, value, depth, cx),
         (Shape::StringMap | Shape::Properties, Value::Object(obj)) => {
-            let children: Vec<String> = obj
-                .iter()
+            let children: Vec<String> = sorted_entries(obj, cx)
+                .into_iter()
                 .map(|(k, v)| match (shape, v) {
                     (Shape::Properties, Value::Object(spec)) => {
                         match crate::model::PropertySpec::shape() {
-                            Shape::Struct(s) => struct_node(k, s, spec, depth + 1),
-                            _ => json_node(k, v, depth + 1),
+                            Shape::Struct(s) => struct_node(k, s, spec, depth + 1, &cx.child(k)),
+                            _ => json_node(k, v, depth + 1, &cx.child(k)),
                         }
                     }
-                    _ => json_node(k, v, depth + 1),
+                    _ => json_node(k, v, depth + 1, &cx.child(k)),
                 })
                 .collect();
             let head = if obj.contains_key("-") {
@@ -253,11 +391,29 @@ fn field_node(
             } else {
                 node_name(name)
             };
-            node_text(&head, &children, depth)
+            cx.decorate(node_text(&head, &children, depth), Inline::default(), depth)
         }
         // Kubernetes objects, `Any`, and values of a shape the model did not produce.
-        _ => json_node(name, value, depth),
+        _ => json_node(name, value, depth, cx),
     }
+}
+
+/// A map's entries in the order they were written (as the JSON keeps them where unknown).
+fn sorted_entries<'v>(obj: &'v Map<String, Value>, cx: &Cx) -> Vec<(&'v String, &'v Value)> {
+    let mut entries: Vec<(&String, &Value)> = obj.iter().collect();
+    if cx.layout.is_some() {
+        entries.sort_by_key(|(k, _)| cx.position(k));
+    }
+    entries
+}
+
+/// The comments of a list's items, for a list written on one line.
+fn item_comments(len: usize, cx: &Cx) -> Inline {
+    let mut all = Inline::default();
+    for i in 0..len {
+        all.extend(cx.child(&i.to_string()).inline_comments());
+    }
+    all
 }
 
 /// A list field: repeated item nodes, the node's arguments (strings), or `-` children.
@@ -267,12 +423,23 @@ fn list_node(
     kdl_item: Option<&str>,
     items: &[Value],
     depth: usize,
+    cx: &Cx,
 ) -> String {
     if let Some(item_name) = kdl_item {
-        return items
+        // The field's own comments go before its first item.
+        let field_comments = cx.inline_comments();
+        let field_comments = field_comments
+            .before
+            .into_iter()
+            .chain(field_comments.trailing);
+        let nodes: String = items
             .iter()
-            .map(|v| field_node(item_name, item, None, v, depth))
+            .enumerate()
+            .map(|(i, v)| field_node(item_name, item, None, v, depth, &cx.child(&i.to_string())))
             .collect();
+        let pad = INDENT.repeat(depth);
+        let lead: String = field_comments.map(|l| format!("{pad}//{l}\n")).collect();
+        return lead + &nodes;
     }
     let all_scalar = items.iter().all(|v| !v.is_array() && !v.is_object());
     let pad = INDENT.repeat(depth);
@@ -284,22 +451,31 @@ fn list_node(
     {
         let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
         // One argument is a one-item list where the model expects a list.
-        return format!("{pad}{} {}\n", node_name(name), args.join(" "));
+        return cx.decorate(
+            format!("{pad}{} {}\n", node_name(name), args.join(" ")),
+            item_comments(items.len(), cx),
+            depth,
+        );
     }
     if matches!(item, Shape::Struct(_)) {
         let children: Vec<String> = items
             .iter()
-            .map(|v| field_node("-", item, None, v, depth + 1))
+            .enumerate()
+            .map(|(i, v)| field_node("-", item, None, v, depth + 1, &cx.child(&i.to_string())))
             .collect();
-        return node_text(&node_name(name), &children, depth);
+        return cx.decorate(
+            node_text(&node_name(name), &children, depth),
+            Inline::default(),
+            depth,
+        );
     }
-    json_node(name, &Value::Array(items.to_vec()), depth)
+    json_node(name, &Value::Array(items.to_vec()), depth, cx)
 }
 
 /// A param value: a string, the arguments of an array, or the children of an object.
-fn param_value(name: &str, value: &Value, depth: usize) -> String {
+fn param_value(name: &str, value: &Value, depth: usize, cx: &Cx) -> String {
     let pad = INDENT.repeat(depth);
-    match value {
+    let text = match value {
         Value::Array(items) if items.iter().all(Value::is_string) => {
             let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
             let head = if items.len() >= 2 {
@@ -307,16 +483,17 @@ fn param_value(name: &str, value: &Value, depth: usize) -> String {
             } else {
                 format!("(array){}", node_name(name))
             };
-            if args.is_empty() {
+            let text = if args.is_empty() {
                 format!("{pad}{head}\n")
             } else {
                 format!("{pad}{head} {}\n", args.join(" "))
-            }
+            };
+            return cx.decorate(text, item_comments(items.len(), cx), depth);
         }
         Value::Object(obj) if obj.values().all(Value::is_string) => {
-            let children: Vec<String> = obj
-                .iter()
-                .map(|(k, v)| json_node(k, v, depth + 1))
+            let children: Vec<String> = sorted_entries(obj, cx)
+                .into_iter()
+                .map(|(k, v)| json_node(k, v, depth + 1, &cx.child(k)))
                 .collect();
             let head = if obj.is_empty() || obj.contains_key("-") {
                 format!("(object){}", node_name(name))
@@ -326,12 +503,13 @@ fn param_value(name: &str, value: &Value, depth: usize) -> String {
             node_text(&head, &children, depth)
         }
         Value::String(s) => format!("{pad}{} {}\n", node_name(name), string(s, depth)),
-        other => json_node(name, other, depth),
-    }
+        other => return json_node(name, other, depth, cx),
+    };
+    cx.decorate(text, Inline::default(), depth)
 }
 
 /// A pipeline task's `taskSpec`: the Task spec's fields, and a custom task's.
-fn embedded_task(name: &str, obj: &Map<String, Value>, depth: usize) -> String {
+fn embedded_task(name: &str, obj: &Map<String, Value>, depth: usize, cx: &Cx) -> String {
     let mut children = Vec::new();
     if let Shape::Struct(task) = crate::model::TaskSpec::shape() {
         children.extend(struct_children(
@@ -339,6 +517,7 @@ fn embedded_task(name: &str, obj: &Map<String, Value>, depth: usize) -> String {
             obj,
             depth + 1,
             &["apiVersion", "kind", "spec", "metadata"],
+            cx,
         ));
     }
     for key in ["apiVersion", "kind"] {
@@ -352,21 +531,32 @@ fn embedded_task(name: &str, obj: &Map<String, Value>, depth: usize) -> String {
         }
     }
     if let Some(spec) = obj.get("spec") {
-        children.push(json_node("spec", spec, depth + 1));
+        children.push(json_node("spec", spec, depth + 1, &cx.child("spec")));
     }
     if let Some(Value::Object(meta)) = obj.get("metadata")
         && let Shape::Struct(s) = crate::model::EmbeddedMetadata::shape()
     {
-        children.push(struct_node("metadata", s, meta, depth + 1));
+        children.push(struct_node(
+            "metadata",
+            s,
+            meta,
+            depth + 1,
+            &cx.child("metadata"),
+        ));
     }
-    node_text(&node_name(name), &children, depth)
+    cx.decorate(
+        node_text(&node_name(name), &children, depth),
+        Inline::default(),
+        depth,
+    )
 }
 
 /// Any JSON value as a node, keys as written (Kubernetes objects, rule 8 of the dialect).
-fn json_node(name: &str, value: &Value, depth: usize) -> String {
+fn json_node(name: &str, value: &Value, depth: usize, cx: &Cx) -> String {
     let pad = INDENT.repeat(depth);
     let name_text = node_name(name);
-    match value {
+    let mut hoisted = Inline::default();
+    let text = match value {
         Value::Array(items) if items.iter().all(|v| !v.is_array() && !v.is_object()) => {
             let args: Vec<String> = items.iter().map(|v| scalar(v, depth)).collect();
             let head = if items.len() >= 2 {
@@ -374,6 +564,7 @@ fn json_node(name: &str, value: &Value, depth: usize) -> String {
             } else {
                 format!("(array){name_text}")
             };
+            hoisted = item_comments(items.len(), cx);
             if args.is_empty() {
                 format!("{pad}{head}\n")
             } else {
@@ -381,14 +572,17 @@ fn json_node(name: &str, value: &Value, depth: usize) -> String {
             }
         }
         Value::Array(items) => {
-            let children: Vec<String> =
-                items.iter().map(|v| json_node("-", v, depth + 1)).collect();
+            let children: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json_node("-", v, depth + 1, &cx.child(&i.to_string())))
+                .collect();
             node_text(&name_text, &children, depth)
         }
         Value::Object(obj) => {
-            let children: Vec<String> = obj
-                .iter()
-                .map(|(k, v)| json_node(k, v, depth + 1))
+            let children: Vec<String> = sorted_entries(obj, cx)
+                .into_iter()
+                .map(|(k, v)| json_node(k, v, depth + 1, &cx.child(k)))
                 .collect();
             // A node with nothing in it is an empty map.
             let head = if obj.contains_key("-") {
@@ -399,7 +593,8 @@ fn json_node(name: &str, value: &Value, depth: usize) -> String {
             node_text(&head, &children, depth)
         }
         scalar_value => format!("{pad}{name_text} {}\n", scalar(scalar_value, depth)),
-    }
+    };
+    cx.decorate(text, hoisted, depth)
 }
 
 fn scalar(value: &Value, depth: usize) -> String {

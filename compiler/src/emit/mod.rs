@@ -2,6 +2,7 @@
 //! canonical Tekton resources of `tkc compile --emit tekton` ([`tekton_yaml`]).
 
 pub mod kdl;
+pub mod layout;
 pub mod yaml;
 
 use crate::model::{Document, Kind, ParamType};
@@ -10,7 +11,9 @@ use yaml::Data;
 
 /// Documents as canonical `tekton.dev/v1` YAML (StepActions `v1beta1`): converted from KDL
 /// or v1beta1, keys in Tekton's order, and the defaults Tekton's webhook would add made
-/// explicit: param and result types, `taskRef.kind: Task`, a TaskRun's `timeout: 1h0m0s`
+/// explicit: param types, Task and step result types (not a Pipeline's result types:
+/// Tekton's `PipelineSpec.SetDefaults` leaves them unset, and `string` would be wrong for an
+/// array or object result), `taskRef.kind: Task` (unless a resolver fetches it), a TaskRun's `timeout: 1h0m0s`
 /// and `serviceAccountName: default`, a PipelineRun's `timeouts.pipeline: 1h0m0s` and
 /// `taskRunTemplate.serviceAccountName: default`.
 ///
@@ -100,17 +103,21 @@ fn task_spec(spec: &mut Map<String, Value>) {
     }
 }
 
+/// `kind: Task` on a `taskRef` without one, as Tekton's `PipelineTask.SetDefaults` and
+/// `TaskRunSpec.SetDefaults` do: not for a resolver's reference nor a custom task's.
 fn task_ref(holder: &mut Map<String, Value>) {
     if let Some(Value::Object(r)) = holder.get_mut("taskRef")
         && !r.contains_key("apiVersion")
+        && !r.contains_key("resolver")
     {
         r.entry("kind").or_insert_with(|| Value::from("Task"));
     }
 }
 
+/// A Pipeline's defaults (Tekton's `PipelineSpec.SetDefaults`): param types, and those of
+/// its tasks; its results keep the type as written.
 fn pipeline_spec(spec: &mut Map<String, Value>) {
     default_types(spec.get_mut("params"), "default");
-    default_types(spec.get_mut("results"), "value");
     for section in ["tasks", "finally"] {
         if let Some(Value::Array(tasks)) = spec.get_mut(section) {
             for task in tasks.iter_mut().filter_map(Value::as_object_mut) {

@@ -9,6 +9,7 @@
 //! output back (with Kubernetes' YAML 1.1 rules, as tkc's own parser does) gives the value
 //! that was written; a property test checks that.
 
+use super::layout::{Layout, child};
 use crate::syntax::yaml::resolve_plain;
 use crate::syntax::{Node, ScalarKind};
 use serde_json::Value;
@@ -54,16 +55,81 @@ impl Data {
 
 /// One YAML document for `data` (no `---`), ending in a newline.
 pub fn to_yaml(data: &Data) -> String {
+    to_yaml_laid_out(data, None)
+}
+
+/// One YAML document, with the comments of its source's [`Layout`] (for `tkc convert`).
+pub fn to_yaml_laid_out(data: &Data, layout: Option<&Layout>) -> String {
     let mut out = String::new();
+    let cx = Cx {
+        layout,
+        path: String::new(),
+    };
+    for line in cx.before() {
+        comment_line(&mut out, &line, 0);
+    }
     match data {
-        Data::Map(entries) if !entries.is_empty() => write_map(&mut out, entries, 0),
-        Data::Seq(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        Data::Map(entries) if !entries.is_empty() => {
+            write_map(&mut out, entries, 0, &cx, Vec::new())
+        }
+        Data::Seq(items) if !items.is_empty() => write_seq(&mut out, items, 0, &cx),
         other => {
             write_inline(&mut out, other, 0);
             out.push('\n');
         }
     }
+    if let Some(layout) = layout {
+        for line in layout.rest() {
+            comment_line(&mut out, &line, 0);
+        }
+    }
     out
+}
+
+/// Where the writer is, for a [`Layout`]'s comments (no paths are built without one).
+struct Cx<'a> {
+    layout: Option<&'a Layout>,
+    path: String,
+}
+
+impl Cx<'_> {
+    fn child(&self, segment: &str) -> Cx<'_> {
+        Cx {
+            layout: self.layout,
+            path: match self.layout {
+                Some(_) => child(&self.path, segment),
+                None => String::new(),
+            },
+        }
+    }
+
+    fn before(&self) -> Vec<String> {
+        self.layout
+            .map(|l| l.before(&self.path))
+            .unwrap_or_default()
+    }
+
+    fn trailing(&self) -> Vec<String> {
+        self.layout
+            .map(|l| l.trailing(&self.path))
+            .unwrap_or_default()
+    }
+}
+
+/// A comment on a line of its own at column `at` (the line is indented after it).
+fn comment_line(out: &mut String, text: &str, at: usize) {
+    out.push('#');
+    out.push_str(text);
+    out.push('\n');
+    indent(out, at);
+}
+
+/// Comments trailing a line (written before its line break).
+fn trailing_comments(out: &mut String, lines: &[String]) {
+    if !lines.is_empty() {
+        out.push_str("  #");
+        out.push_str(&lines.join(" "));
+    }
 }
 
 /// Several documents separated by `---`.
@@ -78,34 +144,80 @@ pub fn to_yaml_stream(documents: &[Data]) -> String {
     out
 }
 
+/// Several documents with their sources' layouts, separated by `---`.
+pub fn to_yaml_stream_laid_out(documents: &[(Data, Option<&Layout>)]) -> String {
+    let mut out = String::new();
+    for (i, (doc, layout)) in documents.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&to_yaml_laid_out(doc, *layout));
+    }
+    out
+}
+
 fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
-/// Writes the entries of a non-empty map, each line at `at`.
-fn write_map(out: &mut String, entries: &[(String, Data)], at: usize) {
+/// Is this value written as a `|` block (after which nothing may follow on its line)?
+fn is_block(value: &Data) -> bool {
+    matches!(value, Data::Scalar(Value::String(s)) if literal_block_fits(s))
+}
+
+/// Writes the entries of a non-empty map, each line at `at`; `first_trailing` are comments
+/// for the end of the first entry's line (those of the list item the map is).
+fn write_map(
+    out: &mut String,
+    entries: &[(String, Data)],
+    at: usize,
+    cx: &Cx,
+    mut first_trailing: Vec<String>,
+) {
     for (i, (key, value)) in entries.iter().enumerate() {
         if i > 0 {
             indent(out, at);
         }
+        let cx = cx.child(key);
+        let mut trailing = std::mem::take(&mut first_trailing);
+        trailing.extend(cx.trailing());
+        let mut before = cx.before();
+        if is_block(value) {
+            before.append(&mut trailing);
+        }
+        for line in before {
+            comment_line(out, &line, at);
+        }
         write_key(out, key);
         out.push(':');
-        write_value_after_key(out, value, at);
+        write_value_after_key(out, value, at, &cx, &trailing);
     }
 }
 
 /// Writes the items of a non-empty sequence, each `- ` at `at`.
-fn write_seq(out: &mut String, items: &[Data], at: usize) {
+fn write_seq(out: &mut String, items: &[Data], at: usize, cx: &Cx) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             indent(out, at);
         }
+        let cx = cx.child(&i.to_string());
+        let mut before = cx.before();
+        let mut trailing = cx.trailing();
+        let map = matches!(item, Data::Map(e) if !e.is_empty());
+        let seq = matches!(item, Data::Seq(s) if !s.is_empty());
+        if seq || is_block(item) {
+            before.append(&mut trailing);
+        }
+        for line in before {
+            comment_line(out, &line, at);
+        }
         out.push_str("- ");
         match item {
-            Data::Map(entries) if !entries.is_empty() => write_map(out, entries, at + 2),
-            Data::Seq(inner) if !inner.is_empty() => write_seq(out, inner, at + 2),
+            Data::Map(entries) if map => write_map(out, entries, at + 2, &cx, trailing),
+            Data::Seq(inner) if !inner.is_empty() => write_seq(out, inner, at + 2, &cx),
             other => {
                 write_inline(out, other, at + 2);
+                trailing_comments(out, &trailing);
                 out.push('\n');
             }
         }
@@ -113,21 +225,24 @@ fn write_seq(out: &mut String, items: &[Data], at: usize) {
 }
 
 /// The value of a map entry, after `key:`; the key is at `at`.
-fn write_value_after_key(out: &mut String, value: &Data, at: usize) {
+fn write_value_after_key(out: &mut String, value: &Data, at: usize, cx: &Cx, trailing: &[String]) {
     match value {
         Data::Map(entries) if !entries.is_empty() => {
+            trailing_comments(out, trailing);
             out.push('\n');
             indent(out, at + 2);
-            write_map(out, entries, at + 2);
+            write_map(out, entries, at + 2, cx, Vec::new());
         }
         Data::Seq(items) if !items.is_empty() => {
+            trailing_comments(out, trailing);
             out.push('\n');
             indent(out, at + 2);
-            write_seq(out, items, at + 2);
+            write_seq(out, items, at + 2, cx);
         }
         other => {
             out.push(' ');
             write_inline(out, other, at + 2);
+            trailing_comments(out, trailing);
             out.push('\n');
         }
     }
@@ -200,6 +315,18 @@ fn write_literal_block(out: &mut String, s: &str, at: usize) {
 /// Characters that a plain or literal scalar cannot hold as they are.
 fn is_special(c: char) -> bool {
     c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}')
+}
+
+/// `s` as an item of a flow sequence (`[a, "true"]`) that reads back as the same string:
+/// plain where that is safe, else double-quoted.
+pub(crate) fn flow_item(s: &str) -> String {
+    if is_plain_safe(s) && !s.contains([',', '[', ']', '{', '}']) {
+        s.to_string()
+    } else {
+        let mut out = String::new();
+        write_double_quoted(&mut out, s);
+        out
+    }
 }
 
 /// Can `s` be written unquoted, and read back as the same string?

@@ -84,6 +84,17 @@ pub mod codes {
     }
 
     declare_code! {
+        /// # A run's Pipeline that only a cluster can resolve
+        ///
+        /// The PipelineRun's `pipelineRef` names a Pipeline fetched by a resolver when the run
+        /// starts, or one that is not among the inputs and search paths. Tekton fails such a
+        /// run with `CouldntGetPipeline` if the cluster lacks it too. `tkc compile` and
+        /// `tkc run` work offline: vendor the Pipeline into the repository (or add its folder
+        /// with `--search-path`) and refer to it by name.
+        pub static UNRESOLVED_PIPELINE = "tkc::lower::unresolved-pipeline", Error, reason = "CouldntGetPipeline";
+    }
+
+    declare_code! {
         /// # Something tkc does not run
         ///
         /// Custom tasks (a `taskRef` or `taskSpec` with `apiVersion` and `kind`, run as
@@ -123,6 +134,7 @@ pub fn codes() -> Vec<&'static Code> {
     use codes::*;
     vec![
         &UNRESOLVED_REF,
+        &UNRESOLVED_PIPELINE,
         &UNSUPPORTED,
         &NO_RUN,
         &INVALID_ON_ERROR,
@@ -162,9 +174,15 @@ impl<'w> Lowering<'w> {
 
     /// Reports a reference the plan cannot follow.
     fn unresolved<T>(&mut self, what: &str, at: Span, resolved: &Resolved<T>) {
+        // Tekton's reason differs: CouldntGetPipeline for the run's Pipeline.
+        let code = if what == "pipelineRef" {
+            &codes::UNRESOLVED_PIPELINE
+        } else {
+            &codes::UNRESOLVED_REF
+        };
         let diagnostic = match resolved {
             Resolved::Remote { resolver } => Diagnostic::new(
-                &codes::UNRESOLVED_REF,
+                code,
                 format!(
                     "needs a cluster: {what} uses the {} resolver",
                     resolver.value
@@ -173,7 +191,7 @@ impl<'w> Lowering<'w> {
             .with_label(resolver.span, "fetched when the run starts")
             .with_help("vendor the resource into the repository and refer to it by name"),
             Resolved::NotFound { name } => Diagnostic::new(
-                &codes::UNRESOLVED_REF,
+                code,
                 format!("{what} `{}` is not among the inputs", name.value),
             )
             .with_label(name.span, "not found")

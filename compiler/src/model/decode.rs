@@ -113,6 +113,21 @@ pub struct Cx<'a> {
     field: Option<&'static str>,
     /// How many model structs are being decoded, one inside the other.
     depth: usize,
+    /// Required fields that an unknown key of the same struct (by its head) looks like a
+    /// misspelling of: reported once, as the unknown field, and not again as missing.
+    misspelt: Vec<(Span, &'static str)>,
+    /// The structs being decoded, outermost first: what they are, their fields, the key
+    /// they are under (if any) and their depth, so that a key that belongs to an enclosing
+    /// struct (`runAfter` indented under `taskRef`) can say so.
+    enclosing: Vec<Enclosing>,
+}
+
+/// A struct being decoded (see [`Cx::enclosing`]).
+struct Enclosing {
+    what: &'static str,
+    fields: &'static [FieldMeta],
+    key: Option<Span>,
+    depth: usize,
 }
 
 /// Model structs nested deeper than this are refused. Only pipelines in pipelines nest
@@ -130,7 +145,15 @@ impl<'a> Cx<'a> {
             parent_key: None,
             field: None,
             depth: 0,
+            misspelt: Vec::new(),
+            enclosing: Vec::new(),
         }
+    }
+
+    /// Is field `key` of the struct at `head` given under a misspelt key (`imagee:`)? Its
+    /// unknown-field report says so; a missing-field report would be the same mistake twice.
+    pub fn is_misspelt(&self, head: Span, key: &str) -> bool {
+        self.misspelt.iter().any(|(h, k)| *h == head && *k == key)
     }
 
     /// The next struct decoded is the value of the field under this key (its "missing
@@ -161,6 +184,33 @@ impl<'a> Cx<'a> {
     /// Ends what [`Cx::enter`] started.
     pub fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+        let depth = self.depth;
+        self.enclosing.retain(|e| e.depth <= depth);
+    }
+
+    /// Where an unknown `key` of the innermost struct belongs, if it is a field of a struct
+    /// around it: the help for an indentation mistake.
+    fn belongs_outside(&self, key: &str, kdl: bool) -> Option<String> {
+        let (inner, outer) = self.enclosing.split_last()?;
+        let field_of = |e: &&Enclosing| {
+            e.fields.iter().any(|f| {
+                f.accepted_in(self.version) && (f.key == key || (kdl && is_kebab_of(key, f.key)))
+            })
+        };
+        let owner = outer.iter().rev().find(field_of)?;
+        let under = inner
+            .key
+            .and_then(|k| self.text.get(k.start as usize..k.end as usize))
+            .map(|k| k.trim_matches(['"', '\''].as_slice()));
+        let place = match (under, kdl) {
+            (Some(under), false) => format!(": indent it to line up with `{under}:`, not under it"),
+            (Some(under), true) => format!(": move it out of the `{under}` block"),
+            (None, _) => String::new(),
+        };
+        Some(format!(
+            "`{key}` is a field of the {}, not of the {}{place}",
+            owner.what, inner.what
+        ))
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
@@ -196,7 +246,10 @@ impl<'a> Cx<'a> {
             && node.origin == Syntax::Yaml
         {
             let text = node.as_str().unwrap_or_default();
-            d = d.with_help(format!("write a list: [{text}]"));
+            d = d.with_help(format!(
+                "write a list: [{}]",
+                crate::emit::yaml::flow_item(text)
+            ));
         }
         d
     }
@@ -276,6 +329,16 @@ pub fn decode_list<T: Decode>(node: Node, cx: &mut Cx) -> Vec<T> {
         }
         // A KDL node with properties or children given where a list is expected: one item.
         Value::Map(_) if node.origin == Syntax::Kdl => T::decode(node, cx).into_iter().collect(),
+        // A scalar where a list belongs (`values: "true"`): reported, and read as the
+        // one-item list the help suggests, so that the checks do not report the same mistake
+        // again as an empty list. The item's own type problems are the same mistake too.
+        Value::Scalar(_) => {
+            cx.wrong_type(&node, "a list");
+            let reported = cx.diagnostics.len();
+            let item = T::decode(node, cx);
+            cx.diagnostics.truncate(reported);
+            item.into_iter().collect()
+        }
         _ => {
             cx.wrong_type(&node, "a list");
             Vec::new()
@@ -296,7 +359,7 @@ impl StructReader {
     /// and duplicate fields are reported here.
     pub fn new(
         node: Node,
-        what: &str,
+        what: &'static str,
         fields: &'static [FieldMeta],
         dropped_v1beta1: &'static [&'static str],
         cx: &mut Cx,
@@ -320,6 +383,12 @@ impl StructReader {
             }
         };
         let kdl = origin == Syntax::Kdl;
+        cx.enclosing.push(Enclosing {
+            what,
+            fields,
+            key: parent_key,
+            depth: cx.depth,
+        });
         let mut slots: Vec<Option<(Node, Option<Span>)>> = vec![None; fields.len()];
         // Repeated KDL children of a list field, gathered before they become one list node.
         let mut items: Vec<Vec<Node>> = vec![Vec::new(); fields.len()];
@@ -414,14 +483,14 @@ impl StructReader {
                     );
                     continue;
                 }
-                cx.push(unknown_field(
-                    &entry.key,
-                    entry.key_span,
-                    what,
-                    fields,
-                    kdl,
-                    cx.version,
-                ));
+                let (mut report, meant) =
+                    unknown_field(&entry.key, entry.key_span, what, fields, kdl, cx.version);
+                if let Some(meant) = meant {
+                    cx.misspelt.push((head, meant));
+                } else if let Some(help) = cx.belongs_outside(&entry.key, kdl) {
+                    report = report.with_help(help);
+                }
+                cx.push(report);
                 continue;
             };
             let meta = &fields[i];
@@ -527,6 +596,7 @@ impl StructReader {
         if found.is_none()
             && let Some(meta) = fields.get(index)
             && meta.required
+            && !cx.is_misspelt(self.head, meta.key)
         {
             cx.push(
                 Diagnostic::new(
@@ -551,7 +621,7 @@ fn unknown_field(
     fields: &[FieldMeta],
     kdl: bool,
     version: ApiVersion,
-) -> Diagnostic {
+) -> (Diagnostic, Option<&'static str>) {
     let spell = |f: &FieldMeta| -> String {
         if kdl {
             f.kdl_item.map_or_else(|| kebab_case(f.key), str::to_string)
@@ -564,19 +634,28 @@ fn unknown_field(
         .filter(|f| f.accepted_in(version))
         .map(spell)
         .collect();
-    let help = match did_you_mean(key, known.iter().map(String::as_str)) {
+    let best = did_you_mean(key, known.iter().map(String::as_str));
+    let meant = best.and_then(|best| {
+        fields
+            .iter()
+            .filter(|f| f.accepted_in(version))
+            .find(|f| spell(f) == best)
+            .map(|f| f.key)
+    });
+    let help = match best {
         Some(best) => format!("did you mean `{best}`?"),
         None => {
             let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
             format!("{what} fields are {}", list.join(", "))
         }
     };
-    Diagnostic::new(
+    let report = Diagnostic::new(
         &codes::UNKNOWN_FIELD,
         format!("unknown field `{key}` in {what}"),
     )
     .with_label(span, "unknown field")
-    .with_help(help)
+    .with_help(help);
+    (report, meant)
 }
 
 // ---- leaf types ----
@@ -700,11 +779,46 @@ pub struct Object(pub Option<Node>);
 impl Decode for Object {
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
         if node.as_map().is_some() {
+            capability_lists(&node, cx);
             Some(Object(Some(node)))
         } else {
             cx.wrong_type(&node, "a mapping");
             None
         }
+    }
+}
+
+/// `capabilities.add` and `capabilities.drop` of a (container) securityContext are lists in
+/// Kubernetes (`Capabilities.Add []Capability`): a single string is refused by the API
+/// server's decoding, and in KDL `drop "ALL"` is such a string. The one Kubernetes field
+/// inside the objects tkc passes through that is reported, because KDL makes the mistake easy.
+fn capability_lists(object: &Node, cx: &mut Cx) {
+    let Some(capabilities) = object.get("capabilities").and_then(Node::as_map) else {
+        return;
+    };
+    for entry in &capabilities.entries {
+        if !matches!(entry.key.as_str(), "add" | "drop") {
+            continue;
+        }
+        let Value::Scalar(scalar) = &entry.value.value else {
+            continue;
+        };
+        let (key, text) = (&entry.key, &scalar.text);
+        let help = match entry.value.origin {
+            Syntax::Kdl => format!("write a list of one item: `(array){key} \"{text}\"`"),
+            Syntax::Yaml => format!("write a list: `{key}: [{text}]`"),
+        };
+        cx.push(
+            Diagnostic::new(
+                &codes::WRONG_TYPE,
+                format!(
+                    "`capabilities.{key}` expects a list, found {}",
+                    entry.value.describe()
+                ),
+            )
+            .with_label(entry.value.span, "one string, not a list")
+            .with_help(help),
+        );
     }
 }
 

@@ -251,7 +251,7 @@ fn validate_task_spec(spec: &TaskSpec, head: Span, cx: &mut Cx) {
             validate_step(step, cx);
         }
     }
-    if spec.steps.is_empty() {
+    if spec.steps.is_empty() && !cx.is_misspelt(head, "steps") {
         cx.push(
             Diagnostic::new(&codes::MISSING_FIELD, "missing field `steps` in task spec")
                 .with_label(head, "this task spec has no steps")
@@ -261,7 +261,7 @@ fn validate_task_spec(spec: &TaskSpec, head: Span, cx: &mut Cx) {
 }
 
 fn validate_step(step: &Step, cx: &mut Cx) {
-    if step.image.is_none() && step.r#ref.is_none() {
+    if step.image.is_none() && step.r#ref.is_none() && !cx.is_misspelt(step.head, "image") {
         let what = match &step.name {
             Some(name) => format!("step `{}` has no image", name.value),
             None => "this step has no image".to_string(),

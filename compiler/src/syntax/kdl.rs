@@ -153,10 +153,20 @@ fn parse_here(file: FileId, text: &str) -> ParsedFile {
                     out.documents.push(resource);
                 }
             }
+            out.diagnostics
+                .extend(super::kdl_escapes::script_escapes(file, &doc));
         }
         Err(error) => {
+            // An unknown escape (`\.`) makes the parser report the rest of its string as
+            // several unrelated errors: one report instead, and only the errors before it.
+            let escape = super::kdl_escapes::invalid_escape(file, text);
+            let cascade_from = escape.as_ref().map_or(usize::MAX, |(_, at)| *at);
             let mut previous: Option<&str> = None;
-            for d in &error.diagnostics {
+            for d in error
+                .diagnostics
+                .iter()
+                .filter(|d| d.span.offset() < cascade_from)
+            {
                 let message = d.message.as_deref();
                 // The parser follows an unclosed block with a second report spanning the
                 // block's nodes: one problem, one report.
@@ -187,7 +197,10 @@ fn parse_here(file: FileId, text: &str) -> ParsedFile {
                 }
                 out.diagnostics.push(diagnostic);
             }
-            if error.diagnostics.is_empty() {
+            if let Some((report, _)) = escape {
+                out.diagnostics.push(report);
+            }
+            if out.diagnostics.is_empty() {
                 out.diagnostics.push(
                     Diagnostic::new(&codes::KDL, "invalid KDL")
                         .with_label(Span::point(file, 0), "in this file"),

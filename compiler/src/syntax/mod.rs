@@ -6,6 +6,7 @@
 //! child nodes) are kept as data and interpreted by the model decoder.
 
 pub mod kdl;
+pub mod kdl_escapes;
 pub mod yaml;
 
 use crate::diag::Diagnostic;

@@ -79,8 +79,32 @@ fn scan_error(file: FileId, text: &str, error: &ScanError) -> Diagnostic {
     if let Some(first) = message.get(..1) {
         message = first.to_lowercase() + &message[1..];
     }
+    if message.contains("tab")
+        && let Some(tab) = tab_near(text, at)
+    {
+        // The parser stops at the token before the tab (`found a tab` while scanning it);
+        // the tab is what to fix.
+        return Diagnostic::new(&codes::YAML, format!("invalid YAML: {message}"))
+            .with_label(Span::new(file, tab, tab + 1), "a tab")
+            .with_help("YAML indents with spaces only: replace the tab with spaces");
+    }
     Diagnostic::new(&codes::YAML, format!("invalid YAML: {message}"))
         .with_label(Span::new(file, at, end), "the YAML parser stopped here")
+}
+
+/// The tab a tab error is about: the first after `at` on its line or the next, else the
+/// last before it on its line.
+fn tab_near(text: &str, at: usize) -> Option<usize> {
+    let after = text.get(at..)?;
+    let two_lines = after
+        .match_indices('\n')
+        .nth(1)
+        .map_or(after.len(), |(n, _)| n);
+    if let Some(n) = after[..two_lines].find('\t') {
+        return Some(at + n);
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    text[line_start..at].rfind('\t').map(|n| line_start + n)
 }
 
 enum Frame {

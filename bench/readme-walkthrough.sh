@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The README walk-through: runs every command of the shell code blocks (```sh, ```bash) of
+# README.md and docs/*.md, as a reader would, and fails if one fails. `.ci/run` runs it after
+# the tests.
+#
+#   bench/readme-walkthrough.sh            # with target/debug/tkc (built if missing)
+#   TKC=path/to/tkc bench/readme-walkthrough.sh
+#
+# Commands run in a scratch directory holding a copy of examples/ and of testdata/walkthrough/
+# (the `pipeline.yaml`, `tasks/`, `runs.yaml`, ... the commands name; see its README), with
+# `tkc` on PATH; `tkc check .` runs at the repository's root, which it is about. `cargo run
+# --release -p tkc --` and `target/release/tkc` are run as that `tkc` (the build is not what
+# is being walked through). Skipped, each for a reason:
+skip=(
+  'cargo test --workspace'                          # .ci/run ran it just before this script
+  'INSTA_UPDATE=always cargo test'                  # rewrites snapshots: a developer's step
+  '.ci/run'                                         # it runs this script
+  'cargo build --release'                           # a release build (minutes); tkc is built
+)
+# Commands expected to exit with another code than 0 (a prefix of the command, the code).
+declare -A expected_exit=(
+  ['tkc run examples/finally-notifier/pipeline.yaml --param break-tests=true']=1  # tests broken on purpose
+)
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tkc="${TKC:-$root/target/debug/tkc}"
+if [[ ! -x "$tkc" ]]; then
+  cargo build --quiet --manifest-path "$root/Cargo.toml" -p tkc
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/repo" "$work/state" "$work/tmp"
+ln -s "$tkc" "$work/bin/tkc"
+cp -r "$root/examples" "$work/repo/examples"
+cp -r "$root/testdata/walkthrough/." "$work/repo/"
+# Nothing outlives the scratch directory: run directories (`--keep`) and state go there too.
+export PATH="$work/bin:$PATH" NO_COLOR=1 TMPDIR="$work/tmp" XDG_STATE_HOME="$work/state" \
+  TKC_STATE_DIR="$work/state"
+
+# Every command of the shell blocks, as `file:line<TAB>command` (continuation lines joined).
+commands() {
+  local file
+  for file in "$root/README.md" "$root"/docs/*.md; do
+    awk -v file="${file#"$root"/}" '
+      /^```(sh|bash|shell)[[:space:]]*$/ { inside = 1; next }
+      /^```/ { inside = 0; next }
+      inside && /^[[:space:]]*(#|$)/ { next }
+      inside {
+        if (pending != "") { line = pending " " $0; pending = "" } else { line = $0; at = NR }
+        if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); pending = line; next }
+        printf "%s:%d\t%s\n", file, at, line
+      }' "$file"
+  done
+}
+
+failures=0
+ran=0
+while IFS=$'\t' read -r where command; do
+  for s in "${skip[@]}"; do
+    if [[ "$command" == "$s"* ]]; then
+      echo "skip  $where: $command"
+      continue 2
+    fi
+  done
+  command="${command/#cargo run --release -p tkc -- /tkc }"
+  command="${command/#target\/release\/tkc /tkc }"
+  want=0
+  for prefix in "${!expected_exit[@]}"; do
+    [[ "$command" == "$prefix"* ]] && want="${expected_exit[$prefix]}"
+  done
+  dir="$work/repo"
+  [[ "$command" =~ ^tkc\ check\ \.([[:space:]]|$) ]] && dir="$root"
+  set +e
+  (cd "$dir" && bash -c "$command") >"$work/out" 2>&1
+  got=$?
+  set -e
+  ran=$((ran + 1))
+  if [[ $got -ne $want ]]; then
+    failures=$((failures + 1))
+    echo "FAIL  $where: $command (exit $got, expected $want)"
+    sed 's/^/      /' "$work/out" | tail -n 40
+  else
+    echo "ok    $where: $command"
+  fi
+done < <(commands)
+
+echo "$ran commands run, $failures failed"
+[[ $failures -eq 0 ]]
