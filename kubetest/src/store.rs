@@ -73,16 +73,6 @@ pub enum ChangeType {
     Deleted,
 }
 
-impl ChangeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeType::Added => "ADDED",
-            ChangeType::Modified => "MODIFIED",
-            ChangeType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One change to one object, as watches see it.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -210,6 +200,7 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    #[cfg(test)]
     pub fn resource_version(&self) -> u64 {
         self.lock().rv
     }

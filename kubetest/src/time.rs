@@ -12,11 +12,6 @@ pub fn now_nanos() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 timestamp.
-pub fn parse_seconds(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
-}
-
 /// The RFC 3339 seconds timestamp `secs` seconds from now.
 pub fn seconds_from_now(secs: i64) -> String {
     let t = jiff::Timestamp::now().as_second().saturating_add(secs);
