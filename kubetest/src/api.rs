@@ -61,7 +61,14 @@ fn json_response(code: u16, value: &Value) -> Response<ResponseBody> {
 }
 
 fn error_response(e: &ApiError) -> Response<ResponseBody> {
-    json_response(e.code, &e.to_status())
+    let mut r = json_response(e.code, &e.to_status());
+    if e.code == 429 {
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+    }
+    r
 }
 
 fn with_warnings(mut r: Response<ResponseBody>, warnings: &[String]) -> Response<ResponseBody> {
