@@ -225,7 +225,9 @@ fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
                     for c in cs {
                         let image = c.get("image").and_then(Value::as_str).unwrap_or("");
                         let tail = image.rsplit('/').next().unwrap_or("");
-                        let pull = if image.contains('@') || (tail.contains(':') && !tail.ends_with(":latest")) {
+                        let pull = if image.contains('@')
+                            || (tail.contains(':') && !tail.ends_with(":latest"))
+                        {
                             "IfNotPresent"
                         } else {
                             "Always"
@@ -266,8 +268,8 @@ fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
                 for (k, v) in typed.string_data.unwrap_or_default() {
                     data.insert(k, ByteString(v.into_bytes()));
                 }
-                obj["data"] = serde_json::to_value(&data)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                obj["data"] =
+                    serde_json::to_value(&data).map_err(|e| ApiError::internal(e.to_string()))?;
                 if let Some(m) = obj.as_object_mut() {
                     m.remove("stringData");
                 }
@@ -416,8 +418,14 @@ fn is_qualified_name(s: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && name.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
-        && name.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric)
+        && name
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
+        && name
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// `validation.IsConfigMapKey`.
@@ -511,10 +519,7 @@ fn validate_pod(pod: &Value) -> Vec<Cause> {
             .map(|m| m.keys().filter(|k| *k != "name").count())
             .unwrap_or(0);
         if sources == 0 {
-            causes.push(Cause::required(
-                field.clone(),
-                "must specify a volume type",
-            ));
+            causes.push(Cause::required(field.clone(), "must specify a volume type"));
         } else if sources > 1 {
             causes.push(Cause::forbidden(
                 field.clone(),
@@ -726,23 +731,35 @@ mod tests {
 
     #[test]
     fn wrong_types_fail_the_decode() {
-        let p = pod(json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": "80"}]}]}));
+        let p = pod(
+            json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": "80"}]}]}),
+        );
         let e = admit(Kind::Pod, p, FieldValidation::Strict).err();
-        assert!(e.is_some_and(|e| e.code == 400
-            && e.message.contains("spec.containers[0].ports[0].containerPort")));
+        assert!(e.is_some_and(|e| {
+            e.code == 400
+                && e.message
+                    .contains("spec.containers[0].ports[0].containerPort")
+        }));
     }
 
     #[test]
     fn names_and_configmap_size() {
         let p = json!({"metadata": {"name": "Bad_Name"}, "data": {"k": "v"}});
         let e = admit(Kind::ConfigMap, p, FieldValidation::Strict).err();
-        assert!(e.is_some_and(|e| e.code == 422 && e.message.contains("metadata.name: Invalid value: \"Bad_Name\"")));
+        assert!(e.is_some_and(|e| {
+            e.code == 422
+                && e.message
+                    .contains("metadata.name: Invalid value: \"Bad_Name\"")
+        }));
         let big = "x".repeat(MAX_DATA_SIZE + 1);
         let p = json!({"metadata": {"name": "big"}, "data": {"k": big}});
         let e = admit(Kind::ConfigMap, p, FieldValidation::Strict).err();
         assert_eq!(
             e.map(|e| e.message),
-            Some("ConfigMap \"big\" is invalid: []: Too long: must have at most 1048576 bytes".into())
+            Some(
+                "ConfigMap \"big\" is invalid: []: Too long: must have at most 1048576 bytes"
+                    .into()
+            )
         );
     }
 
@@ -755,8 +772,12 @@ mod tests {
             ]
         }));
         let e = admit(Kind::Pod, p, FieldValidation::Strict).err();
-        assert!(e.is_some_and(|e| e.message.contains("spec.containers[0].volumeMounts[0].name: Not found: \"nope\"")
-            && e.message.contains("spec.containers[1].name: Duplicate value: \"a\"")));
+        assert!(e.is_some_and(|e| {
+            e.message
+                .contains("spec.containers[0].volumeMounts[0].name: Not found: \"nope\"")
+                && e.message
+                    .contains("spec.containers[1].name: Duplicate value: \"a\"")
+        }));
     }
 
     #[test]
@@ -771,7 +792,10 @@ mod tests {
             }
         });
         let a = admit(Kind::Pod, p, FieldValidation::Strict);
-        assert!(a.is_ok_and(|a| a.object["spec"]["restartPolicy"] == "Always"
-            && a.object["spec"]["containers"][0]["terminationMessagePath"] == "/dev/termination-log"));
+        assert!(
+            a.is_ok_and(|a| a.object["spec"]["restartPolicy"] == "Always"
+                && a.object["spec"]["containers"][0]["terminationMessagePath"]
+                    == "/dev/termination-log")
+        );
     }
 }

@@ -103,7 +103,8 @@ fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -220,7 +221,15 @@ async fn dispatch(
             let body = read_json(req).await?;
             create(&shared, kind, &ns, body, &q)
         }
-        (Target::Object { kind, ns, name, sub }, m) => {
+        (
+            Target::Object {
+                kind,
+                ns,
+                name,
+                sub,
+            },
+            m,
+        ) => {
             let sub = sub.as_deref();
             match (kind, sub, m) {
                 (_, None | Some("status"), &Method::GET) => shared
@@ -297,9 +306,7 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, ApiError> {
     }
     let body = read_body(req).await?;
     serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "couldn't get version/kind; json parse error: {e}"
-        ))
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
     })
 }
 
@@ -313,7 +320,9 @@ fn version() -> Value {
 }
 
 fn resource_list() -> Value {
-    let verbs = json!(["create", "delete", "get", "list", "patch", "update", "watch"]);
+    let verbs = json!([
+        "create", "delete", "get", "list", "patch", "update", "watch"
+    ]);
     let mut resources = Vec::new();
     for k in Kind::ALL {
         resources.push(json!({
@@ -327,7 +336,10 @@ fn resource_list() -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
 }
 
-fn field_validation(shared: &Shared, q: &BTreeMap<String, String>) -> Result<FieldValidation, ApiError> {
+fn field_validation(
+    shared: &Shared,
+    q: &BTreeMap<String, String>,
+) -> Result<FieldValidation, ApiError> {
     match q.get("fieldValidation") {
         Some(v) if !v.is_empty() => FieldValidation::parse(v),
         _ => Ok(shared.field_validation),
@@ -359,7 +371,14 @@ fn create(
     }
     if let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         // Server-set fields a client may not choose.
-        for f in ["resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for f in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             m.remove(f);
         }
     }
@@ -377,10 +396,16 @@ fn create(
     }
     if dry_run(q) {
         object["metadata"]["namespace"] = json!(ns);
-        return Ok(with_warnings(json_response(201, &object), &admitted.warnings));
+        return Ok(with_warnings(
+            json_response(201, &object),
+            &admitted.warnings,
+        ));
     }
     let stored = shared.store.create(kind, ns, object)?;
-    Ok(with_warnings(json_response(201, &stored), &admitted.warnings))
+    Ok(with_warnings(
+        json_response(201, &stored),
+        &admitted.warnings,
+    ))
 }
 
 /// PUT: the new object replaces the stored one (its status only, on `/status`).
@@ -536,7 +561,9 @@ fn delete(
             .map(|o| json_response(200, &o))
             .ok_or_else(|| ApiError::not_found(kind, name));
     }
-    let (obj, gone) = shared.store.delete(kind, ns, name, grace, propagation, uid)?;
+    let (obj, gone) = shared
+        .store
+        .delete(kind, ns, name, grace, propagation, uid)?;
     if !gone {
         return Ok(json_response(202, &obj));
     }
@@ -577,7 +604,11 @@ struct Filter {
 }
 
 impl Filter {
-    fn new(kind: Kind, ns: Option<String>, q: &BTreeMap<String, String>) -> Result<Filter, ApiError> {
+    fn new(
+        kind: Kind,
+        ns: Option<String>,
+        q: &BTreeMap<String, String>,
+    ) -> Result<Filter, ApiError> {
         Ok(Filter {
             kind,
             ns,
@@ -812,7 +843,10 @@ async fn logs(
                 containers.join(" ")
             );
             if !inits.is_empty() {
-                msg.push_str(&format!(" or one of the init containers: [{}]", inits.join(" ")));
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
             }
             return Err(ApiError::bad_request(msg));
         }
@@ -826,7 +860,11 @@ async fn logs(
     let path = shared.log_path(ns, name, &uid, &container);
     if !path.exists() {
         let reason = container_state(&pod, &container)
-            .and_then(|s| s.pointer("/waiting/reason").and_then(Value::as_str).map(String::from))
+            .and_then(|s| {
+                s.pointer("/waiting/reason")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
             .unwrap_or_else(|| "ContainerCreating".into());
         return Err(ApiError::bad_request(format!(
             "container {container:?} in pod {name:?} is waiting to start: {reason}"
@@ -850,7 +888,10 @@ async fn logs(
     };
     let existing = tokio::fs::read(&path).await.unwrap_or_default();
     // Only whole lines: a partial last line is sent once it is complete.
-    let complete = existing.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let complete = existing
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
     let mut head = &existing[..complete];
     if let Some(n) = tail {
         let lines: Vec<&[u8]> = head.split_inclusive(|b| *b == b'\n').collect();
@@ -885,8 +926,9 @@ async fn logs(
         loop {
             // Read what is there, then decide: a container that has ended has written all.
             let done = match shared.store.get(Kind::Pod, &ns, &name) {
-                Some(p) if meta_str(&p, "uid") == uid => container_state(&p, &container)
-                    .is_some_and(|s| s.get("terminated").is_some()),
+                Some(p) if meta_str(&p, "uid") == uid => {
+                    container_state(&p, &container).is_some_and(|s| s.get("terminated").is_some())
+                }
                 _ => true,
             };
             let chunk = read_from(&path, offset).await;
@@ -894,7 +936,11 @@ async fn logs(
             let take = if done { chunk.len() } else { whole };
             if take > 0 {
                 offset += take as u64;
-                if tx.send(Bytes::from(render_lines(&chunk[..take]))).await.is_err() {
+                if tx
+                    .send(Bytes::from(render_lines(&chunk[..take])))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -925,7 +971,10 @@ async fn read_from(path: &std::path::Path, offset: u64) -> Vec<u8> {
 fn container_state<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {
     ["containerStatuses", "initContainerStatuses"]
         .iter()
-        .filter_map(|l| pod.pointer(&format!("/status/{l}")).and_then(Value::as_array))
+        .filter_map(|l| {
+            pod.pointer(&format!("/status/{l}"))
+                .and_then(Value::as_array)
+        })
         .flatten()
         .find(|s| s.get("name").and_then(Value::as_str) == Some(container))
         .and_then(|s| s.get("state"))
@@ -946,9 +995,16 @@ mod tests {
     fn routes() {
         assert!(matches!(
             route("/api/v1/namespaces/default/pods/p/log"),
-            Some(Target::Object { kind: Kind::Pod, sub: Some(_), .. })
+            Some(Target::Object {
+                kind: Kind::Pod,
+                sub: Some(_),
+                ..
+            })
         ));
-        assert!(matches!(route("/api/v1/configmaps"), Some(Target::Collection { ns: None, .. })));
+        assert!(matches!(
+            route("/api/v1/configmaps"),
+            Some(Target::Collection { ns: None, .. })
+        ));
         assert!(route("/api/v1/namespaces/default/deployments").is_none());
     }
 }

@@ -105,7 +105,17 @@ pub fn find_bwrap(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
             .ok_or("bubblewrap (bwrap) is not installed: the kubelet cannot run containers")?,
     };
     let works = std::process::Command::new(&bwrap)
-        .args(["--ro-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--dev", "/dev", "true"])
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--unshare-pid",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "true",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -157,8 +167,10 @@ async fn sync_loop(shared: Arc<Shared>) {
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 // Resynchronise from the store, as a kubelet relists.
                 let (pods, _) = shared.store.list(Kind::Pod, None);
-                let live: BTreeSet<String> =
-                    pods.iter().map(|p| meta_str(p, "uid").to_string()).collect();
+                let live: BTreeSet<String> = pods
+                    .iter()
+                    .map(|p| meta_str(p, "uid").to_string())
+                    .collect();
                 workers.retain(|uid, w| {
                     let keep = live.contains(uid);
                     if !keep {
@@ -371,9 +383,8 @@ impl PodRun {
             .as_ref()
             .and_then(|s| s.active_deadline_seconds)
         {
-            self.deadline = Some(
-                tokio::time::Instant::now() + Duration::from_secs(secs.max(0).unsigned_abs()),
-            );
+            self.deadline =
+                Some(tokio::time::Instant::now() + Duration::from_secs(secs.max(0).unsigned_abs()));
         }
         if let Some(reason) = self.shared.kubelet.unavailable() {
             self.set_all_waiting("CreateContainerError", Some(reason));
@@ -396,7 +407,13 @@ impl PodRun {
             stop = self.wait_running().await;
             let failed = self
                 .container_status(&c.name, true)
-                .and_then(|s| s.state.as_ref()?.terminated.as_ref().map(|t| t.exit_code != 0))
+                .and_then(|s| {
+                    s.state
+                        .as_ref()?
+                        .terminated
+                        .as_ref()
+                        .map(|t| t.exit_code != 0)
+                })
                 .unwrap_or(true);
             if stop.is_some() || failed {
                 break;
@@ -405,7 +422,13 @@ impl PodRun {
         let inits_ok = stop.is_none()
             && self.containers(true).iter().all(|c| {
                 self.container_status(&c.name, true)
-                    .and_then(|s| s.state.as_ref()?.terminated.as_ref().map(|t| t.exit_code == 0))
+                    .and_then(|s| {
+                        s.state
+                            .as_ref()?
+                            .terminated
+                            .as_ref()
+                            .map(|t| t.exit_code == 0)
+                    })
                     .unwrap_or(false)
             });
         if inits_ok {
@@ -458,7 +481,14 @@ impl PodRun {
                 .and_then(|st| st.terminated.as_ref())
                 .is_some_and(|t| t.exit_code == 0)
         });
-        self.status.phase = Some(if ok && stop.is_none() { "Succeeded" } else { "Failed" }.into());
+        self.status.phase = Some(
+            if ok && stop.is_none() {
+                "Succeeded"
+            } else {
+                "Failed"
+            }
+            .into(),
+        );
         match stop {
             Some(Stop::Deadline) => {
                 self.status.reason = Some("DeadlineExceeded".into());
@@ -482,9 +512,10 @@ impl PodRun {
         }
         // Containers that never started when the pod ended.
         for c in self.containers(false) {
-            if self.container_status(&c.name, false).is_none_or(|s| {
-                s.state.as_ref().is_none_or(|st| st.terminated.is_none())
-            }) {
+            if self
+                .container_status(&c.name, false)
+                .is_none_or(|s| s.state.as_ref().is_none_or(|st| st.terminated.is_none()))
+            {
                 self.set_state(
                     &c.name,
                     false,
@@ -492,7 +523,10 @@ impl PodRun {
                         terminated: Some(ContainerStateTerminated {
                             exit_code: 137,
                             reason: Some("ContainerStatusUnknown".into()),
-                            message: Some("The container could not be located when the pod was terminated".into()),
+                            message: Some(
+                                "The container could not be located when the pod was terminated"
+                                    .into(),
+                            ),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -547,7 +581,11 @@ impl PodRun {
             self.set_state(&c.name, true, waiting("PodInitializing", None));
         }
         for c in self.containers(false) {
-            let reason = if has_init { "PodInitializing" } else { "ContainerCreating" };
+            let reason = if has_init {
+                "PodInitializing"
+            } else {
+                "ContainerCreating"
+            };
             self.set_state(&c.name, false, waiting(reason, None));
         }
         let (ns, name, uid) = (self.ns.clone(), self.name.clone(), self.uid.clone());
@@ -640,7 +678,9 @@ impl PodRun {
             .and_then(|c| c.image)
             .unwrap_or_default();
         let list = if init {
-            self.status.init_container_statuses.get_or_insert_with(Vec::new)
+            self.status
+                .init_container_statuses
+                .get_or_insert_with(Vec::new)
         } else {
             self.status.container_statuses.get_or_insert_with(Vec::new)
         };
@@ -662,11 +702,7 @@ impl PodRun {
             }
         };
         s.state = Some(state);
-        s.ready = if init {
-            done && exit_ok
-        } else {
-            running
-        };
+        s.ready = if init { done && exit_ok } else { running };
         s.started = Some(started && running);
         if started && s.container_id.is_none() {
             s.container_id = Some(format!("tkc://{}-{name}", self.uid));
@@ -705,7 +741,12 @@ impl PodRun {
                 .map(|s| s.name.clone())
                 .collect();
             let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
-            self.set_condition("ContainersReady", false, Some("ContainersNotReady"), Some(msg.clone()));
+            self.set_condition(
+                "ContainersReady",
+                false,
+                Some("ContainersNotReady"),
+                Some(msg.clone()),
+            );
             self.set_condition("Ready", false, Some("ContainersNotReady"), Some(msg));
         }
     }
@@ -965,7 +1006,9 @@ impl PodRun {
                 PathBuf::from(&hp.path)
             } else {
                 let files = self.projected_files(v)?;
-                atomic_write(&dir, &files).map_err(|e| format!("MountVolume.SetUp failed for volume {:?}: {e}", v.name))?;
+                atomic_write(&dir, &files).map_err(|e| {
+                    format!("MountVolume.SetUp failed for volume {:?}: {e}", v.name)
+                })?;
                 dir
             };
             self.volumes.insert(v.name.clone(), host);
@@ -989,26 +1032,44 @@ impl PodRun {
         } else if let Some(d) = &v.downward_api {
             let mode = d.default_mode.unwrap_or(0o644);
             for item in d.items.iter().flatten() {
-                let content = self.downward_item(item.field_ref.as_ref().map(|f| f.field_path.as_str()))?;
-                files.insert(item.path.clone(), (content.into_bytes(), item.mode.unwrap_or(mode) as u32));
+                let content =
+                    self.downward_item(item.field_ref.as_ref().map(|f| f.field_path.as_str()))?;
+                files.insert(
+                    item.path.clone(),
+                    (content.into_bytes(), item.mode.unwrap_or(mode) as u32),
+                );
             }
         } else if let Some(p) = &v.projected {
             let mode = p.default_mode.unwrap_or(0o644);
             for source in p.sources.iter().flatten() {
                 if let Some(cm) = &source.config_map {
-                    self.config_map_files(&cm.name, cm.items.as_deref(), cm.optional, mode, &mut files)?;
+                    self.config_map_files(
+                        &cm.name,
+                        cm.items.as_deref(),
+                        cm.optional,
+                        mode,
+                        &mut files,
+                    )?;
                 }
                 if let Some(s) = &source.secret {
                     self.secret_files(&s.name, s.items.as_deref(), s.optional, mode, &mut files)?;
                 }
                 if let Some(d) = &source.downward_api {
                     for item in d.items.iter().flatten() {
-                        let content = self.downward_item(item.field_ref.as_ref().map(|f| f.field_path.as_str()))?;
-                        files.insert(item.path.clone(), (content.into_bytes(), item.mode.unwrap_or(mode) as u32));
+                        let content = self.downward_item(
+                            item.field_ref.as_ref().map(|f| f.field_path.as_str()),
+                        )?;
+                        files.insert(
+                            item.path.clone(),
+                            (content.into_bytes(), item.mode.unwrap_or(mode) as u32),
+                        );
                     }
                 }
                 if let Some(t) = &source.service_account_token {
-                    files.insert(t.path.clone(), (b"tkc-kubetest-token".to_vec(), mode as u32));
+                    files.insert(
+                        t.path.clone(),
+                        (b"tkc-kubetest-token".to_vec(), mode as u32),
+                    );
                 }
             }
         } else {
@@ -1044,7 +1105,14 @@ impl PodRun {
         for (k, v) in cm.binary_data.unwrap_or_default() {
             data.insert(k, v.0);
         }
-        select_items(data, items, optional, mode, files, &format!("configmap {name:?}"))
+        select_items(
+            data,
+            items,
+            optional,
+            mode,
+            files,
+            &format!("configmap {name:?}"),
+        )
     }
 
     fn secret_files(
@@ -1068,7 +1136,14 @@ impl PodRun {
             .into_iter()
             .map(|(k, v)| (k, v.0))
             .collect();
-        select_items(data, items, optional, mode, files, &format!("secret {name:?}"))
+        select_items(
+            data,
+            items,
+            optional,
+            mode,
+            files,
+            &format!("secret {name:?}"),
+        )
     }
 
     /// A downward API value (`fieldpath.ExtractFieldPathAsString`): labels and annotations
@@ -1157,11 +1232,17 @@ impl PodRun {
     fn environment(&self, c: &Container) -> Result<Vec<(String, String)>, (&'static str, String)> {
         let config = |m: String| ("CreateContainerConfigError", m);
         let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
             ("HOSTNAME".into(), self.name.clone()),
             ("HOME".into(), "/root".into()),
             ("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()),
-            ("KUBERNETES_SERVICE_PORT".into(), self.shared.addr().port().to_string()),
+            (
+                "KUBERNETES_SERVICE_PORT".into(),
+                self.shared.addr().port().to_string(),
+            ),
         ];
         let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
             env.retain(|(n, _)| *n != k);
@@ -1200,20 +1281,26 @@ impl PodRun {
         for e in c.env.iter().flatten() {
             let value = if let Some(from) = &e.value_from {
                 if let Some(f) = &from.field_ref {
-                    self.field_value(&f.field_path).ok_or_else(|| {
-                        config(format!("unsupported fieldPath: {}", f.field_path))
-                    })?
+                    self.field_value(&f.field_path)
+                        .ok_or_else(|| config(format!("unsupported fieldPath: {}", f.field_path)))?
                 } else if let Some(r) = &from.config_map_key_ref {
                     let cm = self.shared.store.get(Kind::ConfigMap, &self.ns, &r.name);
                     let value = cm
                         .as_ref()
-                        .and_then(|cm| cm.pointer(&format!("/data/{}", r.key.replace('~', "~0").replace('/', "~1"))))
+                        .and_then(|cm| {
+                            cm.pointer(&format!(
+                                "/data/{}",
+                                r.key.replace('~', "~0").replace('/', "~1")
+                            ))
+                        })
                         .and_then(Value::as_str)
                         .map(String::from);
                     match (cm.is_some(), value) {
                         (_, Some(v)) => v,
                         _ if r.optional == Some(true) => continue,
-                        (false, None) => return Err(config(format!("configmap {:?} not found", r.name))),
+                        (false, None) => {
+                            return Err(config(format!("configmap {:?} not found", r.name)));
+                        }
                         (true, None) => {
                             return Err(config(format!(
                                 "couldn't find key {} in ConfigMap {}/{}",
@@ -1234,7 +1321,9 @@ impl PodRun {
                     match (s.is_some(), value) {
                         (_, Some(v)) => v,
                         _ if r.optional == Some(true) => continue,
-                        (false, None) => return Err(config(format!("secret {:?} not found", r.name))),
+                        (false, None) => {
+                            return Err(config(format!("secret {:?} not found", r.name)));
+                        }
                         (true, None) => {
                             return Err(config(format!(
                                 "couldn't find key {} in Secret {}/{}",
@@ -1257,7 +1346,10 @@ impl PodRun {
     /// Starts one container under bubblewrap.
     fn start(&mut self, c: &Container, init: bool) -> Result<(), (&'static str, String)> {
         let Some(bwrap) = self.shared.kubelet.bwrap.as_ref().ok().cloned() else {
-            return Err(("CreateContainerError", self.shared.kubelet.unavailable().unwrap_or_default()));
+            return Err((
+                "CreateContainerError",
+                self.shared.kubelet.unavailable().unwrap_or_default(),
+            ));
         };
         let command = c.command.clone().unwrap_or_default();
         if command.is_empty() {
@@ -1281,18 +1373,27 @@ impl PodRun {
         std::fs::create_dir_all(&cdir).map_err(err)?;
         let term = cdir.join("termination-log");
         std::fs::write(&term, b"").map_err(err)?;
-        let log = self.shared.log_path(&self.ns, &self.name, &self.uid, &c.name);
+        let log = self
+            .shared
+            .log_path(&self.ns, &self.name, &self.uid, &c.name);
         let log_file = std::fs::File::create(&log).map_err(err)?;
 
         let mut cmd = tokio::process::Command::new(&bwrap);
-        cmd.args(["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]);
+        cmd.args([
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+        ]);
         cmd.args(["--hostname", &self.name]);
         let mut roots: Vec<PathBuf> = std::fs::read_dir("/")
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
         roots.sort();
         for p in roots {
-            let skip = ["/proc", "/dev", "/tmp", "/sys"].iter().any(|s| p == Path::new(s));
+            let skip = ["/proc", "/dev", "/tmp", "/sys"]
+                .iter()
+                .any(|s| p == Path::new(s));
             if skip {
                 continue;
             }
@@ -1310,7 +1411,10 @@ impl PodRun {
         let spec = self.spec.spec.clone().unwrap_or_default();
         for m in c.volume_mounts.iter().flatten() {
             let Some(host) = self.volumes.get(&m.name) else {
-                return Err(("CreateContainerConfigError", format!("volume {:?} not found", m.name)));
+                return Err((
+                    "CreateContainerConfigError",
+                    format!("volume {:?} not found", m.name),
+                ));
             };
             let source_ro = spec
                 .volumes
@@ -1330,11 +1434,17 @@ impl PodRun {
                     std::fs::create_dir_all(&host).map_err(err)?;
                 }
             }
-            mounts.push((m.mount_path.clone(), host, m.read_only == Some(true) || source_ro));
+            mounts.push((
+                m.mount_path.clone(),
+                host,
+                m.read_only == Some(true) || source_ro,
+            ));
         }
         mounts.sort_by_key(|(p, _, _)| Path::new(p).components().count());
         for (path, host, ro) in &mounts {
-            cmd.arg(if *ro { "--ro-bind" } else { "--bind" }).arg(host).arg(path);
+            cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
+                .arg(host)
+                .arg(path);
         }
         let term_path = c
             .termination_message_path
@@ -1356,13 +1466,22 @@ impl PodRun {
             .process_group(0)
             .kill_on_drop(true);
         let mut child = cmd.spawn().map_err(|e| {
-            ("RunContainerError", format!("cannot start {}: {e}", bwrap.display()))
+            (
+                "RunContainerError",
+                format!("cannot start {}: {e}", bwrap.display()),
+            )
         })?;
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         let registry = self.shared.kubelet.register(pid);
         let log_file = Arc::new(Mutex::new(log_file));
-        let out = child.stdout.take().map(|s| tokio::spawn(pump(s, log_file.clone())));
-        let errs = child.stderr.take().map(|s| tokio::spawn(pump(s, log_file.clone())));
+        let out = child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(pump(s, log_file.clone())));
+        let errs = child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(pump(s, log_file.clone())));
         let tx = self.exits_tx.clone();
         let name = c.name.clone();
         tokio::spawn(async move {
@@ -1373,11 +1492,23 @@ impl PodRun {
             use std::os::unix::process::ExitStatusExt;
             let exit = match status {
                 Ok(s) => match (s.code(), s.signal()) {
-                    (Some(c), _) => Exit { code: c, signal: None },
-                    (None, Some(sig)) => Exit { code: 128 + sig, signal: Some(sig) },
-                    _ => Exit { code: 1, signal: None },
+                    (Some(c), _) => Exit {
+                        code: c,
+                        signal: None,
+                    },
+                    (None, Some(sig)) => Exit {
+                        code: 128 + sig,
+                        signal: Some(sig),
+                    },
+                    _ => Exit {
+                        code: 1,
+                        signal: None,
+                    },
                 },
-                Err(_) => Exit { code: 1, signal: None },
+                Err(_) => Exit {
+                    code: 1,
+                    signal: None,
+                },
             };
             let _ = tx.send((name, exit));
         });
@@ -1464,7 +1595,9 @@ fn log_tail(path: &Path) -> String {
         .collect();
     let tail = lines[lines.len().saturating_sub(FALLBACK_LINES)..].join("\n");
     let start = tail.len().saturating_sub(FALLBACK_BYTES);
-    let start = (start..=tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
+    let start = (start..=tail.len())
+        .find(|i| tail.is_char_boundary(*i))
+        .unwrap_or(tail.len());
     tail[start..].to_string()
 }
 
@@ -1616,7 +1749,10 @@ mod tests {
         files.insert("ready".to_string(), (b"READY".to_vec(), 0o644));
         files.remove("sub/x");
         assert!(atomic_write(&dir, &files).is_ok());
-        assert_eq!(std::fs::read(dir.join("ready")).ok(), Some(b"READY".to_vec()));
+        assert_eq!(
+            std::fs::read(dir.join("ready")).ok(),
+            Some(b"READY".to_vec())
+        );
         assert!(!dir.join("sub").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -125,7 +125,9 @@ impl Shared {
     }
 
     fn pod_dir(&self, ns: &str, name: &str, uid: &str) -> PathBuf {
-        self.state_dir.join("pods").join(format!("{ns}_{name}_{uid}"))
+        self.state_dir
+            .join("pods")
+            .join(format!("{ns}_{name}_{uid}"))
     }
 }
 
@@ -145,13 +147,16 @@ impl Server {
             None => {
                 static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let d = std::env::temp_dir()
-                    .join(format!("tkc-kubetest-{}-{n}", std::process::id()));
+                let d =
+                    std::env::temp_dir().join(format!("tkc-kubetest-{}-{n}", std::process::id()));
                 (d, true)
             }
         };
         std::fs::create_dir_all(&state_dir).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", state_dir.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", state_dir.display()),
+            )
         })?;
         let bwrap = if opts.kubelet {
             kubelet::find_bwrap(opts.bwrap.clone())

@@ -45,14 +45,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--state-dir" => options.state_dir = Some(PathBuf::from(value()?)),
             "--port" => {
                 let v = value()?;
-                options.port = v.parse().map_err(|_| format!("--port: not a port: {v:?}"))?;
+                options.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: not a port: {v:?}"))?;
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     let kubeconfig = kubeconfig.ok_or("--kubeconfig FILE is required")?;
-    Ok(Args { kubeconfig, options })
+    Ok(Args {
+        kubeconfig,
+        options,
+    })
 }
 
 fn main() -> ExitCode {
@@ -68,7 +73,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tkc-kubetest: cannot start the runtime: {e}");
@@ -80,7 +88,10 @@ fn main() -> ExitCode {
 
 async fn serve(args: Args) -> ExitCode {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         eprintln!("tkc-kubetest: cannot handle signals");
         return ExitCode::from(2);
     };

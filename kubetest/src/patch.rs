@@ -31,7 +31,11 @@ pub fn merge(target: &mut Value, patch: &Value) {
 /// lists pods, configmaps, secrets and PVCs have.
 fn merge_key(field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
         | "imagePullSecrets" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "ports" => Some("containerPort"),
@@ -79,8 +83,7 @@ pub fn strategic(target: &mut Value, patch: &Value) {
                         let pos = id
                             .as_ref()
                             .and_then(|id| existing.iter().position(|e| e.get(key) == Some(id)));
-                        let delete =
-                            item.get("$patch").and_then(Value::as_str) == Some("delete");
+                        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
                         match (pos, delete) {
                             (Some(i), true) => {
                                 existing.remove(i);
@@ -111,13 +114,13 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     for op in ops {
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
         let value = op.get("value").cloned().unwrap_or(Value::Null);
-        let bad = |what: &str| {
-            ApiError {
-                code: 422,
-                reason: "Invalid",
-                message: format!("the server rejected our request due to an error in our request: {what} {path:?}"),
-                details: None,
-            }
+        let bad = |what: &str| ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!(
+                "the server rejected our request due to an error in our request: {what} {path:?}"
+            ),
+            details: None,
         };
         let (parent, last) = match path.rfind('/') {
             Some(i) => (&path[..i], unescape(&path[i + 1..])),
@@ -155,12 +158,18 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
                 match p {
                     Value::Object(m) => {
                         if o == "replace" && !m.contains_key(&last) {
-                            return Err(bad("replace operation does not apply: doc is missing key"));
+                            return Err(bad(
+                                "replace operation does not apply: doc is missing key",
+                            ));
                         }
                         m.insert(last, value);
                     }
                     Value::Array(a) => {
-                        let i = if last == "-" { a.len() } else { last.parse().unwrap_or(usize::MAX) };
+                        let i = if last == "-" {
+                            a.len()
+                        } else {
+                            last.parse().unwrap_or(usize::MAX)
+                        };
                         match o {
                             "add" if i <= a.len() => a.insert(i, value),
                             "replace" if i < a.len() => a[i] = value,
@@ -188,15 +197,22 @@ mod tests {
     #[test]
     fn merge_and_strategic_on_annotations() {
         let mut pod = json!({"metadata": {"annotations": {"a": "1", "b": "2"}}});
-        merge(&mut pod, &json!({"metadata": {"annotations": {"a": null, "c": "3"}}}));
+        merge(
+            &mut pod,
+            &json!({"metadata": {"annotations": {"a": null, "c": "3"}}}),
+        );
         assert_eq!(pod["metadata"]["annotations"], json!({"b": "2", "c": "3"}));
-        strategic(&mut pod, &json!({"metadata": {"annotations": {"tekton.dev/ready": "READY"}}}));
+        strategic(
+            &mut pod,
+            &json!({"metadata": {"annotations": {"tekton.dev/ready": "READY"}}}),
+        );
         assert_eq!(pod["metadata"]["annotations"]["tekton.dev/ready"], "READY");
     }
 
     #[test]
     fn strategic_merges_named_lists() {
-        let mut spec = json!({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]});
+        let mut spec =
+            json!({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]});
         strategic(
             &mut spec,
             &json!({"containers": [{"name": "b", "image": "z"}, {"name": "a", "$patch": "delete"}]}),

@@ -96,6 +96,9 @@ pub enum Propagation {
 
 type Key = (Kind, String, String);
 
+/// A subscription to every change after the moment it was taken.
+pub type Changes = broadcast::Receiver<Arc<Change>>;
+
 struct Inner {
     objects: BTreeMap<Key, Value>,
     rv: u64,
@@ -226,10 +229,7 @@ impl Store {
 
     /// The changes after `rv` still in the window and a receiver for those after them, or
     /// `410 Expired` when `rv` is older than the window (`watchCache.GetAllEventsSince`).
-    pub fn watch_from(
-        &self,
-        rv: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+    pub fn watch_from(&self, rv: u64) -> Result<(Vec<Arc<Change>>, Changes), ApiError> {
         let inner = self.lock();
         if rv < inner.floor {
             return Err(ApiError::expired(format!(
@@ -624,8 +624,10 @@ impl Store {
                 Some(Gc::Finalize(key, name)) => {
                     if let Some(old) = inner.objects.get(&key).cloned() {
                         let mut new = old.clone();
-                        let f: Vec<String> =
-                            finalizers(&old).into_iter().filter(|f| *f != name).collect();
+                        let f: Vec<String> = finalizers(&old)
+                            .into_iter()
+                            .filter(|f| *f != name)
+                            .collect();
                         set_finalizers(&mut new, &f);
                         self.commit(inner, key, ChangeType::Modified, new, Some(old));
                     }
@@ -694,15 +696,27 @@ mod tests {
     fn background_and_orphan_propagation() {
         let store = Store::new(100);
         let owner = store.create(Kind::ConfigMap, "ns", cm("o", None));
-        let uid = owner.map(|o| meta_str(&o, "uid").to_string()).unwrap_or_default();
-        assert!(store.create(Kind::ConfigMap, "ns", cm("d", Some(&uid))).is_ok());
+        let uid = owner
+            .map(|o| meta_str(&o, "uid").to_string())
+            .unwrap_or_default();
+        assert!(
+            store
+                .create(Kind::ConfigMap, "ns", cm("d", Some(&uid)))
+                .is_ok()
+        );
         let gone = store.delete(Kind::ConfigMap, "ns", "o", None, None, None);
         assert!(gone.is_ok_and(|(_, gone)| gone));
         assert!(store.get(Kind::ConfigMap, "ns", "d").is_none());
 
         let owner = store.create(Kind::ConfigMap, "ns", cm("o", None));
-        let uid = owner.map(|o| meta_str(&o, "uid").to_string()).unwrap_or_default();
-        assert!(store.create(Kind::ConfigMap, "ns", cm("d", Some(&uid))).is_ok());
+        let uid = owner
+            .map(|o| meta_str(&o, "uid").to_string())
+            .unwrap_or_default();
+        assert!(
+            store
+                .create(Kind::ConfigMap, "ns", cm("d", Some(&uid)))
+                .is_ok()
+        );
         let r = store.delete(
             Kind::ConfigMap,
             "ns",

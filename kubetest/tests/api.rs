@@ -1,6 +1,8 @@
 //! The API as `kube::Client` sees it: create, get, list by label, watch (bookmarks, 410 after
 //! a restart, resuming after dropped watches), patch, delete with propagation, injected
 //! failures, and admission answering as the real API server does.
+// Tests fail by panicking.
+#![allow(clippy::panic)]
 
 mod common;
 
@@ -19,7 +21,9 @@ use serde_json::json;
 use tkc_kubetest::Options;
 
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    match serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "data": {"k": name}})) {
+    match serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"k": name}}),
+    ) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
     }
@@ -48,29 +52,56 @@ async fn create_get_list_by_label() {
             ("!tier", vec!["b"]),
             ("app!=tkc,tier", vec!["c"]),
         ] {
-            let got = cms.list(&ListParams::default().labels(selector)).await.map(names);
-            assert_eq!(got.ok(), Some(want.iter().map(|s| s.to_string()).collect()), "{selector}");
+            let got = cms
+                .list(&ListParams::default().labels(selector))
+                .await
+                .map(names);
+            assert_eq!(
+                got.ok(),
+                Some(want.iter().map(|s| s.to_string()).collect()),
+                "{selector}"
+            );
         }
-        let by_name = cms.list(&ListParams::default().fields("metadata.name=b")).await.map(names);
+        let by_name = cms
+            .list(&ListParams::default().fields("metadata.name=b"))
+            .await
+            .map(names);
         assert_eq!(by_name.ok(), Some(vec!["b".to_string()]));
         let got = cms.get("a").await;
         assert!(got.is_ok_and(|c| c.data.is_some_and(|d| d["k"] == "a")));
         let missing = cms.get("zzz").await.err().map(api_error);
         assert_eq!(
             missing,
-            Some((404, "NotFound".into(), "configmaps \"zzz\" not found".into()))
+            Some((
+                404,
+                "NotFound".into(),
+                "configmaps \"zzz\" not found".into()
+            ))
         );
-        let again = cms.create(&pp, &cm("a", json!({}))).await.err().map(api_error);
+        let again = cms
+            .create(&pp, &cm("a", json!({})))
+            .await
+            .err()
+            .map(api_error);
         assert_eq!(
             again,
-            Some((409, "AlreadyExists".into(), "configmaps \"a\" already exists".into()))
+            Some((
+                409,
+                "AlreadyExists".into(),
+                "configmaps \"a\" already exists".into()
+            ))
         );
         // Pagination, as kubectl's `limit=500` and kube's pager use it.
         let page = cms.list(&ListParams::default().limit(2)).await;
-        let Ok(page) = page else { panic!("list failed") };
+        let Ok(page) = page else {
+            panic!("list failed")
+        };
         assert_eq!(page.items.len(), 2);
         let token = page.metadata.continue_.clone().unwrap_or_default();
-        let rest = cms.list(&ListParams::default().limit(2).continue_token(&token)).await.map(names);
+        let rest = cms
+            .list(&ListParams::default().limit(2).continue_token(&token))
+            .await
+            .map(names);
         assert_eq!(rest.ok(), Some(vec!["c".to_string()]));
     })
     .await;
@@ -81,20 +112,30 @@ async fn watch_streams_changes_and_bookmarks() {
     let (_server, client) = server().await;
     bounded(20, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client);
-        let Ok(list) = cms.list(&ListParams::default()).await else { panic!("list") };
+        let Ok(list) = cms.list(&ListParams::default()).await else {
+            panic!("list")
+        };
         let rv = list.metadata.resource_version.unwrap_or_default();
         let stream = cms
             .watch(&WatchParams::default().labels("app=w"), &rv)
             .await;
         let Ok(stream) = stream else { panic!("watch") };
         let mut stream = Box::pin(stream);
-        let _ = cms.create(&PostParams::default(), &cm("w1", json!({"app": "w"}))).await;
-        let _ = cms.create(&PostParams::default(), &cm("other", json!({"app": "z"}))).await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("w1", json!({"app": "w"})))
+            .await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("other", json!({"app": "z"})))
+            .await;
         let patch = json!({"metadata": {"annotations": {"x": "1"}}});
-        let _ = cms.patch("w1", &PatchParams::default(), &Patch::Merge(&patch)).await;
+        let _ = cms
+            .patch("w1", &PatchParams::default(), &Patch::Merge(&patch))
+            .await;
         // Leaving the selector is a DELETED event for this watch.
         let relabel = json!({"metadata": {"labels": {"app": "gone"}}});
-        let _ = cms.patch("w1", &PatchParams::default(), &Patch::Merge(&relabel)).await;
+        let _ = cms
+            .patch("w1", &PatchParams::default(), &Patch::Merge(&relabel))
+            .await;
         let mut seen = Vec::new();
         while seen.len() < 4 {
             match stream.try_next().await {
@@ -120,15 +161,20 @@ async fn watch_from_a_forgotten_version_is_gone_after_restart() {
     let (server, client) = server().await;
     bounded(30, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-        let _ = cms.create(&PostParams::default(), &cm("before", json!({}))).await;
-        let Ok(list) = cms.list(&ListParams::default()).await else { panic!("list") };
+        let _ = cms
+            .create(&PostParams::default(), &cm("before", json!({})))
+            .await;
+        let Ok(list) = cms.list(&ListParams::default()).await else {
+            panic!("list")
+        };
         let old_rv = list.metadata.resource_version.unwrap_or_default();
-        let _ = cms.create(&PostParams::default(), &cm("between", json!({}))).await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("between", json!({})))
+            .await;
 
         // kube's watcher resumes across the restart: it relists after the 410.
-        let mut events = Box::pin(
-            watcher(cms.clone(), watcher::Config::default()).applied_objects(),
-        );
+        let mut events =
+            Box::pin(watcher(cms.clone(), watcher::Config::default()).applied_objects());
         let mut names = Vec::new();
         while names.len() < 2 {
             if let Ok(Some(c)) = events.try_next().await {
@@ -150,7 +196,9 @@ async fn watch_from_a_forgotten_version_is_gone_after_restart() {
             }
             other => panic!("expected a 410 ERROR event, got {other:?}"),
         }
-        let _ = cms.create(&PostParams::default(), &cm("after", json!({}))).await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("after", json!({})))
+            .await;
         loop {
             if let Ok(Some(c)) = events.try_next().await
                 && c.name_any() == "after"
@@ -171,10 +219,11 @@ async fn watchers_resume_after_dropped_watches() {
     .await;
     bounded(20, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client);
-        let mut events = Box::pin(
-            watcher(cms.clone(), watcher::Config::default()).applied_objects(),
-        );
-        let _ = cms.create(&PostParams::default(), &cm("one", json!({}))).await;
+        let mut events =
+            Box::pin(watcher(cms.clone(), watcher::Config::default()).applied_objects());
+        let _ = cms
+            .create(&PostParams::default(), &cm("one", json!({})))
+            .await;
         loop {
             if let Ok(Some(c)) = events.try_next().await
                 && c.name_any() == "one"
@@ -184,7 +233,9 @@ async fn watchers_resume_after_dropped_watches() {
         }
         server.drop_watches();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = cms.create(&PostParams::default(), &cm("two", json!({}))).await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("two", json!({})))
+            .await;
         loop {
             if let Ok(Some(c)) = events.try_next().await
                 && c.name_any() == "two"
@@ -201,27 +252,45 @@ async fn patch_merge_and_strategic_on_annotations_and_labels() {
     let (_server, client) = server().await;
     bounded(20, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-        let _ = cms.create(&PostParams::default(), &cm("p", json!({"a": "1"}))).await;
+        let _ = cms
+            .create(&PostParams::default(), &cm("p", json!({"a": "1"})))
+            .await;
         let pp = PatchParams::default();
-        let merge = json!({"metadata": {"labels": {"a": null, "b": "2"}, "annotations": {"x": "1"}}});
+        let merge =
+            json!({"metadata": {"labels": {"a": null, "b": "2"}, "annotations": {"x": "1"}}});
         let r = cms.patch("p", &pp, &Patch::Merge(&merge)).await;
-        assert!(r.is_ok_and(|c| c.labels().get("b").map(String::as_str) == Some("2")
-            && !c.labels().contains_key("a")));
+        assert!(
+            r.is_ok_and(|c| c.labels().get("b").map(String::as_str) == Some("2")
+                && !c.labels().contains_key("a"))
+        );
         let strategic = json!({"metadata": {"annotations": {"tekton.dev/ready": "READY"}}});
         let r = cms.patch("p", &pp, &Patch::Strategic(&strategic)).await;
-        assert!(r.is_ok_and(|c| c.annotations().get("tekton.dev/ready").map(String::as_str)
-            == Some("READY")
-            && c.annotations().contains_key("x")));
+        assert!(r.is_ok_and(
+            |c| c.annotations().get("tekton.dev/ready").map(String::as_str) == Some("READY")
+                && c.annotations().contains_key("x")
+        ));
         // A patch that adds a field no ConfigMap has is refused (strict field validation).
         let bogus = json!({"spec": {"nope": 1}});
-        let e = cms.patch("p", &pp, &Patch::Merge(&bogus)).await.err().map(api_error);
+        let e = cms
+            .patch("p", &pp, &Patch::Merge(&bogus))
+            .await
+            .err()
+            .map(api_error);
         assert_eq!(
             e,
-            Some((400, "BadRequest".into(), "strict decoding error: unknown field \"spec\"".into()))
+            Some((
+                400,
+                "BadRequest".into(),
+                "strict decoding error: unknown field \"spec\"".into()
+            ))
         );
         // A stale resourceVersion in a patch conflicts.
         let stale = json!({"metadata": {"resourceVersion": "1", "labels": {"c": "3"}}});
-        let e = cms.patch("p", &pp, &Patch::Merge(&stale)).await.err().map(api_error);
+        let e = cms
+            .patch("p", &pp, &Patch::Merge(&stale))
+            .await
+            .err()
+            .map(api_error);
         assert!(e.is_some_and(|(code, reason, _)| code == 409 && reason == "Conflict"));
     })
     .await;
@@ -277,11 +346,19 @@ async fn injected_create_failures() {
     bounded(20, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client);
         server.fail_next_creates(1, 500);
-        let e = cms.create(&PostParams::default(), &cm("f", json!({}))).await.err().map(api_error);
+        let e = cms
+            .create(&PostParams::default(), &cm("f", json!({})))
+            .await
+            .err()
+            .map(api_error);
         assert!(e.is_some_and(|(code, reason, _)| code == 500 && reason == "InternalError"));
         // kube retries a 429 (after its Retry-After): the create goes through the second time.
         server.fail_next_creates(1, 429);
-        assert!(cms.create(&PostParams::default(), &cm("g", json!({}))).await.is_ok());
+        assert!(
+            cms.create(&PostParams::default(), &cm("g", json!({})))
+                .await
+                .is_ok()
+        );
         // Without retries, the 429 is what the client sees.
         server.fail_next_creates(1, 429);
         let req = http::Request::post("/api/v1/namespaces/default/configmaps")
@@ -290,10 +367,16 @@ async fn injected_create_failures() {
         let Ok(req) = req else { panic!("request") };
         let mut config = server.client_config();
         config.default_retry = false;
-        let Ok(plain) = kube::Client::try_from(config) else { panic!("client") };
+        let Ok(plain) = kube::Client::try_from(config) else {
+            panic!("client")
+        };
         let e = plain.request::<ConfigMap>(req).await.err().map(api_error);
         assert!(e.is_some_and(|(code, reason, _)| code == 429 && reason == "TooManyRequests"));
-        assert!(cms.create(&PostParams::default(), &cm("f", json!({}))).await.is_ok());
+        assert!(
+            cms.create(&PostParams::default(), &cm("f", json!({})))
+                .await
+                .is_ok()
+        );
     })
     .await;
 }

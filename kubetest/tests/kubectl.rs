@@ -1,6 +1,8 @@
 //! The real `kubectl` against the test server, through a kubeconfig the server writes:
 //! `get -o json`, `logs`, `delete` (which waits for the pod to go) and a NotFound error.
 //! Skipped without `kubectl` on PATH, unless `TKC_REQUIRE_KUBECTL` is set (CI installs it).
+// Tests fail by panicking.
+#![allow(clippy::panic)]
 
 mod common;
 
@@ -32,7 +34,10 @@ fn kubectl_binary() -> Option<PathBuf> {
 
 /// A scratch directory for the kubeconfig and kubectl's cache (its HOME, too).
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tkc-kubetest-kubectl-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "tkc-kubetest-kubectl-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
@@ -66,17 +71,28 @@ async fn kubectl_gets_lists_as_json_and_reports_not_found() {
     assert!(server.kubeconfig(&dir.join("kubeconfig")).is_ok());
     bounded(60, async {
         let cms: Api<ConfigMap> = Api::default_namespaced(client);
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "conf", "labels": {"app": "k"}}, "data": {"a": "1"}}))
-            .unwrap_or_default();
+        let cm: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "conf", "labels": {"app": "k"}}, "data": {"a": "1"}}),
+        )
+        .unwrap_or_default();
         assert!(cms.create(&PostParams::default(), &cm).await.is_ok());
-        let out = kubectl(&bin, &dir, &["get", "configmaps", "-l", "app=k", "-o", "json"]).await;
+        let out = kubectl(
+            &bin,
+            &dir,
+            &["get", "configmaps", "-l", "app=k", "-o", "json"],
+        )
+        .await;
         assert!(out.status.success(), "{}", text(&out.stderr));
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         assert_eq!(list["items"][0]["metadata"]["name"], "conf");
         assert_eq!(list["items"][0]["data"]["a"], "1");
         let out = kubectl(&bin, &dir, &["get", "pod", "nope", "-o", "json"]).await;
         assert_eq!(out.status.code(), Some(1));
-        assert!(text(&out.stderr).contains("pods \"nope\" not found"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("pods \"nope\" not found"),
+            "{}",
+            text(&out.stderr)
+        );
     })
     .await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,15 +3,21 @@
 //! deletion, the downward API updated live, claims that outlive pods, eviction, a delayed
 //! kubelet, and nothing left running once the server stops. Skipped (with a message) where
 //! bubblewrap cannot create namespaces.
+// Tests fail by panicking.
+#![allow(clippy::panic)]
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bounded, can_run_pods, finished, phase, pod, server, server_with, terminated, wait_pod};
+use common::{
+    bounded, can_run_pods, finished, phase, pod, server, server_with, terminated, wait_pod,
+};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
-use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use tkc_kubetest::Options;
@@ -94,13 +100,21 @@ async fn logs_follow_with_timestamps() {
     }
     bounded(30, async {
         let pods: Api<Pod> = Api::default_namespaced(client);
-        let p = pod(json!({"metadata": {"name": "talk"}, "spec": {"restartPolicy": "Never",
+        let p = pod(
+            json!({"metadata": {"name": "talk"}, "spec": {"restartPolicy": "Never",
             "containers": [{"name": "c", "image": "x",
-                "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.2; done"]}]}}));
+                "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.2; done"]}]}}),
+        );
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         wait_pod(&pods, "talk", |p| phase(p) != "Pending").await;
-        let lp = LogParams { follow: true, timestamps: true, ..LogParams::default() };
-        let Ok(stream) = pods.log_stream("talk", &lp).await else { panic!("log stream") };
+        let lp = LogParams {
+            follow: true,
+            timestamps: true,
+            ..LogParams::default()
+        };
+        let Ok(stream) = pods.log_stream("talk", &lp).await else {
+            panic!("log stream")
+        };
         let lines: Vec<String> = stream.lines().try_collect().await.unwrap_or_default();
         assert_eq!(lines.len(), 3, "{lines:?}");
         for (n, line) in lines.iter().enumerate() {
@@ -108,8 +122,14 @@ async fn logs_follow_with_timestamps() {
             assert!(ts.parse::<jiff::Timestamp>().is_ok(), "{ts}");
             assert_eq!(text, format!("line {}", n + 1));
         }
-        let tail = LogParams { tail_lines: Some(1), ..LogParams::default() };
-        assert_eq!(pods.logs("talk", &tail).await.ok().as_deref(), Some("line 3\n"));
+        let tail = LogParams {
+            tail_lines: Some(1),
+            ..LogParams::default()
+        };
+        assert_eq!(
+            pods.logs("talk", &tail).await.ok().as_deref(),
+            Some("line 3\n")
+        );
     })
     .await;
 }
@@ -122,9 +142,11 @@ async fn active_deadline_fails_the_pod() {
     }
     bounded(30, async {
         let pods: Api<Pod> = Api::default_namespaced(client);
-        let p = pod(json!({"metadata": {"name": "slow"}, "spec": {"restartPolicy": "Never",
+        let p = pod(
+            json!({"metadata": {"name": "slow"}, "spec": {"restartPolicy": "Never",
             "activeDeadlineSeconds": 1, "terminationGracePeriodSeconds": 1,
-            "containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}));
+            "containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}),
+        );
         let start = Instant::now();
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         let done = wait_pod(&pods, "slow", finished).await;
@@ -146,24 +168,33 @@ async fn delete_sends_sigterm_then_sigkill_after_the_grace_period() {
     bounded(30, async {
         let pods: Api<Pod> = Api::default_namespaced(client);
         let p = pod(json!({"metadata": {"name": "term"}, "spec": {
-            "terminationGracePeriodSeconds": 2,
-            "containers": [
-                {"name": "polite", "image": "x", "command": ["sh", "-c",
-                    "trap 'echo got TERM; exit 7' TERM; echo up; while true; do sleep 0.05; done"]},
-                {"name": "stubborn", "image": "x", "command": ["sh", "-c",
-                    "trap '' TERM; echo up; while true; do sleep 0.05; done"]}
-            ]}}));
+        "terminationGracePeriodSeconds": 2,
+        "containers": [
+            {"name": "polite", "image": "x", "command": ["sh", "-c",
+                "trap 'echo got TERM; exit 7' TERM; echo up; while true; do sleep 0.05; done"]},
+            {"name": "stubborn", "image": "x", "command": ["sh", "-c",
+                "trap '' TERM; echo up; while true; do sleep 0.05; done"]}
+        ]}}));
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
-        let running = wait_pod(&pods, "term", |p| condition(p, "Ready").as_deref() == Some("True")).await;
+        let running = wait_pod(&pods, "term", |p| {
+            condition(p, "Ready").as_deref() == Some("True")
+        })
+        .await;
         // Both shells have trapped before the delete.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let rv = running.resource_version().unwrap_or_default();
-        let Ok(events) = pods.watch(&WatchParams::default().fields("metadata.name=term"), &rv).await else {
+        let Ok(events) = pods
+            .watch(&WatchParams::default().fields("metadata.name=term"), &rv)
+            .await
+        else {
             panic!("watch")
         };
         let start = Instant::now();
         let deleted = pods.delete("term", &DeleteParams::default()).await;
-        assert!(deleted.is_ok_and(|d| d.left().is_some_and(|p| p.metadata.deletion_timestamp.is_some())));
+        assert!(deleted.is_ok_and(|d| {
+            d.left()
+                .is_some_and(|p| p.metadata.deletion_timestamp.is_some())
+        }));
         let mut events = Box::pin(events);
         let mut last = None;
         while let Some(Ok(e)) = events.next().await {
@@ -177,10 +208,18 @@ async fn delete_sends_sigterm_then_sigkill_after_the_grace_period() {
             }
         }
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1900) && took < Duration::from_secs(6), "{took:?}");
-        let Some(last) = last else { panic!("no DELETED event") };
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+            "{took:?}"
+        );
+        let Some(last) = last else {
+            panic!("no DELETED event")
+        };
         assert_eq!(terminated(&last, "polite").map(|t| t.exit_code), Some(7));
-        assert_eq!(terminated(&last, "stubborn").map(|t| t.exit_code), Some(137));
+        assert_eq!(
+            terminated(&last, "stubborn").map(|t| t.exit_code),
+            Some(137)
+        );
         assert!(pods.get_opt("term").await.is_ok_and(|p| p.is_none()));
     })
     .await;
@@ -290,22 +329,36 @@ async fn eviction_and_a_container_without_command() {
     }
     bounded(30, async {
         let pods: Api<Pod> = Api::default_namespaced(client);
-        let p = pod(json!({"metadata": {"name": "victim"}, "spec": {"terminationGracePeriodSeconds": 1,
-            "containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "victim"}, "spec": {"terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}),
+        );
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         wait_pod(&pods, "victim", |p| phase(p) == "Running").await;
         assert!(server.evict("default", "victim"));
         let done = wait_pod(&pods, "victim", finished).await;
         assert_eq!(phase(&done), "Failed");
-        assert_eq!(done.status.and_then(|s| s.reason).as_deref(), Some("Evicted"));
+        assert_eq!(
+            done.status.and_then(|s| s.reason).as_deref(),
+            Some("Evicted")
+        );
 
         let p = pod(json!({"metadata": {"name": "nocmd"}, "spec": {
             "containers": [{"name": "c", "image": "alpine"}]}}));
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         let stuck = wait_pod(&pods, "nocmd", |p| {
-            p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| {
-                cs.iter().any(|c| c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("CreateContainerError"))
-            })
+            p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.state
+                            .as_ref()
+                            .and_then(|s| s.waiting.as_ref())
+                            .and_then(|w| w.reason.as_deref())
+                            == Some("CreateContainerError")
+                    })
+                })
         })
         .await;
         assert_eq!(phase(&stuck), "Pending");
@@ -322,8 +375,10 @@ async fn a_delayed_kubelet_leaves_pods_unscheduled_for_a_while() {
     bounded(30, async {
         server.delay_kubelet(Duration::from_millis(700));
         let pods: Api<Pod> = Api::default_namespaced(client);
-        let p = pod(json!({"metadata": {"name": "late"}, "spec": {"restartPolicy": "Never",
-            "containers": [{"name": "c", "image": "x", "command": ["true"]}]}}));
+        let p = pod(
+            json!({"metadata": {"name": "late"}, "spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "x", "command": ["true"]}]}}),
+        );
         let start = Instant::now();
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         tokio::time::sleep(Duration::from_millis(300)).await;

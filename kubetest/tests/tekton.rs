@@ -3,6 +3,8 @@
 //! `-wait_file`/`-post_file`, the first gated by the downward API's `tekton.dev/ready`
 //! annotation that the test patches (as the TaskRun controller does), results reported in
 //! termination messages, and the pod `Succeeded`.
+// Tests fail by panicking.
+#![allow(clippy::panic)]
 
 mod common;
 
@@ -32,7 +34,10 @@ fn small_entrypoint() -> PathBuf {
         .args(["build", "--profile", "entrypoint", "-p", "tkc-entrypoint"])
         .current_dir(&root)
         .status();
-    assert!(built.is_ok_and(|s| s.success()), "cannot build tkc-entrypoint");
+    assert!(
+        built.is_ok_and(|s| s.success()),
+        "cannot build tkc-entrypoint"
+    );
     target.join("entrypoint").join("tkc-entrypoint")
 }
 
@@ -55,7 +60,13 @@ fn step(n: usize, wait: &[&str], results: &str, script: &str) -> Value {
     if !results.is_empty() {
         args.extend(["-results".into(), results.into()]);
     }
-    args.extend(["-entrypoint".into(), "sh".into(), "--".into(), "-c".into(), script.into()]);
+    args.extend([
+        "-entrypoint".into(),
+        "sh".into(),
+        "--".into(),
+        "-c".into(),
+        script.into(),
+    ]);
     let mut mounts = vec![
         json!({"name": "tekton-internal-bin", "mountPath": "/tekton/bin", "readOnly": true}),
         json!({"name": "tekton-internal-results", "mountPath": "/tekton/results"}),
