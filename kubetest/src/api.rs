@@ -27,6 +27,9 @@ use crate::store::{Change, ChangeType, Kind, Propagation, meta_str};
 
 pub type ResponseBody = BoxBody<Bytes, Infallible>;
 
+/// The patch formats this server applies (not server-side apply).
+const PATCH_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json";
+
 /// The API server's request size limit (`apiserver.DefaultMaxRequestSizeBytes`, 3 MB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
@@ -141,6 +144,8 @@ enum Target {
         sub: Option<String>,
     },
     Health,
+    OpenApiRoot,
+    OpenApiV1,
 }
 
 fn route(path: &str) -> Option<Target> {
@@ -148,6 +153,8 @@ fn route(path: &str) -> Option<Target> {
     Some(match segs.as_slice() {
         ["version"] => Target::Version,
         ["healthz" | "readyz" | "livez"] => Target::Health,
+        ["openapi", "v3"] => Target::OpenApiRoot,
+        ["openapi", "v3", "api", "v1"] => Target::OpenApiV1,
         ["api"] => Target::Api,
         ["apis"] => Target::Apis,
         ["api", "v1"] => Target::ApiV1,
@@ -187,6 +194,11 @@ async fn dispatch(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let q = query(&req);
+    let as_table = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
     let Some(target) = route(req.uri().path()) else {
         return Err(ApiError::path_not_found());
     };
@@ -204,6 +216,11 @@ async fn dispatch(
             &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
         )),
         (Target::ApiV1, &Method::GET) => Ok(json_response(200, &resource_list())),
+        (Target::OpenApiRoot, &Method::GET) => Ok(json_response(
+            200,
+            &json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=tkc-kubetest"}}}),
+        )),
+        (Target::OpenApiV1, &Method::GET) => Ok(json_response(200, &openapi_v1())),
         (Target::Namespace(ns), &Method::GET) => Ok(json_response(
             200,
             &json!({"kind": "Namespace", "apiVersion": "v1",
@@ -214,7 +231,7 @@ async fn dispatch(
             if truthy(&q, "watch") {
                 watch(&shared, kind, ns, &q)
             } else {
-                list(&shared, kind, ns.as_deref(), &q)
+                list(&shared, kind, ns.as_deref(), &q, as_table)
             }
         }
         (Target::Collection { kind, ns: Some(ns) }, &Method::POST) => {
@@ -235,7 +252,13 @@ async fn dispatch(
                 (_, None | Some("status"), &Method::GET) => shared
                     .store
                     .get(kind, &ns, &name)
-                    .map(|o| json_response(200, &o))
+                    .map(|o| {
+                        if as_table {
+                            json_response(200, &table(kind, &[o], shared.store_rv()))
+                        } else {
+                            json_response(200, &o)
+                        }
+                    })
                     .ok_or_else(|| ApiError::not_found(kind, &name)),
                 (_, None | Some("status"), &Method::PUT) => {
                     let body = read_json(req).await?;
@@ -298,11 +321,15 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    if ct.contains("yaml") && !ct.contains("patch") || ct.contains("protobuf") {
-        return Err(ApiError::unsupported_media_type(&ct));
-    }
-    if ct.contains("apply-patch") {
-        return Err(ApiError::unsupported_media_type(&ct));
+    if ct.contains("yaml") || ct.contains("protobuf") {
+        return Err(ApiError::unsupported_media_type(
+            &ct,
+            if ct.contains("patch") {
+                PATCH_TYPES
+            } else {
+                "application/json"
+            },
+        ));
     }
     let body = read_body(req).await?;
     serde_json::from_slice(&body).map_err(|e| {
@@ -334,6 +361,25 @@ fn resource_list() -> Value {
     resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
     resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
+}
+
+/// Just enough OpenAPI v3 for kubectl to see that writes take `fieldValidation`
+/// (`resource.QueryParamVerifierV3` looks for it on each kind's PATCH operation), so that
+/// `kubectl create`/`apply` validate on the server instead of wanting schemas. No schemas.
+fn openapi_v1() -> Value {
+    let mut paths = serde_json::Map::new();
+    for k in Kind::ALL {
+        let op = json!({
+            "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": k.kind()},
+            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}],
+            "responses": {"200": {"description": "OK"}}
+        });
+        paths.insert(
+            format!("/api/v1/namespaces/{{namespace}}/{}/{{name}}", k.plural()),
+            json!({"patch": op, "put": op}),
+        );
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (tkc-kubetest)", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": {}}})
 }
 
 fn field_validation(
@@ -388,7 +434,8 @@ fn create(
         // A new pod starts unscheduled unless the client bound it.
         let _ = spec;
     }
-    let admitted = admission::admit(kind, body, field_validation(shared, q)?)?;
+    let admitted = admission::admit(kind, body, field_validation(shared, q)?)
+        .map_err(|e| decoding(kind, e))?;
     let mut object = admitted.object;
     if kind == Kind::Pod {
         // Status is the kubelet's: a client's is dropped on create (`podStrategy.PrepareForCreate`).
@@ -406,6 +453,19 @@ fn create(
         json_response(201, &stored),
         &admitted.warnings,
     ))
+}
+
+/// A create or update decodes the body: its strict decoding errors say so
+/// (`handlers.transformDecodeError`); a patch's do not.
+fn decoding(kind: Kind, mut e: ApiError) -> ApiError {
+    if e.code == 400 && e.message.starts_with("strict decoding error") {
+        e.message = format!(
+            "{k} in version \"v1\" cannot be handled as a {k}: {}",
+            e.message,
+            k = kind.kind()
+        );
+    }
+    e
 }
 
 /// PUT: the new object replaces the stored one (its status only, on `/status`).
@@ -437,7 +497,8 @@ fn replace(
         if !precondition.is_empty() && precondition != meta_str(old, "resourceVersion") {
             return Err(ApiError::conflict(kind, name));
         }
-        let new = write_rules(kind, name, sub, old, body.clone(), validation)?;
+        let new = write_rules(kind, name, sub, old, body.clone(), validation)
+            .map_err(|e| decoding(kind, e))?;
         warnings = new.1;
         Ok(new.0)
     })?;
@@ -497,7 +558,7 @@ fn patch_object(
             "application/merge-patch+json" => patch::merge(&mut new, &body),
             "application/strategic-merge-patch+json" => patch::strategic(&mut new, &body),
             "application/json-patch+json" => patch::json_patch(&mut new, &body)?,
-            other => return Err(ApiError::unsupported_media_type(other)),
+            other => return Err(ApiError::unsupported_media_type(other, PATCH_TYPES)),
         }
         let precondition = body
             .pointer("/metadata/resourceVersion")
@@ -627,6 +688,7 @@ fn list(
     kind: Kind,
     ns: Option<&str>,
     q: &BTreeMap<String, String>,
+    as_table: bool,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let filter = Filter::new(kind, ns.map(String::from), q)?;
     let (items, rv) = shared.store.list(kind, ns);
@@ -665,10 +727,110 @@ fn list(
         ));
         metadata["remainingItemCount"] = json!(total - page.len());
     }
+    if as_table {
+        let mut t = table(kind, &page, rv);
+        t["metadata"] = metadata;
+        return Ok(json_response(200, &t));
+    }
     Ok(json_response(
         200,
         &json!({"kind": format!("{}List", kind.kind()), "apiVersion": "v1", "metadata": metadata, "items": page}),
     ))
+}
+
+/// `kubectl get` without `-o` asks for a `meta.k8s.io/v1` Table: the columns the API
+/// server's printers (`pkg/printers/internalversion`) show, in short.
+fn table(kind: Kind, items: &[Value], rv: u64) -> Value {
+    let columns: &[&str] = match kind {
+        Kind::Pod => &["Name", "Ready", "Status", "Restarts", "Age"],
+        Kind::ConfigMap => &["Name", "Data", "Age"],
+        Kind::Secret => &["Name", "Type", "Data", "Age"],
+        Kind::PersistentVolumeClaim => &["Name", "Status", "Age"],
+        Kind::Event => &["Name", "Reason", "Age"],
+    };
+    let defs: Vec<Value> = columns
+        .iter()
+        .map(|c| {
+            json!({"name": c, "type": "string", "format": if *c == "Name" { "name" } else { "" }, "description": "", "priority": 0})
+        })
+        .collect();
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            let count = |f: &str| o.get(f).and_then(Value::as_object).map_or(0, |m| m.len());
+            let cells: Vec<Value> = columns
+                .iter()
+                .map(|c| match *c {
+                    "Name" => json!(meta_str(o, "name")),
+                    "Ready" => {
+                        let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array);
+                        let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+                        let ready = statuses.map_or(0, |s| s.iter().filter(|c| c["ready"] == true).count());
+                        json!(format!("{ready}/{total}"))
+                    }
+                    "Status" if kind == Kind::Pod => json!(pod_status(o)),
+                    "Status" => json!(o.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")),
+                    "Restarts" => json!(0),
+                    "Data" => json!(count("data") + count("binaryData")),
+                    "Type" => json!(o.get("type").and_then(Value::as_str).unwrap_or("")),
+                    "Reason" => json!(o.get("reason").and_then(Value::as_str).unwrap_or("")),
+                    _ => json!(age(meta_str(o, "creationTimestamp"))),
+                })
+                .collect();
+            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.get("metadata")}})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "columnDefinitions": defs, "rows": rows})
+}
+
+/// The STATUS column of `kubectl get pods` (`printPod`, in short).
+fn pod_status(pod: &Value) -> String {
+    if pod
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
+        return "Terminating".into();
+    }
+    if let Some(r) = pod.pointer("/status/reason").and_then(Value::as_str) {
+        return r.into();
+    }
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    let states = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|c| c.get("state")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for s in &states {
+        if let Some(r) = s.pointer("/waiting/reason").and_then(Value::as_str)
+            && r != "ContainerCreating"
+            && r != "PodInitializing"
+        {
+            return r.into();
+        }
+    }
+    for s in &states {
+        if let Some(r) = s.pointer("/terminated/reason").and_then(Value::as_str) {
+            return r.into();
+        }
+    }
+    phase.into()
+}
+
+/// `duration.HumanDuration`, coarsely.
+fn age(created: &str) -> String {
+    let Ok(t) = created.parse::<jiff::Timestamp>() else {
+        return "<unknown>".into();
+    };
+    let secs = (jiff::Timestamp::now().as_second() - t.as_second()).max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 3600 * 2 => format!("{}m", s / 60),
+        s if s < 86400 * 2 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {

@@ -111,6 +111,10 @@ impl Shared {
         *relock(&self.addr)
     }
 
+    fn store_rv(&self) -> u64 {
+        self.store.resource_version()
+    }
+
     fn take_injected_failure(&self) -> Option<u16> {
         relock(&self.faults).failing_creates.pop_front()
     }

@@ -200,12 +200,14 @@ impl ApiError {
         }
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+    /// 415: a body in a format this server does not read (it speaks JSON only: no protobuf,
+    /// which `kubectl create configmap` and other generators send, and no YAML).
+    pub fn unsupported_media_type(content_type: &str, accepted: &str) -> ApiError {
         ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
             message: format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+                "the body of the request was in an unknown format - accepted media types include: {accepted} (tkc-kubetest reads JSON only; got {content_type:?})"
             ),
             details: None,
         }

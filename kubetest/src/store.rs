@@ -203,7 +203,6 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    #[cfg(test)]
     pub fn resource_version(&self) -> u64 {
         self.lock().rv
     }

@@ -402,11 +402,11 @@ async fn admission_rejects_what_the_api_server_rejects() {
         let cases = [
             (
                 obj("unknown", json!({"containers": [container], "bogus": true})),
-                (400, "BadRequest", "strict decoding error: unknown field \"spec.bogus\""),
+                (400, "BadRequest", "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.bogus\""),
             ),
             (
                 obj("nested", json!({"containers": [{"name": "c", "image": "a", "commmand": ["x"]}]})),
-                (400, "BadRequest", "strict decoding error: unknown field \"spec.containers[0].commmand\""),
+                (400, "BadRequest", "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.containers[0].commmand\""),
             ),
             (
                 obj("required", json!({"containers": [{"image": "alpine"}]})),

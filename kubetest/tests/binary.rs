@@ -22,7 +22,9 @@ fn usage_errors_exit_2() {
     let out = Command::new(env!("CARGO_BIN_EXE_tkc-kubetest"))
         .args(["serve"])
         .output();
-    let Ok(out) = out else { panic!("cannot run tkc-kubetest") };
+    let Ok(out) = out else {
+        panic!("cannot run tkc-kubetest")
+    };
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--kubeconfig FILE is required"));
 }
@@ -41,13 +43,21 @@ async fn serve_writes_a_kubeconfig_and_stops_on_sigterm() {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn();
-    let Ok(mut child) = child else { panic!("cannot start tkc-kubetest") };
+    let Ok(mut child) = child else {
+        panic!("cannot start tkc-kubetest")
+    };
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
-    assert!(line.starts_with("tkc-kubetest: serving http://127.0.0.1:"), "{line}");
-    assert!(line.contains("context tkc-kubetest, namespace default"), "{line}");
+    assert!(
+        line.starts_with("tkc-kubetest: serving http://127.0.0.1:"),
+        "{line}"
+    );
+    assert!(
+        line.contains("context tkc-kubetest, namespace default"),
+        "{line}"
+    );
     let pods_run = !line.contains("pods will not run");
     let marker = format!("kubetest-bin-marker-{}", std::process::id());
     bounded(30, async {
@@ -86,7 +96,10 @@ async fn serve_writes_a_kubeconfig_and_stops_on_sigterm() {
     };
     assert!(status.success());
     while running(&marker) {
-        assert!(start.elapsed() < Duration::from_secs(10), "a container outlived the server");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a container outlived the server"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::fs::remove_dir_all(&dir);
