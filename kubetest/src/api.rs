@@ -203,6 +203,23 @@ async fn dispatch(
         return Err(ApiError::path_not_found());
     };
     let method = req.method().clone();
+    let namespace = match &target {
+        Target::Namespace(ns)
+        | Target::Object { ns, .. }
+        | Target::Collection { ns: Some(ns), .. } => Some(ns.as_str()),
+        _ => None,
+    };
+    if let Some(ns) = namespace
+        && !admission::is_dns1123_label(ns)
+    {
+        // Every valid namespace exists here; an invalid name cannot.
+        return Err(ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("namespaces {} not found", crate::status::go_quote(ns)),
+            details: Some(json!({"name": ns, "kind": "namespaces"})),
+        });
+    }
     match (target, &method) {
         (Target::Health, &Method::GET) => Ok(Response::new(full("ok"))),
         (Target::Version, &Method::GET) => Ok(json_response(200, &version())),

@@ -254,6 +254,8 @@ struct PodRun {
     running: BTreeMap<String, Proc>,
     deadline: Option<tokio::time::Instant>,
     gone: bool,
+    /// Warnings already reported (a retried failure is one event, as the recorder counts it).
+    reported: BTreeSet<String>,
 }
 
 async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Option<Value>>) {
@@ -285,6 +287,7 @@ async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Optio
         running: BTreeMap::new(),
         deadline: None,
         gone: false,
+        reported: BTreeSet::new(),
     };
     run.run().await;
     run.kill_everything().await;
@@ -342,20 +345,28 @@ impl PodRun {
             }
             let missing = self.missing_claim();
             let Some(claim) = missing else { break };
-            self.set_condition(
-                "PodScheduled",
-                false,
-                Some("Unschedulable"),
-                Some(format!(
-                    "0/1 nodes are available: persistentvolumeclaim {claim:?} not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
-                )),
+            let message = format!(
+                "0/1 nodes are available: persistentvolumeclaim {claim:?} not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
             );
+            self.event_once(
+                "Warning",
+                "FailedScheduling",
+                &message,
+                None,
+                "default-scheduler",
+            );
+            self.set_condition("PodScheduled", false, Some("Unschedulable"), Some(message));
             self.publish();
             if self.sleep_or_gone(Duration::from_millis(100)).await {
                 return;
             }
         }
         self.bind();
+        let assigned = format!(
+            "Successfully assigned {}/{} to {NODE_NAME}",
+            self.ns, self.name
+        );
+        self.event("Normal", "Scheduled", &assigned, None, "default-scheduler");
         // Volumes, retried while what they need is missing (ContainerCreating).
         loop {
             if self.gone {
@@ -368,6 +379,7 @@ impl PodRun {
             match self.make_volumes() {
                 Ok(()) => break,
                 Err(message) => {
+                    self.event_once("Warning", "FailedMount", &message, None, "kubelet");
                     self.set_all_waiting("ContainerCreating", Some(message));
                     self.publish();
                     if self.sleep_or_gone(Duration::from_millis(100)).await {
@@ -397,6 +409,13 @@ impl PodRun {
             match self.start(&c, true) {
                 Ok(()) => {}
                 Err((reason, message)) => {
+                    self.event(
+                        "Warning",
+                        "Failed",
+                        &format!("Error: {message}"),
+                        Some(container_path(&c.name, true)),
+                        "kubelet",
+                    );
                     self.set_state(&c.name, true, waiting(reason, Some(message)));
                     self.publish();
                     self.idle_until_deleted().await;
@@ -438,6 +457,13 @@ impl PodRun {
                 match self.start(&c, false) {
                     Ok(()) => started = true,
                     Err((reason, message)) => {
+                        self.event(
+                            "Warning",
+                            "Failed",
+                            &format!("Error: {message}"),
+                            Some(container_path(&c.name, false)),
+                            "kubelet",
+                        );
                         self.set_state(&c.name, false, waiting(reason, Some(message)))
                     }
                 }
@@ -456,6 +482,50 @@ impl PodRun {
         self.finish(stop);
         self.publish();
         self.idle_until_deleted().await;
+    }
+
+    /// Records an Event about the pod, as the kubelet's (or the scheduler's) recorder does.
+    fn event(
+        &self,
+        kind: &str,
+        reason: &str,
+        message: &str,
+        field: Option<String>,
+        component: &str,
+    ) {
+        if self.gone {
+            return;
+        }
+        let n = EVENTS.fetch_add(1, Ordering::Relaxed);
+        let now = crate::time::now_seconds();
+        let mut involved = json!({"apiVersion": "v1", "kind": "Pod", "name": self.name,
+            "namespace": self.ns, "uid": self.uid});
+        if let Some(f) = field {
+            involved["fieldPath"] = json!(f);
+        }
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{}.{:016x}", self.name, n), "namespace": self.ns},
+            "involvedObject": involved,
+            "reason": reason, "message": message, "type": kind,
+            "source": {"component": component, "host": NODE_NAME},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": component, "reportingInstance": NODE_NAME,
+        });
+        let _ = self.shared.store.create(Kind::Event, &self.ns, event);
+    }
+
+    fn event_once(
+        &mut self,
+        kind: &str,
+        reason: &str,
+        message: &str,
+        field: Option<String>,
+        component: &str,
+    ) {
+        if self.reported.insert(format!("{reason}\n{message}")) {
+            self.event(kind, reason, message, field, component);
+        }
     }
 
     fn any_waiting(&self) -> bool {
@@ -491,11 +561,25 @@ impl PodRun {
         );
         match stop {
             Some(Stop::Deadline) => {
+                self.event(
+                    "Normal",
+                    "DeadlineExceeded",
+                    "Pod was active on the node longer than the specified deadline",
+                    None,
+                    "kubelet",
+                );
                 self.status.reason = Some("DeadlineExceeded".into());
                 self.status.message =
                     Some("Pod was active on the node longer than the specified deadline".into());
             }
             Some(Stop::Evicted) => {
+                self.event(
+                    "Warning",
+                    "Evicted",
+                    "The node was low on resource: memory.",
+                    None,
+                    "kubelet",
+                );
                 self.status.reason = Some("Evicted".into());
                 self.status.message = Some(
                     "The node was low on resource: memory. Threshold quantity: 100Mi, available: 0Ki. "
@@ -509,30 +593,6 @@ impl PodRun {
                 );
             }
             _ => {}
-        }
-        // Containers that never started when the pod ended.
-        for c in self.containers(false) {
-            if self
-                .container_status(&c.name, false)
-                .is_none_or(|s| s.state.as_ref().is_none_or(|st| st.terminated.is_none()))
-            {
-                self.set_state(
-                    &c.name,
-                    false,
-                    ContainerState {
-                        terminated: Some(ContainerStateTerminated {
-                            exit_code: 137,
-                            reason: Some("ContainerStatusUnknown".into()),
-                            message: Some(
-                                "The container could not be located when the pod was terminated"
-                                    .into(),
-                            ),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    },
-                );
-            }
         }
         self.set_condition("PodReadyToStartContainers", false, None, None);
         self.set_condition("ContainersReady", false, Some("PodCompleted"), None);
@@ -942,6 +1002,18 @@ impl PodRun {
     async fn stop_all(&mut self, grace: i64) {
         if self.running.is_empty() {
             return;
+        }
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            let init = self.containers(true).iter().any(|c| c.name == name);
+            let message = format!("Stopping container {name}");
+            self.event(
+                "Normal",
+                "Killing",
+                &message,
+                Some(container_path(&name, init)),
+                "kubelet",
+            );
         }
         for p in self.running.values() {
             terminate(p.pid);
@@ -1429,10 +1501,24 @@ impl PodRun {
                 });
             let mut host = host.clone();
             if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+                let base = host.canonicalize().map_err(err)?;
                 host = host.join(sub);
-                if !host.exists() {
+                if std::fs::symlink_metadata(&host).is_err() {
                     std::fs::create_dir_all(&host).map_err(err)?;
                 }
+                // A symlink a container left in a shared volume must not carry a later
+                // mount out of it (the kubelet's `subpath` checks do the same).
+                let real = host.canonicalize().map_err(err)?;
+                if !real.starts_with(&base) {
+                    return Err((
+                        "CreateContainerConfigError",
+                        format!(
+                            "failed to prepare subPath for volumeMount {:?} of container {:?}: subpath {:?} not within volume path",
+                            m.name, c.name, sub
+                        ),
+                    ));
+                }
+                host = real;
             }
             mounts.push((
                 m.mount_path.clone(),
@@ -1513,6 +1599,14 @@ impl PodRun {
             let _ = tx.send((name, exit));
         });
         self.running.insert(c.name.clone(), Proc { pid, registry });
+        let started = format!("Started container {}", c.name);
+        self.event(
+            "Normal",
+            "Started",
+            &started,
+            Some(container_path(&c.name, init)),
+            "kubelet",
+        );
         self.set_state(
             &c.name,
             init,
@@ -1678,6 +1772,16 @@ fn expand(s: &str, env: &BTreeMap<String, String>) -> String {
 }
 
 static WRITES: AtomicU64 = AtomicU64::new(0);
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// An event's `fieldPath` for a container.
+fn container_path(name: &str, init: bool) -> String {
+    if init {
+        format!("spec.initContainers{{{name}}}")
+    } else {
+        format!("spec.containers{{{name}}}")
+    }
+}
 
 /// `volume/util.AtomicWriter`: the files go to a fresh `..TIMESTAMP` directory, `..data`
 /// is swapped to it by a rename, and each top-level name is a symlink through `..data`, so

@@ -341,6 +341,33 @@ async fn delete_propagates_through_owner_references() {
 }
 
 #[tokio::test]
+async fn finalizers_hold_a_deleted_object() {
+    let (_server, client) = server().await;
+    bounded(20, async {
+        let cms: Api<ConfigMap> = Api::default_namespaced(client);
+        let held: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
+        )
+        .unwrap_or_default();
+        assert!(cms.create(&PostParams::default(), &held).await.is_ok());
+        let deleted = cms.delete("held", &DeleteParams::default()).await;
+        assert!(deleted.is_ok_and(|d| {
+            d.left()
+                .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+        }));
+        assert!(cms.get("held").await.is_ok(), "held by its finalizer");
+        let release = json!({"metadata": {"finalizers": null}});
+        assert!(
+            cms.patch("held", &PatchParams::default(), &Patch::Merge(&release))
+                .await
+                .is_ok()
+        );
+        assert!(cms.get_opt("held").await.is_ok_and(|c| c.is_none()));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn injected_create_failures() {
     let (server, client) = server().await;
     bounded(20, async {

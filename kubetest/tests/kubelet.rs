@@ -82,12 +82,48 @@ async fn init_then_containers_share_an_empty_dir() {
         assert_eq!(done.spec.as_ref().and_then(|s| s.node_name.as_deref()), Some("tkc-kubetest"));
         let lp = LogParams { container: Some("ok".into()), ..LogParams::default() };
         assert_eq!(pods.logs("share", &lp).await.ok().as_deref(), Some("hello from share, not $(LATER)\n"));
+        // The kubelet's and the scheduler's events, found as kubectl describe finds them.
+        let events: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(pods.clone().into_client());
+        let listed = events.list(&ListParams::default().fields("involvedObject.name=share")).await;
+        let reasons: Vec<String> = listed
+            .map(|l| l.items.into_iter().filter_map(|e| e.reason).collect())
+            .unwrap_or_default();
+        assert_eq!(reasons, ["Scheduled", "Started", "Started", "Started"], "{reasons:?}");
         // Two containers and no `container`: 400, as the API server says.
         let e = pods.logs("share", &LogParams::default()).await.err().map(common::api_error);
         assert_eq!(
             e,
             Some((400, "BadRequest".into(), "a container name must be specified for pod share, choose one of: [ok fails] or one of the init containers: [init]".into()))
         );
+    })
+    .await;
+}
+
+/// A symlink one container leaves in a shared volume does not take a later `subPath` mount
+/// out of the volume (the kubelet's subpath checks).
+#[tokio::test]
+async fn sub_path_stays_inside_its_volume() {
+    let (server, client) = server().await;
+    if !can_run_pods(&server) {
+        return;
+    }
+    bounded(30, async {
+        let pods: Api<Pod> = Api::default_namespaced(client);
+        let p = pod(json!({"metadata": {"name": "escape"}, "spec": {"restartPolicy": "Never",
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "initContainers": [{"name": "link", "image": "x", "command": ["ln", "-s", "/", "/data/out"],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "containers": [{"name": "c", "image": "x", "command": ["touch", "/host/owned"],
+                "volumeMounts": [{"name": "data", "mountPath": "/host", "subPath": "out"}]}]}}));
+        assert!(pods.create(&PostParams::default(), &p).await.is_ok());
+        let stuck = wait_pod(&pods, "escape", |p| {
+            p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| {
+                cs.iter().any(|c| c.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()) == Some("CreateContainerConfigError"))
+            })
+        })
+        .await;
+        assert_ne!(phase(&stuck), "Succeeded");
+        assert!(!std::path::Path::new("/owned").exists());
     })
     .await;
 }
