@@ -1458,27 +1458,6 @@ impl PodRun {
             "--unshare-uts",
         ]);
         cmd.args(["--hostname", &self.name]);
-        let mut roots: Vec<PathBuf> = std::fs::read_dir("/")
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        roots.sort();
-        for p in roots {
-            let skip = ["/proc", "/dev", "/tmp", "/sys"]
-                .iter()
-                .any(|s| p == Path::new(s));
-            if skip {
-                continue;
-            }
-            match std::fs::read_link(&p) {
-                Ok(target) => {
-                    cmd.arg("--symlink").arg(target).arg(&p);
-                }
-                Err(_) => {
-                    cmd.arg("--ro-bind").arg(&p).arg(&p);
-                }
-            }
-        }
-        cmd.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
         let mut mounts: Vec<(String, PathBuf, bool)> = Vec::new();
         let spec = self.spec.spec.clone().unwrap_or_default();
         for m in c.volume_mounts.iter().flatten() {
@@ -1527,15 +1506,22 @@ impl PodRun {
             ));
         }
         mounts.sort_by_key(|(p, _, _)| Path::new(p).components().count());
+        let term_path = c
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        let mut targets: Vec<PathBuf> = mounts.iter().map(|(p, _, _)| PathBuf::from(p)).collect();
+        targets.push(PathBuf::from(&term_path));
+        if let Some(w) = c.working_dir.as_deref().filter(|w| !w.is_empty()) {
+            targets.push(PathBuf::from(w));
+        }
+        host_view(&mut cmd, Path::new("/"), &targets);
+        cmd.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
         for (path, host, ro) in &mounts {
             cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
                 .arg(host)
                 .arg(path);
         }
-        let term_path = c
-            .termination_message_path
-            .clone()
-            .unwrap_or_else(|| "/dev/termination-log".into());
         cmd.arg("--bind").arg(&term).arg(&term_path);
         if let Some(w) = c.working_dir.as_deref().filter(|w| !w.is_empty()) {
             cmd.args(["--dir", w, "--chdir", w]);
@@ -1618,6 +1604,46 @@ impl PodRun {
             },
         );
         Ok(())
+    }
+}
+
+/// The host's file system, read-only, as the container's root: each entry of `dir` is bound
+/// read-only (symlinks copied), except where a mount target lies inside it: such a directory
+/// is made afresh and its entries bound one by one, so that the target's mount point can be
+/// created without writing to the host, and a host directory that happens to share a
+/// mount's path (`/workspace`) is hidden by the mount as an image's would be. `/proc`, `/dev`,
+/// `/tmp` and `/sys` are the container's own.
+fn host_view(cmd: &mut tokio::process::Command, dir: &Path, targets: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        if dir == Path::new("/")
+            && ["/proc", "/dev", "/tmp", "/sys"]
+                .iter()
+                .any(|s| p == Path::new(s))
+        {
+            continue;
+        }
+        let inside = targets.iter().any(|t| t.starts_with(&p));
+        let link = std::fs::read_link(&p);
+        match (inside, link) {
+            (false, Ok(target)) => {
+                cmd.arg("--symlink").arg(target).arg(&p);
+            }
+            (false, Err(_)) => {
+                cmd.arg("--ro-bind").arg(&p).arg(&p);
+            }
+            // A mount lands exactly here, or under a symlink or file: the mount replaces it.
+            (true, Ok(_)) => {}
+            (true, Err(_)) if targets.iter().any(|t| *t == p) || !p.is_dir() => {}
+            (true, Err(_)) => {
+                cmd.arg("--dir").arg(&p);
+                host_view(cmd, &p, targets);
+            }
+        }
     }
 }
 

@@ -312,7 +312,9 @@ async fn claims_outlive_pods_and_gate_scheduling() {
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
         .unwrap_or_default();
         assert!(pvcs.create(&PostParams::default(), &claim).await.is_ok());
-        assert_eq!(phase(&wait_pod(&pods, "writer", finished).await), "Succeeded");
+        let written = wait_pod(&pods, "writer", finished).await;
+        let logs = pods.logs("writer", &LogParams::default()).await;
+        assert_eq!(phase(&written), "Succeeded", "{logs:?}");
         assert!(pods.delete("writer", &DeleteParams::default()).await.is_ok());
         assert!(pods.create(&PostParams::default(), &using("reader", "cat /workspace/ws/f > /dev/termination-log")).await.is_ok());
         let read = wait_pod(&pods, "reader", finished).await;
@@ -343,7 +345,7 @@ async fn config_maps_and_secrets_as_files_and_env() {
                 {"name": "bin", "configMap": {"name": "cfg", "defaultMode": 0o755, "items": [{"key": "tool", "path": "tool"}]}},
                 {"name": "sec", "secret": {"secretName": "creds", "items": [{"key": "token", "path": "t", "mode": 0o400}]}}
             ],
-            "containers": [{"name": "c", "image": "x", "workingDir": "/kubetest-workdir/sub",
+            "containers": [{"name": "c", "image": "x", "workingDir": "/usr/local/kubetest-workdir",
                 "command": ["sh", "-c", "/bin-cm/tool; stat -L -c %a /bin-cm/tool /sec/t; cat /sec/t; echo; echo $greeting $TOKEN; pwd; touch /bin-cm/x 2>/dev/null || echo read-only"],
                 "env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}],
                 "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": ""}],
@@ -352,7 +354,7 @@ async fn config_maps_and_secrets_as_files_and_env() {
         let done = wait_pod(&pods, "files", finished).await;
         let logs = pods.logs("files", &LogParams::default()).await.unwrap_or_default();
         assert_eq!(phase(&done), "Succeeded", "{logs}");
-        assert_eq!(logs, "tool\n755\n400\ns3cret\nhi s3cret\n/kubetest-workdir/sub\nread-only\n");
+        assert_eq!(logs, "tool\n755\n400\ns3cret\nhi s3cret\n/usr/local/kubetest-workdir\nread-only\n");
     })
     .await;
 }
