@@ -1638,7 +1638,7 @@ fn host_view(cmd: &mut tokio::process::Command, dir: &Path, targets: &[PathBuf])
             }
             // A mount lands exactly here, or under a symlink or file: the mount replaces it.
             (true, Ok(_)) => {}
-            (true, Err(_)) if targets.iter().any(|t| *t == p) || !p.is_dir() => {}
+            (true, Err(_)) if targets.contains(&p) || !p.is_dir() => {}
             (true, Err(_)) => {
                 cmd.arg("--dir").arg(&p);
                 host_view(cmd, &p, targets);
