@@ -255,6 +255,10 @@ async fn dispatch(
             let body = read_json(req).await?;
             create(&shared, kind, &ns, body, &q)
         }
+        (Target::Collection { kind, ns: Some(ns) }, &Method::DELETE) => {
+            let body = read_body(req).await?;
+            delete_collection(&shared, kind, &ns, &body, &q)
+        }
         (
             Target::Object {
                 kind,
@@ -591,14 +595,11 @@ fn patch_object(
     Ok(with_warnings(json_response(200, &stored), &warnings))
 }
 
-fn delete(
-    shared: &Shared,
-    kind: Kind,
-    ns: &str,
-    name: &str,
+/// `DeleteOptions`, from the body or the query: grace period and propagation.
+fn delete_options(
     body: &[u8],
     q: &BTreeMap<String, String>,
-) -> Result<Response<ResponseBody>, ApiError> {
+) -> Result<(Value, Option<i64>, Option<Propagation>), ApiError> {
     let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -631,6 +632,48 @@ fn delete(
             )));
         }
     };
+    Ok((opts, grace, propagation))
+}
+
+/// `deletecollection`: every object the selectors match, deleted as one by one; the answer
+/// lists them (as they were when deleted), as the API server's does.
+fn delete_collection(
+    shared: &Shared,
+    kind: Kind,
+    ns: &str,
+    body: &[u8],
+    q: &BTreeMap<String, String>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let (_, grace, propagation) = delete_options(body, q)?;
+    let filter = Filter::new(kind, Some(ns.to_string()), q)?;
+    let (items, _) = shared.store.list(kind, Some(ns));
+    let mut deleted = Vec::new();
+    for item in items.iter().filter(|o| filter.matches(o)) {
+        if let Ok((obj, _)) =
+            shared
+                .store
+                .delete(kind, ns, meta_str(item, "name"), grace, propagation, None)
+        {
+            deleted.push(strip_type(obj));
+        }
+    }
+    let rv = shared.store_rv();
+    Ok(json_response(
+        200,
+        &json!({"kind": format!("{}List", kind.kind()), "apiVersion": "v1",
+            "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
+    ))
+}
+
+fn delete(
+    shared: &Shared,
+    kind: Kind,
+    ns: &str,
+    name: &str,
+    body: &[u8],
+    q: &BTreeMap<String, String>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let (opts, grace, propagation) = delete_options(body, q)?;
     let uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
     if dry_run(q) {
         return shared

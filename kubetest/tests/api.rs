@@ -341,6 +341,33 @@ async fn delete_propagates_through_owner_references() {
 }
 
 #[tokio::test]
+async fn delete_collection_by_label() {
+    let (_server, client) = server().await;
+    bounded(20, async {
+        let cms: Api<ConfigMap> = Api::default_namespaced(client);
+        for (name, run) in [("a", "one"), ("b", "one"), ("c", "two")] {
+            assert!(
+                cms.create(&PostParams::default(), &cm(name, json!({"run": run})))
+                    .await
+                    .is_ok()
+            );
+        }
+        let gone = cms
+            .delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels("run=one"),
+            )
+            .await;
+        assert!(gone.is_ok_and(|g| g.left().is_some_and(|l| l.items.len() == 2)));
+        let left = cms.list(&ListParams::default()).await;
+        assert!(
+            left.is_ok_and(|l| l.items.iter().map(|c| c.name_any()).collect::<Vec<_>>() == ["c"])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn finalizers_hold_a_deleted_object() {
     let (_server, client) = server().await;
     bounded(20, async {
