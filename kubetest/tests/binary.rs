@@ -46,10 +46,19 @@ async fn serve_writes_a_kubeconfig_and_stops_on_sigterm() {
     let Ok(mut child) = child else {
         panic!("cannot start tkc-kubetest")
     };
-    let mut line = String::new();
+    // The first line, read on a thread so that a server that never prints fails the test.
+    let (tx, rx) = std::sync::mpsc::channel();
     if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
     }
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+        let _ = child.kill();
+        panic!("tkc-kubetest printed nothing");
+    };
     assert!(
         line.starts_with("tkc-kubetest: serving http://127.0.0.1:"),
         "{line}"
