@@ -1096,9 +1096,40 @@ async fn logs(
     let follow = truthy(q, "follow");
     let tail: Option<usize> = q.get("tailLines").and_then(|t| t.parse().ok());
     let limit: Option<usize> = q.get("limitBytes").and_then(|t| t.parse().ok());
+    if truthy(q, "previous") {
+        // Containers are never restarted here: there is no previous one.
+        return Err(ApiError::bad_request(format!(
+            "previous terminated container {container:?} in pod {name:?} not found"
+        )));
+    }
+    // `sinceTime` / `sinceSeconds`: lines logged at or after the instant.
+    let since: Option<jiff::Timestamp> = match (q.get("sinceTime"), q.get("sinceSeconds")) {
+        (Some(t), _) => Some(t.parse().map_err(|_| {
+            ApiError::bad_request(format!("sinceTime: invalid RFC 3339 time {t:?}"))
+        })?),
+        (None, Some(secs)) => {
+            let secs: i64 = secs.parse().map_err(|_| {
+                ApiError::bad_request(format!("sinceSeconds: not a number: {secs:?}"))
+            })?;
+            jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::from_secs(secs.max(0)))
+                .ok()
+        }
+        (None, None) => None,
+    };
     let render_lines = move |raw: &[u8]| -> Vec<u8> {
         let mut out = Vec::new();
         for line in raw.split_inclusive(|b| *b == b'\n') {
+            if let Some(since) = since {
+                let stamp = line
+                    .iter()
+                    .position(|b| *b == b' ')
+                    .and_then(|p| std::str::from_utf8(&line[..p]).ok())
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                if stamp.is_some_and(|t| t < since) {
+                    continue;
+                }
+            }
             if timestamps {
                 out.extend_from_slice(line);
             } else {

@@ -158,6 +158,31 @@ async fn logs_follow_with_timestamps() {
             assert!(ts.parse::<jiff::Timestamp>().is_ok(), "{ts}");
             assert_eq!(text, format!("line {}", n + 1));
         }
+        // `sinceTime`: from the second line's own timestamp on.
+        let since = lines[1]
+            .split_once(' ')
+            .map(|(ts, _)| ts.to_string())
+            .unwrap_or_default();
+        let req = http::Request::get(format!(
+            "/api/v1/namespaces/default/pods/talk/log?sinceTime={since}"
+        ))
+        .body(Vec::new());
+        let Ok(req) = req else { panic!("request") };
+        let client = pods.clone().into_client();
+        assert_eq!(
+            client.request_text(req).await.ok().as_deref(),
+            Some("line 2\nline 3\n")
+        );
+        let previous = LogParams {
+            previous: true,
+            ..LogParams::default()
+        };
+        let e = pods
+            .logs("talk", &previous)
+            .await
+            .err()
+            .map(common::api_error);
+        assert!(e.is_some_and(|(code, _, _)| code == 400));
         let tail = LogParams {
             tail_lines: Some(1),
             ..LogParams::default()
