@@ -384,6 +384,56 @@ async fn config_maps_and_secrets_as_files_and_env() {
     .await;
 }
 
+/// Deleting an owner stops the pods it owns: in the background, or in the foreground, where
+/// the owner stays (deletionTimestamp, `foregroundDeletion`) until its pods are gone.
+#[tokio::test]
+async fn deleting_an_owner_stops_its_pods() {
+    let (server, client) = server().await;
+    if !can_run_pods(&server) {
+        return;
+    }
+    bounded(30, async {
+        let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+        let pods: Api<Pod> = Api::default_namespaced(client.clone());
+        for policy in [
+            kube::api::PropagationPolicy::Background,
+            kube::api::PropagationPolicy::Foreground,
+        ] {
+            let owner: ConfigMap =
+                serde_json::from_value(json!({"metadata": {"name": "run"}})).unwrap_or_default();
+            let Ok(owner) = cms.create(&PostParams::default(), &owner).await else {
+                panic!("owner")
+            };
+            let refs = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "run",
+                "uid": owner.uid().unwrap_or_default(), "blockOwnerDeletion": true}]);
+            let p = pod(
+                json!({"metadata": {"name": "owned", "ownerReferences": refs},
+                "spec": {"terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}),
+            );
+            assert!(pods.create(&PostParams::default(), &p).await.is_ok());
+            wait_pod(&pods, "owned", |p| phase(p) == "Running").await;
+            let dp = DeleteParams {
+                propagation_policy: Some(policy.clone()),
+                ..DeleteParams::default()
+            };
+            assert!(cms.delete("run", &dp).await.is_ok());
+            if policy == kube::api::PropagationPolicy::Foreground {
+                let held = cms.get("run").await;
+                assert!(held.is_ok_and(|o| o.metadata.deletion_timestamp.is_some()
+                    && o.finalizers().iter().any(|f| f == "foregroundDeletion")));
+            }
+            while pods.get_opt("owned").await.ok().flatten().is_some() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            while cms.get_opt("run").await.ok().flatten().is_some() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn eviction_and_a_container_without_command() {
     let (server, client) = server().await;
