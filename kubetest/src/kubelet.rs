@@ -45,6 +45,7 @@ const FALLBACK_BYTES: usize = 2048;
 pub struct State {
     bwrap: Result<PathBuf, String>,
     allow_host_path: bool,
+    images: BTreeMap<String, crate::ImageConfig>,
     /// Process groups of running containers, to kill them all when the server stops.
     groups: Mutex<BTreeMap<u64, i32>>,
     next: AtomicU64,
@@ -53,10 +54,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(bwrap: Result<PathBuf, String>, allow_host_path: bool) -> State {
+    pub fn new(
+        bwrap: Result<PathBuf, String>,
+        allow_host_path: bool,
+        images: BTreeMap<String, crate::ImageConfig>,
+    ) -> State {
         State {
             bwrap,
             allow_host_path,
+            images,
             groups: Mutex::new(BTreeMap::new()),
             next: AtomicU64::new(0),
             evictions: Mutex::new(BTreeMap::new()),
@@ -783,14 +789,24 @@ impl PodRun {
             && statuses
                 .iter()
                 .all(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()));
+        // `getPhase`: a container not yet started keeps the pod Pending; else one that
+        // runs (or has run, the others still running) makes it Running.
+        let any_waiting = statuses
+            .iter()
+            .any(|s| s.state.as_ref().is_none_or(|st| st.waiting.is_some()));
         let any_started = statuses.iter().any(|s| {
             s.state
                 .as_ref()
                 .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
         });
-        if any_started {
-            self.status.phase = Some("Running".into());
-        }
+        self.status.phase = Some(
+            if any_started && !any_waiting {
+                "Running"
+            } else {
+                "Pending"
+            }
+            .into(),
+        );
         if all_running {
             self.set_condition("ContainersReady", true, None, None);
             self.set_condition("Ready", true, None, None);
@@ -1423,13 +1439,27 @@ impl PodRun {
                 self.shared.kubelet.unavailable().unwrap_or_default(),
             ));
         };
+        // The image's entrypoint and cmd fill in what the container leaves out, as a container
+        // runtime does: no command => ENTRYPOINT, and CMD too when there are no args either.
         let command = c.command.clone().unwrap_or_default();
+        let args = c.args.clone().unwrap_or_default();
+        let image = c
+            .image
+            .as_deref()
+            .and_then(|i| self.shared.kubelet.images.get(i));
+        let (command, args) = match (command.is_empty(), image) {
+            (false, _) => (command, args),
+            (true, Some(image)) if args.is_empty() => (image.entrypoint.clone(), image.cmd.clone()),
+            (true, Some(image)) => (image.entrypoint.clone(), args),
+            (true, None) => (Vec::new(), args),
+        };
         if command.is_empty() {
             return Err((
                 "CreateContainerError",
                 format!(
-                    "container {:?} has no command: tkc-kubetest runs host programs and cannot read an image's entrypoint",
-                    c.name
+                    "container {:?} has no command: tkc-kubetest runs host programs and knows no entrypoint for image {:?} (Options::images)",
+                    c.name,
+                    c.image.as_deref().unwrap_or("")
                 ),
             ));
         }
@@ -1437,7 +1467,7 @@ impl PodRun {
         let known: BTreeMap<String, String> = env.iter().cloned().collect();
         let argv: Vec<String> = command
             .iter()
-            .chain(c.args.iter().flatten())
+            .chain(args.iter())
             .map(|a| expand(a, &known))
             .collect();
         let err = |e: std::io::Error| ("RunContainerError", e.to_string());

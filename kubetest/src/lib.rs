@@ -23,7 +23,7 @@ mod status;
 mod store;
 mod time;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,16 @@ pub struct Options {
     pub field_validation: FieldValidation,
     /// Allow `hostPath` volumes (refused by default: a pod may touch only its own directories).
     pub allow_host_path: bool,
+    /// What the kubelet knows of images, by the `image` string of a container: the entrypoint
+    /// and cmd a container without `command` (or `args`) runs. Images are otherwise ignored.
+    pub images: BTreeMap<String, ImageConfig>,
+}
+
+/// The part of an image's config the kubelet uses (`Entrypoint` and `Cmd`), host programs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
 }
 
 impl Default for Options {
@@ -74,6 +84,7 @@ impl Default for Options {
             bookmark_interval: Duration::from_secs(1),
             field_validation: FieldValidation::Strict,
             allow_host_path: false,
+            images: BTreeMap::new(),
         }
     }
 }
@@ -179,7 +190,7 @@ impl Server {
             addr: Mutex::new(addr),
             state_dir,
             faults: Mutex::new(Faults::default()),
-            kubelet: kubelet::State::new(bwrap, opts.allow_host_path),
+            kubelet: kubelet::State::new(bwrap, opts.allow_host_path, opts.images.clone()),
         });
         if opts.kubelet {
             kubelet::start(shared.clone());

@@ -436,7 +436,18 @@ async fn deleting_an_owner_stops_its_pods() {
 
 #[tokio::test]
 async fn eviction_and_a_container_without_command() {
-    let (server, client) = server().await;
+    let images = [(
+        "tkc.dev/echo".to_string(),
+        tkc_kubetest::ImageConfig {
+            entrypoint: vec!["echo".into()],
+            cmd: vec!["from the image cmd".into()],
+        },
+    )];
+    let (server, client) = server_with(Options {
+        images: images.into(),
+        ..Options::default()
+    })
+    .await;
     if !can_run_pods(&server) {
         return;
     }
@@ -456,8 +467,10 @@ async fn eviction_and_a_container_without_command() {
             Some("Evicted")
         );
 
-        let p = pod(json!({"metadata": {"name": "nocmd"}, "spec": {
-            "containers": [{"name": "c", "image": "alpine"}]}}));
+        let p = pod(json!({"metadata": {"name": "nocmd"}, "spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "alpine"},
+                           {"name": "known", "image": "tkc.dev/echo"},
+                           {"name": "known-args", "image": "tkc.dev/echo", "args": ["own", "args"]}]}}));
         assert!(pods.create(&PostParams::default(), &p).await.is_ok());
         let stuck = wait_pod(&pods, "nocmd", |p| {
             p.status
@@ -474,7 +487,13 @@ async fn eviction_and_a_container_without_command() {
                 })
         })
         .await;
-        assert_eq!(phase(&stuck), "Pending");
+        assert_eq!(phase(&stuck), "Pending", "a container that cannot start keeps the pod Pending");
+        // Images the kubelet was told about (Options::images) run their entrypoint and cmd.
+        let lp = |c: &str| LogParams { container: Some(c.into()), ..LogParams::default() };
+        let done = wait_pod(&pods, "nocmd", |p| terminated(p, "known-args").is_some() && terminated(p, "known").is_some()).await;
+        assert_eq!(terminated(&done, "known").map(|t| t.exit_code), Some(0));
+        assert_eq!(pods.logs("nocmd", &lp("known")).await.ok().as_deref(), Some("from the image cmd\n"));
+        assert_eq!(pods.logs("nocmd", &lp("known-args")).await.ok().as_deref(), Some("own args\n"));
     })
     .await;
 }
