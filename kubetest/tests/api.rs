@@ -296,6 +296,29 @@ async fn patch_merge_and_strategic_on_annotations_and_labels() {
     .await;
 }
 
+/// kube's `Patch::Apply` (server-side apply, approximated): creates, then merges.
+#[tokio::test]
+async fn server_side_apply_creates_then_merges() {
+    let (_server, client) = server().await;
+    bounded(20, async {
+        let cms: Api<ConfigMap> = Api::default_namespaced(client);
+        let pp = PatchParams::apply("tkc").force();
+        let first = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "1"}});
+        let r = cms.patch("applied", &pp, &Patch::Apply(&first)).await;
+        assert!(r.is_ok_and(|c| c.data.is_some_and(|d| d["a"] == "1")));
+        let second = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "labels": {"x": "y"}}, "data": {"b": "2"}});
+        let r = cms.patch("applied", &pp, &Patch::Apply(&second)).await;
+        assert!(r.is_ok_and(|c| c.labels().contains_key("x") && c.data.is_some_and(|d| d.len() == 2)));
+        let e = cms
+            .patch("applied", &PatchParams::default(), &Patch::Apply(&second))
+            .await
+            .err()
+            .map(api_error);
+        assert!(e.is_some_and(|(code, _, m)| code == 400 && m.contains("fieldManager")), "apply needs a field manager");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn delete_propagates_through_owner_references() {
     let (_server, client) = server().await;
