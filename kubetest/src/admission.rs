@@ -693,6 +693,43 @@ pub fn validate_pod_update(old: &Value, new: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `ValidateConfigMapUpdate` / `ValidateSecretUpdate`: once `immutable` is true, the data
+/// and the flag itself stay as they are.
+pub fn validate_immutable_data(kind: Kind, old: &Value, new: &Value) -> Result<(), ApiError> {
+    if old.get("immutable").and_then(Value::as_bool) != Some(true) {
+        return Ok(());
+    }
+    let name = old
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut causes = Vec::new();
+    if new.get("immutable").and_then(Value::as_bool) != Some(true) {
+        causes.push(Cause::forbidden(
+            "immutable",
+            "field is immutable when `immutable` is set",
+        ));
+    }
+    let bags: &[&str] = if kind == Kind::Secret {
+        &["data"]
+    } else {
+        &["data", "binaryData"]
+    };
+    for bag in bags {
+        if old.get(*bag) != new.get(*bag) {
+            causes.push(Cause::forbidden(
+                *bag,
+                "field is immutable when `immutable` is set",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(kind, name, causes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -760,6 +797,19 @@ mod tests {
                 "ConfigMap \"big\" is invalid: []: Too long: must have at most 1048576 bytes"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    fn immutable_config_maps_keep_their_data() {
+        let old = json!({"metadata": {"name": "c"}, "immutable": true, "data": {"a": "1"}});
+        let relabelled = json!({"metadata": {"name": "c", "labels": {"x": "y"}}, "immutable": true, "data": {"a": "1"}});
+        assert!(validate_immutable_data(Kind::ConfigMap, &old, &relabelled).is_ok());
+        let changed = json!({"metadata": {"name": "c"}, "immutable": true, "data": {"a": "2"}});
+        let e = validate_immutable_data(Kind::ConfigMap, &old, &changed).err();
+        assert_eq!(
+            e.map(|e| (e.code, e.message)),
+            Some((422, "ConfigMap \"c\" is invalid: data: Forbidden: field is immutable when `immutable` is set".into()))
         );
     }
 

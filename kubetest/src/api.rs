@@ -568,6 +568,9 @@ fn write_rules(
             admission::validate_pod_update(old, &new)?;
         }
     }
+    if matches!(kind, Kind::ConfigMap | Kind::Secret) {
+        admission::validate_immutable_data(kind, old, &new)?;
+    }
     Ok((new, admitted.warnings))
 }
 
