@@ -116,6 +116,7 @@ async fn watch_streams_changes_and_bookmarks() {
             panic!("list")
         };
         let rv = list.metadata.resource_version.unwrap_or_default();
+        let rv_before: u64 = rv.parse().unwrap_or(u64::MAX);
         let stream = cms
             .watch(&WatchParams::default().labels("app=w"), &rv)
             .await;
@@ -136,22 +137,30 @@ async fn watch_streams_changes_and_bookmarks() {
         let _ = cms
             .patch("w1", &PatchParams::default(), &Patch::Merge(&relabel))
             .await;
+        // Bookmarks come every second (Options::bookmark_interval), whenever that falls.
         let mut seen = Vec::new();
-        while seen.len() < 4 {
+        let mut bookmark = None;
+        while seen.len() < 3 || bookmark.is_none() {
             match stream.try_next().await {
                 Ok(Some(WatchEvent::Added(c))) => seen.push(format!("ADDED {}", c.name_any())),
                 Ok(Some(WatchEvent::Modified(c))) => {
                     seen.push(format!("MODIFIED {}", c.name_any()))
                 }
                 Ok(Some(WatchEvent::Deleted(c))) => seen.push(format!("DELETED {}", c.name_any())),
-                Ok(Some(WatchEvent::Bookmark(b))) => {
-                    seen.push("BOOKMARK".into());
-                    assert!(!b.metadata.resource_version.is_empty());
+                // The one that follows the three changes must carry a newer resourceVersion.
+                Ok(Some(WatchEvent::Bookmark(b))) if seen.len() == 3 => {
+                    bookmark = Some(b.metadata.resource_version)
                 }
+                Ok(Some(WatchEvent::Bookmark(_))) => {}
                 other => panic!("unexpected: {other:?}"),
             }
         }
-        assert_eq!(seen, ["ADDED w1", "MODIFIED w1", "DELETED w1", "BOOKMARK"]);
+        let rv: u64 = bookmark.and_then(|b| b.parse().ok()).unwrap_or(0);
+        assert!(
+            rv > rv_before,
+            "a bookmark carries a current resourceVersion"
+        );
+        assert_eq!(seen, ["ADDED w1", "MODIFIED w1", "DELETED w1"]);
     })
     .await;
 }
