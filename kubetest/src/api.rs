@@ -246,7 +246,7 @@ async fn dispatch(
         )),
         (Target::Collection { kind, ns }, &Method::GET) => {
             if truthy(&q, "watch") {
-                watch(&shared, kind, ns, &q)
+                watch(&shared, kind, ns, &q, as_table)
             } else {
                 list(&shared, kind, ns.as_deref(), &q, as_table)
             }
@@ -771,6 +771,8 @@ struct Filter {
     ns: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// `kubectl get -w`: each event's object is a one-row Table.
+    as_table: bool,
 }
 
 impl Filter {
@@ -784,7 +786,17 @@ impl Filter {
             ns,
             labels: LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))?,
             fields: FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), kind)?,
+            as_table: false,
         })
+    }
+
+    fn event(&self, kind: &str, obj: &Value) -> Bytes {
+        if self.as_table {
+            let rv = meta_str(obj, "resourceVersion").parse().unwrap_or(0);
+            event_line(kind, &table(self.kind, std::slice::from_ref(obj), rv))
+        } else {
+            event_line(kind, obj)
+        }
     }
 
     fn matches(&self, obj: &Value) -> bool {
@@ -966,8 +978,10 @@ fn watch(
     kind: Kind,
     ns: Option<String>,
     q: &BTreeMap<String, String>,
+    as_table: bool,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let filter = Filter::new(kind, ns.clone(), q)?;
+    let mut filter = Filter::new(kind, ns.clone(), q)?;
+    filter.as_table = as_table;
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let initial_events = q.get("sendInitialEvents").map(String::as_str) == Some("true");
     let bookmarks = truthy(q, "allowWatchBookmarks");
@@ -980,7 +994,7 @@ fn watch(
     let (receiver, mut last_rv) = if initial_events || rv_param.is_empty() || rv_param == "0" {
         let (items, rv, receiver) = shared.store.snapshot_and_subscribe(kind, ns.as_deref());
         for item in items.iter().filter(|o| filter.matches(o)) {
-            first.push(event_line("ADDED", item));
+            first.push(filter.event("ADDED", item));
         }
         if initial_events {
             first.push(bookmark(kind, rv, true));
@@ -1079,7 +1093,7 @@ fn render(filter: &Filter, change: &Change) -> Option<Bytes> {
         (ChangeType::Modified, true, false) => "DELETED",
         _ => return None,
     };
-    Some(event_line(kind, &change.object))
+    Some(filter.event(kind, &change.object))
 }
 
 /// `pods/log`: the container's log as the kubelet wrote it, `follow`ed until the container
