@@ -250,9 +250,6 @@ fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
                             set_default(s, "defaultMode", json!(0o644));
                         }
                     }
-                    if let Some(s) = v.get_mut("emptyDir").filter(|s| s.is_object()) {
-                        let _ = s;
-                    }
                 }
             }
             set_default(obj, "status", json!({}));

@@ -460,12 +460,6 @@ fn create(
             m.remove(f);
         }
     }
-    if kind == Kind::Pod
-        && let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut)
-    {
-        // A new pod starts unscheduled unless the client bound it.
-        let _ = spec;
-    }
     let admitted = admission::admit(kind, body, field_validation(shared, q)?)
         .map_err(|e| decoding(kind, e))?;
     let mut object = admitted.object;

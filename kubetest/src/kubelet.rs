@@ -49,8 +49,8 @@ pub struct State {
     /// Process groups of running containers, to kill them all when the server stops.
     groups: Mutex<BTreeMap<u64, i32>>,
     next: AtomicU64,
-    /// Evictions requested for (namespace, pod).
-    evictions: Mutex<BTreeMap<(String, String), mpsc::UnboundedSender<()>>>,
+    /// Evictions requested for (namespace, pod), to the worker of the pod with that uid.
+    evictions: Mutex<BTreeMap<(String, String), (String, mpsc::UnboundedSender<()>)>>,
 }
 
 impl State {
@@ -76,7 +76,7 @@ impl State {
     pub fn evict(&self, ns: &str, pod: &str) -> bool {
         relock(&self.evictions)
             .get(&(ns.to_string(), pod.to_string()))
-            .is_some_and(|tx| tx.send(()).is_ok())
+            .is_some_and(|(_, tx)| tx.send(()).is_ok())
     }
 
     /// SIGKILL to every container process group (the server is stopping).
@@ -272,7 +272,7 @@ async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Optio
         return;
     };
     let (evict_tx, evictions) = mpsc::unbounded_channel();
-    relock(&shared.kubelet.evictions).insert((ns.clone(), name.clone()), evict_tx);
+    relock(&shared.kubelet.evictions).insert((ns.clone(), name.clone()), (uid.clone(), evict_tx));
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let status = spec.status.clone().unwrap_or_default();
     let mut run = PodRun {
@@ -301,8 +301,14 @@ async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Optio
         // The pod is gone: its directories (emptyDirs, logs) go with it; claims stay.
         let _ = tokio::fs::remove_dir_all(&run.dir).await;
     }
+    // A new pod of the same name may have taken the slot already.
     let mut ev = relock(&shared.kubelet.evictions);
-    ev.remove(&(ns, name));
+    if ev
+        .get(&(ns.clone(), name.clone()))
+        .is_some_and(|(u, _)| *u == run.uid)
+    {
+        ev.remove(&(ns, name));
+    }
 }
 
 fn now() -> Time {
@@ -966,7 +972,6 @@ impl PodRun {
         let Some(proc_) = self.running.remove(name) else {
             return;
         };
-        let _ = proc_.pid;
         self.shared.kubelet.unregister(proc_.registry);
         let init = self.containers(true).iter().any(|c| c.name == name);
         let container = self
