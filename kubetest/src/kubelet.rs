@@ -50,8 +50,11 @@ pub struct State {
     groups: Mutex<BTreeMap<u64, i32>>,
     next: AtomicU64,
     /// Evictions requested for (namespace, pod), to the worker of the pod with that uid.
-    evictions: Mutex<BTreeMap<(String, String), (String, mpsc::UnboundedSender<()>)>>,
+    evictions: Mutex<BTreeMap<(String, String), Evictor>>,
 }
+
+/// A pod worker's uid and the channel that tells it to evict its pod.
+type Evictor = (String, mpsc::UnboundedSender<()>);
 
 impl State {
     pub fn new(
