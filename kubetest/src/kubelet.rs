@@ -358,11 +358,13 @@ impl PodRun {
                 self.confirm_deleted();
                 return;
             }
-            let missing = self.missing_claim();
-            let Some(claim) = missing else { break };
-            let message = format!(
-                "0/1 nodes are available: persistentvolumeclaim {claim:?} not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
-            );
+            let message = match (self.missing_claim(), self.selector_mismatch()) {
+                (Some(claim), _) => format!(
+                    "0/1 nodes are available: persistentvolumeclaim {claim:?} not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+                ),
+                (None, true) => "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".to_string(),
+                (None, false) => break,
+            };
             self.event_once(
                 "Warning",
                 "FailedScheduling",
@@ -612,6 +614,19 @@ impl PodRun {
         self.set_condition("PodReadyToStartContainers", false, None, None);
         self.set_condition("ContainersReady", false, Some("PodCompleted"), None);
         self.set_condition("Ready", false, Some("PodCompleted"), None);
+    }
+
+    /// The pod's `nodeSelector` asks for a label the node lacks (node affinity is not read).
+    fn selector_mismatch(&self) -> bool {
+        let labels = node_labels();
+        self.spec
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_selector.as_ref())
+            .is_some_and(|sel| {
+                sel.iter()
+                    .any(|(k, v)| labels.get(k.as_str()) != Some(&v.as_str()))
+            })
     }
 
     fn missing_claim(&self) -> Option<String> {
@@ -1837,6 +1852,23 @@ fn expand(s: &str, env: &BTreeMap<String, String>) -> String {
 
 static WRITES: AtomicU64 = AtomicU64::new(0);
 static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// The node's labels, as a kubelet registers them (`kubernetes.io/arch` in Go's spelling).
+pub fn node_labels() -> BTreeMap<&'static str, &'static str> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    BTreeMap::from([
+        ("kubernetes.io/arch", arch),
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/hostname", NODE_NAME),
+        ("beta.kubernetes.io/arch", arch),
+        ("beta.kubernetes.io/os", "linux"),
+    ])
+}
 
 /// An event's `fieldPath` for a container.
 fn container_path(name: &str, init: bool) -> String {

@@ -348,6 +348,43 @@ async fn claims_outlive_pods_and_gate_scheduling() {
     .await;
 }
 
+/// A pod whose nodeSelector the node does not satisfy stays Pending, Unschedulable.
+#[tokio::test]
+async fn node_selectors_are_matched_against_the_node() {
+    let (server, client) = server().await;
+    if !can_run_pods(&server) {
+        return;
+    }
+    bounded(30, async {
+        let pods: Api<Pod> = Api::default_namespaced(client);
+        let selected = |name: &str, os: &str| {
+            pod(
+                json!({"metadata": {"name": name}, "spec": {"restartPolicy": "Never",
+                "nodeSelector": {"kubernetes.io/os": os},
+                "containers": [{"name": "c", "image": "x", "command": ["true"]}]}}),
+            )
+        };
+        assert!(
+            pods.create(&PostParams::default(), &selected("linux", "linux"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            pods.create(&PostParams::default(), &selected("windows", "windows"))
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            phase(&wait_pod(&pods, "linux", finished).await),
+            "Succeeded"
+        );
+        let stuck = wait_pod(&pods, "windows", |p| condition(p, "PodScheduled").is_some()).await;
+        assert_eq!(condition(&stuck, "PodScheduled").as_deref(), Some("False"));
+        assert_eq!(phase(&stuck), "Pending");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn config_maps_and_secrets_as_files_and_env() {
     let (server, client) = server().await;
