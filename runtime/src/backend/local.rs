@@ -17,9 +17,9 @@
 //! that shows these directories at Tekton's own paths (`/tekton/...`, `/workspace/...`), with
 //! the host's `/usr`, `/bin`, `/lib*` and `/etc` read-only.
 
-use super::{Attempt, AttemptOutcome, Backend, RunIdentity, StepOutcome, Stop, StopSignal};
+use super::outcome::{self, MessageEntry, RawResult, ResultSite, StepEnd};
+use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
 use crate::events::{Event, EventSink, Stream, TaskId};
-use crate::scheduler::STEP_FAILED;
 use crate::values::{self, Values};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -782,78 +782,25 @@ impl Pod {
         codes: &[Option<std::process::ExitStatus>],
         stop: Option<Stop>,
     ) -> AttemptOutcome {
-        let mut out = AttemptOutcome::default();
-        for (i, step) in steps.iter().enumerate() {
-            let run = self.tekton.join("run").join(i.to_string());
-            let message = read_termination(&run.join("termination"));
-            let reason = message.get("Reason").map(String::as_str);
-            let continued = message.get("ExitCode").and_then(|c| c.parse::<i32>().ok());
-            let code = codes.get(i).copied().flatten().and_then(|s| s.code());
-            let (exit_code, status) = match (reason, code) {
-                (Some("Skipped"), _) => (None, "Skipped"),
-                (Some("Cancelled"), _) => (None, "Cancelled"),
-                (Some("TimeoutExceeded"), c) => (c, "TimedOut"),
-                (_, Some(0)) => match continued {
-                    Some(n) => (Some(n), "Continued"),
-                    None => (Some(0), "Succeeded"),
-                },
-                (_, Some(c)) => (Some(c), "Failed"),
-                (_, None) if stop.is_some() => (None, "Cancelled"),
-                (_, None) => (None, "Failed"),
+        let ends: Vec<StepEnd> = (0..steps.len())
+            .map(|i| StepEnd {
+                exit_code: codes.get(i).copied().flatten().and_then(|s| s.code()),
+                message: read_termination(&self.tekton.join(format!("run/{i}/termination"))),
+            })
+            .collect();
+        outcome::attempt_outcome(steps, decls, &ends, stop, |site| {
+            let file = match site {
+                ResultSite::Task(name) => self.tekton.join("results").join(name),
+                ResultSite::Step { index, result } => self
+                    .tekton
+                    .join(format!("run/{index}/status/results"))
+                    .join(result),
             };
-            if out.failure.is_none() {
-                let container = &step.container;
-                out.failure = match status {
-                    "Failed" => Some((
-                        STEP_FAILED.to_string(),
-                        match exit_code {
-                            Some(c) => format!("\"{container}\" exited with code {c}"),
-                            None => format!("\"{container}\" was killed"),
-                        },
-                    )),
-                    "TimedOut" => Some((
-                        STEP_FAILED.to_string(),
-                        format!(
-                            "\"{container}\" exited because the step exceeded the specified timeout limit"
-                        ),
-                    )),
-                    _ => None,
-                };
+            match std::fs::read(&file) {
+                Ok(raw) => RawResult::Text(String::from_utf8_lossy(&raw).into_owned()),
+                Err(_) => RawResult::Missing,
             }
-            out.steps.push(StepOutcome {
-                name: step.name.clone(),
-                exit_code,
-                status: status.to_string(),
-            });
-        }
-        for decl in decls {
-            let file = match &decl.from_step {
-                Some(from) => {
-                    let Some(i) = steps.iter().position(|s| s.name == from.step) else {
-                        continue;
-                    };
-                    self.tekton
-                        .join(format!("run/{i}/status/results"))
-                        .join(&from.result)
-                }
-                None => self.tekton.join("results").join(&decl.name),
-            };
-            let Ok(raw) = std::fs::read(&file) else {
-                continue;
-            };
-            let raw = String::from_utf8_lossy(&raw);
-            match values::decode_result(decl, &raw) {
-                Ok(v) => {
-                    out.results.insert(decl.name.clone(), v);
-                }
-                Err(message) => {
-                    if out.failure.is_none() {
-                        out.failure = Some(("TaskRunValidationFailed".into(), message));
-                    }
-                }
-            }
-        }
-        out
+        })
     }
 
     fn entrypoint_seen(&self) -> String {
@@ -1276,23 +1223,10 @@ async fn forward(
 }
 
 /// The `Reason`/`ExitCode`/... entries of a termination message.
-fn read_termination(path: &Path) -> BTreeMap<String, String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return BTreeMap::new();
-    };
-    let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(&text) else {
-        return BTreeMap::new();
-    };
-    entries
-        .iter()
-        .filter(|e| e.get("type").and_then(|t| t.as_i64()) == Some(3))
-        .filter_map(|e| {
-            Some((
-                e.get("key")?.as_str()?.to_string(),
-                e.get("value")?.as_str()?.to_string(),
-            ))
-        })
-        .collect()
+fn read_termination(path: &Path) -> Vec<MessageEntry> {
+    std::fs::read(path)
+        .map(|bytes| outcome::parse_message(&String::from_utf8_lossy(&bytes)))
+        .unwrap_or_default()
 }
 
 /// A file-name-safe version of a name.

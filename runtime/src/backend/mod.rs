@@ -2,6 +2,7 @@
 //! in order, sharing `/tekton` and the workspaces.
 
 pub mod local;
+pub mod outcome;
 
 use crate::events::{EventSink, TaskId};
 use crate::values::Values;

@@ -1,0 +1,264 @@
+//! How the end of an attempt becomes its [`AttemptOutcome`], for every backend.
+//!
+//! A backend only reports what its pod showed: each step container's exit code and
+//! termination message, and the raw text of each declared result. The step statuses, the
+//! first failure's reason and message, and the decoding of results by their declared type are
+//! decided here, once, as Tekton's controller decides them from a pod's status
+//! (`pkg/pod/status.go`: `MakeTaskRunStatus`, `setTaskRunStatusBasedOnStepStatus`,
+//! `getFailureMessage`), so that the local and the Kubernetes backends cannot disagree.
+
+use super::{AttemptOutcome, StepOutcome, Stop};
+use crate::scheduler::STEP_FAILED;
+use crate::values;
+use tkc_compiler::plan::{ResultDecl, Step};
+
+/// `type` of a task result entry in a termination message (Tekton's `TaskRunResultType`).
+pub const TASK_RESULT: i64 = 1;
+/// `type` of an entry the entrypoint writes about the step itself (`StartedAt`, `Reason`,
+/// `ExitCode`: Tekton's `InternalTektonResultType`).
+pub const INTERNAL: i64 = 3;
+/// `type` of a step result entry (Tekton's `StepResultType`).
+pub const STEP_RESULT: i64 = 4;
+
+/// Kubernetes' cap on one container's termination message, which Tekton relies on.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// One `{key, value, type}` entry of a step's termination message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageEntry {
+    pub key: String,
+    pub value: String,
+    pub ty: i64,
+}
+
+/// Reads a termination message: Tekton's JSON array of entries. Anything else (a message
+/// written by a program that is not the entrypoint, or none) has no entries.
+pub fn parse_message(text: &str) -> Vec<MessageEntry> {
+    let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            Some(MessageEntry {
+                key: e.get("key")?.as_str()?.to_string(),
+                value: e.get("value")?.as_str()?.to_string(),
+                ty: e
+                    .get("type")
+                    .and_then(|t| t.as_i64())
+                    .unwrap_or(TASK_RESULT),
+            })
+        })
+        .collect()
+}
+
+/// How one step's container ended, as its backend saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepEnd {
+    /// The container's exit code; `None` when it was killed by a signal or never ran.
+    pub exit_code: Option<i32>,
+    /// Its termination message.
+    pub message: Vec<MessageEntry>,
+}
+
+impl StepEnd {
+    fn internal(&self, key: &str) -> Option<&str> {
+        self.message
+            .iter()
+            .rev()
+            .find(|e| e.ty == INTERNAL && e.key == key)
+            .map(|e| e.value.as_str())
+    }
+}
+
+/// Where a declared result is read from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResultSite<'a> {
+    /// `$(results.<name>.path)`, written by any step.
+    Task(&'a str),
+    /// A step result of step `index` that the task result copies (`from_step`).
+    Step { index: usize, result: &'a str },
+}
+
+/// The raw text of a result, as far as the backend could read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawResult {
+    /// Not written.
+    Missing,
+    Text(String),
+    /// Larger than Tekton's limit: not a result.
+    TooLong,
+    /// There, but not readable as a result (a FIFO, a link, an I/O error): the reason.
+    Unreadable(String),
+}
+
+/// The outcome of an attempt whose steps ended as `ends` (one per step, in order; missing
+/// ones never ran), with its results read by `read`, after `stop` if the scheduler stopped it.
+pub fn attempt_outcome(
+    steps: &[Step],
+    decls: &[ResultDecl],
+    ends: &[StepEnd],
+    stop: Option<Stop>,
+    mut read: impl FnMut(ResultSite) -> RawResult,
+) -> AttemptOutcome {
+    let mut out = AttemptOutcome::default();
+    let never_ran = StepEnd::default();
+    for (i, step) in steps.iter().enumerate() {
+        let end = ends.get(i).unwrap_or(&never_ran);
+        let continued = end.internal("ExitCode").and_then(|c| c.parse::<i32>().ok());
+        let (exit_code, status) = match (end.internal("Reason"), end.exit_code) {
+            (Some("Skipped"), _) => (None, "Skipped"),
+            (Some("Cancelled"), _) => (None, "Cancelled"),
+            (Some("TimeoutExceeded"), c) => (c, "TimedOut"),
+            (_, Some(0)) => match continued {
+                Some(n) => (Some(n), "Continued"),
+                None => (Some(0), "Succeeded"),
+            },
+            (_, Some(c)) => (Some(c), "Failed"),
+            (_, None) if stop.is_some() => (None, "Cancelled"),
+            (_, None) => (None, "Failed"),
+        };
+        if out.failure.is_none() {
+            let container = &step.container;
+            out.failure = match status {
+                "Failed" => Some((
+                    STEP_FAILED.to_string(),
+                    match exit_code {
+                        Some(c) => format!("\"{container}\" exited with code {c}"),
+                        None => format!("\"{container}\" was killed"),
+                    },
+                )),
+                "TimedOut" => Some((
+                    STEP_FAILED.to_string(),
+                    format!(
+                        "\"{container}\" exited because the step exceeded the specified timeout limit"
+                    ),
+                )),
+                _ => None,
+            };
+        }
+        out.steps.push(StepOutcome {
+            name: step.name.clone(),
+            exit_code,
+            status: status.to_string(),
+        });
+    }
+    for decl in decls {
+        let site = match &decl.from_step {
+            Some(from) => match steps.iter().position(|s| s.name == from.step) {
+                Some(index) => ResultSite::Step {
+                    index,
+                    result: &from.result,
+                },
+                None => continue,
+            },
+            None => ResultSite::Task(&decl.name),
+        };
+        let raw = match read(site) {
+            RawResult::Missing => continue,
+            RawResult::Text(raw) => raw,
+            RawResult::TooLong => {
+                fail(&mut out, STEP_FAILED, TOO_LONG.to_string());
+                continue;
+            }
+            RawResult::Unreadable(why) => {
+                fail(
+                    &mut out,
+                    STEP_FAILED,
+                    format!("result `{}` cannot be read: {why}", decl.name),
+                );
+                continue;
+            }
+        };
+        match values::decode_result(decl, &raw) {
+            Ok(v) => {
+                out.results.insert(decl.name.clone(), v);
+            }
+            Err(message) => fail(&mut out, "TaskRunValidationFailed", message),
+        }
+    }
+    out
+}
+
+/// Tekton's wording for a result over the termination message's limit.
+pub const TOO_LONG: &str =
+    "Termination message is above max allowed size 4096, caused by large task result.";
+
+fn fail(out: &mut AttemptOutcome, reason: &str, message: String) {
+    if out.failure.is_none() {
+        out.failure = Some((reason.to_string(), message));
+    }
+}
+
+/// Reads results from the steps' termination messages, as Tekton's controller does: a task
+/// result from any step's message (a later step's entry wins), a step result from its own
+/// step's message.
+pub fn from_messages(ends: &[StepEnd]) -> impl FnMut(ResultSite) -> RawResult + '_ {
+    move |site| {
+        let found = match site {
+            ResultSite::Task(name) => ends
+                .iter()
+                .rev()
+                .flat_map(|e| e.message.iter().rev())
+                .find(|e| e.ty == TASK_RESULT && e.key == name),
+            ResultSite::Step { index, result } => ends.get(index).and_then(|e| {
+                e.message
+                    .iter()
+                    .rev()
+                    .find(|m| m.ty == STEP_RESULT && m.key == result)
+            }),
+        };
+        match found {
+            Some(e) => RawResult::Text(e.value.clone()),
+            None => RawResult::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_read_leniently() {
+        let m = parse_message(
+            r#"[{"key":"digest","value":"sha","type":1},{"key":"StartedAt","value":"t","type":3},{"bad":1}]"#,
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].key, "digest");
+        assert!(parse_message("not json").is_empty());
+        assert!(parse_message("").is_empty());
+    }
+
+    #[test]
+    fn a_later_step_s_task_result_wins() {
+        let entry = |v: &str| MessageEntry {
+            key: "r".into(),
+            value: v.into(),
+            ty: TASK_RESULT,
+        };
+        let ends = [
+            StepEnd {
+                exit_code: Some(0),
+                message: vec![entry("first")],
+            },
+            StepEnd {
+                exit_code: Some(0),
+                message: vec![entry("second")],
+            },
+        ];
+        let mut read = from_messages(&ends);
+        assert_eq!(
+            read(ResultSite::Task("r")),
+            RawResult::Text("second".into())
+        );
+        assert_eq!(read(ResultSite::Task("other")), RawResult::Missing);
+        assert_eq!(
+            read(ResultSite::Step {
+                index: 0,
+                result: "r"
+            }),
+            RawResult::Missing
+        );
+    }
+}
