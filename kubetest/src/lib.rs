@@ -210,6 +210,7 @@ impl Server {
         format!("http://{}", self.shared.addr())
     }
 
+    /// The address it listens on (127.0.0.1 and its port).
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr()
     }
