@@ -36,7 +36,7 @@ pub enum FieldValidation {
 }
 
 impl FieldValidation {
-    pub fn parse(s: &str) -> Result<FieldValidation, ApiError> {
+    pub(crate) fn parse(s: &str) -> Result<FieldValidation, ApiError> {
         match s {
             "Ignore" => Ok(FieldValidation::Ignore),
             "Warn" => Ok(FieldValidation::Warn),

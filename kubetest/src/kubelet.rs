@@ -778,18 +778,21 @@ impl PodRun {
         let done = state.terminated.is_some();
         let exit_ok = state.terminated.as_ref().is_some_and(|t| t.exit_code == 0);
         let started = state.waiting.is_none();
-        let s = match list.iter_mut().position(|s| s.name == name) {
-            Some(i) => &mut list[i],
-            None => {
-                list.push(ContainerStatus {
-                    name: name.into(),
-                    image: image.clone(),
-                    image_id: String::new(),
-                    ..Default::default()
-                });
-                let last = list.len() - 1;
-                &mut list[last]
+        if !list.iter().any(|s| s.name == name) {
+            list.push(ContainerStatus {
+                name: name.into(),
+                image: image.clone(),
+                image_id: String::new(),
+                ..Default::default()
+            });
+            // `kubetypes.SortedContainerStatuses`: containers by name; init containers keep
+            // their order (`SortInitContainerStatuses`), as they were added in it.
+            if !init {
+                list.sort_by(|a, b| a.name.cmp(&b.name));
             }
+        }
+        let Some(s) = list.iter_mut().find(|s| s.name == name) else {
+            return;
         };
         s.state = Some(state);
         s.ready = if init { done && exit_ok } else { running };

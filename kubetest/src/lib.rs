@@ -69,7 +69,9 @@ pub struct Options {
 /// The part of an image's config the kubelet uses (`Entrypoint` and `Cmd`), host programs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
+    /// `Entrypoint`: what runs when the container gives no `command`.
     pub entrypoint: Vec<String>,
+    /// `Cmd`: its arguments when the container gives neither `command` nor `args`.
     pub cmd: Vec<String>,
 }
 
@@ -208,6 +210,7 @@ impl Server {
         format!("http://{}", self.shared.addr())
     }
 
+    /// The address it listens on (127.0.0.1 and its port).
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr()
     }
