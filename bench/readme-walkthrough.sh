@@ -29,12 +29,33 @@ if [[ ! -x "$tkc" ]]; then
   cargo build --quiet --manifest-path "$root/Cargo.toml" -p tkc
 fi
 
+kubetest="$(dirname "$tkc")/tkc-kubetest"
+if [[ ! -x "$kubetest" ]]; then
+  cargo build --quiet --manifest-path "$root/Cargo.toml" -p tkc-kubetest
+fi
+
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+kubetest_pid=
+cleanup() {
+  [[ -n "$kubetest_pid" ]] && kill "$kubetest_pid" 2>/dev/null && wait "$kubetest_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$work/bin" "$work/repo" "$work/state" "$work/tmp"
 ln -s "$tkc" "$work/bin/tkc"
 cp -r "$root/examples" "$work/repo/examples"
 cp -r "$root/testdata/walkthrough/." "$work/repo/"
+# `--entrypoint-binary target/...` names the build of `entrypoint/build-static.sh`, which runs
+# in the repository (below).
+ln -s "$root/target" "$work/repo/target"
+
+# `kubectl` commands talk to the Kubernetes API test server (no cluster exists here), as the
+# README says a reader without one can do.
+"$kubetest" serve --kubeconfig "$work/kubeconfig" > "$work/kubetest.log" 2>&1 &
+kubetest_pid=$!
+for _ in $(seq 100); do [[ -s "$work/kubetest.log" ]] && break; sleep 0.1; done
+grep -q serving "$work/kubetest.log" || { cat "$work/kubetest.log"; exit 1; }
+export KUBECONFIG="$work/kubeconfig"
 # Nothing outlives the scratch directory: run directories (`--keep`) and state go there too.
 export PATH="$work/bin:$PATH" NO_COLOR=1 TMPDIR="$work/tmp" XDG_STATE_HOME="$work/state" \
   TKC_STATE_DIR="$work/state"
@@ -72,6 +93,7 @@ while IFS=$'\t' read -r where command; do
   done
   dir="$work/repo"
   [[ "$command" =~ ^tkc\ check\ \.([[:space:]]|$) ]] && dir="$root"
+  [[ "$command" == entrypoint/* ]] && dir="$root"
   set +e
   (cd "$dir" && bash -c "$command") >"$work/out" 2>&1
   got=$?
