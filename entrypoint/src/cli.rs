@@ -29,6 +29,8 @@ pub enum Invocation {
         steps: Vec<String>,
         tekton_root: PathBuf,
     },
+    /// `sidecar -- <argv>` (tkc): exec a sidecar's command, killed when its parent dies.
+    Sidecar { argv: Vec<String> },
     /// `-h` / `-help`.
     Help,
 }
@@ -89,6 +91,7 @@ usage: tkc-entrypoint [flags] -- [args...]
        tkc-entrypoint cp <src> <dst>
        tkc-entrypoint decode-script <file>
        tkc-entrypoint step-init [<stepName>...]
+       tkc-entrypoint sidecar -- <command> [<arg>...]   (tkc: dies with its parent)
 
 Tekton flags:
   -entrypoint CMD           argv[0] of the step (else TEKTON_PLATFORM_COMMANDS, else args)
@@ -280,6 +283,10 @@ pub fn parse(args: &[String], env_root: Option<String>) -> Result<Invocation, Us
                 path: rest[0].clone(),
             }),
             "decode-script" => arity_err("decode-script <file>"),
+            "sidecar" if rest.is_empty() && !tail.is_empty() => {
+                Ok(Invocation::Sidecar { argv: tail })
+            }
+            "sidecar" => arity_err("sidecar -- <command> [<arg>...]"),
             "step-init" => Ok(Invocation::StepInit {
                 steps: rest.to_vec(),
                 tekton_root: root,

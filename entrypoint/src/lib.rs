@@ -47,6 +47,8 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Invocation::Run(options)) => match process::start_signal_forwarding() {
             Ok(()) => {
                 process::terminate_with_parent();
+                process::close_inherited_descriptors();
+                process::adopt_orphans();
                 run::run(&options)
             }
             Err(e) => {
@@ -54,6 +56,13 @@ pub fn main(args: Vec<String>) -> i32 {
                 1
             }
         },
+        Ok(Invocation::Sidecar { argv }) => {
+            let e = process::exec_sidecar(&argv);
+            eprintln!("tkc-entrypoint: sidecar: {}: {e}", argv.join(" "));
+            // 127 like a shell's "command not found", so a sidecar that cannot start ends as
+            // a terminated container would.
+            127
+        }
         Ok(Invocation::Init {
             src,
             dst,
