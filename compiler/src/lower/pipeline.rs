@@ -319,7 +319,7 @@ pub(super) fn lower_pipeline(
         tasks,
         results: pipeline_results,
         config_maps: BTreeMap::new(),
-        secrets: BTreeMap::new(),
+        secrets: Default::default(),
     };
     collect_config(lw.world, &mut plan);
     Some(plan)

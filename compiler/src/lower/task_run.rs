@@ -159,7 +159,7 @@ pub(super) fn lower_task_run(
         tasks: vec![task],
         results: Vec::new(),
         config_maps: BTreeMap::new(),
-        secrets: BTreeMap::new(),
+        secrets: Default::default(),
     };
     collect_config(lw.world, &mut plan);
     Some(plan)
