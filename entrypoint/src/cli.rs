@@ -29,7 +29,8 @@ pub enum Invocation {
         steps: Vec<String>,
         tekton_root: PathBuf,
     },
-    /// `sidecar -- <argv>` (tkc): exec a sidecar's command, killed when its parent dies.
+    /// `sidecar -- <argv>` (tkc): run a sidecar's command supervised like a step, with no
+    /// files to wait for or write; it ends when its parent dies.
     Sidecar { argv: Vec<String> },
     /// `-h` / `-help`.
     Help,
@@ -91,7 +92,7 @@ usage: tkc-entrypoint [flags] -- [args...]
        tkc-entrypoint cp <src> <dst>
        tkc-entrypoint decode-script <file>
        tkc-entrypoint step-init [<stepName>...]
-       tkc-entrypoint sidecar -- <command> [<arg>...]   (tkc: dies with its parent)
+       tkc-entrypoint sidecar -- <command> [<arg>...]   (tkc: supervised, dies with tkc)
 
 Tekton flags:
   -entrypoint CMD           argv[0] of the step (else TEKTON_PLATFORM_COMMANDS, else args)

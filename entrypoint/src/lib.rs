@@ -56,13 +56,23 @@ pub fn main(args: Vec<String>) -> i32 {
                 1
             }
         },
-        Ok(Invocation::Sidecar { argv }) => {
-            let e = process::exec_sidecar(&argv);
-            eprintln!("tkc-entrypoint: sidecar: {}: {e}", argv.join(" "));
-            // 127 like a shell's "command not found", so a sidecar that cannot start ends as
-            // a terminated container would.
-            127
-        }
+        // A sidecar is supervised like a step (its own session, signals forwarded, stopped
+        // with everything it started when tkc dies), with nothing to wait for or report.
+        Ok(Invocation::Sidecar { argv }) => match process::start_signal_forwarding() {
+            Ok(()) => {
+                process::terminate_with_parent();
+                process::close_inherited_descriptors();
+                process::adopt_orphans();
+                run::run(&cli::Options {
+                    args: argv,
+                    ..cli::Options::default()
+                })
+            }
+            Err(e) => {
+                eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
+                1
+            }
+        },
         Ok(Invocation::Init {
             src,
             dst,

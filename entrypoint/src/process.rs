@@ -174,24 +174,6 @@ fn kill_descendants() {
     }
 }
 
-/// `sidecar -- ARGV`: runs a sidecar's command with nothing inherited from tkc and tied to
-/// tkc's life: the kernel SIGKILLs it when its parent (tkc) dies, as it does steps through
-/// their entrypoint. Only returns on failure.
-pub fn exec_sidecar(argv: &[String]) -> io::Error {
-    let Some((program, args)) = argv.split_first() else {
-        return io::Error::new(io::ErrorKind::InvalidInput, "no command to run");
-    };
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers; the setting survives exec.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
-    // SAFETY: getppid cannot fail. A parent that died before the prctl left us with init (or a
-    // subreaper) as parent and no signal to come: go no further.
-    if unsafe { libc::getppid() } == 1 {
-        return io::Error::other("the parent exited before the sidecar started");
-    }
-    close_inherited_descriptors();
-    Command::new(program).args(args).exec()
-}
-
 fn on_signal(sig: libc::c_int) {
     let mut t = target();
     match &mut *t {

@@ -67,6 +67,10 @@ fn write_file(path: &Path, content: &[u8]) -> io::Result<()> {
 }
 
 fn append_message(path: &Path, entries: &[Entry]) -> Result<(), Fatal> {
+    // No termination path (a sidecar): nothing to report.
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
     termination::append(path, entries).map_err(|e| Fatal(e.to_string()))
 }
 

@@ -745,8 +745,8 @@ impl Pod {
                 // The image's own entrypoint: nothing to run here.
                 continue;
             }
-            // Through the entrypoint's `sidecar` mode, which has the kernel kill the sidecar
-            // when tkc dies, as steps die with theirs.
+            // Through the entrypoint's `sidecar` mode, which supervises it as a step (its own
+            // session, killed with everything it started when tkc dies or the attempt ends).
             let mut wrapped = vec![self.entrypoint_seen()];
             wrapped.extend(self.entrypoint_args.iter().cloned());
             wrapped.extend(["sidecar".to_string(), "--".to_string()]);
@@ -1203,7 +1203,13 @@ impl Pod {
                 if !self.network {
                     cmd.arg("--unshare-net");
                 }
-                cmd.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+                cmd.args(["--proc", "/proc"]);
+                // The kernel's knobs stay read-only: sysctls that are not namespaced (root
+                // may write them by file mode alone, capabilities or not), the SysRq trigger.
+                for knob in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"] {
+                    cmd.args(["--ro-bind-try", knob, knob]);
+                }
+                cmd.args(["--dev", "/dev", "--tmpfs", "/tmp"]);
                 for d in [
                     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
                 ] {
