@@ -763,7 +763,11 @@ impl Pod {
             match cmd.spawn() {
                 Ok(child) => {
                     let name = sidecar.container.clone();
-                    if let Some(argv) = probe_command(sidecar) {
+                    if let Some(probe) = probe_command(sidecar) {
+                        let mut argv = vec![self.entrypoint_seen()];
+                        argv.extend(self.entrypoint_args.iter().cloned());
+                        argv.extend(["sidecar".to_string(), "--".to_string()]);
+                        argv.extend(probe);
                         probes.push(Probe {
                             argv,
                             env,
