@@ -58,21 +58,24 @@ pub fn main(args: Vec<String>) -> i32 {
         },
         // A sidecar is supervised like a step (its own session, signals forwarded, stopped
         // with everything it started when tkc dies), with nothing to wait for or report.
-        Ok(Invocation::Sidecar { argv }) => match process::start_signal_forwarding() {
-            Ok(()) => {
-                process::terminate_with_parent();
-                process::close_inherited_descriptors();
-                process::adopt_orphans();
-                run::run(&cli::Options {
-                    args: argv,
-                    ..cli::Options::default()
-                })
+        Ok(Invocation::Sidecar { argv, started_file }) => {
+            match process::start_signal_forwarding() {
+                Ok(()) => {
+                    process::terminate_with_parent();
+                    process::close_inherited_descriptors();
+                    process::adopt_orphans();
+                    run::run(&cli::Options {
+                        args: argv,
+                        started_file,
+                        ..cli::Options::default()
+                    })
+                }
+                Err(e) => {
+                    eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
+                    1
+                }
             }
-            Err(e) => {
-                eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
-                1
-            }
-        },
+        }
         Ok(Invocation::Init {
             src,
             dst,

@@ -322,6 +322,11 @@ fn prepare_and_run(o: &Options, waiter: &mut Waiter) -> Result<StepEnd, Failure>
     // inotify descriptor: closing it now, off this thread, keeps its teardown off the step's
     // start and off our exit.
     waiter.release();
+    // A sidecar counts as started (Kubernetes: its container is running) once its command
+    // has been exec'd, which is now.
+    if !o.started_file.is_empty() {
+        let _ = write_file(Path::new(&o.started_file), b"");
+    }
     let timeout = (o.timeout_ns > 0).then(|| Duration::from_nanos(o.timeout_ns.unsigned_abs()));
     match running.supervise(timeout, &o.cancel_file) {
         Ok(Outcome::Exited(status)) if status.success() => Ok(StepEnd::Succeeded),

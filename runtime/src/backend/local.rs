@@ -717,6 +717,8 @@ impl Pod {
         }
         let gated = !plan.pod.sidecars.is_empty();
         let mut sidecars: Vec<StepProcess> = vec![];
+        // Each started sidecar's `-started_file`, by its index in `sidecars`.
+        let mut started: Vec<PathBuf> = vec![];
         let mut probes: Vec<Probe> = vec![];
         for (i, sidecar) in plan.pod.sidecars.iter().enumerate() {
             let sidecar_log = |line: String| {
@@ -749,7 +751,12 @@ impl Pod {
             // session, killed with everything it started when tkc dies or the attempt ends).
             let mut wrapped = vec![self.entrypoint_seen()];
             wrapped.extend(self.entrypoint_args.iter().cloned());
-            wrapped.extend(["sidecar".to_string(), "--".to_string()]);
+            wrapped.extend([
+                "-started_file".to_string(),
+                format!("{tekton}/sidecars/{i}/started"),
+                "sidecar".to_string(),
+                "--".to_string(),
+            ]);
             wrapped.extend(argv);
             let argv = wrapped;
             let env = self.env(&sidecar.env, values, &paths, &attempt);
@@ -777,6 +784,7 @@ impl Pod {
                             sidecar: sidecars.len(),
                         });
                     }
+                    started.push(self.tekton.join(format!("sidecars/{i}/started")));
                     sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
                 }
                 // As a container that cannot start: terminated, which Tekton counts as ready.
@@ -784,6 +792,17 @@ impl Pod {
             }
         }
         if gated {
+            // Kubernetes counts a sidecar as started once its container runs: here, once its
+            // entrypoint has exec'd its command (the started file), or it has ended.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while stop.borrow().is_none()
+                && tokio::time::Instant::now() < deadline
+                && started.iter().zip(&mut sidecars).any(|(file, process)| {
+                    !file.exists() && matches!(process.child.try_wait(), Ok(None))
+                })
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             // As Tekton: the first step starts once every sidecar is ready, that is once its
             // readiness (or startup) probe has succeeded, or once it has terminated. Probes
             // run every 200 ms here.
