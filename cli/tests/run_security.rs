@@ -747,3 +747,66 @@ fn a_missing_post_file_fails_the_step_at_once() {
     assert_eq!(sum["status"], "Failed", "{sum}");
     assert_eq!(sum["tasks"][0]["steps"][1]["status"], "Skipped", "{sum}");
 }
+
+/// An entrypoint that ignores SIGTERM and the cancel file, whose step left its group with
+/// `setsid`: stopping the attempt (its timeout) kills the step's own group too, not only the
+/// entrypoint's, and nothing is left.
+#[test]
+fn stop_kills_the_steps_own_group_not_only_the_entrypoints() {
+    let s = Scratch::new("stop-group");
+    let marker = format!("tkc-stop-marker-{}", std::process::id());
+    let fake = s.write(
+        "entrypoint.sh",
+        &format!(
+            "#!/bin/sh\nsetsid sh -c 'sleep 300; echo {marker}' &\ntrap '' TERM INT\nwhile :; do sleep 0.1; done\n"
+        ),
+    );
+    let _ = Command::new("chmod").arg("+x").arg(&fake).status();
+    s.write(
+        "p.yaml",
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: stop\nspec:\n  timeout: 1s\n  taskSpec:\n    steps: [{name: s, image: alpine:3.20, script: 'true'}]\n",
+    );
+    let mut cmd = s.tkc();
+    cmd.env("TKC_ENTRYPOINT", &fake);
+    let o = run_within(
+        cmd,
+        &["run", "--output", "json", "p.yaml"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(summary(&o)["reason"], "TaskRunTimeout", "{}", stderr(&o));
+    assert_none_left(&marker);
+}
+
+/// Reading a step's output is bounded: an entrypoint that posts and exits while a daemon it
+/// started holds the output pipe does not keep the run waiting, and the daemon is killed when
+/// the run ends.
+#[test]
+fn reading_output_held_by_a_leftover_is_bounded() {
+    let s = Scratch::new("drain");
+    let marker = format!("tkc-drain-marker-{}", std::process::id());
+    let fake = s.write(
+        "entrypoint.sh",
+        &format!(
+            "#!/bin/sh\npost=\nwhile [ $# -gt 0 ]; do case \"$1\" in -post_file) post=\"$2\"; shift ;; esac; shift; done\nsetsid sh -c 'sleep 300; echo {marker}' &\n: > \"$post\"\nexit 0\n"
+        ),
+    );
+    let _ = Command::new("chmod").arg("+x").arg(&fake).status();
+    s.write(
+        "p.yaml",
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: drain\nspec:\n  taskSpec:\n    steps: [{name: s, image: alpine:3.20, script: 'true'}]\n",
+    );
+    let mut cmd = s.tkc();
+    cmd.env("TKC_ENTRYPOINT", &fake);
+    let o = run_within(
+        cmd,
+        &["run", "--output", "json", "p.yaml"],
+        Duration::from_secs(15),
+    );
+    assert_eq!(summary(&o)["status"], "Succeeded", "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("still holds its output open"),
+        "{}",
+        stderr(&o)
+    );
+    assert_none_left(&marker);
+}
