@@ -389,10 +389,12 @@ async fn wait_for_interrupt() -> bool {
 }
 
 /// A run name as a file name: characters other than letters, digits, `-`, `_` and `.` become
-/// `_`, and a name of dots only becomes `run`.
+/// `_`, a name of dots only becomes `run`, and at most 200 characters are kept (a name may
+/// have 253, a file name 255 bytes, and a suffix follows).
 fn file_name_of(name: &str) -> String {
     let out: String = name
         .chars()
+        .take(200)
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
                 c

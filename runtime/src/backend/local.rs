@@ -369,8 +369,10 @@ fn write_items(
     Ok(())
 }
 
-/// Takes write permission away from everything below `dir` (and `dir`), as Kubernetes
-/// mounts ConfigMaps and Secrets read-only. Under `--isolate` the mount is read-only too.
+/// Takes write permission away from the files below `dir`, as Kubernetes mounts ConfigMaps
+/// and Secrets read-only. Under `--isolate` the mount itself is read-only; on the host this is
+/// a guard against mistakes only (a step may `chmod`), and directories stay writable by
+/// their owner so that a kept run directory can still be deleted.
 fn read_only(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -384,10 +386,6 @@ fn read_only(dir: &Path) {
             let mode = meta.permissions().mode() & !0o222;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
         }
-    }
-    if let Ok(meta) = std::fs::symlink_metadata(dir) {
-        let mode = meta.permissions().mode() & !0o222;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
     }
 }
 

@@ -161,8 +161,8 @@ fn processes_inside(dir: &Path) -> Vec<i32> {
     out
 }
 
-/// Gives the owner write permission back on every directory below `dir` (read-only ConfigMap
-/// and Secret copies), so that it can be removed.
+/// Gives the owner write permission back on every directory below `dir` (steps leave
+/// read-only ones, Go's module cache for one), so that it can be removed.
 pub fn make_removable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::symlink_metadata(dir) else {

@@ -76,6 +76,12 @@ pub fn kill_all(pids: &[i32]) {
 /// SIGKILLs every process still below this one (and their groups): what a run left behind,
 /// once nothing of it should be running. tkc starts no other children.
 pub fn kill_own_descendants() {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    // One syscall decides the usual case (no child left): `ECHILD` without waiting or reaping.
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    if waitid(WaitId::All, options).is_err() {
+        return;
+    }
     let me = rustix::process::getpid().as_raw_nonzero().get();
     kill_all(&descendants(me));
 }
