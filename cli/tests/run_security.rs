@@ -224,7 +224,7 @@ spec:
           test -e /etc/gshadow && fail "/etc/gshadow is visible"
           test "$(grep -c : /proc/net/dev)" -gt 1 && fail "the host's network is visible"
           test -e /proc/self/fd/7 && fail "descriptor 7 of tkc reached the step"
-          test "$(cut -d' ' -f6 /proc/self/stat)" = "$(cut -d' ' -f6 /proc/1/stat)" || true
+          test "$(cut -d' ' -f6 /proc/$$/stat)" = "$$" || fail "the step is not in a session of its own"
           grep -q '^CapEff:[[:space:]]*0*$' /proc/self/status || fail "capabilities: $(grep CapEff /proc/self/status)"
           exit $bad
 "#,
