@@ -160,32 +160,8 @@ spec:
 
 #[test]
 fn isolate_shows_tekton_paths() {
-    let Some(bwrap) = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("bwrap"))
-        .find(|p| p.is_file())
-    else {
-        eprintln!("bwrap not installed: skipped");
-        return;
-    };
-    // Containers (some CI runners) may forbid the namespaces bwrap needs.
-    let works = Command::new(&bwrap)
-        .args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--unshare-pid",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "true",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !works {
-        eprintln!("bwrap cannot create namespaces here: skipped");
+    if common::bwrap_works().is_none() {
+        eprintln!("bwrap not installed, or it cannot create namespaces here: skipped");
         return;
     }
     let dir = std::env::temp_dir().join(format!("tkc-isolate-{}", std::process::id()));

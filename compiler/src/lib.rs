@@ -170,6 +170,9 @@ pub struct Compiled {
     pub diagnostics: Diagnostics,
     /// The plan, when the sources have no errors and the run could be lowered.
     pub plan: Option<plan::Plan>,
+    /// The data of the Secrets the plan names (`Plan::secrets`), for a run to hand its
+    /// backend; never part of the plan.
+    pub secrets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 /// Compiles `files` (with `library` files, from search paths, for references) to the plan of
@@ -211,6 +214,10 @@ pub fn compile(
     };
     // Warnings of lowering may come with a plan.
     diagnostics.sort();
+    let secrets = plan
+        .as_ref()
+        .map(|p| lower::secret_values(&world, &p.secrets))
+        .unwrap_or_default();
     let documents = world
         .documents
         .into_iter()
@@ -220,5 +227,6 @@ pub fn compile(
         documents,
         diagnostics,
         plan,
+        secrets,
     }
 }

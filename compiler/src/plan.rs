@@ -18,7 +18,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan's `apiVersion`.
 pub const API_VERSION: &str = "tkc.dev/v1alpha1";
@@ -46,8 +46,11 @@ pub struct Plan {
     /// Data of the ConfigMaps and Secrets that workspaces and volumes use, from the inputs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The Secrets that workspaces, volumes and env use, by name. Their values are never in
+    /// a plan (`tkc compile` writes plans out for review): the runtime is handed them when
+    /// the run starts (`Compiled::secrets`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub secrets: BTreeSet<String>,
     /// The `volumeClaimTemplate` (`metadata`, `spec`) of each run workspace bound to one, by
     /// the binding's name: what a cluster backend creates the run's claim from.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

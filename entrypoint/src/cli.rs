@@ -29,6 +29,13 @@ pub enum Invocation {
         steps: Vec<String>,
         tekton_root: PathBuf,
     },
+    /// `sidecar -- <argv>` (tkc): run a sidecar's command supervised like a step, with no
+    /// files to wait for or write but `-started_file`; it ends when its parent dies.
+    Sidecar {
+        argv: Vec<String>,
+        /// `-started_file`: created once the command has been started (empty: none).
+        started_file: String,
+    },
     /// `-h` / `-help`.
     Help,
 }
@@ -74,6 +81,8 @@ pub struct Options {
     pub steps_dir: PathBuf,
     /// `-cancel_file` (tkc): non-empty file = cancel; default `<root>/downward/cancel`.
     pub cancel_file: PathBuf,
+    /// `-started_file` (tkc): created once the step's command has been started; empty = none.
+    pub started_file: String,
     /// Everything after the first `--`.
     pub args: Vec<String>,
 }
@@ -89,6 +98,7 @@ usage: tkc-entrypoint [flags] -- [args...]
        tkc-entrypoint cp <src> <dst>
        tkc-entrypoint decode-script <file>
        tkc-entrypoint step-init [<stepName>...]
+       tkc-entrypoint sidecar -- <command> [<arg>...]   (tkc: supervised, dies with tkc)
 
 Tekton flags:
   -entrypoint CMD           argv[0] of the step (else TEKTON_PLATFORM_COMMANDS, else args)
@@ -110,6 +120,7 @@ tkc flags:
   -results_dir D            task results directory (default <root>/results)
   -steps_dir D              step directories for $(steps.S.results.R) (default <root>/steps)
   -cancel_file F            non-empty => cancel (default <root>/downward/cancel; \"\" = off)
+  -started_file F           created once the command has started (sidecars: their readiness)
 ";
 
 /// How a flag takes its value.
@@ -152,6 +163,7 @@ const FLAGS: &[(&str, Kind)] = &[
     ("results_dir", Kind::Value),
     ("steps_dir", Kind::Value),
     ("cancel_file", Kind::Value),
+    ("started_file", Kind::Value),
 ];
 
 /// Go's `strconv.ParseBool`.
@@ -245,6 +257,7 @@ pub fn parse(args: &[String], env_root: Option<String>) -> Result<Invocation, Us
             "results_dir" => results_dir = Some(value),
             "steps_dir" => steps_dir = Some(value),
             "cancel_file" => cancel_file = Some(value),
+            "started_file" => o.started_file = value,
             _ if kind == Kind::Bool => {
                 parse_bool(name, &value)?; // validated, then ignored
             }
@@ -280,6 +293,11 @@ pub fn parse(args: &[String], env_root: Option<String>) -> Result<Invocation, Us
                 path: rest[0].clone(),
             }),
             "decode-script" => arity_err("decode-script <file>"),
+            "sidecar" if rest.is_empty() && !tail.is_empty() => Ok(Invocation::Sidecar {
+                argv: tail,
+                started_file: o.started_file,
+            }),
+            "sidecar" => arity_err("sidecar -- <command> [<arg>...]"),
             "step-init" => Ok(Invocation::StepInit {
                 steps: rest.to_vec(),
                 tekton_root: root,

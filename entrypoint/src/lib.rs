@@ -47,6 +47,8 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Invocation::Run(options)) => match process::start_signal_forwarding() {
             Ok(()) => {
                 process::terminate_with_parent();
+                process::close_inherited_descriptors();
+                process::adopt_orphans();
                 run::run(&options)
             }
             Err(e) => {
@@ -54,6 +56,26 @@ pub fn main(args: Vec<String>) -> i32 {
                 1
             }
         },
+        // A sidecar is supervised like a step (its own session, signals forwarded, stopped
+        // with everything it started when tkc dies), with nothing to wait for or report.
+        Ok(Invocation::Sidecar { argv, started_file }) => {
+            match process::start_signal_forwarding() {
+                Ok(()) => {
+                    process::terminate_with_parent();
+                    process::close_inherited_descriptors();
+                    process::adopt_orphans();
+                    run::run(&cli::Options {
+                        args: argv,
+                        started_file,
+                        ..cli::Options::default()
+                    })
+                }
+                Err(e) => {
+                    eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
+                    1
+                }
+            }
+        }
         Ok(Invocation::Init {
             src,
             dst,

@@ -7,7 +7,8 @@
 //! unblocks everything in `pre_exec`; otherwise the step could never be stopped by SIGTERM.
 //!
 //! Ending: when the step's main process exits, times out or is cancelled, the whole group is
-//! SIGKILLed before the main process is reaped. Reaping last keeps the group id from being
+//! SIGKILLed before the main process is reaped; then every process still below the entrypoint
+//! (it is their subreaper, so daemons that left the group with `setsid` count) is killed too. Reaping last keeps the group id from being
 //! reused while we signal it. Killing leftovers after a normal exit matches Kubernetes, where a
 //! step container's other processes die with its PID 1 (the entrypoint), and keeps background
 //! jobs of a step from outliving it when tkc runs steps locally.
@@ -101,6 +102,97 @@ pub fn start_signal_forwarding() -> io::Result<()> {
 pub fn terminate_with_parent() {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and touches no memory of ours.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) };
+}
+
+/// Marks every descriptor above stderr close-on-exec, so that nothing the entrypoint's parent
+/// left open (tkc's own files, a CI runner's sockets) reaches the step. Descriptors the
+/// entrypoint opens itself are close-on-exec already (std opens everything so).
+pub fn close_inherited_descriptors() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<libc::c_int> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl(F_SETFD) on a descriptor number touches no memory; a number that is
+        // no longer open (the directory's own) just yields EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// Makes the entrypoint the reaper of its step's orphans: a process the step leaves behind
+/// with `setsid` or a double fork is re-parented here instead of to init, so that it can be
+/// found and killed when the step ends (see [`kill_descendants`]).
+pub fn adopt_orphans() {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers and touches no memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
+}
+
+/// The entrypoint's own children, from every thread's `/proc/self/task/<tid>/children`.
+fn own_children() -> Vec<libc::pid_t> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<libc::pid_t>().ok()),
+        );
+    }
+    out
+}
+
+/// Does the entrypoint have a child (running or not yet reaped)? `waitid` without waiting
+/// and without reaping answers `ECHILD` when it has none.
+fn has_children() -> bool {
+    // SAFETY: siginfo_t is plain data, so all-zero is valid; waitid writes into it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid, writable siginfo_t; WNOHANG | WNOWAIT neither blocks nor reaps.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    rc == 0
+}
+
+/// Kills and reaps every process still below the entrypoint once the step is over: the
+/// processes of the step that left its process group (`setsid` daemons, which would keep the
+/// step's output open and the run waiting) included. Only our own children are signalled, and
+/// each is reaped after its kill, so a pid is never reused under us; a killed child's children
+/// are then re-parented to us (we are their subreaper) and killed in the next round. As in
+/// Kubernetes, where everything in a container dies with its main process.
+fn kill_descendants() {
+    if !has_children() {
+        // The usual case, decided by one syscall: nothing was left behind.
+        return;
+    }
+    let deadline = Instant::now() + TEE_DRAIN;
+    loop {
+        let children = own_children();
+        if children.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for &pid in &children {
+            // SAFETY: kill takes plain integers; pid is our unreaped child, so it names it.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        for pid in children {
+            let mut status = 0;
+            // SAFETY: status is a valid, writable int; pid is our child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
 }
 
 fn on_signal(sig: libc::c_int) {
@@ -207,7 +299,7 @@ fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<
     let _ = done.send(());
 }
 
-/// Starts the step in its own process group with a clean signal mask.
+/// Starts the step in its own session and process group with a clean signal mask.
 pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(io::Error::new(
@@ -228,17 +320,23 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
     if err_file.is_some() {
         cmd.stderr(Stdio::piped());
     }
-    cmd.process_group(0);
-    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset and
-    // pthread_sigmask, which are async-signal-safe, on a stack-local set; it allocates nothing.
+    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset,
+    // pthread_sigmask and setsid, which are async-signal-safe, on a stack-local set; it
+    // allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             match libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) {
-                0 => Ok(()),
-                rc => Err(io::Error::from_raw_os_error(rc)),
+                0 => {}
+                rc => return Err(io::Error::from_raw_os_error(rc)),
             }
+            // Its own session (and so its own process group, whose id is its pid): stop
+            // kills the group, and the step has no controlling terminal to inject input into.
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
 
@@ -369,6 +467,7 @@ impl Running {
         self.kill_group();
         let status = self.child.wait()?;
         *target() = Target::Finished;
+        kill_descendants();
         for _ in 0..self.tees {
             if self.tee_done.recv_timeout(TEE_DRAIN).is_err() {
                 break;

@@ -67,6 +67,10 @@ fn write_file(path: &Path, content: &[u8]) -> io::Result<()> {
 }
 
 fn append_message(path: &Path, entries: &[Entry]) -> Result<(), Fatal> {
+    // No termination path (a sidecar): nothing to report.
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
     termination::append(path, entries).map_err(|e| Fatal(e.to_string()))
 }
 
@@ -122,6 +126,13 @@ pub fn run(o: &Options) -> i32 {
         Ok(code) => code,
         Err(Fatal(msg)) => {
             log(&msg);
+            // The next step waits for this one's post file: if none was written, leave the
+            // failed one, so that it skips at once instead of waiting out its timeout.
+            let post = Path::new(&o.post_file);
+            let err = PathBuf::from(format!("{}.err", o.post_file));
+            if !o.post_file.is_empty() && !post.exists() && !err.exists() {
+                let _ = write_file(&err, b"");
+            }
             1
         }
     }
@@ -311,6 +322,11 @@ fn prepare_and_run(o: &Options, waiter: &mut Waiter) -> Result<StepEnd, Failure>
     // inotify descriptor: closing it now, off this thread, keeps its teardown off the step's
     // start and off our exit.
     waiter.release();
+    // A sidecar counts as started (Kubernetes: its container is running) once its command
+    // has been exec'd, which is now.
+    if !o.started_file.is_empty() {
+        let _ = write_file(Path::new(&o.started_file), b"");
+    }
     let timeout = (o.timeout_ns > 0).then(|| Duration::from_nanos(o.timeout_ns.unsigned_abs()));
     match running.supervise(timeout, &o.cancel_file) {
         Ok(Outcome::Exited(status)) if status.success() => Ok(StepEnd::Succeeded),
@@ -327,7 +343,7 @@ fn read_results(dir: &Path, names: &[String], ty: i64) -> Result<Vec<Entry>, Fat
     let mut entries = Vec::new();
     for name in names {
         let path = dir.join(name);
-        match std::fs::read(&path) {
+        match termination::read_untrusted(&path, termination::MAX_MESSAGE_BYTES) {
             Ok(bytes) => entries.push(Entry::new(name, String::from_utf8_lossy(&bytes), ty)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {

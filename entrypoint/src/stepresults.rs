@@ -152,7 +152,7 @@ impl<'a> Resolver<'a> {
             .join(format!("step-{}", r.step))
             .join("results")
             .join(&r.result);
-        match std::fs::read(&path) {
+        match crate::termination::read_untrusted(&path, crate::termination::MAX_MESSAGE_BYTES) {
             Ok(bytes) => Some(ResultValue::decode(&String::from_utf8_lossy(&bytes))),
             Err(e) => {
                 (self.log)(format!("cannot read step result {}: {e}", path.display()));

@@ -63,11 +63,37 @@ impl std::fmt::Display for WriteError {
     }
 }
 
+/// Reads a file a step may have planted (a result, the termination message): never through a
+/// symbolic link at its last component, only when it is a regular file (a FIFO would block
+/// forever, `/dev/zero` would never end), and at most `limit` bytes: a longer file is an error
+/// with Tekton's wording, since the message it would go into cannot hold it. Missing files
+/// keep their `NotFound` error.
+pub fn read_untrusted(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, TOO_LONG));
+    }
+    Ok(bytes)
+}
+
 /// Appends `entries` to the message at `path`, as Tekton's `termination.WriteMessage` does:
 /// read what is there (an unreadable or non-JSON file counts as empty), append, check the size
 /// of the whole serialized array, rewrite the file. Nothing is written when it would be too long.
 pub fn append(path: &Path, entries: &[Entry]) -> Result<(), WriteError> {
-    let mut all = match std::fs::read(path) {
+    let mut all = match read_untrusted(path, MAX_MESSAGE_BYTES) {
         Ok(bytes) => parse_message(&String::from_utf8_lossy(&bytes)).unwrap_or_default(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(WriteError::Io(e)),

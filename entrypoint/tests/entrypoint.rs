@@ -694,3 +694,102 @@ fn subcommands_init_cp_and_decode_script() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cp error"), "{}", stderr(&o));
 }
+
+/// Issue 17: a step that leaves a `setsid` daemon holding its stdout must still end, and the
+/// daemon with it (the entrypoint is the subreaper of everything the step starts).
+#[test]
+fn a_setsid_daemon_holding_the_output_dies_with_its_step() {
+    let t = Tmp::new("setsid");
+    let pidfile = t.s("daemon.pid");
+    let script = format!("setsid sh -c 'echo $$ > {pidfile}; exec sleep 100' & sleep 0.2");
+    let mut c = step(&t, 0);
+    c.args(["-entrypoint", "sh", "--", "-c", &script]);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut sink);
+        let _ = tx.send(());
+    });
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert!(status.success());
+    let closed = rx.recv_timeout(Duration::from_secs(10));
+    let pid: i32 = read(Path::new(&pidfile)).trim().parse().expect("pid");
+    if closed.is_err() {
+        // SAFETY: kill with a valid pid and signal number has no memory effects.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("the daemon kept the step's output open");
+    }
+    assert_gone(pid, "the setsid daemon outlived its step");
+}
+
+/// Issue 17: result files are the step's to plant. A FIFO must not hang the entrypoint, a
+/// link to `/dev/zero` must not exhaust memory, a link to a file must not be followed.
+#[test]
+fn result_files_are_read_only_when_they_are_regular_files() {
+    for (name, plant) in [
+        ("fifo", "mkfifo"),
+        ("zero", "ln -s /dev/zero"),
+        ("link", "ln -s SECRET"),
+    ] {
+        let t = Tmp::new(name);
+        fs::create_dir_all(t.path("results")).unwrap();
+        fs::write(t.path("SECRET"), "secret-value").unwrap();
+        let plant = plant.replace("SECRET", &t.s("SECRET"));
+        let script = format!("{plant} {}", t.s(&format!("results/{name}")));
+        let mut c = step(&t, 0);
+        c.args(["-results", name, "-entrypoint", "sh", "--", "-c", &script]);
+        let mut child = c
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+        assert_eq!(status.code(), Some(1), "{name}: the step must fail");
+        let message = fs::read_to_string(t.path("term/0")).unwrap_or_default();
+        assert!(!message.contains("secret-value"), "{name}: {message}");
+    }
+}
+
+/// Issue 17: descriptors the entrypoint's parent left open (tkc's, a CI runner's) do not
+/// reach the step.
+#[test]
+fn inherited_descriptors_do_not_reach_the_step() {
+    let t = Tmp::new("fds");
+    let mut argv = vec![BIN.to_string(), "-tekton_root".to_string(), t.s("")];
+    argv.extend(step_args(&t, 0));
+    argv.extend(["-entrypoint", "sh", "--", "-c", "test ! -e /proc/self/fd/7"].map(String::from));
+    let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!("exec 7</dev/null; exec {}", quoted.join(" ")),
+        ])
+        .status()
+        .expect("run the parent shell");
+    assert!(status.success(), "descriptor 7 reached the step");
+}
+
+/// Issue 17: `sidecar -- CMD` runs a sidecar that is killed when its parent (tkc) dies.
+#[test]
+fn a_sidecar_dies_with_its_parent() {
+    let t = Tmp::new("sidecar");
+    let pidfile = t.s("sidecar.pid");
+    let parent = format!(
+        "'{BIN}' sidecar -- sh -c 'echo $$ > {pidfile}; exec sleep 100' & \
+         i=0; while [ ! -s {pidfile} ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; \
+         kill -KILL $$"
+    );
+    let status = Command::new("sh")
+        .args(["-c", &parent])
+        .status()
+        .expect("run the parent shell");
+    assert!(!status.success());
+    let pid: i32 = read(Path::new(&pidfile)).trim().parse().expect("pid");
+    assert_gone(pid, "the sidecar outlived its parent");
+}

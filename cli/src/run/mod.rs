@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render};
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue, Plan, RunKind};
-use tkc_runtime::backend::local::{LocalBackend, LocalConfig};
+use tkc_runtime::backend::local::{self, LocalBackend, LocalConfig};
 use tkc_runtime::{EventSink, RunOptions, RunSummary};
 
 /// Exit code of an interrupted run.
@@ -44,13 +44,22 @@ pub struct RunArgs {
     /// How many task attempts may run at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     parallel: Option<usize>,
-    /// Run each step with bubblewrap in a mount namespace with Tekton's paths.
+    /// Run each step with bubblewrap in a mount namespace with Tekton's paths, without
+    /// capabilities, in namespaces of its own (docs/security.md).
     #[arg(long)]
     isolate: bool,
+    /// With --isolate: let steps use the host's network (otherwise they have none).
+    #[arg(long, requires = "isolate")]
+    network: bool,
+    /// With --isolate: allow `hostPath` volumes, which bind directories of this machine into
+    /// the steps (refused otherwise).
+    #[arg(long, requires = "isolate")]
+    allow_host_path: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
-    /// Keep the run directory (attempt directories, results, workspaces) afterwards.
+    /// Keep the run directory (attempt directories, results, workspaces, and the files of
+    /// Secrets the run uses) afterwards.
     #[arg(long)]
     keep: bool,
     #[command(flatten)]
@@ -135,7 +144,7 @@ pub fn run(args: RunArgs) -> u8 {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
-    execute(&args, plan, notes, color)
+    execute(&args, plan, compiled.secrets, notes, color)
 }
 
 /// What the run does with workspaces the user may not expect.
@@ -218,7 +227,13 @@ fn cannot_start(
     exit::FAILED
 }
 
-fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u8 {
+fn execute(
+    args: &RunArgs,
+    mut plan: Plan,
+    secrets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    notes: Vec<String>,
+    color: bool,
+) -> u8 {
     if plan.run.generate_name {
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
         plan.run.generate_name = false;
@@ -245,16 +260,33 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
     } else {
         None
     };
-    let tmp = std::env::temp_dir();
-    let root = tmp.join(format!("tkc-run-{}-{}", plan.run.name, random_suffix()));
+    // Run directories live in a directory of this user's (0700, refused if planted by
+    // someone else); those of runs whose tkc died are removed first, with what still runs in
+    // them.
+    let base = local::runs_base();
+    local::reap_dead_runs(&base);
+    let root = match local::create_run_dir(
+        &base,
+        &format!("{}-{}", file_name_of(&plan.run.name), random_suffix()),
+    ) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let config = LocalConfig {
         entrypoint,
         entrypoint_args,
         root: root.clone(),
         state_dir: state_dir(),
         bwrap,
+        network: args.network,
+        allow_host_paths: args.allow_host_path,
+        secrets,
     };
     let backend = Arc::new(LocalBackend::new(config));
+    let secret_names = plan.secrets.clone();
     let parallel = args
         .parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -307,9 +339,21 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
         )
     });
     runtime.shutdown_background();
+    // Nothing the run started outlives it: whatever is left (re-parented to tkc, its
+    // subreaper, because its entrypoint died) is killed now.
+    local::kill_own_descendants();
     if args.keep {
         eprintln!("run directory kept: {}", root.display());
+        if !secret_names.is_empty() {
+            let names: Vec<&str> = secret_names.iter().map(String::as_str).collect();
+            eprintln!(
+                "warning: it holds the files of Secret{} {} (readable by you only); delete it when done",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+        }
     } else {
+        local::make_removable(&root);
         let _ = std::fs::remove_dir_all(&root);
     }
     match args.output {
@@ -325,15 +369,44 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
     }
 }
 
-/// Ctrl-C or SIGTERM; `false` if no handler could be installed.
+/// Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT: each cancels the run, which
+/// still stops every step and cleans up; `false` if no handler could be installed.
 async fn wait_for_interrupt() -> bool {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    let (Ok(mut term), Ok(mut hup), Ok(mut quit)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::quit()),
+    ) else {
         return tokio::signal::ctrl_c().await.is_ok();
     };
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.is_ok(),
         _ = term.recv() => true,
+        _ = hup.recv() => true,
+        _ = quit.recv() => true,
+    }
+}
+
+/// A run name as a file name: characters other than letters, digits, `-`, `_` and `.` become
+/// `_`, a name of dots only becomes `run`, and at most 200 characters are kept (a name may
+/// have 253, a file name 255 bytes, and a suffix follows).
+fn file_name_of(name: &str) -> String {
+    let out: String = name
+        .chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.chars().all(|c| c == '.') {
+        "run".to_string()
+    } else {
+        out
     }
 }
 
@@ -377,9 +450,9 @@ fn state_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_STATE_HOME").filter(|p| !p.is_empty()) {
         return PathBuf::from(p).join("tkc");
     }
-    match std::env::var_os("HOME") {
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(h) => PathBuf::from(h).join(".local/state/tkc"),
-        None => std::env::temp_dir().join("tkc-state"),
+        None => std::env::temp_dir().join(format!("tkc-state-{}", local::user_id())),
     }
 }
 

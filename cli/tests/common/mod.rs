@@ -86,3 +86,34 @@ pub fn exit_code(status: std::process::ExitStatus) -> String {
         .code()
         .map_or_else(|| "none".to_string(), |c| c.to_string())
 }
+
+/// `bwrap` if it is installed and can make the namespaces `tkc run --isolate` asks for
+/// (containers, some CI runners, may forbid them); tests that need it skip otherwise.
+pub fn bwrap_works() -> Option<std::path::PathBuf> {
+    let bwrap = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())?;
+    let works = std::process::Command::new(&bwrap)
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--cap-drop",
+            "ALL",
+            "--unshare-pid",
+            "--unshare-uts",
+            "--unshare-ipc",
+            "--unshare-net",
+            "--new-session",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "true",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    works.then_some(bwrap)
+}

@@ -1,9 +1,11 @@
-//! The ConfigMaps and Secrets a plan uses, copied from the inputs.
+//! The ConfigMaps and Secrets a plan uses: ConfigMaps copied from the inputs, Secrets only
+//! named (their values never go into a plan, which `tkc compile` writes out and reviews
+//! show; [`secret_values`] gives them to the run).
 
 use super::*;
 
-/// Copies the data of the ConfigMaps and Secrets the plan uses (workspace bindings, volumes,
-/// env) from the inputs into the plan; Secret `data` is decoded from base64.
+/// Copies the data of the ConfigMaps the plan uses (workspace bindings, volumes, env) from the
+/// inputs into the plan, and names the Secrets it uses that are among the inputs.
 pub(super) fn collect_config(world: &World, plan: &mut Plan) {
     let mut config_maps = BTreeSet::new();
     let mut secrets = BTreeSet::new();
@@ -65,21 +67,42 @@ pub(super) fn collect_config(world: &World, plan: &mut Plan) {
                 }
                 plan.config_maps.entry(name.value.clone()).or_insert(map);
             }
-            Resource::Secret(data) if secrets.contains(&name.value) => {
-                let mut map: BTreeMap<String, String> = data
-                    .data
-                    .0
-                    .iter()
-                    .map(|(k, v)| (k.value.clone(), decode_base64(&v.value)))
-                    .collect();
-                for (k, v) in &data.string_data.0 {
-                    map.insert(k.value.clone(), v.value.clone());
-                }
-                plan.secrets.entry(name.value.clone()).or_insert(map);
+            Resource::Secret(_) if secrets.contains(&name.value) => {
+                plan.secrets.insert(name.value.clone());
             }
             _ => {}
         }
     }
+}
+
+/// The data of the Secrets `names` (a plan's `secrets`) among the inputs, `data` decoded from
+/// base64 and `stringData` over it, as the API server merges them. What a run needs beside
+/// its plan, handed over in memory only.
+pub fn secret_values(
+    world: &World,
+    names: &BTreeSet<String>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (_, doc) in world.iter() {
+        let (Some(name), Resource::Secret(data)) = (doc.metadata.name.as_ref(), &doc.resource)
+        else {
+            continue;
+        };
+        if !names.contains(&name.value) || out.contains_key(&name.value) {
+            continue;
+        }
+        let mut map: BTreeMap<String, String> = data
+            .data
+            .0
+            .iter()
+            .map(|(k, v)| (k.value.clone(), decode_base64(&v.value)))
+            .collect();
+        for (k, v) in &data.string_data.0 {
+            map.insert(k.value.clone(), v.value.clone());
+        }
+        out.insert(name.value.clone(), map);
+    }
+    out
 }
 
 /// ConfigMap and Secret names in a Kubernetes object: `configMap.name`,

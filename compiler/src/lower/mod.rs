@@ -51,6 +51,7 @@ impl From<model::ParamType> for ValueType {
 use subst::{Chain, PVal, Params, Pass, ResultTypes, TaskResults, Tpl};
 
 use config::collect_config;
+pub use config::secret_values;
 use params::param_values;
 use pipeline::lower_pipeline;
 use task_run::lower_task_run;

@@ -324,7 +324,7 @@ pub(super) fn lower_pipeline(
         tasks,
         results: pipeline_results,
         config_maps: BTreeMap::new(),
-        secrets: BTreeMap::new(),
+        secrets: Default::default(),
         claim_templates,
     };
     collect_config(lw.world, &mut plan);

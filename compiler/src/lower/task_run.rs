@@ -164,7 +164,7 @@ pub(super) fn lower_task_run(
         tasks: vec![task],
         results: Vec::new(),
         config_maps: BTreeMap::new(),
-        secrets: BTreeMap::new(),
+        secrets: Default::default(),
         claim_templates,
     };
     collect_config(lw.world, &mut plan);

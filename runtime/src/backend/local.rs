@@ -2,10 +2,11 @@
 //! and its steps are host processes started through the tkc entrypoint.
 //!
 //! ```text
-//! <run dir>/<taskrun>-pod[-retry<k>]/
+//! <run dir>/<taskrun>-pod[-retry<k>][-<n>]/   (fresh per attempt; `-<n>` if the name is taken)
 //!   tekton/{bin,run/<i>,results,steps,scripts,downward,home}
 //!   workspace/            (Tekton's /workspace emptyDir; the default working directory)
-//!   ws/<name>/            emptyDir workspaces of this attempt
+//!   ws/<name>/            emptyDir workspaces of this attempt, and its ConfigMap, Secret and
+//!                         projected workspaces, written fresh per attempt and read-only
 //!   volumes/<name>/       the Task's own volumes
 //! <run dir>/workspaces/<name>/   run-scoped workspaces (volumeClaimTemplate, implicit ones)
 //! <state dir>/claims/<claim>/    persistentVolumeClaim workspaces, kept across runs
@@ -15,9 +16,22 @@
 //! by the entrypoint's wait and post files: the protocol is the real one and a hand-off costs
 //! about a millisecond. With `isolate`, each step runs under bubblewrap in a mount namespace
 //! that shows these directories at Tekton's own paths (`/tekton/...`, `/workspace/...`), with
-//! the host's `/usr`, `/bin`, `/lib*` and `/etc` read-only.
+//! the host's `/usr`, `/bin`, `/lib*` and the parts of `/etc` tools need read-only, without
+//! any capability (root included), in its own PID, UTS, IPC and (unless the run asks for
+//! the network) network namespaces and session. `docs/security.md` is the threat model.
+//!
+//! Names from the run never become host paths unchecked: see [`paths`].
 
-use super::outcome::{self, MessageEntry, RawResult, ResultSite, StepEnd};
+mod dirs;
+pub mod paths;
+mod procs;
+
+pub use dirs::{
+    check_private, create_run_dir, make_removable, private_dir, reap_dead_runs, runs_base, user_id,
+};
+pub use procs::{adopt_orphans, kill_own_descendants};
+
+use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, RawResult, ResultSite, StepEnd};
 use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
 use crate::events::{Event, EventSink, Stream, TaskId};
 use crate::values::{self, Values};
@@ -37,6 +51,51 @@ use tokio::process::{Child, Command};
 /// How long stopped steps get to go before their process groups are killed.
 const STOP_GRACE: Duration = Duration::from_millis(1500);
 
+/// How long a process's output is still read after it has exited. Only a process that left
+/// its group and outlived its step can hold the pipe open that long; the run does not wait
+/// for it.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The files and directories of `/etc` that isolated steps see: what the C library, shells,
+/// TLS, locales and package tools read. Never `shadow`, `gshadow`, `sudoers`, SSH host keys.
+const ETC_VISIBLE: &[&str] = &[
+    "alternatives",
+    "bash.bashrc",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "debian_version",
+    "environment",
+    "gai.conf",
+    "group",
+    "host.conf",
+    "hostname",
+    "hosts",
+    "inputrc",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "locale.alias",
+    "locale.gen",
+    "localtime",
+    "login.defs",
+    "mime.types",
+    "networks",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "pki",
+    "profile",
+    "profile.d",
+    "protocols",
+    "resolv.conf",
+    "rpc",
+    "services",
+    "shells",
+    "ssl",
+    "timezone",
+    "xattr.conf",
+];
+
 /// Settings of the local backend.
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
@@ -50,16 +109,31 @@ pub struct LocalConfig {
     pub state_dir: PathBuf,
     /// `bwrap`, to run each step at Tekton's paths.
     pub bwrap: Option<PathBuf>,
+    /// Isolated steps keep the host's network (otherwise they get a network namespace of
+    /// their own, with only a loopback device).
+    pub network: bool,
+    /// Isolated steps may mount `hostPath` volumes (refused otherwise).
+    pub allow_host_paths: bool,
+    /// The data of the Secrets the plan names (`Plan::secrets`), which the plan never holds.
+    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What backs a run workspace on this machine.
+#[derive(Clone, Debug)]
+enum RunWorkspace {
+    /// One directory, shared by the tasks (and read-only if `.1`).
+    Dir(PathBuf),
+    /// Files (ConfigMap, Secret, projected) written afresh into each attempt.
+    Files(Binding),
 }
 
 /// Runs attempts as host processes.
 #[derive(Debug)]
 pub struct LocalBackend {
     config: LocalConfig,
-    /// Host directories of the run's workspaces (absent: emptyDir, made per attempt).
-    run_workspaces: Mutex<BTreeMap<String, PathBuf>>,
+    /// The run's workspaces (absent: emptyDir, made per attempt).
+    run_workspaces: Mutex<BTreeMap<String, RunWorkspace>>,
     config_maps: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-    secrets: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     counter: AtomicU64,
 }
 
@@ -69,7 +143,6 @@ impl LocalBackend {
             config,
             run_workspaces: Mutex::new(BTreeMap::new()),
             config_maps: Mutex::new(BTreeMap::new()),
-            secrets: Mutex::new(BTreeMap::new()),
             counter: AtomicU64::new(0),
         }
     }
@@ -78,25 +151,26 @@ impl LocalBackend {
         &self.config.root
     }
 
-    /// The directory behind a binding; `None` for emptyDir (made per attempt).
+    /// What backs a binding: a directory, or (`None`) something made per attempt: an
+    /// emptyDir, or the files of a ConfigMap, Secret or projected volume.
     fn bind(
         &self,
         name: &str,
         binding: &Binding,
         notes: &mut Vec<String>,
     ) -> Result<Option<PathBuf>, String> {
-        let io = |p: &Path, e: std::io::Error| format!("cannot create {}: {e}", p.display());
         Ok(Some(match binding {
-            Binding::EmptyDir {} => return Ok(None),
-            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => {
-                let dir = self.config.root.join("workspaces").join(name);
-                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-                dir
+            Binding::EmptyDir {} | Binding::ConfigMap { .. } | Binding::Secret { .. } => {
+                return Ok(None);
             }
+            Binding::Other { source } if source.get("projected").is_some() => return Ok(None),
+            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => self.run_dir(name)?,
             Binding::PersistentVolumeClaim { claim_name, .. } => {
-                let dir = self.config.state_dir.join("claims").join(claim_name);
-                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-                dir
+                let claims = self.config.state_dir.join("claims");
+                private_dir(&self.config.state_dir)?;
+                let claim = paths::component(claim_name, "claimName")?;
+                paths::mkdirs_under(&self.config.state_dir, "claims", "claims")?;
+                paths::mkdirs_under(&claims, claim, "claimName")?
             }
             Binding::Dir { path } => {
                 let dir = PathBuf::from(path);
@@ -105,57 +179,83 @@ impl LocalBackend {
                 }
                 std::fs::canonicalize(&dir).unwrap_or(dir)
             }
-            Binding::ConfigMap { name: cm, items } => {
-                let data = lock(&self.config_maps).get(cm).cloned();
-                self.files_of(name, data, items.as_ref(), &format!("ConfigMap `{cm}`"))?
-            }
-            Binding::Secret { secret_name, items } => {
-                let data = lock(&self.secrets).get(secret_name).cloned();
-                self.files_of(
-                    name,
-                    data,
-                    items.as_ref(),
-                    &format!("Secret `{secret_name}`"),
-                )?
-            }
-            Binding::Other { source } => {
-                let dir = self.config.root.join("workspaces").join(name);
-                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-                match source.get("projected") {
-                    Some(projected) => self
-                        .project(name, &dir, projected, notes)
-                        .map_err(|e| io(&dir, e))?,
-                    None => notes.push(format!(
-                        "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
-                    )),
-                }
-                dir
+            Binding::Other { .. } => {
+                notes.push(format!(
+                    "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
+                ));
+                self.run_dir(name)?
             }
         }))
+    }
+
+    /// A run cannot start with a ConfigMap or Secret workspace whose object is missing.
+    fn check_files_exist(&self, name: &str, binding: &Binding) -> Result<(), String> {
+        match binding {
+            Binding::ConfigMap { name: cm, .. } if !lock(&self.config_maps).contains_key(cm) => {
+                Err(format!(
+                    "workspace `{name}`: ConfigMap `{cm}` is not among the inputs"
+                ))
+            }
+            Binding::Secret { secret_name, .. }
+                if !self.config.secrets.contains_key(secret_name) =>
+            {
+                Err(format!(
+                    "workspace `{name}`: Secret `{secret_name}` is not among the inputs"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `<run dir>/workspaces/<name>`, a run-scoped workspace.
+    fn run_dir(&self, name: &str) -> Result<PathBuf, String> {
+        let name = paths::component(name, "workspace name")?;
+        paths::mkdirs_under(&self.config.root, "workspaces", "workspaces")?;
+        paths::mkdirs_under(&self.config.root.join("workspaces"), name, "workspace name")
+    }
+
+    /// Writes the files of a ConfigMap, Secret or projected binding into `dir`, which must
+    /// not exist yet (it is made fresh, so no link a step left can be followed), and makes
+    /// them read-only, as Kubernetes mounts them.
+    fn materialise(
+        &self,
+        name: &str,
+        binding: &Binding,
+        dir: &Path,
+        notes: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("cannot create {}: {e}", dir.display());
+        std::fs::create_dir(dir).map_err(io)?;
+        match binding {
+            Binding::ConfigMap { name: cm, items } => {
+                let Some(data) = lock(&self.config_maps).get(cm).cloned() else {
+                    return Err(format!(
+                        "workspace `{name}`: ConfigMap `{cm}` is not among the inputs"
+                    ));
+                };
+                write_items(dir, &data, items.as_ref(), FileKind::ConfigMap)?;
+            }
+            Binding::Secret { secret_name, items } => {
+                let Some(data) = self.config.secrets.get(secret_name) else {
+                    return Err(format!(
+                        "workspace `{name}`: Secret `{secret_name}` is not among the inputs"
+                    ));
+                };
+                write_items(dir, data, items.as_ref(), FileKind::Secret)?;
+            }
+            Binding::Other { source } => {
+                if let Some(projected) = source.get("projected") {
+                    self.project(name, dir, projected, notes)?;
+                }
+            }
+            _ => {}
+        }
+        read_only(dir);
+        Ok(())
     }
 }
 
 impl LocalBackend {
-    /// A run workspace holding the files of a ConfigMap's or Secret's `data` (`what` names it
-    /// for the error when it is not among the inputs).
-    fn files_of(
-        &self,
-        name: &str,
-        data: Option<BTreeMap<String, String>>,
-        items: Option<&serde_json::Value>,
-        what: &str,
-    ) -> Result<PathBuf, String> {
-        let Some(data) = data else {
-            return Err(format!(
-                "workspace `{name}`: {what} is not among the inputs"
-            ));
-        };
-        let dir = self.config.root.join("workspaces").join(name);
-        write_items(&dir, &data, items)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        Ok(dir)
-    }
-
     /// A projected volume: the files of its ConfigMap and Secret sources in one directory.
     fn project(
         &self,
@@ -163,18 +263,19 @@ impl LocalBackend {
         dir: &Path,
         projected: &serde_json::Value,
         notes: &mut Vec<String>,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), String> {
         let sources = projected
             .get("sources")
             .and_then(|s| s.as_array())
             .map_or(&[][..], Vec::as_slice);
         for source in sources {
-            let (data, items, what) = if let Some(cm) = source.get("configMap") {
+            let (data, items, what, kind) = if let Some(cm) = source.get("configMap") {
                 let key = cm.get("name").and_then(|n| n.as_str()).unwrap_or_default();
                 (
                     lock(&self.config_maps).get(key).cloned(),
                     cm.get("items"),
                     format!("ConfigMap `{key}`"),
+                    FileKind::ConfigMap,
                 )
             } else if let Some(secret) = source.get("secret") {
                 let key = secret
@@ -182,9 +283,10 @@ impl LocalBackend {
                     .and_then(|n| n.as_str())
                     .unwrap_or_default();
                 (
-                    lock(&self.secrets).get(key).cloned(),
+                    self.config.secrets.get(key).cloned(),
                     secret.get("items"),
                     format!("Secret `{key}`"),
+                    FileKind::Secret,
                 )
             } else {
                 notes.push(format!(
@@ -193,7 +295,7 @@ impl LocalBackend {
                 continue;
             };
             match data {
-                Some(data) => write_items(dir, &data, items)?,
+                Some(data) => write_items(dir, &data, items, kind)?,
                 None => notes.push(format!(
                     "workspace `{name}`: {what} is not among the inputs; its files are missing"
                 )),
@@ -207,13 +309,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes ConfigMap/Secret data as files (all keys, or the `items` `{key, path}`).
+/// Whose files [`write_items`] writes: Secret files are readable by their owner only.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum FileKind {
+    ConfigMap,
+    Secret,
+}
+
+/// Writes ConfigMap/Secret data as files below `dir` (all keys, or the `items` `{key, path}`),
+/// each created new (never through a link) with mode 0644, or 0600 for a Secret. A key or
+/// path that would leave `dir` is an error (Kubernetes' `validateLocalDescendingPath`).
 fn write_items(
     dir: &Path,
     data: &BTreeMap<String, String>,
     items: Option<&serde_json::Value>,
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    kind: FileKind,
+) -> Result<(), String> {
     let pairs: Vec<(String, String)> = match items.and_then(|i| i.as_array()) {
         Some(list) => list
             .iter()
@@ -225,41 +336,73 @@ fn write_items(
             .collect(),
         None => data.keys().map(|k| (k.clone(), k.clone())).collect(),
     };
+    let mode = match kind {
+        FileKind::ConfigMap => 0o644,
+        FileKind::Secret => 0o600,
+    };
     for (key, path) in pairs {
         let Some(value) = data.get(&key) else {
             continue;
         };
-        if path.split('/').any(|c| c == "..") {
-            continue;
-        }
-        let file = dir.join(&path);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(file, value)?;
+        let what = if items.is_some() {
+            "items[].path"
+        } else {
+            "key"
+        };
+        let mut components = paths::relative_components(&path, what)?;
+        let Some(file_name) = components.pop() else {
+            return Err(format!("{what} {path:?} names no file"));
+        };
+        let parent = paths::mkdirs_under(dir, &components.join("/"), what)?;
+        let file = parent.join(file_name);
+        paths::create_new_file(&file, value.as_bytes(), mode)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     }
     Ok(())
 }
 
+/// Takes write permission away from the files below `dir`, as Kubernetes mounts ConfigMaps
+/// and Secrets read-only. Under `--isolate` the mount itself is read-only; on the host this is
+/// a guard against mistakes only (a step may `chmod`), and directories stay writable by
+/// their owner so that a kept run directory can still be deleted.
+fn read_only(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            read_only(&path);
+        } else if meta.is_file() {
+            let mode = meta.permissions().mode() & !0o222;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
 impl Backend for LocalBackend {
     fn prepare(&self, plan: &Plan, _run: &RunIdentity) -> Result<Vec<String>, String> {
-        std::fs::create_dir_all(&self.config.root)
-            .map_err(|e| format!("cannot create {}: {e}", self.config.root.display()))?;
+        private_dir(&self.config.root)?;
+        adopt_orphans();
         *lock(&self.config_maps) = plan.config_maps.clone();
-        *lock(&self.secrets) = plan.secrets.clone();
         let mut notes = vec!["images are not pulled; steps run with the host's tools".to_string()];
         if self.config.bwrap.is_some() {
             notes[0].push_str(" (isolated with bubblewrap at Tekton's paths)");
         }
         for w in &plan.workspaces {
-            if let Some(mut dir) = self.bind(&w.name, &w.binding, &mut notes)? {
-                if let Some(sub) = &w.sub_path {
-                    dir = dir.join(sub);
-                    std::fs::create_dir_all(&dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            // The run binding's `subPath` is not applied here: every task workspace carries
+            // it, joined with its own (`TaskWorkspace::sub_path`), and applying both would
+            // nest it twice.
+            let workspace = match (self.bind(&w.name, &w.binding, &mut notes)?, &w.binding) {
+                (Some(dir), _) => RunWorkspace::Dir(dir),
+                (None, Binding::EmptyDir {}) => continue,
+                (None, binding) => {
+                    self.check_files_exist(&w.name, binding)?;
+                    RunWorkspace::Files(binding.clone())
                 }
-                lock(&self.run_workspaces).insert(w.name.clone(), dir);
-            }
+            };
+            lock(&self.run_workspaces).insert(w.name.clone(), workspace);
         }
         if self.config.bwrap.is_none() && mentions_tekton_paths(plan) {
             notes.push(
@@ -320,9 +463,10 @@ struct Pod {
     workspaces: BTreeMap<String, (PathBuf, String, bool)>,
     /// Isolated workspaces: name → the containers they are mounted into (only those).
     isolated: BTreeMap<String, Vec<String>>,
-    /// Volume name → host dir.
-    volumes: BTreeMap<String, PathBuf>,
+    /// Volume name → (host dir, always read-only: a ConfigMap's or Secret's files).
+    volumes: BTreeMap<String, (PathBuf, bool)>,
     isolate: Option<PathBuf>,
+    network: bool,
     entrypoint: PathBuf,
     entrypoint_args: Vec<String>,
     config_maps: BTreeMap<String, BTreeMap<String, String>>,
@@ -337,7 +481,7 @@ impl Pod {
         } else {
             format!("{}-pod-retry{}", attempt.task_run, attempt.retry)
         };
-        let dir = backend.config.root.join(sanitize(&pod_name));
+        let dir = fresh_dir(&backend.config.root, &sanitize(&pod_name), n)?;
         let tekton = dir.join("tekton");
         let mk = |p: &Path| {
             std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
@@ -349,38 +493,59 @@ impl Pod {
             mk(&tekton.join("run").join(i.to_string()).join("status"))?;
         }
         mk(&dir.join("workspace"))?;
+        mk(&dir.join("ws"))?;
+        mk(&dir.join("volumes"))?;
         let run_workspaces = lock(&backend.run_workspaces).clone();
         let mut workspaces = BTreeMap::new();
         let mut isolated: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut notes = vec![];
         for w in &attempt.plan.pod.workspaces {
-            let host = match &w.source {
+            let name = paths::component(&w.name, "workspace name")?;
+            let own = dir.join("ws").join(name);
+            let (host, files) = match &w.source {
                 None => continue,
-                Some(WorkspaceSource::Run(name)) => run_workspaces.get(name).cloned(),
-                Some(WorkspaceSource::Binding(b)) => backend.bind(&w.name, b, &mut notes)?,
+                Some(WorkspaceSource::Run(run)) => match run_workspaces.get(run) {
+                    Some(RunWorkspace::Dir(d)) => (Some(d.clone()), false),
+                    Some(RunWorkspace::Files(b)) => {
+                        backend.materialise(run, b, &own, &mut notes)?;
+                        (Some(own.clone()), true)
+                    }
+                    None => (None, false),
+                },
+                Some(WorkspaceSource::Binding(b)) => match backend.bind(&w.name, b, &mut notes)? {
+                    Some(d) => (Some(d), false),
+                    None if matches!(b, Binding::EmptyDir {}) => (None, false),
+                    None => {
+                        backend.materialise(&w.name, b, &own, &mut notes)?;
+                        (Some(own.clone()), true)
+                    }
+                },
             };
             let mut host = match host {
                 Some(h) => h,
                 None => {
-                    let d = dir.join("ws").join(sanitize(&w.name));
-                    mk(&d)?;
-                    d
+                    mk(&own)?;
+                    own
                 }
             };
             if let Some(sub) = &w.sub_path {
                 let sub = attempt.values.render(sub, &values::no_paths);
-                if !sub.is_empty() && !sub.split('/').any(|c| c == "..") {
-                    host = host.join(sub.trim_start_matches('/'));
-                    mk(&host)?;
-                }
+                let what = format!("workspace `{}`: subPath", w.name);
+                host = if files {
+                    paths::join_under(&host, &sub, &what)?
+                } else {
+                    paths::mkdirs_under(&host, &sub, &what)?
+                };
             }
-            workspaces.insert(w.name.clone(), (host, w.mount_path.clone(), w.read_only));
+            // ConfigMaps and Secrets are mounted read-only, as Kubernetes does.
+            let read_only = w.read_only || files;
+            workspaces.insert(w.name.clone(), (host, w.mount_path.clone(), read_only));
             if !w.only_in.is_empty() {
                 isolated.insert(w.name.clone(), w.only_in.clone());
             }
         }
         let config_maps = lock(&backend.config_maps).clone();
-        let secrets = lock(&backend.secrets).clone();
+        let secrets = backend.config.secrets.clone();
         let mut volumes = BTreeMap::new();
         // The Task's volumes, then the run's podTemplate volumes (Tekton adds both to the pod).
         let template_volumes: Vec<tkc_compiler::plan::Volume> = attempt
@@ -405,30 +570,45 @@ impl Pod {
             if volumes.contains_key(&v.name) {
                 continue;
             }
-            let host = dir.join("volumes").join(sanitize(&v.name));
+            let host = dir
+                .join("volumes")
+                .join(paths::component(&v.name, "volume name")?);
             let src = &v.source;
             if let Some(path) = src.pointer("/hostPath/path").and_then(|p| p.as_str()) {
-                volumes.insert(v.name.clone(), PathBuf::from(path));
+                if backend.config.bwrap.is_some() && !backend.config.allow_host_paths {
+                    return Err(format!(
+                        "volume `{}`: hostPath volumes are refused under --isolate (it would bind {path} of this machine into the step); pass --allow-host-path to allow them",
+                        v.name
+                    ));
+                }
+                volumes.insert(v.name.clone(), (PathBuf::from(path), false));
                 continue;
             }
-            let data = if let Some(cm) = src.pointer("/configMap/name").and_then(|p| p.as_str()) {
-                config_maps.get(cm)
-            } else if let Some(s) = src.pointer("/secret/secretName").and_then(|p| p.as_str()) {
-                secrets.get(s)
-            } else {
-                None
-            };
+            let (data, kind) =
+                if let Some(cm) = src.pointer("/configMap/name").and_then(|p| p.as_str()) {
+                    (config_maps.get(cm), FileKind::ConfigMap)
+                } else if let Some(s) = src.pointer("/secret/secretName").and_then(|p| p.as_str()) {
+                    (secrets.get(s), FileKind::Secret)
+                } else {
+                    (None, FileKind::ConfigMap)
+                };
             match data {
                 Some(data) => {
                     let items = src
                         .pointer("/configMap/items")
                         .or_else(|| src.pointer("/secret/items"));
-                    write_items(&host, data, items)
+                    std::fs::create_dir(&host)
                         .map_err(|e| format!("cannot create {}: {e}", host.display()))?;
+                    write_items(&host, data, items, kind)
+                        .map_err(|e| format!("volume `{}`: {e}", v.name))?;
+                    read_only(&host);
+                    volumes.insert(v.name.clone(), (host, true));
                 }
-                None => mk(&host)?,
+                None => {
+                    mk(&host)?;
+                    volumes.insert(v.name.clone(), (host, false));
+                }
             }
-            volumes.insert(v.name.clone(), host);
         }
         Ok(Pod {
             dir,
@@ -437,6 +617,7 @@ impl Pod {
             isolated,
             volumes,
             isolate: backend.config.bwrap.clone(),
+            network: backend.config.network,
             entrypoint: backend.config.entrypoint.clone(),
             entrypoint_args: backend.config.entrypoint_args.clone(),
             config_maps,
@@ -526,6 +707,8 @@ impl Pod {
         }
         let gated = !plan.pod.sidecars.is_empty();
         let mut sidecars: Vec<StepProcess> = vec![];
+        // Each started sidecar's `-started_file`, by its index in `sidecars`.
+        let mut started: Vec<PathBuf> = vec![];
         let mut probes: Vec<Probe> = vec![];
         for (i, sidecar) in plan.pod.sidecars.iter().enumerate() {
             let sidecar_log = |line: String| {
@@ -554,6 +737,18 @@ impl Pod {
                 // The image's own entrypoint: nothing to run here.
                 continue;
             }
+            // Through the entrypoint's `sidecar` mode, which supervises it as a step (its own
+            // session, killed with everything it started when tkc dies or the attempt ends).
+            let mut wrapped = vec![self.entrypoint_seen()];
+            wrapped.extend(self.entrypoint_args.iter().cloned());
+            wrapped.extend([
+                "-started_file".to_string(),
+                format!("{tekton}/sidecars/{i}/started"),
+                "sidecar".to_string(),
+                "--".to_string(),
+            ]);
+            wrapped.extend(argv);
+            let argv = wrapped;
             let env = self.env(&sidecar.env, values, &paths, &attempt);
             let workdir = sidecar
                 .working_dir
@@ -565,7 +760,11 @@ impl Pod {
             match cmd.spawn() {
                 Ok(child) => {
                     let name = sidecar.container.clone();
-                    if let Some(argv) = probe_command(sidecar) {
+                    if let Some(probe) = probe_command(sidecar) {
+                        let mut argv = vec![self.entrypoint_seen()];
+                        argv.extend(self.entrypoint_args.iter().cloned());
+                        argv.extend(["sidecar".to_string(), "--".to_string()]);
+                        argv.extend(probe);
                         probes.push(Probe {
                             argv,
                             env,
@@ -575,6 +774,7 @@ impl Pod {
                             sidecar: sidecars.len(),
                         });
                     }
+                    started.push(self.tekton.join(format!("sidecars/{i}/started")));
                     sidecars.push(self.watch_output(child, &attempt.task, &name, &events));
                 }
                 // As a container that cannot start: terminated, which Tekton counts as ready.
@@ -582,6 +782,17 @@ impl Pod {
             }
         }
         if gated {
+            // Kubernetes counts a sidecar as started once its container runs: here, once its
+            // entrypoint has exec'd its command (the started file), or it has ended.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while stop.borrow().is_none()
+                && tokio::time::Instant::now() < deadline
+                && started.iter().zip(&mut sidecars).any(|(file, process)| {
+                    !file.exists() && matches!(process.child.try_wait(), Ok(None))
+                })
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             // As Tekton: the first step starts once every sidecar is ready, that is once its
             // readiness (or startup) probe has succeeded, or once it has terminated. Probes
             // run every 200 ms here.
@@ -723,13 +934,23 @@ impl Pod {
         let mut codes: Vec<Option<std::process::ExitStatus>> = vec![None; children.len()];
         let mut stopped = false;
         {
+            let run_dir = &self.tekton;
             let waits = async {
                 let mut out = vec![];
-                for c in children.iter_mut() {
-                    out.push(match c {
+                for (i, c) in children.iter_mut().enumerate() {
+                    let status = match c {
                         Some(p) => p.wait().await,
                         None => None,
-                    });
+                    };
+                    // An entrypoint that ended without its post file (disk full, a bad path,
+                    // killed) would leave the next step waiting for its task's timeout: post
+                    // its failure for it, so the next step skips at once.
+                    let post = run_dir.join(format!("run/{i}/out"));
+                    let err = run_dir.join(format!("run/{i}/out.err"));
+                    if !post.exists() && !err.exists() {
+                        let _ = std::fs::write(&err, "");
+                    }
+                    out.push(status);
                 }
                 out
             };
@@ -764,12 +985,19 @@ impl Pod {
                 }
             }
         }
-        for mut s in sidecars {
+        for s in &mut sidecars {
             s.kill_group();
             let _ = s.wait().await;
         }
-        for p in children.iter_mut().flatten() {
-            p.drain().await;
+        for p in children.iter_mut().flatten().chain(&mut sidecars) {
+            if !p.drain(&mut stop).await {
+                events.emit(Event::StepLog {
+                    task: attempt.task.clone(),
+                    step: p.name.clone(),
+                    stream: Stream::Stderr,
+                    line: "tkc: a process that outlived this container still holds its output open; it is no longer read".into(),
+                });
+            }
         }
         let stop_kind = *stop.borrow();
         self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind)
@@ -796,9 +1024,13 @@ impl Pod {
                     .join(format!("run/{index}/status/results"))
                     .join(result),
             };
-            match std::fs::read(&file) {
-                Ok(raw) => RawResult::Text(String::from_utf8_lossy(&raw).into_owned()),
-                Err(_) => RawResult::Missing,
+            // The step wrote this file, and may have made it a link to a host file, a FIFO
+            // or a device: read only a regular file, never past Tekton's limit.
+            match paths::read_untrusted(&file, MAX_MESSAGE_BYTES) {
+                Ok(Some(raw)) => RawResult::Text(String::from_utf8_lossy(&raw).into_owned()),
+                Ok(None) => RawResult::TooLong,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => RawResult::Missing,
+                Err(e) => RawResult::Unreadable(e.to_string()),
             }
         })
     }
@@ -900,17 +1132,32 @@ impl Pod {
         match &self.isolate {
             Some(bwrap) => {
                 cmd = Command::new(bwrap);
+                // No capability, root included (bubblewrap keeps them all for uid 0 unless
+                // told): a step cannot remount what it sees, mount anything, or write the
+                // host's sysctls. Its own session (no terminal to inject input into), PID,
+                // UTS, IPC and network namespaces.
                 cmd.args([
                     "--die-with-parent",
+                    "--new-session",
+                    "--cap-drop",
+                    "ALL",
                     "--unshare-pid",
-                    "--proc",
-                    "/proc",
-                    "--dev",
-                    "/dev",
+                    "--unshare-uts",
+                    "--unshare-ipc",
+                    "--unshare-cgroup-try",
                 ]);
-                cmd.args(["--tmpfs", "/tmp"]);
+                if !self.network {
+                    cmd.arg("--unshare-net");
+                }
+                cmd.args(["--proc", "/proc"]);
+                // The kernel's knobs stay read-only: sysctls that are not namespaced (root
+                // may write them by file mode alone, capabilities or not), the SysRq trigger.
+                for knob in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"] {
+                    cmd.args(["--ro-bind-try", knob, knob]);
+                }
+                cmd.args(["--dev", "/dev", "--tmpfs", "/tmp"]);
                 for d in [
-                    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+                    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
                 ] {
                     let p = Path::new(d);
                     match std::fs::read_link(p) {
@@ -919,6 +1166,22 @@ impl Pod {
                         }
                         Err(_) if p.is_dir() => {
                             cmd.args(["--ro-bind", d, d]);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                // Only the parts of /etc that tools read: never shadow, sudoers or host keys.
+                cmd.args(["--dir", "/etc"]);
+                for name in ETC_VISIBLE {
+                    let host = Path::new("/etc").join(name);
+                    match std::fs::symlink_metadata(&host) {
+                        Ok(m) if m.file_type().is_symlink() => {
+                            if let Ok(target) = std::fs::read_link(&host) {
+                                cmd.arg("--symlink").arg(target).arg(&host);
+                            }
+                        }
+                        Ok(_) => {
+                            cmd.arg("--ro-bind").arg(&host).arg(&host);
                         }
                         Err(_) => {}
                     }
@@ -947,10 +1210,14 @@ impl Pod {
                         .arg(mount);
                 }
                 for (name, mount, ro) in mounts {
-                    if let Some(host) = self.volumes.get(name) {
-                        cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
-                            .arg(host)
-                            .arg(mount);
+                    if let Some((host, always_ro)) = self.volumes.get(name) {
+                        cmd.arg(if *ro || *always_ro {
+                            "--ro-bind"
+                        } else {
+                            "--bind"
+                        })
+                        .arg(host)
+                        .arg(mount);
                     }
                 }
                 let dir = match workdir {
@@ -972,7 +1239,20 @@ impl Pod {
                     Some(w) => self.dir.join("workspace").join(w),
                     None => self.dir.join("workspace"),
                 };
-                let _ = std::fs::create_dir_all(&dir);
+                // Kubernetes creates a missing working directory; tkc does so only inside
+                // the run's directory or a writable workspace, never elsewhere on the host.
+                let bases = self.dir.parent().into_iter().chain(
+                    self.workspaces
+                        .values()
+                        .filter(|(_, _, ro)| !ro)
+                        .map(|(host, _, _)| host.as_path()),
+                );
+                for base in bases {
+                    if let Ok(rel) = dir.strip_prefix(base) {
+                        let _ = paths::mkdirs_under(base, &rel.to_string_lossy(), "workingDir");
+                        break;
+                    }
+                }
                 cmd.current_dir(dir);
             }
         }
@@ -1013,6 +1293,7 @@ impl Pod {
             )));
         }
         StepProcess {
+            name: step.to_string(),
             pid: child.id(),
             child,
             readers,
@@ -1164,6 +1445,8 @@ fn step_when_json(
 
 /// A running process (an entrypoint or a sidecar) and its log forwarders.
 struct StepProcess {
+    /// The step or sidecar, for log lines.
+    name: String,
     pid: Option<u32>,
     child: Child,
     readers: Vec<tokio::task::JoinHandle<()>>,
@@ -1174,23 +1457,51 @@ impl StepProcess {
         self.child.wait().await.ok()
     }
 
-    /// SIGKILL to the process group (the entrypoint or bubblewrap leads its own).
+    /// SIGKILL to the process group (the entrypoint or bubblewrap leads its own), and to
+    /// the groups of everything below it: the step's own session and group, and any its
+    /// processes made (see [`procs`]). They are found before the kill, while the unreaped
+    /// process still holds them as its children.
     fn kill_group(&mut self) {
-        if let Some(pid) = self
-            .pid
-            .and_then(|p| i32::try_from(p).ok())
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let Some(pid) = self.pid.and_then(|p| i32::try_from(p).ok()) else {
+            let _ = self.child.start_kill();
+            return;
+        };
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let below = procs::descendants(pid);
+            procs::kill_all(&[pid]);
+            procs::kill_all(&below);
         }
         let _ = self.child.start_kill();
     }
 
-    /// Waits for the logs to be forwarded.
-    async fn drain(&mut self) {
-        for r in self.readers.drain(..) {
-            let _ = r.await;
+    /// Waits for the logs to be forwarded, at most [`DRAIN_GRACE`] and not past a stop:
+    /// `false` if a reader had to be abandoned (a leftover process holds the pipe).
+    async fn drain(&mut self, stop: &mut StopSignal) -> bool {
+        let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+        let mut complete = true;
+        for mut r in self.readers.drain(..) {
+            if !complete {
+                r.abort();
+                continue;
+            }
+            let stopped = async {
+                loop {
+                    if stop.borrow().is_some() {
+                        // Already stopped when the drain began: the grace still applies.
+                        std::future::pending::<()>().await;
+                    }
+                    if stop.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = &mut r => {}
+                _ = tokio::time::sleep_until(deadline) => { r.abort(); complete = false; }
+                _ = stopped => { r.abort(); complete = false; }
+            }
         }
+        complete
     }
 }
 
@@ -1224,9 +1535,30 @@ async fn forward(
 
 /// The `Reason`/`ExitCode`/... entries of a termination message.
 fn read_termination(path: &Path) -> Vec<MessageEntry> {
-    std::fs::read(path)
-        .map(|bytes| outcome::parse_message(&String::from_utf8_lossy(&bytes)))
-        .unwrap_or_default()
+    match paths::read_untrusted(path, MAX_MESSAGE_BYTES) {
+        Ok(Some(bytes)) => outcome::parse_message(&String::from_utf8_lossy(&bytes)),
+        _ => Vec::new(),
+    }
+}
+
+/// A new directory `<root>/<name>` for one attempt, or `<root>/<name>-<n>` when that name is
+/// taken: TaskRun names are not unique among themselves (matrix task `t`'s first run is
+/// `<run>-t-0`, as is the run of a task named `t-0`), and an attempt never shares or reuses
+/// another's directory.
+fn fresh_dir(root: &Path, name: &str, n: u64) -> Result<PathBuf, String> {
+    let name = paths::component(name, "TaskRun name")?;
+    let mut dir = root.join(name);
+    for again in [false, true] {
+        if again {
+            dir = root.join(format!("{name}-{n}"));
+        }
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if !again && e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot create {}", dir.display()))
 }
 
 /// A file-name-safe version of a name.

@@ -217,7 +217,7 @@ fn pipeline(tasks: Vec<TaskPlan>) -> Plan {
         tasks,
         results: vec![],
         config_maps: BTreeMap::new(),
-        secrets: BTreeMap::new(),
+        secrets: Default::default(),
         claim_templates: BTreeMap::new(),
     }
 }
