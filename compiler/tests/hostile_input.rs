@@ -41,3 +41,50 @@ fn a_long_run_after_chain_does_not_overflow_the_stack() {
     let (codes, _) = check_text(chain(30_000, true), Syntax::Yaml);
     assert!(codes.contains(&"tkc::dag::cycle"), "{codes:?}");
 }
+
+/// Issue 17: the `kdl` parser recurses once per nested `/*` and once per piece of a block
+/// comment; 20,000 levels overflowed any stack. Refused by a scan before parsing.
+#[test]
+fn deeply_nested_kdl_comments_are_refused_before_parsing() {
+    let nested = format!(
+        "{}{}\ntask \"a\"\n",
+        "/*".repeat(20_000),
+        "*/".repeat(20_000)
+    );
+    let (codes, _) = check_text(nested, Syntax::Kdl);
+    assert_eq!(codes, ["tkc::syntax::limit"]);
+    let flat = format!("/* {} */\ntask \"a\"\n", "* / ".repeat(50_000));
+    let (codes, _) = check_text(flat, Syntax::Kdl);
+    assert_eq!(codes, ["tkc::syntax::limit"]);
+}
+
+/// Issue 17: chains of `/-` made the `kdl` parser backtrack in worse than quadratic time (500
+/// in a row took 20 s, 20,000 overflowed the stack).
+#[test]
+fn kdl_slashdash_chains_are_refused_before_parsing() {
+    for text in [
+        format!("task \"a\" {}x\n", "/- ".repeat(20_000)),
+        format!("{}task \"a\"\n", "/-\n".repeat(500)),
+        format!("task \"a\" {{\n{}{{ }}\n}}\n", "/- /* c */ ".repeat(500)),
+    ] {
+        let (codes, elapsed) = check_text(text, Syntax::Kdl);
+        assert_eq!(codes, ["tkc::syntax::limit"]);
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    }
+}
+
+/// What the KDL limits must not refuse: comments with nesting, stars and paths, one `/-`
+/// before each of many entries, nodes and child blocks.
+#[test]
+fn ordinary_kdl_comments_and_slashdashes_parse() {
+    let text = format!(
+        "/* a /* nested */ comment: see https://tekton.dev/docs ** */\n\
+         task \"a\" {} /- {{ step \"x\" }} {{\n{}    step \"s\" image=\"alpine:3.20\" script=\"true\"\n}}\n",
+        "/-x=1 ".repeat(2_000),
+        "    /- step \"off\"\n".repeat(2_000),
+    );
+    let (codes, elapsed) = check_text(text, Syntax::Kdl);
+    assert!(!codes.contains(&"tkc::syntax::limit"), "{codes:?}");
+    assert!(!codes.contains(&"tkc::syntax::kdl"), "{codes:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
