@@ -88,3 +88,32 @@ fn ordinary_kdl_comments_and_slashdashes_parse() {
     assert!(!codes.contains(&"tkc::syntax::kdl"), "{codes:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
+
+/// Issue 17: each reference's span was found by scanning its string from the start, in every
+/// family that looks at references, so 5,000 references in one script took minutes; and
+/// miette's layout of one report with thousands of labels took as long again. Now linear (a
+/// fraction of a second in a debug build); the bound leaves room for a loaded machine.
+#[test]
+fn ten_thousand_references_in_one_string_check_in_linear_time() {
+    let refs = vec!["$(params.p)"; 10_000].join(" ");
+    let text = format!(
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  params:\n    - name: p\n  \
+         steps:\n    - name: s\n      image: alpine:3.20\n      args: [\"{refs}\"]\n      script: |\n        \
+         #!/bin/sh\n        echo {refs}\n"
+    );
+    let mut sources = SourceMap::new();
+    let file = sources.add_with_syntax("hostile.yaml", text, Syntax::Yaml);
+    let start = Instant::now();
+    let result = check(&sources, &[file], &[], &Options::default());
+    let diagnostics: Vec<_> = result.diagnostics.iter().cloned().collect();
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.code.name == "tkc::lint::script-injection"),
+        "{diagnostics:?}"
+    );
+    let report = tkc_compiler::diag::render::human(&sources, &diagnostics, Default::default());
+    assert!(report.contains("more places not shown here"), "{report}");
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}
