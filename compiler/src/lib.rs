@@ -73,6 +73,17 @@ pub fn invalid_utf8(file: FileId, at: usize) -> Diagnostic {
         .with_help("save the file as UTF-8")
 }
 
+/// The finding for a file that was not read because it is larger than `limit` bytes; `file`
+/// is its (empty) entry in the source map.
+pub fn file_too_large(file: FileId, limit: u64) -> Diagnostic {
+    Diagnostic::new(
+        &codes::LIMIT,
+        format!("the file is larger than {} MiB: not checked", limit >> 20),
+    )
+    .with_label(Span::new(file, 0, 0), "too large")
+    .with_help("Tekton resources are far smaller; split the file or exclude it in tkc.toml")
+}
+
 /// What `tkc check` finds.
 #[derive(Debug, Default)]
 pub struct CheckResult {
