@@ -150,6 +150,21 @@ impl SourceFile {
         }
     }
 
+    /// The length in bytes of the line that holds byte `offset` (without its line break).
+    pub fn line_len_at(&self, offset: u32) -> usize {
+        let starts = self.line_starts();
+        let line = match starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = starts.get(line).map_or(0, |&s| s as usize);
+        let end = starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&e| e as usize)
+            .min(self.text.len());
+        end.saturating_sub(start)
+    }
+
     /// The byte offset where 1-based line `line` starts (the text's length past the end).
     pub fn line_start(&self, line: usize) -> usize {
         self.line_starts()

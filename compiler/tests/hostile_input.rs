@@ -117,3 +117,28 @@ fn ten_thousand_references_in_one_string_check_in_linear_time() {
     let elapsed = start.elapsed();
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
+
+/// A one-line file of 1.4 MB (a flow mapping of 20,000 steps) took miette ten minutes to lay
+/// out and then panicked on a column past 65,535. Long lines are not shown now; the report
+/// names the place.
+#[test]
+fn reports_on_a_very_long_line_render_without_the_line() {
+    let steps: Vec<String> = (0..2_000)
+        .map(|i| format!("{{name: s{i}, image: \"alpine:3.20\", script: \"echo $(params.x{i})\"}}"))
+        .collect();
+    let text = format!(
+        "{{apiVersion: tekton.dev/v1, kind: Task, metadata: {{name: t}}, spec: {{steps: [{}]}}}}\n",
+        steps.join(", ")
+    );
+    assert!(text.len() > 65_536);
+    let mut sources = SourceMap::new();
+    let file = sources.add_with_syntax("long.yaml", text, Syntax::Yaml);
+    let start = Instant::now();
+    let result = check(&sources, &[file], &[], &Options::default());
+    let diagnostics: Vec<_> = result.diagnostics.iter().cloned().collect();
+    assert!(diagnostics.len() >= 2_000, "{}", diagnostics.len());
+    let report = tkc_compiler::diag::render::human(&sources, &diagnostics, Default::default());
+    assert!(report.contains("the line is too long to show"));
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}

@@ -108,6 +108,12 @@ fn clamp(offset: usize) -> u32 {
 /// from the 33rd.
 const MAX_HUMAN_LABELS: usize = 32;
 
+/// Lines longer than this (in bytes) are not shown in a human report: miette lays out a
+/// snippet in time that grows with the line's length for every label, and panics on columns
+/// past 65,535 (a 1.4 MB one-line file took ten minutes, then panicked). The report names the
+/// place instead.
+const MAX_SNIPPET_LINE: usize = 4096;
+
 /// One diagnostic in miette's terms. Labels in a file other than the primary label's become
 /// related reports, since a miette report shows one source.
 struct MietteDiagnostic<'a> {
@@ -122,6 +128,14 @@ struct MietteDiagnostic<'a> {
 
 impl<'a> MietteDiagnostic<'a> {
     fn new(sources: &'a SourceMap, d: &Diagnostic) -> MietteDiagnostic<'a> {
+        let on_long_line = d.labels.iter().any(|l| {
+            let file = sources.get(l.span.file);
+            file.line_len_at(l.span.start) > MAX_SNIPPET_LINE
+                || file.line_len_at(l.span.end) > MAX_SNIPPET_LINE
+        });
+        if on_long_line {
+            return MietteDiagnostic::without_snippet(sources, d);
+        }
         let primary_file = d.primary_span().map(|s| s.file);
         let mut related: Vec<MietteDiagnostic<'a>> = Vec::new();
         let mut labels = Vec::new();
@@ -181,6 +195,28 @@ impl<'a> MietteDiagnostic<'a> {
             source: primary_file.map(|f| file_source(sources, f)),
             labels,
             related,
+        }
+    }
+}
+
+impl<'a> MietteDiagnostic<'a> {
+    /// The report without source lines: the message with where it is, and the help.
+    fn without_snippet(sources: &'a SourceMap, d: &Diagnostic) -> MietteDiagnostic<'a> {
+        let at = d.primary_span().map_or(String::new(), |span| {
+            let l = locate(sources, span);
+            format!(
+                "\n  at {}:{}:{} (the line is too long to show)",
+                l.file, l.line, l.column
+            )
+        });
+        MietteDiagnostic {
+            message: format!("{}{at}", d.message),
+            code: d.code.name,
+            severity: d.severity,
+            help: d.help.clone(),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
         }
     }
 }
