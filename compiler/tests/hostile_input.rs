@@ -95,11 +95,14 @@ fn ordinary_kdl_comments_and_slashdashes_parse() {
 /// fraction of a second in a debug build); the bound leaves room for a loaded machine.
 #[test]
 fn ten_thousand_references_in_one_string_check_in_linear_time() {
+    // One line of 10,000 references in `args`, and a script of 10,000 lines with one each
+    // (one report, 10,000 labels).
     let refs = vec!["$(params.p)"; 10_000].join(" ");
+    let lines = vec!["echo $(params.p)"; 10_000].join("\n        ");
     let text = format!(
         "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  params:\n    - name: p\n  \
          steps:\n    - name: s\n      image: alpine:3.20\n      args: [\"{refs}\"]\n      script: |\n        \
-         #!/bin/sh\n        echo {refs}\n"
+         #!/bin/sh\n        {lines}\n"
     );
     let mut sources = SourceMap::new();
     let file = sources.add_with_syntax("hostile.yaml", text, Syntax::Yaml);
