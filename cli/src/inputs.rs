@@ -54,28 +54,17 @@ pub fn load(
         }
     }
     if stdin {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
+        let bytes = read_capped(std::io::stdin().lock())
             .map_err(|e| InputError(format!("cannot read stdin: {e}")))?;
-        let binary = source::is_binary(&bytes);
-        let (text, bad) = if binary {
-            (String::new(), None)
-        } else {
-            source::decode_text(bytes)
-        };
         // Without a name, the text says whether it is KDL.
-        let (name, syntax) = match stdin_name {
-            Some(name) => (name, Syntax::from_path(name)),
-            None => ("<stdin>", Syntax::sniff(&text)),
-        };
-        let id = sources.add_with_syntax(name, text, syntax);
-        if binary {
-            diagnostics.push(tkc_compiler::not_text(id));
-        }
-        if let Some(at) = bad {
-            diagnostics.push(tkc_compiler::invalid_utf8(id, at));
-        }
+        let name = stdin_name.unwrap_or("<stdin>");
+        let id = add(
+            sources,
+            name,
+            bytes,
+            stdin_name.map(Syntax::from_path),
+            &mut diagnostics,
+        );
         files.push(id);
     }
     for path in expanded {
@@ -108,26 +97,59 @@ fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// Files larger than this are not read (a generated 20 MB manifest is not a pipeline; a
+/// device or a FIFO given by name may never end).
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 fn read(
     sources: &mut SourceMap,
     path: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<FileId, InputError> {
-    let bytes = std::fs::read(path)
+    let bytes = std::fs::File::open(path)
+        .and_then(read_capped)
         .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
-    // A binary file is read as empty: reported once, without its bytes in the report.
+    let name = path.to_string_lossy().into_owned();
+    let syntax = Syntax::from_path(&name);
+    Ok(add(sources, &name, bytes, Some(syntax), diagnostics))
+}
+
+/// Reads at most [`MAX_FILE_SIZE`] and one byte more: `None` if there was more.
+fn read_capped(reader: impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
+}
+
+/// Adds a file's text: empty, with a finding, for a file over the size limit or one that is
+/// not text (reported once, without its bytes in the report). Without a `syntax` (stdin with
+/// no name), the text says whether it is KDL.
+fn add(
+    sources: &mut SourceMap,
+    name: &str,
+    bytes: Option<Vec<u8>>,
+    syntax: Option<Syntax>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> FileId {
+    let Some(bytes) = bytes else {
+        let syntax = syntax.unwrap_or_else(|| Syntax::from_path(name));
+        let id = sources.add_with_syntax(name, String::new(), syntax);
+        diagnostics.push(tkc_compiler::file_too_large(id, MAX_FILE_SIZE));
+        return id;
+    };
     let binary = source::is_binary(&bytes);
     let (text, bad) = if binary {
         (String::new(), None)
     } else {
         source::decode_text(bytes)
     };
-    let id = sources.add(path.to_string_lossy().into_owned(), text);
+    let syntax = syntax.unwrap_or_else(|| Syntax::sniff(&text));
+    let id = sources.add_with_syntax(name, text, syntax);
     if binary {
         diagnostics.push(tkc_compiler::not_text(id));
     }
     if let Some(at) = bad {
         diagnostics.push(tkc_compiler::invalid_utf8(id, at));
     }
-    Ok(id)
+    id
 }

@@ -81,6 +81,17 @@ pub fn not_text(file: FileId) -> Diagnostic {
         .with_help("it holds NUL bytes, as binaries do; leave it out of the paths checked")
 }
 
+/// The finding for a file that was not read because it is larger than `limit` bytes; `file`
+/// is its (empty) entry in the source map.
+pub fn file_too_large(file: FileId, limit: u64) -> Diagnostic {
+    Diagnostic::new(
+        &codes::LIMIT,
+        format!("the file is larger than {} MiB: not checked", limit >> 20),
+    )
+    .with_label(Span::new(file, 0, 0), "too large")
+    .with_help("Tekton resources are far smaller; split the file or exclude it in tkc.toml")
+}
+
 /// What `tkc check` finds.
 #[derive(Debug, Default)]
 pub struct CheckResult {

@@ -192,6 +192,21 @@ impl SourceFile {
         }
     }
 
+    /// The length in bytes of the line that holds byte `offset` (without its line break).
+    pub fn line_len_at(&self, offset: u32) -> usize {
+        let starts = self.line_starts();
+        let line = match starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = starts.get(line).map_or(0, |&s| s as usize);
+        let end = starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&e| e as usize)
+            .min(self.text.len());
+        end.saturating_sub(start)
+    }
+
     /// The byte offset where 1-based line `line` starts (the text's length past the end).
     pub fn line_start(&self, line: usize) -> usize {
         self.line_starts()
@@ -299,10 +314,22 @@ pub fn is_source_path(path: &Path) -> bool {
     )
 }
 
+/// Directories nested deeper than this below a walked path are not walked (a bind mount can
+/// loop without a symlink).
+pub const MAX_WALK_DEPTH: usize = 64;
+
 /// Expands the given paths: files as given, directories walked recursively for `*.yaml`,
 /// `*.yml` and `*.kdl` (sorted; hidden entries other than `.tekton/`, `target/` and
-/// `node_modules/` skipped). Paths keep the spelling
-/// the user gave, so diagnostics name files as the user named them.
+/// `node_modules/` skipped). Paths keep the spelling the user gave, so diagnostics name files
+/// as the user named them.
+///
+/// What a walk finds is not trusted (issue 17: two symlinks in a pull request drove
+/// `tkc check .` to 24 GB): symlinked directories are not followed (so there are no loops,
+/// and no directory is walked twice), a symlinked file is read only if it resolves to a file
+/// inside the walked directory (a link to `~/.kube/config.yaml` would otherwise print the
+/// host's file in a CI log), FIFOs, sockets and devices are skipped (reading one blocks or
+/// never ends), and nothing deeper than [`MAX_WALK_DEPTH`] is walked. Paths given by name
+/// are the user's choice and are used as given.
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for path in paths {
@@ -311,7 +338,8 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             error,
         })?;
         if meta.is_dir() {
-            walk_dir(path, &mut out)?;
+            let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            walk_dir(path, &root, 0, &mut out)?;
         } else {
             out.push(path.clone());
         }
@@ -319,7 +347,15 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk_dir(
+    dir: &Path,
+    root: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
+    if depth > MAX_WALK_DEPTH {
+        return Ok(());
+    }
     let read = std::fs::read_dir(dir).map_err(|error| LoadError {
         path: dir.to_path_buf(),
         error,
@@ -341,21 +377,32 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         let path = entry.path();
-        let is_dir = entry
-            .file_type()
-            .map(|t| t.is_dir() || (t.is_symlink() && path.is_dir()))
-            .unwrap_or(false);
-        entries.push((path, is_dir));
+        // The entry's own type: a symlink is not followed to find out.
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let walked_file = file_type.is_file()
+            || (file_type.is_symlink() && is_source_path(&path) && resolves_inside(&path, root));
+        if file_type.is_dir() || walked_file {
+            entries.push((path, file_type.is_dir()));
+        }
     }
     entries.sort();
     for (path, is_dir) in entries {
         if is_dir {
-            walk_dir(&path, out)?;
+            walk_dir(&path, root, depth + 1, out)?;
         } else if is_source_path(&path) {
             out.push(path);
         }
     }
     Ok(())
+}
+
+/// Does the symlink at `path` resolve to a regular file below `root` (canonical)?
+fn resolves_inside(path: &Path, root: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|target| {
+        target.starts_with(root) && std::fs::metadata(&target).is_ok_and(|m| m.is_file())
+    })
 }
 
 /// Reads a file's bytes into text. Invalid UTF-8 is replaced (and reported by the caller with

@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::resolve::{DocId, World};
 use crate::source::Span;
-use crate::syntax::value_subspan;
+use crate::syntax::value_subspans;
 use crate::vars::{self, Reference};
 
 /// A piece of text with its span (a string field, or one string inside a param value).
@@ -30,13 +30,13 @@ impl<'w> From<&'w Str> for Text<'w> {
 /// The references of a text, each with the span of the reference itself in the source
 /// (inside a block scalar: on its own line).
 pub fn refs(world: &World, text: Text) -> Vec<(Reference, Span)> {
-    vars::parse(text.text)
-        .into_iter()
-        .map(|r| {
-            let span = value_subspan(world.sources, text.span, text.text, (r.start, r.end));
-            (r, span)
-        })
-        .collect()
+    let references = vars::parse(text.text);
+    if references.is_empty() {
+        return Vec::new();
+    }
+    let ranges: Vec<(usize, usize)> = references.iter().map(|r| (r.start, r.end)).collect();
+    let spans = value_subspans(world.sources, text.span, text.text, &ranges);
+    references.into_iter().zip(spans).collect()
 }
 
 /// The strings of a param value: the value itself, each array item, or each object value.

@@ -3,7 +3,9 @@
 //!
 //! Linear in the pipeline's size: the edges are collected in one pass and cycles found with
 //! Tarjan's strongly connected components (pipeline#5420: Tekton's original exponential
-//! cycle check timed out the webhook on pipelines with hundreds of tasks).
+//! cycle check timed out the webhook on pipelines with hundreds of tasks). The search keeps
+//! its own stack instead of recursing (issue 17: petgraph's `tarjan_scc` recursed once per
+//! task and overflowed the stack on a `runAfter` chain of about 87,000 tasks).
 
 use super::{
     Checker, PipelineCx, Section, Text, param_value_texts, pipeline_specs, pipeline_tasks, refs,
@@ -15,7 +17,6 @@ use crate::resolve::World;
 use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::vars::RefKind;
-use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -246,15 +247,22 @@ fn report_cycles(cx: &mut Checker, spec: &PipelineSpec, edges: &[Edge]) {
     for (e, edge) in edges.iter().enumerate() {
         graph.add_edge(nodes[edge.from], nodes[edge.to], e);
     }
-    let mut components = tarjan_scc(&graph);
+    let mut successors = vec![Vec::new(); n];
+    for edge in edges {
+        successors[edge.from].push(edge.to);
+    }
+    let mut components: Vec<Vec<usize>> = strongly_connected(&successors)
+        .into_iter()
+        .filter(|c| c.len() > 1 || successors[c[0]].contains(&c[0]))
+        .collect();
     // Deterministic order: by the first task of each component in source order.
     for component in &mut components {
-        component.sort();
+        component.sort_unstable();
     }
     components.sort();
     for component in components {
-        let members: HashSet<usize> = component.iter().map(|n| graph[*n]).collect();
-        let start = component[0];
+        let members: HashSet<usize> = component.iter().copied().collect();
+        let start = nodes[component[0]];
         let self_loop = graph.find_edge(start, start);
         if component.len() == 1 && self_loop.is_none() {
             continue;
@@ -292,6 +300,66 @@ fn report_cycles(cx: &mut Checker, spec: &PipelineSpec, edges: &[Edge]) {
         }
         cx.report(d.with_help("remove one of these dependencies to break the cycle"));
     }
+}
+
+/// The strongly connected components of the graph given by `successors` (node `i` has edges
+/// to `successors[i]`), each a list of nodes: Tarjan's algorithm with an explicit stack, so
+/// its depth is the heap's and not the thread's. Every node is in exactly one component.
+pub fn strongly_connected(successors: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNVISITED: usize = usize::MAX;
+    let n = successors.len();
+    let mut index = vec![UNVISITED; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut components = Vec::new();
+    let mut next = 0;
+    // The depth-first path: (node, position of the next successor to look at).
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if index[root] != UNVISITED {
+            continue;
+        }
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        path.push((root, 0));
+        while let Some(top) = path.last_mut() {
+            let v = top.0;
+            if let Some(&w) = successors[v].get(top.1) {
+                top.1 += 1;
+                if index[w] == UNVISITED {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    path.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            path.pop();
+            if let Some(&(parent, _)) = path.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
 }
 
 /// A shortest cycle through `start` inside one component, as edge weights (indices into the
@@ -332,4 +400,41 @@ fn cycle_through(
         }
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(mut components: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+        for c in &mut components {
+            c.sort_unstable();
+        }
+        components.sort();
+        components
+    }
+
+    #[test]
+    fn components_of_a_small_graph() {
+        // 0 → 1 → 2 → 0, 2 → 3, 3 → 3, 4 alone.
+        let successors = vec![vec![1], vec![2], vec![0, 3], vec![3], vec![]];
+        assert_eq!(
+            sorted(strongly_connected(&successors)),
+            vec![vec![0, 1, 2], vec![3], vec![4]]
+        );
+    }
+
+    /// Issue 17: a `runAfter` chain of about 87,000 tasks overflowed the stack in petgraph's
+    /// recursive `tarjan_scc`. A test thread's stack is 2 MiB, smaller than `tkc`'s.
+    #[test]
+    fn a_chain_of_200_000_tasks_does_not_recurse() {
+        let n = 200_000;
+        let mut successors: Vec<Vec<usize>> = (1..n).map(|i| vec![i]).collect();
+        successors.push(vec![0]); // and back: one component of every task
+        let components = strongly_connected(&successors);
+        assert_eq!(components.len(), 1);
+        assert_eq!(components[0].len(), n);
+        successors[n - 1].clear();
+        assert_eq!(strongly_connected(&successors).len(), n);
+    }
 }

@@ -3,7 +3,9 @@
 use super::{Checker, pipeline_specs, pipeline_tasks, task_specs};
 use crate::declare_code;
 use crate::diag::{Code, Diagnostic};
-use crate::model::{Param, Resource, Str};
+use crate::model::{
+    Param, Resource, Str, VolumeFile, WorkspaceBinding, projected_files, volume_items,
+};
 use std::collections::HashMap;
 
 declare_code! {
@@ -15,6 +17,18 @@ declare_code! {
     /// DNS labels (no `.`). A name may start with a digit (`42crunch-scan` is fine).
     /// Param names match `^[_a-zA-Z][_a-zA-Z0-9.-]*$` (objects: no `.`); result names match
     /// `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`.
+    ///
+    /// Names that become volumes, containers or directories follow Kubernetes' rules, at every
+    /// level: workspace names (declared by a Task or Pipeline, bound by a pipeline task or a
+    /// run, mounted by a step or sidecar), volume names (declared and mounted) and sidecar
+    /// names are DNS-1123 labels (`IsDNS1123Label`, as Kubernetes' `ValidateVolumes` and
+    /// `validateContainers` require; Tekton names the sidecar's container `sidecar-<name>`),
+    /// and `persistentVolumeClaim.claimName` is a DNS-1123 subdomain of at most 253 characters
+    /// (`ValidatePersistentVolumeName`). A name such as `../../etc` would otherwise become a
+    /// path outside the workspace, in a pod and in tkc's local runs alike. Tekton's own
+    /// admission does not check workspace names (`validatePipelineWorkspacesDeclarations`
+    /// only wants them unique and non-empty), but the pod they end up in is Kubernetes'. A
+    /// name that holds a `$(...)` reference is substituted at run time and not checked here.
     ///
     /// ## Example
     /// ```yaml
@@ -50,8 +64,60 @@ declare_code! {
     pub static DUPLICATE_ENV = "tkc::names::duplicate-env", Warning;
 }
 
+declare_code! {
+    /// # A ConfigMap or Secret key Kubernetes rejects
+    ///
+    /// Keys of a ConfigMap's or Secret's `data`, `stringData` and `binaryData`, and the `key`
+    /// of a volume's `items[]`, become file names in the volume. Kubernetes' `IsConfigMapKey`
+    /// (used by `ValidateConfigMap` and `ValidateSecret`) allows letters, digits, `-`, `_` and
+    /// `.`, at most 253 characters, and not `.`, `..` or a name starting with `..`; so a key
+    /// can never name a file outside its volume. A key with `/` in it is rejected.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// kind: ConfigMap
+    /// data:
+    ///   ../settings.json: "{}"
+    /// ```
+    /// Use `settings.json`, and put the file elsewhere with `items[].path` if needed.
+    pub static INVALID_KEY = "tkc::names::invalid-key", Error;
+}
+
+declare_code! {
+    /// # A path that leaves its volume
+    ///
+    /// `subPath` (of a volume mount, of a pipeline task's workspace binding, of a run's
+    /// workspace binding) and the `path` of a volume's `items[]` name a place *inside* a
+    /// volume. Kubernetes' `validateLocalDescendingPath` (called by `ValidateVolumeMounts` for
+    /// `subPath` and by `validateKeyToPath` for `items[].path`, which also refuses a path that
+    /// starts with `..`) requires a relative path without a `..` element; the pod is rejected
+    /// and the TaskRun fails with `PodCreationFailed`. Tekton passes a binding's `subPath` on
+    /// to the pod's volume mount.
+    ///
+    /// A `$(...)` reference is substituted at run time (`subPath: $(params.dir)` is common):
+    /// only the text around references is checked here, and tkc's run time checks the
+    /// substituted value.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// workspaces:
+    ///   - name: source
+    ///     workspace: shared
+    ///     subPath: ../other-run
+    /// ```
+    /// Use a directory below the workspace: `subPath: $(context.pipelineRun.name)/src`.
+    pub static INVALID_PATH = "tkc::names::invalid-path", Error, reason = "PodCreationFailed";
+}
+
 /// This family's codes.
-pub const CODES: &[&Code] = &[&INVALID_NAME, &DUPLICATE, &DUPLICATE_RESULT, &DUPLICATE_ENV];
+pub const CODES: &[&Code] = &[
+    &INVALID_NAME,
+    &DUPLICATE,
+    &DUPLICATE_RESULT,
+    &DUPLICATE_ENV,
+    &INVALID_KEY,
+    &INVALID_PATH,
+];
 
 /// DNS-1123 label: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, at most 63 characters.
 pub fn is_dns_label(s: &str) -> bool {
@@ -75,6 +141,42 @@ pub fn is_dns_subdomain(s: &str, max: usize) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
+}
+
+/// Kubernetes' `IsConfigMapKey`: `[-._a-zA-Z0-9]+`, at most 253 characters, not `.` or `..`
+/// and not starting with `..`.
+pub fn is_config_map_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        && s != "."
+        && !s.starts_with("..")
+}
+
+/// Why a path is not a local descending path (Kubernetes' `validateLocalDescendingPath`:
+/// relative, no `..` element; with `reserved`, `validateLocalNonReservedPath`: also not
+/// starting with `..`), looking only at the text outside `$(...)` references. `None` if it is
+/// fine as far as the static text tells.
+pub fn path_problem(path: &str, reserved: bool) -> Option<&'static str> {
+    // Each reference stands for an unknown, non-empty piece of text.
+    let mut static_text = String::with_capacity(path.len());
+    let mut at = 0;
+    for r in crate::vars::parse(path) {
+        static_text.push_str(&path[at..r.start]);
+        static_text.push('\0');
+        at = r.end;
+    }
+    static_text.push_str(&path[at..]);
+    if static_text.starts_with('/') {
+        Some("an absolute path")
+    } else if static_text.split('/').any(|part| part == "..") {
+        Some("a `..` element")
+    } else if reserved && static_text.starts_with("..") {
+        Some("a name starting with `..` (reserved by Kubernetes)")
+    } else {
+        None
+    }
 }
 
 /// String and array param names: `^[_a-zA-Z][_a-zA-Z0-9.-]*$`.
@@ -115,6 +217,7 @@ fn as_dns_label(s: &str) -> String {
 }
 
 pub fn run(cx: &mut Checker) {
+    host_paths(cx);
     let world = cx.world;
     for (_, document) in world.checked() {
         if let Some(name) = &document.metadata.name
@@ -256,6 +359,180 @@ pub fn run(cx: &mut Checker) {
     }
 }
 
+/// Names, keys and paths that tkc and Kubernetes turn into volumes, containers, directories
+/// and files: workspaces, volumes, sidecars, claims, ConfigMap and Secret keys, `items[]` and
+/// `subPath`, wherever they are written.
+fn host_paths(cx: &mut Checker) {
+    let world = cx.world;
+    for (_, document) in world.checked() {
+        match &document.resource {
+            Resource::ConfigMap(data) | Resource::Secret(data) => {
+                let what = format!("{} key", document.kind.as_str());
+                for map in [&data.data, &data.string_data, &data.binary_data] {
+                    for (key, _) in &map.0 {
+                        config_key(cx, key, &what);
+                    }
+                }
+            }
+            Resource::TaskRun(run) => workspace_bindings(cx, &run.workspaces),
+            Resource::PipelineRun(run) => workspace_bindings(cx, &run.workspaces),
+            _ => {}
+        }
+    }
+    for task in task_specs(world) {
+        let spec = task.spec;
+        for workspace in &spec.workspaces {
+            resource_label(cx, &workspace.name, "workspace");
+        }
+        for volume in &spec.volumes {
+            resource_label(cx, &volume.name, "volume");
+            if let Some(pvc) = &volume.persistent_volume_claim {
+                claim_name(cx, &pvc.claim_name);
+            }
+            if let Some(config_map) = &volume.config_map {
+                volume_files(cx, volume_items(config_map.items.as_ref()));
+            }
+            if let Some(secret) = &volume.secret {
+                volume_files(cx, volume_items(secret.items.as_ref()));
+            }
+            if let Some(projected) = &volume.projected {
+                volume_files(cx, projected_files(projected));
+            }
+        }
+        for sidecar in &spec.sidecars {
+            if let Some(name) = &sidecar.name {
+                resource_label(cx, name, "sidecar");
+            }
+        }
+        let mounts = spec
+            .steps
+            .iter()
+            .flat_map(|s| &s.volume_mounts)
+            .chain(spec.sidecars.iter().flat_map(|s| &s.volume_mounts))
+            .chain(spec.step_template.iter().flat_map(|t| &t.volume_mounts));
+        for mount in mounts {
+            resource_label(cx, &mount.name, "volume");
+            if let Some(sub_path) = &mount.sub_path {
+                local_path(cx, sub_path, "subPath", false);
+            }
+        }
+        let usages = spec
+            .steps
+            .iter()
+            .flat_map(|s| &s.workspaces)
+            .chain(spec.sidecars.iter().flat_map(|s| &s.workspaces));
+        for usage in usages {
+            resource_label(cx, &usage.name, "workspace");
+        }
+    }
+    for pipeline in pipeline_specs(world) {
+        for workspace in &pipeline.spec.workspaces {
+            resource_label(cx, &workspace.name, "workspace");
+        }
+        for (_, task) in pipeline_tasks(pipeline.spec) {
+            for binding in &task.workspaces {
+                resource_label(cx, &binding.name, "workspace");
+                if let Some(workspace) = &binding.workspace {
+                    resource_label(cx, workspace, "workspace");
+                }
+                if let Some(sub_path) = &binding.sub_path {
+                    local_path(cx, sub_path, "subPath", false);
+                }
+            }
+        }
+    }
+}
+
+/// A run's workspace bindings (Tekton's `WorkspaceBinding`, validated by
+/// `WorkspaceBinding.Validate` in `workspace_validation.go`, then mounted by the pod).
+fn workspace_bindings(cx: &mut Checker, bindings: &[WorkspaceBinding]) {
+    for binding in bindings {
+        resource_label(cx, &binding.name, "workspace");
+        if let Some(sub_path) = &binding.sub_path {
+            local_path(cx, sub_path, "subPath", false);
+        }
+        if let Some(pvc) = &binding.persistent_volume_claim {
+            claim_name(cx, &pvc.claim_name);
+        }
+        if let Some(config_map) = &binding.config_map {
+            volume_files(cx, volume_items(config_map.items.as_ref()));
+        }
+        if let Some(secret) = &binding.secret {
+            volume_files(cx, volume_items(secret.items.as_ref()));
+        }
+        if let Some(projected) = &binding.projected {
+            volume_files(cx, projected_files(projected));
+        }
+    }
+}
+
+/// A DNS-1123 label, unless it holds a reference Tekton substitutes first.
+fn resource_label(cx: &mut Checker, name: &Str, what: &str) {
+    if !name.contains("$(") {
+        dns_label(cx, name, what);
+    }
+}
+
+fn claim_name(cx: &mut Checker, name: &Str) {
+    if !name.is_empty() && !name.contains("$(") && !is_dns_subdomain(name, 253) {
+        cx.report(
+            Diagnostic::new(
+                &INVALID_NAME,
+                format!("`{}` is not a valid claim name", name.value),
+            )
+            .with_label(name.span, "not a DNS-1123 subdomain")
+            .with_help(format!(
+                "a PersistentVolumeClaim's name uses lowercase letters, digits, `-` and `.`, at most 253 characters: `{}`",
+                as_dns_label(name)
+            )),
+        );
+    }
+}
+
+fn config_key(cx: &mut Checker, key: &Str, what: &str) {
+    if !key.contains("$(") && !is_config_map_key(key) {
+        let help = match key.rsplit('/').next() {
+            Some(file) if key.contains('/') && is_config_map_key(file) => format!(
+                "keys are file names, not paths: use `{file}` (and `items[].path` to place it)"
+            ),
+            _ => "use letters, digits, `-`, `_` and `.`, at most 253 characters, not starting with `..`"
+                .to_string(),
+        };
+        cx.report(
+            Diagnostic::new(
+                &INVALID_KEY,
+                format!("`{}` is not a valid {what}", key.value),
+            )
+            .with_label(key.span, "not a ConfigMap key")
+            .with_help(help),
+        );
+    }
+}
+
+fn volume_files(cx: &mut Checker, files: Vec<VolumeFile>) {
+    for file in files {
+        if let Some(key) = &file.key {
+            config_key(cx, key, "key");
+        }
+        if let Some(path) = &file.path {
+            local_path(cx, path, "path", true);
+        }
+    }
+}
+
+fn local_path(cx: &mut Checker, path: &Str, what: &str, reserved: bool) {
+    if let Some(problem) = path_problem(path, reserved) {
+        cx.report(
+            Diagnostic::new(
+                &INVALID_PATH,
+                format!("{what} `{}` leaves its volume", path.value),
+            )
+            .with_label(path.span, format!("{problem}: not allowed here"))
+            .with_help("use a relative path below the volume, without `..`"),
+        );
+    }
+}
+
 fn dns_label(cx: &mut Checker, name: &Str, what: &str) {
     // An empty name is a missing one, reported by the schema.
     if !name.is_empty() && !is_dns_label(name) {
@@ -377,5 +654,30 @@ mod tests {
         assert!(is_result_name("digest"));
         assert!(!is_result_name("-x"));
         assert_eq!(as_dns_label("Build_Image"), "build-image");
+    }
+
+    #[test]
+    fn config_map_keys_follow_is_config_map_key() {
+        assert!(is_config_map_key(".env"));
+        assert!(is_config_map_key("a..b"));
+        assert!(is_config_map_key("CA_BUNDLE-2.pem"));
+        for bad in ["", ".", "..", "..data", "../x", "a/b", "/abs", "with space"] {
+            assert!(!is_config_map_key(bad), "{bad:?}");
+        }
+        assert!(!is_config_map_key(&"k".repeat(254)));
+    }
+
+    #[test]
+    fn paths_follow_validate_local_descending_path() {
+        assert_eq!(path_problem("a/b", false), None);
+        assert_eq!(path_problem("./a/..b/c..", false), None);
+        assert_eq!(path_problem("$(params.dir)", false), None);
+        assert_eq!(path_problem("$(params.a)..", false), None);
+        assert!(path_problem("/", false).is_some());
+        assert!(path_problem("/$(params.dir)", false).is_some());
+        assert!(path_problem("a/../../b", false).is_some());
+        assert!(path_problem("$(params.dir)/..", false).is_some());
+        assert_eq!(path_problem("..data", false), None);
+        assert!(path_problem("..data", true).is_some());
     }
 }

@@ -70,9 +70,12 @@ declare_code! {
 declare_code! {
     /// # The input exceeds a safety limit
     ///
-    /// Nesting deeper than 256 levels, aliases that expand to far more nodes than the file
-    /// holds ("billion laughs"), and Tekton resources nested more than 32 deep (pipelines in
-    /// pipelines) are refused instead of exhausting memory or the stack.
+    /// Nesting deeper than 256 levels, YAML aliases that expand to more than 16 MiB beyond
+    /// four times the file's size (counted in bytes of strings and nodes, so both "billion
+    /// laughs" and one large scalar aliased many times are caught), KDL block comments nested
+    /// or split into more pieces, and `/-` slashdash chains longer, than the KDL parser can
+    /// take without recursing too deep, and Tekton resources nested more than 32 deep
+    /// (pipelines in pipelines) are refused instead of exhausting memory or the stack.
     pub static LIMIT = "tkc::syntax::limit", Error;
 }
 

@@ -173,6 +173,17 @@ fn clamp(offset: usize) -> u32 {
     u32::try_from(offset).unwrap_or(u32::MAX)
 }
 
+/// The most labels one human report shows: miette lays labels out in time that grows much
+/// faster than their number (4,000 labels on one line took 40 s), and a reader gains nothing
+/// from the 33rd.
+const MAX_HUMAN_LABELS: usize = 32;
+
+/// Lines longer than this (in bytes) are not shown in a human report: miette lays out a
+/// snippet in time that grows with the line's length for every label, and panics on columns
+/// past 65,535 (a 1.4 MB one-line file took ten minutes, then panicked). The report names the
+/// place instead.
+const MAX_SNIPPET_LINE: usize = 4096;
+
 /// One diagnostic in miette's terms. Labels in a file other than the primary label's become
 /// related reports, since a miette report shows one source.
 struct MietteDiagnostic<'a> {
@@ -187,10 +198,33 @@ struct MietteDiagnostic<'a> {
 
 impl<'a> MietteDiagnostic<'a> {
     fn new(sources: &'a SourceMap, d: &Diagnostic) -> MietteDiagnostic<'a> {
+        let on_long_line = d.labels.iter().any(|l| {
+            let file = sources.get(l.span.file);
+            file.line_len_at(l.span.start) > MAX_SNIPPET_LINE
+                || file.line_len_at(l.span.end) > MAX_SNIPPET_LINE
+        });
+        if on_long_line {
+            return MietteDiagnostic::without_snippet(sources, d);
+        }
         let primary_file = d.primary_span().map(|s| s.file);
         let mut related: Vec<MietteDiagnostic<'a>> = Vec::new();
         let mut labels = Vec::new();
-        for label in &d.labels {
+        // The primary labels and the first others, in their order; the rest are counted only.
+        let primaries = d.labels.iter().filter(|l| l.primary).count();
+        let mut others_left = MAX_HUMAN_LABELS.saturating_sub(primaries);
+        let mut hidden = 0;
+        let shown = d.labels.iter().filter(|l| {
+            if l.primary {
+                return true;
+            }
+            if others_left == 0 {
+                hidden += 1;
+                return false;
+            }
+            others_left -= 1;
+            true
+        });
+        for label in shown {
             if Some(label.span.file) == primary_file {
                 labels.push(labeled_span(sources, label));
             } else {
@@ -213,14 +247,46 @@ impl<'a> MietteDiagnostic<'a> {
             }
         }
         related.extend(d.related.iter().map(|r| MietteDiagnostic::new(sources, r)));
+        let help = match (hidden, &d.help) {
+            (0, help) => help.clone(),
+            (n, help) => {
+                let note = format!("{n} more places not shown here (`--format json` lists them)");
+                Some(
+                    help.as_ref()
+                        .map_or(note.clone(), |h| format!("{h}\n{note}")),
+                )
+            }
+        };
         MietteDiagnostic {
             message: d.message.clone(),
             code: d.code.name,
             severity: d.severity,
-            help: d.help.clone(),
+            help,
             source: primary_file.map(|f| file_source(sources, f)),
             labels,
             related,
+        }
+    }
+}
+
+impl<'a> MietteDiagnostic<'a> {
+    /// The report without source lines: the message with where it is, and the help.
+    fn without_snippet(sources: &'a SourceMap, d: &Diagnostic) -> MietteDiagnostic<'a> {
+        let at = d.primary_span().map_or(String::new(), |span| {
+            let l = locate(sources, span);
+            format!(
+                "\n  at {}:{}:{} (the line is too long to show)",
+                l.file, l.line, l.column
+            )
+        });
+        MietteDiagnostic {
+            message: format!("{}{at}", d.message),
+            code: d.code.name,
+            severity: d.severity,
+            help: d.help.clone(),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
         }
     }
 }

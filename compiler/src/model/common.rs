@@ -372,6 +372,70 @@ model! {
     }
 }
 
+/// One file a ConfigMap, Secret, downward API or token source puts into a volume: Kubernetes'
+/// `KeyToPath` (`items[]`), or the `path` of a projected source that has no `items`. `key` is
+/// the ConfigMap or Secret key it comes from, when it has one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VolumeFile {
+    pub key: Option<Str>,
+    pub path: Option<Str>,
+}
+
+/// The files of an `items` list (entries that are not mappings, or fields that are not
+/// strings, are the schema's business and skipped here).
+pub fn volume_items(items: Option<&Node>) -> Vec<VolumeFile> {
+    let Some(Node {
+        value: Value::Seq(list),
+        ..
+    }) = items
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|item| item.as_map().is_some())
+        .map(|item| VolumeFile {
+            key: string_field(item, "key"),
+            path: string_field(item, "path"),
+        })
+        .collect()
+}
+
+/// The files of a `projected` volume source: `sources[].configMap.items`, `secret.items`,
+/// `downwardAPI.items`, and the `path` of `serviceAccountToken` and `clusterTrustBundle`.
+pub fn projected_files(projected: &Object) -> Vec<VolumeFile> {
+    let Some(Node {
+        value: Value::Seq(sources),
+        ..
+    }) = projected.0.as_ref().and_then(|p| p.get("sources"))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for source in sources {
+        for with_items in ["configMap", "secret", "downwardAPI"] {
+            if let Some(inner) = source.get(with_items) {
+                out.extend(volume_items(inner.get("items")));
+            }
+        }
+        for with_path in ["serviceAccountToken", "clusterTrustBundle"] {
+            if let Some(inner) = source.get(with_path) {
+                out.push(VolumeFile {
+                    key: None,
+                    path: string_field(inner, "path"),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn string_field(node: &Node, key: &str) -> Option<Str> {
+    let value = node.get(key)?;
+    value
+        .as_str()
+        .map(|text| Spanned::new(text.to_string(), value.span))
+}
+
 model! {
     /// A PersistentVolumeClaim as a volume or workspace.
     #[what = "persistentVolumeClaim source"]

@@ -16,9 +16,12 @@
 //! expects a list it is a one-item list, where it expects a struct it is the struct's
 //! positional field (`task-ref="build"` as well as `task-ref "build"`).
 //!
-//! The `kdl` crate's parser recurses once per nesting level with large frames, so text nested
-//! deeper than [`MAX_DEPTH`] is refused before parsing, and parsing runs on a thread with a
-//! stack big enough for that depth whatever the caller's stack.
+//! The `kdl` crate's parser recurses once per nesting level with large frames, and once per
+//! piece of a block comment, and backtracks over chains of `/-` in worse than quadratic time:
+//! text nested deeper than [`MAX_DEPTH`], block comments of more than [`MAX_COMMENT_PIECES`]
+//! pieces and chains of more than [`MAX_SLASHDASH_CHAIN`] `/-` are refused by a linear scan
+//! before parsing, and parsing runs on a thread with a stack big enough for those limits
+//! whatever the caller's stack.
 //!
 //! The decoder reads kebab-case keys for camelCase fields, gathers repeated child nodes such
 //! as `step` into list fields, and puts a map's first argument into the item's name field.
@@ -38,14 +41,12 @@ const PARSE_STACK: usize = 64 << 20;
 
 /// Parses a KDL document into one node per top-level resource node.
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
-    if let Some(at) = too_deep(text, MAX_DEPTH) {
+    if let Some((start, end, message)) = beyond_limits(text) {
         let mut out = ParsedFile::default();
         out.diagnostics.push(
-            Diagnostic::new(
-                &codes::LIMIT,
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-            )
-            .with_label(Span::new(file, at, at + 1), "too deep"),
+            Diagnostic::new(&codes::LIMIT, message)
+                .with_label(Span::new(file, start, end), "refused before parsing")
+                .with_help("the file is not parsed; simplify it here"),
         );
         return out;
     }
@@ -64,9 +65,20 @@ pub fn parse(file: FileId, text: &str) -> ParsedFile {
     })
 }
 
-/// The offset of the first `{` that opens a level deeper than `limit`, outside strings and
-/// comments.
-fn too_deep(text: &str, limit: usize) -> Option<usize> {
+/// Block comments may hold at most this many pieces (each `*`, each `/`, each run of other
+/// text, each nested comment): the `kdl` parser recurses once per piece (`commented_block`),
+/// about 3 KiB a piece in a debug build, so 4,096 stays far inside [`PARSE_STACK`].
+pub const MAX_COMMENT_PIECES: usize = 4096;
+
+/// At most this many `/-` in a row (with only whitespace and comments between them): the
+/// `kdl` parser backtracks over a chain in worse than quadratic time (128 in a row took a
+/// second, 500 took 20). Real files have one.
+pub const MAX_SLASHDASH_CHAIN: usize = 8;
+
+/// Where and why the text goes beyond what the `kdl` parser can take, found by one linear
+/// scan before parsing (issue 17: nested `/*` comments overflowed the stack, chains of `/-`
+/// went quadratic): the span to report and the message.
+fn beyond_limits(text: &str) -> Option<(usize, usize, String)> {
     let bytes = text.as_bytes();
     let find = |from: usize, needle: &[u8]| -> usize {
         bytes
@@ -80,20 +92,33 @@ fn too_deep(text: &str, limit: usize) -> Option<usize> {
         match bytes[i] {
             b'/' if bytes.get(i + 1) == Some(&b'/') => i = find(i, b"\n"),
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                // Block comments nest.
-                let mut open = 1;
-                i += 2;
-                while i < bytes.len() && open > 0 {
-                    if bytes[i..].starts_with(b"/*") {
-                        open += 1;
-                        i += 2;
-                    } else if bytes[i..].starts_with(b"*/") {
-                        open -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
+                let (end, too_big) = block_comment(bytes, i);
+                if too_big {
+                    return Some((
+                        i,
+                        i + 2,
+                        format!(
+                            "a block comment nested or split into more than {MAX_COMMENT_PIECES} pieces"
+                        ),
+                    ));
                 }
+                i = end;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'-') => {
+                let mut chain = 1;
+                let mut at = skip_space(bytes, i + 2);
+                while bytes[at..].starts_with(b"/-") {
+                    chain += 1;
+                    if chain > MAX_SLASHDASH_CHAIN {
+                        return Some((
+                            i,
+                            at + 2,
+                            format!("more than {MAX_SLASHDASH_CHAIN} `/-` in a row"),
+                        ));
+                    }
+                    at = skip_space(bytes, at + 2);
+                }
+                i += 2;
             }
             b'"' if bytes[i..].starts_with(b"\"\"\"") => {
                 i += 3;
@@ -129,8 +154,8 @@ fn too_deep(text: &str, limit: usize) -> Option<usize> {
             }
             b'{' => {
                 depth += 1;
-                if depth > limit {
-                    return Some(i);
+                if depth > MAX_DEPTH {
+                    return Some((i, i + 1, format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
                 i += 1;
             }
@@ -142,6 +167,53 @@ fn too_deep(text: &str, limit: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The end of the block comment that opens at `start` (block comments nest), and whether it
+/// has more than [`MAX_COMMENT_PIECES`] pieces, counted as the parser's `commented_block`
+/// recurses: a nested `/*`, a `*`, a `/`, or a run of other bytes.
+fn block_comment(bytes: &[u8], start: usize) -> (usize, bool) {
+    let mut open = 1;
+    let mut pieces = 0usize;
+    let mut i = start + 2;
+    while i < bytes.len() && open > 0 {
+        pieces += 1;
+        if pieces > MAX_COMMENT_PIECES {
+            return (i, true);
+        }
+        if bytes[i..].starts_with(b"/*") {
+            open += 1;
+            i += 2;
+        } else if bytes[i..].starts_with(b"*/") {
+            open -= 1;
+            i += 2;
+        } else if matches!(bytes[i], b'*' | b'/') {
+            i += 1;
+        } else {
+            i += bytes[i..]
+                .iter()
+                .take_while(|b| !matches!(b, b'*' | b'/'))
+                .count();
+        }
+    }
+    (i, false)
+}
+
+/// Skips whitespace, newlines, line continuations and comments (what may separate a `/-`
+/// from what it comments out).
+fn skip_space(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() || bytes[i] == b'\\' {
+            i += 1;
+        } else if bytes[i..].starts_with(b"//") {
+            i += bytes[i..].iter().take_while(|&&b| b != b'\n').count();
+        } else if bytes[i..].starts_with(b"/*") {
+            i = block_comment(bytes, i).0;
+        } else {
+            break;
+        }
+    }
+    i
 }
 
 fn parse_here(file: FileId, text: &str) -> ParsedFile {

@@ -14,6 +14,14 @@ use std::collections::{HashMap, HashSet};
 /// Nesting deeper than this is refused (it protects the recursive stages after parsing).
 pub const MAX_DEPTH: usize = 256;
 
+/// What alias expansion may add to a document, in bytes ([`expanded_size`]), on top of four
+/// times the input's size: far above what anchors in real manifests expand to, far below what
+/// takes a machine down ("billion laughs", or one large scalar aliased many times).
+pub const ALIAS_BUDGET: usize = 16 << 20;
+
+/// The bytes a node costs besides its strings (about what the tree spends on it).
+const NODE_COST: usize = 64;
+
 /// Parses a YAML stream.
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
     let mut options = Options::default();
@@ -126,8 +134,8 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
-    /// Nodes created by alias expansion so far, and the most allowed.
-    alias_nodes: usize,
+    /// Bytes created by alias expansion so far ([`expanded_size`]), and the most allowed.
+    alias_bytes: usize,
     alias_budget: usize,
     root: Option<Node>,
     /// Findings that do not stop the document (duplicate keys).
@@ -139,8 +147,8 @@ impl Builder {
         Builder {
             stack: Vec::new(),
             anchors: HashMap::new(),
-            alias_nodes: 0,
-            alias_budget: 100_000usize.max(input_len.saturating_mul(4)),
+            alias_bytes: 0,
+            alias_budget: ALIAS_BUDGET.saturating_add(input_len.saturating_mul(4)),
             root: None,
             diagnostics: Vec::new(),
         }
@@ -178,12 +186,15 @@ impl Builder {
                             .with_label(span, "this alias has no anchor before it"),
                     ));
                 };
-                self.alias_nodes = self.alias_nodes.saturating_add(*size);
-                if self.alias_nodes > self.alias_budget {
+                self.alias_bytes = self.alias_bytes.saturating_add(*size);
+                if self.alias_bytes > self.alias_budget {
                     return Err(Box::new(
                         Diagnostic::new(
                             &codes::LIMIT,
-                            "aliases expand to too many nodes (an alias bomb?)",
+                            format!(
+                                "aliases expand to more than {} MiB (an alias bomb?)",
+                                self.alias_budget >> 20
+                            ),
                         )
                         .with_label(span, "expansion limit reached here"),
                     ));
@@ -195,7 +206,8 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 let node = self.scalar(text.into_owned(), style, tag.as_deref(), span);
                 if anchor != 0 {
-                    self.anchors.insert(anchor, (node.clone(), 1));
+                    self.anchors
+                        .insert(anchor, (node.clone(), expanded_size(&node)));
                 }
                 self.push_value(node, style == ScalarStyle::Plain)?;
             }
@@ -269,7 +281,7 @@ impl Builder {
 
     fn finish_collection(&mut self, node: Node, anchor: usize) -> Result<(), Box<Diagnostic>> {
         if anchor != 0 {
-            let size = count_nodes(&node);
+            let size = expanded_size(&node);
             self.anchors.insert(anchor, (node.clone(), size));
         }
         self.push_value(node, false)
@@ -405,18 +417,21 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>, _keys: Option<HashS
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
-    match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Map(map) => {
-            1 + map
-                .entries
-                .iter()
-                .map(|e| count_nodes(&e.value))
-                .sum::<usize>()
-        }
-        _ => 1,
-    }
+/// What one copy of a node costs, in bytes: its strings (scalars and keys) and a fixed
+/// [`NODE_COST`] per node. Counting nodes alone let one anchored 1 MB scalar, aliased a
+/// million times, pass as a million nodes (issue 17).
+fn expanded_size(node: &Node) -> usize {
+    let own = match &node.value {
+        Value::Null => 0,
+        Value::Scalar(s) => s.text.len(),
+        Value::Seq(items) => items.iter().map(expanded_size).sum::<usize>(),
+        Value::Map(map) => map
+            .entries
+            .iter()
+            .map(|e| e.key.len().saturating_add(expanded_size(&e.value)))
+            .sum::<usize>(),
+    };
+    own.saturating_add(NODE_COST)
 }
 
 /// YAML 1.1 resolution of a plain scalar, as go-yaml v2 (used by Kubernetes) does it.
@@ -572,6 +587,27 @@ mod tests {
                 .iter()
                 .any(|d| d.code.name == "tkc::syntax::limit")
         );
+    }
+
+    /// Issue 17: the budget counted nodes, so one large anchored scalar aliased many times
+    /// expanded to gigabytes within it.
+    #[test]
+    fn aliases_of_a_large_scalar_count_its_bytes() {
+        let mut text = format!("a: &a \"{}\"\nb: [", "x".repeat(1 << 20));
+        text.push_str(&"*a, ".repeat(2_000));
+        text.push_str("*a]\n");
+        let (_, parsed) = parse_str(&text);
+        assert!(
+            parsed
+                .diagnostics
+                .iter()
+                .any(|d| d.code.name == "tkc::syntax::limit"),
+            "{:?}",
+            parsed.diagnostics
+        );
+        // A few copies of a small anchor are fine.
+        let (_, parsed) = parse_str("a: &a {x: 1}\nb: [*a, *a, *a]\n");
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Lints: legal Tekton that is likely a mistake or a risk. One file per rule; each has its own
 //! code, so it can be silenced on its own.
 
+pub mod cel_injection;
 pub mod latest_image;
 pub mod missing_shebang;
 pub mod resource_version;
@@ -14,6 +15,7 @@ use crate::diag::Code;
 /// This family's codes.
 pub const CODES: &[&Code] = &[
     &script_injection::SCRIPT_INJECTION,
+    &cel_injection::CEL_INJECTION,
     &unused_param::UNUSED_PARAM,
     &unwritten_result::UNWRITTEN_RESULT,
     &latest_image::LATEST_IMAGE,
@@ -23,6 +25,7 @@ pub const CODES: &[&Code] = &[
 
 pub fn run(cx: &mut Checker) {
     script_injection::run(cx);
+    cel_injection::run(cx);
     unused_param::run(cx);
     unwritten_result::run(cx);
     latest_image::run(cx);
