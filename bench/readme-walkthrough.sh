@@ -24,7 +24,8 @@ declare -A expected_exit=(
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-tkc="${TKC:-$root/target/debug/tkc}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+tkc="${TKC:-$target_dir/debug/tkc}"
 if [[ ! -x "$tkc" ]]; then
   cargo build --quiet --manifest-path "$root/Cargo.toml" -p tkc
 fi

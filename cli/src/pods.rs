@@ -45,44 +45,12 @@ impl Resolve for Known<'_> {
     }
 }
 
-/// A reference as Tekton spells it.
+/// A reference as Tekton spells it; a path as the pod sees it.
 fn reference_text(value: &RunValue) -> String {
-    let inner = match value {
-        RunValue::TaskResult {
-            task,
-            result,
-            index,
-            key,
-            star,
-        } => {
-            let mut s = format!("tasks.{task}.results.{result}");
-            if let Some(i) = index {
-                s.push_str(&format!("[{i}]"));
-            }
-            if let Some(k) = key {
-                s.push('.');
-                s.push_str(k);
-            }
-            if *star {
-                s.push_str("[*]");
-            }
-            s
-        }
-        RunValue::TaskStatus { task } => format!("tasks.{task}.status"),
-        RunValue::TaskReason { task } => format!("tasks.{task}.reason"),
-        RunValue::TasksStatus {} => "tasks.status".to_string(),
-        RunValue::MatrixLength { task, result } => match result {
-            Some(r) => format!("tasks.{task}.matrix.{r}.length"),
-            None => format!("tasks.{task}.matrix.length"),
-        },
-        RunValue::Context { variable } => format!("context.{variable}"),
-        RunValue::MatrixParam { name, index } => match index {
-            Some(i) => format!("params.{name}[{i}]"),
-            None => format!("params.{name}"),
-        },
-        RunValue::Path { tekton, .. } => return tekton.clone(),
-    };
-    format!("$({inner})")
+    match value {
+        RunValue::Path { tekton, .. } => tekton.clone(),
+        other => tkc_compiler::lower::subst::ref_text(other),
+    }
 }
 
 /// The whole stream: a header, then per task attempt its claims (each once), its scripts

@@ -138,24 +138,8 @@ fn kdl_comments(text: &str) -> Vec<Comment> {
                     own_line: own_line(text, start),
                 });
             }
-            b'#' => {
-                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
-                let at = i + hashes;
-                if bytes.get(at) != Some(&b'"') {
-                    i = at;
-                    continue;
-                }
-                let quotes = if bytes[at..].starts_with(b"\"\"\"") {
-                    "\"\"\""
-                } else {
-                    "\""
-                };
-                let close = format!("{quotes}{}", "#".repeat(hashes));
-                let from = at + quotes.len();
-                i = text[from..]
-                    .find(&close)
-                    .map_or(bytes.len(), |n| from + n + close.len());
-            }
+            // A raw string has no escapes: skip to its end.
+            b'#' => i = crate::syntax::kdl::skip_hashes(bytes, i),
             b'"' => {
                 let multi_line = bytes[i..].starts_with(b"\"\"\"");
                 let mut j = i + if multi_line { 3 } else { 1 };

@@ -135,23 +135,7 @@ fn beyond_limits(text: &str) -> Option<(usize, usize, String)> {
                 }
                 i += 1;
             }
-            b'#' => {
-                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
-                let at = i + hashes;
-                if bytes.get(at) != Some(&b'"') {
-                    i = at;
-                    continue;
-                }
-                // A raw string: no escapes; it ends at a quote (or three) and as many `#`.
-                let quotes = if bytes[at..].starts_with(b"\"\"\"") {
-                    3
-                } else {
-                    1
-                };
-                let mut close = vec![b'"'; quotes];
-                close.extend(std::iter::repeat_n(b'#', hashes));
-                i = find(at + quotes, &close);
-            }
+            b'#' => i = skip_hashes(bytes, i),
             b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -636,6 +620,30 @@ fn entry_value(file: FileId, entry: &KdlEntry) -> Node {
         KdlValue::Null => Value::Null,
     };
     Node::new(value, span, Syntax::Kdl)
+}
+
+/// Where the text after the `#` at `i` resumes: past a raw string (`#"…"#`, `#"""…"""#`,
+/// with as many `#` as it opened with; no escapes inside, so nothing in it is a token), or
+/// past the run of `#` when no string follows. The KDL scanners that run before or beside
+/// the parser (limits, escapes, comments) share it.
+pub(crate) fn skip_hashes(bytes: &[u8], i: usize) -> usize {
+    let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
+    let at = i + hashes;
+    if bytes.get(at) != Some(&b'"') {
+        return at;
+    }
+    let quotes = if bytes[at..].starts_with(b"\"\"\"") {
+        3
+    } else {
+        1
+    };
+    let mut close = vec![b'"'; quotes];
+    close.extend(std::iter::repeat_n(b'#', hashes));
+    let from = at + quotes;
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(close.len()).position(|w| w == close))
+        .map_or(bytes.len(), |n| from + n + close.len())
 }
 
 #[cfg(test)]

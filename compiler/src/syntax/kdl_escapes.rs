@@ -198,26 +198,8 @@ pub fn invalid_escape(file: FileId, text: &str) -> Option<(Diagnostic, usize)> {
                     }
                 }
             }
-            b'#' => {
-                // A raw string has no escapes: skip to its end (a quote, or three, and as
-                // many `#` as it opened with).
-                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
-                let at = i + hashes;
-                if bytes.get(at) != Some(&b'"') {
-                    i = at;
-                    continue;
-                }
-                let quotes = if bytes[at..].starts_with(b"\"\"\"") {
-                    "\"\"\""
-                } else {
-                    "\""
-                };
-                let close = format!("{quotes}{}", "#".repeat(hashes));
-                let from = at + quotes.len();
-                i = text[from..]
-                    .find(&close)
-                    .map_or(bytes.len(), |n| from + n + close.len());
-            }
+            // A raw string has no escapes: skip to its end.
+            b'#' => i = crate::syntax::kdl::skip_hashes(bytes, i),
             b'"' => {
                 let start = i;
                 let multi_line = bytes[i..].starts_with(b"\"\"\"");
