@@ -1,0 +1,337 @@
+//! `tkc lsp`: a language server over stdio for Tekton YAML and KDL. It runs the checks of
+//! `tkc check` (same codes, messages and ranges) as the user types, and answers hover, go to
+//! definition and find references from the compiler's model.
+//!
+//! The server is synchronous (`lsp-server`, rust-analyzer's protocol core): it applies every
+//! message waiting in the queue, then re-checks the files connected to the ones edited (by the
+//! names their resources define and reference) and publishes their diagnostics.
+
+#![forbid(unsafe_code)]
+
+mod config;
+pub mod convert;
+mod diagnostics;
+mod nav;
+mod workspace;
+
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
+    Notification as _, PublishDiagnostics, ShowMessage,
+};
+use lsp_types::request::{GotoDefinition, HoverRequest, References, Request as _};
+use lsp_types::{
+    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, InitializeParams, InitializeResult, Location, MarkupContent,
+    MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ReferenceParams, ServerCapabilities,
+    ServerInfo, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use tkc_compiler::source::Span;
+use workspace::{Loaded, Workspace};
+
+/// Why the server stopped before an orderly `shutdown`/`exit`.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves one client over stdin/stdout until it exits.
+pub fn serve_stdio() -> Result<(), Error> {
+    let (connection, io_threads) = Connection::stdio();
+    serve(&connection)?;
+    drop(connection);
+    io_threads.join()?;
+    Ok(())
+}
+
+/// Serves one client over `connection` (stdio, or an in-memory pair in tests).
+pub fn serve(connection: &Connection) -> Result<(), Error> {
+    let (id, params) = connection.initialize_start()?;
+    let params: InitializeParams = serde_json::from_value(params)?;
+    let result = InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(ServerInfo {
+            name: "tkc".to_string(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+    };
+    connection.initialize_finish(id, serde_json::to_value(result)?)?;
+    let (workspace, problem) = Workspace::load(root(&params).as_deref());
+    let mut server = Server {
+        connection,
+        workspace,
+        versions: BTreeMap::new(),
+        dirty: BTreeSet::new(),
+    };
+    if let Some(message) = problem {
+        server.notify::<ShowMessage>(ShowMessageParams {
+            typ: MessageType::WARNING,
+            message,
+        })?;
+    }
+    let everything: Vec<PathBuf> = server
+        .workspace
+        .files
+        .iter()
+        .filter(|(_, f)| !f.library)
+        .map(|(p, _)| p.clone())
+        .collect();
+    server.dirty.extend(everything);
+    server.flush()?;
+    loop {
+        let Ok(message) = connection.receiver.recv() else {
+            return Ok(());
+        };
+        match message {
+            Message::Request(request) => {
+                if connection.handle_shutdown(&request)? {
+                    return Ok(());
+                }
+                server.request(request)?;
+            }
+            Message::Notification(notification) => {
+                if notification.method == "exit" {
+                    return Ok(());
+                }
+                server.notification(notification);
+            }
+            Message::Response(_) => {}
+        }
+        // Edits queued behind this one are applied before anything is checked.
+        if connection.receiver.is_empty() {
+            server.flush()?;
+        }
+    }
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Options(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::FULL),
+                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                ..TextDocumentSyncOptions::default()
+            },
+        )),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// The workspace's root directory: the first workspace folder, else the root URI.
+fn root(params: &InitializeParams) -> Option<PathBuf> {
+    let folder = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|f| &f.uri);
+    #[allow(deprecated)]
+    let uri = folder.or(params.root_uri.as_ref())?;
+    convert::uri_to_path(uri)
+}
+
+struct Server<'c> {
+    connection: &'c Connection,
+    workspace: Workspace,
+    /// Open documents' versions, for the diagnostics published about them.
+    versions: BTreeMap<PathBuf, i32>,
+    /// Files whose findings may have changed since they were last published.
+    dirty: BTreeSet<PathBuf>,
+}
+
+impl Server<'_> {
+    fn notify<N: lsp_types::notification::Notification>(
+        &self,
+        params: N::Params,
+    ) -> Result<(), Error> {
+        let notification = Notification::new(N::METHOD.to_string(), params);
+        self.connection
+            .sender
+            .send(Message::Notification(notification))?;
+        Ok(())
+    }
+
+    fn respond(&self, id: RequestId, result: impl serde::Serialize) -> Result<(), Error> {
+        let response = Response::new_ok(id, result);
+        self.connection.sender.send(Message::Response(response))?;
+        Ok(())
+    }
+
+    fn notification(&mut self, notification: Notification) {
+        let method = notification.method.as_str();
+        let params = notification.params;
+        match method {
+            DidOpenTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(params)
+                    && let Some(path) = path_of(&p.text_document.uri)
+                {
+                    self.versions.insert(path.clone(), p.text_document.version);
+                    let affected = self.workspace.set(path, p.text_document.text, false);
+                    self.dirty.extend(affected);
+                }
+            }
+            DidChangeTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(params)
+                    && let Some(path) = path_of(&p.text_document.uri)
+                    // Full sync: the last change holds the whole text.
+                    && let Some(change) = p.content_changes.into_iter().last()
+                {
+                    self.versions.insert(path.clone(), p.text_document.version);
+                    let affected = self.workspace.set(path, change.text, false);
+                    self.dirty.extend(affected);
+                }
+            }
+            DidSaveTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(params)
+                    && let Some(path) = path_of(&p.text_document.uri)
+                {
+                    let affected = self.workspace.component(&path);
+                    self.dirty.extend(affected);
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(params)
+                    && let Some(path) = path_of(&p.text_document.uri)
+                {
+                    self.versions.remove(&path);
+                    let affected = self.workspace.close(&path);
+                    self.dirty.extend(affected);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-checks the dirty files, group by connected group, and publishes their findings.
+    fn flush(&mut self) -> Result<(), Error> {
+        if self.dirty.is_empty() {
+            return Ok(());
+        }
+        let dirty: Vec<PathBuf> = std::mem::take(&mut self.dirty).into_iter().collect();
+        for group in self.workspace.groups(&dirty) {
+            let (loaded, by_file) = self.workspace.check_group(&group);
+            for (id, found) in by_file {
+                let Some(path) = loaded.path(id) else {
+                    continue;
+                };
+                let Some(uri) = convert::path_to_uri(path) else {
+                    continue;
+                };
+                let diagnostics = found
+                    .iter()
+                    .map(|d| diagnostics::to_lsp(&loaded, d))
+                    .collect();
+                self.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
+                    uri,
+                    diagnostics,
+                    version: self.versions.get(path).copied(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, request: Request) -> Result<(), Error> {
+        let id = request.id.clone();
+        match request.method.as_str() {
+            HoverRequest::METHOD => {
+                let p: HoverParams = parse(request)?;
+                let at = p.text_document_position_params;
+                let hover = self.at(&at.text_document.uri, at.position, |loaded, symbol| {
+                    let file = loaded.sources.get(symbol.at.file).text();
+                    Hover {
+                        contents: HoverContents::Markup(MarkupContent {
+                            kind: MarkupKind::Markdown,
+                            value: symbol.hover.clone(),
+                        }),
+                        range: Some(convert::range(
+                            file,
+                            symbol.at.start as usize,
+                            symbol.at.end as usize,
+                        )),
+                    }
+                });
+                self.respond(id, hover)
+            }
+            GotoDefinition::METHOD => {
+                let p: GotoDefinitionParams = parse(request)?;
+                let at = p.text_document_position_params;
+                let target = self.at(&at.text_document.uri, at.position, |loaded, symbol| {
+                    symbol.declaration.and_then(|s| location(loaded, s))
+                });
+                let response = target.flatten().map(GotoDefinitionResponse::Scalar);
+                self.respond(id, response)
+            }
+            References::METHOD => {
+                let p: ReferenceParams = parse(request)?;
+                let at = p.text_document_position;
+                let include_declaration = p.context.include_declaration;
+                let found = self.at(&at.text_document.uri, at.position, |loaded, symbol| {
+                    let world = loaded.world(&self.workspace.config.options);
+                    nav::references(&world, symbol)
+                        .into_iter()
+                        .filter(|s| include_declaration || Some(*s) != symbol.declaration)
+                        .filter_map(|s| location(loaded, s))
+                        .collect::<Vec<_>>()
+                });
+                self.respond(id, found)
+            }
+            _ => {
+                let response = Response::new_err(
+                    id,
+                    ErrorCode::MethodNotFound as i32,
+                    format!("unsupported request {}", request.method),
+                );
+                self.connection.sender.send(Message::Response(response))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `answer` with the symbol at a position, in the world of the file's group.
+    fn at<T>(
+        &self,
+        uri: &Uri,
+        position: lsp_types::Position,
+        answer: impl FnOnce(&Loaded, &nav::Symbol) -> T,
+    ) -> Option<T> {
+        let path = path_of(uri)?;
+        let group = self.workspace.component(&path);
+        let loaded = self.workspace.load_files(&group);
+        let file = loaded.id(&path)?;
+        let offset = convert::offset(loaded.sources.get(file).text(), position);
+        let world = loaded.world(&self.workspace.config.options);
+        let symbol = nav::symbol_at(&world, file, offset)?;
+        Some(answer(&loaded, &symbol))
+    }
+}
+
+fn location(loaded: &Loaded, span: Span) -> Option<Location> {
+    let path = loaded.path(span.file)?;
+    let text = loaded.sources.get(span.file).text();
+    Some(Location {
+        uri: convert::path_to_uri(path)?,
+        range: convert::range(text, span.start as usize, span.end as usize),
+    })
+}
+
+fn parse<P: serde::de::DeserializeOwned>(request: Request) -> Result<P, Error> {
+    Ok(serde_json::from_value(request.params)?)
+}
+
+/// The path of a document, as the workspace keys it (canonical when the file exists).
+fn path_of(uri: &Uri) -> Option<PathBuf> {
+    let path = convert::uri_to_path(uri)?;
+    Some(canonical(&path))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
