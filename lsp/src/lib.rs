@@ -19,8 +19,9 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics, ShowMessage,
 };
-use lsp_types::request::{GotoDefinition, HoverRequest, References, Request as _};
+use lsp_types::request::{Completion, GotoDefinition, HoverRequest, References, Request as _};
 use lsp_types::{
+    CompletionItem, CompletionItemKind, CompletionOptions, CompletionParams, Documentation,
     GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
     HoverProviderCapability, InitializeParams, InitializeResult, Location, MarkupContent,
     MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ReferenceParams, ServerCapabilities,
@@ -117,6 +118,10 @@ fn capabilities() -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".to_string(), "(".to_string()]),
+            ..CompletionOptions::default()
+        }),
         ..ServerCapabilities::default()
     }
 }
@@ -283,6 +288,12 @@ impl Server<'_> {
                 });
                 self.respond(id, found)
             }
+            Completion::METHOD => {
+                let p: CompletionParams = parse(request)?;
+                let at = p.text_document_position;
+                let items = self.completions(&at.text_document.uri, at.position);
+                self.respond(id, items)
+            }
             _ => {
                 let response = Response::new_err(
                     id,
@@ -293,6 +304,33 @@ impl Server<'_> {
                 Ok(())
             }
         }
+    }
+
+    fn completions(&self, uri: &Uri, position: lsp_types::Position) -> Vec<CompletionItem> {
+        let Some(path) = path_of(uri) else {
+            return Vec::new();
+        };
+        let loaded = self.workspace.load_files(&self.workspace.component(&path));
+        let Some(file) = loaded.id(&path) else {
+            return Vec::new();
+        };
+        let offset = convert::offset(loaded.sources.get(file).text(), position);
+        let world = loaded.world(&self.workspace.config.options);
+        nav::complete(&world, file, offset)
+            .into_iter()
+            .map(|c| CompletionItem {
+                label: c.label,
+                kind: Some(CompletionItemKind::VARIABLE),
+                detail: Some(c.detail),
+                documentation: c.documentation.map(|value| {
+                    Documentation::MarkupContent(MarkupContent {
+                        kind: MarkupKind::Markdown,
+                        value,
+                    })
+                }),
+                ..CompletionItem::default()
+            })
+            .collect()
     }
 
     /// Calls `answer` with the symbol at a position, in the world of the file's group.

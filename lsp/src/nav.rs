@@ -443,3 +443,150 @@ fn resource_hover(world: &World, doc: &Document) -> String {
     }
     out
 }
+
+/// One completion: the text to insert, a short detail and its documentation.
+pub struct Completion {
+    pub label: String,
+    pub detail: String,
+    pub documentation: Option<String>,
+}
+
+fn completion(label: &str, detail: &str, documentation: Option<String>) -> Completion {
+    Completion {
+        label: label.to_string(),
+        detail: detail.to_string(),
+        documentation,
+    }
+}
+
+/// What may be written at byte `offset` of `file`: the next segment of a `$(...)` reference
+/// being typed (`params.`, `tasks.<t>.results.`, `workspaces.`, `context.`), or a pipeline
+/// task's name in `runAfter`.
+pub fn complete(world: &World, file: FileId, offset: usize) -> Vec<Completion> {
+    let Some((_, doc)) = world
+        .documents
+        .iter()
+        .enumerate()
+        .find(|(_, d)| contains(d.span, file, offset))
+    else {
+        return Vec::new();
+    };
+    let text = world.sources.get(file).text();
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    if let Some(open) = before.rfind("$(")
+        && !before[open..].contains(')')
+    {
+        return complete_reference(doc, world, offset, &before[open + 2..]);
+    }
+    if in_run_after(text, line_start, before)
+        && let Some(pipeline) = pipeline_at(doc, offset)
+    {
+        let here = task_at(pipeline, offset).map(|t| t.name.value.as_str());
+        return pipeline
+            .tasks
+            .iter()
+            .filter(|t| Some(t.name.value.as_str()) != here)
+            .map(|t| completion(&t.name.value, "pipeline task", None))
+            .collect();
+    }
+    Vec::new()
+}
+
+/// Is the cursor in a `runAfter` list (`runAfter: [a, |` or a `- |` item below it)?
+fn in_run_after(text: &str, line_start: usize, before: &str) -> bool {
+    if before.trim_start().starts_with("runAfter:") {
+        return true;
+    }
+    if !before.trim_start().starts_with('-') {
+        return false;
+    }
+    text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.starts_with('-') && !l.is_empty())
+        .is_some_and(|l| l.starts_with("runAfter:"))
+}
+
+fn complete_reference(
+    doc: &Document,
+    world: &World,
+    offset: usize,
+    typed: &str,
+) -> Vec<Completion> {
+    let segments: Vec<&str> = typed.split('.').collect();
+    match segments.as_slice() {
+        [_] => ["params", "tasks", "workspaces", "context", "results"]
+            .iter()
+            .map(|p| completion(p, "reference", None))
+            .collect(),
+        ["params", _] => param_scopes(doc, offset)
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let ty = p.r#type.as_ref().map_or("string", |t| t.value.as_str());
+                completion(
+                    &p.name.value,
+                    &format!("param: {ty}"),
+                    Some(param_hover(world, p)),
+                )
+            })
+            .collect(),
+        ["tasks", _] => pipeline_at(doc, offset)
+            .map(|p| {
+                p.tasks
+                    .iter()
+                    .map(|t| completion(&t.name.value, "pipeline task", None))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ["tasks", _, _] => vec![completion("results", "the task's results", None)],
+        ["tasks", task, "results", _] => pipeline_at(doc, offset)
+            .and_then(|p| pipeline_task_named(p, task))
+            .and_then(|t| Some((t, world.resolve_pipeline_task(t).spec()?)))
+            .map(|(t, spec)| {
+                spec.results
+                    .iter()
+                    .map(|r| {
+                        let ty = r.r#type.as_ref().map_or("string", |t| t.value.as_str());
+                        let doc = result_hover(world, &t.name.value, r);
+                        completion(&r.name.value, &format!("result: {ty}"), Some(doc))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ["workspaces", _] => workspace_names(doc, offset)
+            .into_iter()
+            .map(|w| completion(&w, "workspace", None))
+            .collect(),
+        ["workspaces", _, _] => ["path", "bound", "claim", "volume"]
+            .iter()
+            .map(|a| completion(a, "workspace attribute", None))
+            .collect(),
+        ["context", ..] => vars::ContextVar::ALL
+            .iter()
+            .map(|v| completion(v.as_str(), "context", None))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn workspace_names(doc: &Document, offset: usize) -> Vec<String> {
+    let in_task = |spec: &TaskSpec| {
+        spec.workspaces
+            .iter()
+            .map(|w| w.name.value.clone())
+            .collect()
+    };
+    match &doc.resource {
+        Resource::Task(spec) => in_task(spec),
+        Resource::TaskRun(run) => run.task_spec.as_ref().map(in_task).unwrap_or_default(),
+        Resource::Pipeline(spec) => task_at(spec, offset)
+            .and_then(|t| t.task_spec.as_ref())
+            .map(|e| in_task(&e.task))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}

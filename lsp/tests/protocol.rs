@@ -354,3 +354,48 @@ fn edits_recheck_the_connected_files() {
     assert_eq!(closed["diagnostics"].as_array().map(Vec::len), Some(2));
     assert_eq!(client.shutdown(), Value::Null);
 }
+
+#[test]
+fn completion_of_references_and_run_after() {
+    let root = workspace();
+    let pipeline = root.join("pipeline.yaml");
+    let text = std::fs::read_to_string(&pipeline).unwrap_or_default();
+    // References being typed, as an editor has them before the closing `)`.
+    let typing = text
+        .replace("digset)\"", "\"")
+        .replace("$(params.image)", "$(params.");
+    let mut client = Client::start(&root);
+    let item = json!({"uri": uri(&pipeline), "languageId": "yaml", "version": 1, "text": typing});
+    client.notify("textDocument/didOpen", json!({"textDocument": item}));
+    let end_of = |needle: &str| {
+        let offset = typing.find(needle).map_or(0, |i| i + needle.len());
+        let p = tkc_lsp::convert::position(&typing, offset);
+        json!({"line": p.line, "character": p.character})
+    };
+    let mut answers = serde_json::Map::new();
+    for needle in [
+        "$(params.",
+        "$(tasks.build.results.",
+        "$(tasks.",
+        "runAfter: [",
+    ] {
+        let at = if needle == "$(tasks." {
+            end_of("ü🚀 $(tasks.")
+        } else {
+            end_of(needle)
+        };
+        let items = client.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri(&pipeline)}, "position": at}),
+        );
+        let labels: Vec<Value> = items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| json!([i["label"], i["detail"]]))
+            .collect();
+        answers.insert(needle.to_string(), Value::Array(labels));
+    }
+    insta::assert_json_snapshot!(Value::Object(answers));
+    client.shutdown();
+}
