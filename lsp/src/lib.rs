@@ -219,26 +219,52 @@ impl Server<'_> {
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let dirty: Vec<PathBuf> = std::mem::take(&mut self.dirty).into_iter().collect();
-        for group in self.workspace.groups(&dirty) {
-            let (loaded, by_file) = self.workspace.check_group(&group);
-            for (id, found) in by_file {
-                let Some(path) = loaded.path(id) else {
-                    continue;
-                };
-                let Some(uri) = convert::path_to_uri(path) else {
-                    continue;
-                };
-                let diagnostics = found
-                    .iter()
-                    .map(|d| diagnostics::to_lsp(&loaded, d))
-                    .collect();
-                self.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
-                    uri,
-                    diagnostics,
-                    version: self.versions.get(path).copied(),
-                })?;
+        let mut pending: Vec<PathBuf> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let mut done: BTreeSet<PathBuf> = BTreeSet::new();
+        // A second round only when an edit changed which resources a file defines or
+        // references: the files it is now connected to are checked with it.
+        while !pending.is_empty() {
+            let mut next = BTreeSet::new();
+            for group in self.workspace.groups(&pending) {
+                let checked = self.workspace.check_group(&group);
+                self.publish(&checked)?;
+                done.extend(group);
+                let changed = self
+                    .workspace
+                    .update_names(&checked.loaded, &checked.documents);
+                for path in changed {
+                    next.extend(
+                        self.workspace
+                            .component(&path)
+                            .into_iter()
+                            .filter(|p| !done.contains(p))
+                            .filter(|p| !self.workspace.files.get(p).is_some_and(|f| f.library)),
+                    );
+                }
             }
+            pending = next.into_iter().collect();
+        }
+        Ok(())
+    }
+
+    fn publish(&self, checked: &workspace::Checked) -> Result<(), Error> {
+        let loaded = &checked.loaded;
+        for (id, found) in &checked.by_file {
+            let Some(path) = loaded.path(*id) else {
+                continue;
+            };
+            let Some(uri) = convert::path_to_uri(path) else {
+                continue;
+            };
+            let diagnostics = found
+                .iter()
+                .map(|d| diagnostics::to_lsp(loaded, d))
+                .collect();
+            self.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version: self.versions.get(path).copied(),
+            })?;
         }
         Ok(())
     }

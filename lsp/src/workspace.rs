@@ -34,6 +34,15 @@ pub struct Workspace {
     pub files: BTreeMap<PathBuf, File>,
 }
 
+/// What checking a group found.
+pub struct Checked {
+    pub loaded: Loaded,
+    /// Findings per checked file (an empty list for a clean one).
+    pub by_file: BTreeMap<FileId, Vec<Diagnostic>>,
+    /// The decoded documents (those of library files too).
+    pub documents: Vec<Document>,
+}
+
 /// A set of files loaded into one source map, for a check or a question about them.
 pub struct Loaded {
     pub sources: SourceMap,
@@ -109,15 +118,26 @@ impl Workspace {
             return;
         }
         let (text, _) = source::decode_text(bytes);
-        self.set(path, text, library);
+        let names = names(&path, &text, &self.config.options);
+        self.files.insert(
+            path,
+            File {
+                text,
+                library,
+                names,
+            },
+        );
     }
 
     /// Sets a file's text (an open document's, or the disk's); returns the files whose
-    /// findings may have changed: those connected to it before and after the change.
+    /// findings may have changed: those connected to it. The names that connect it keep their
+    /// last value until the file is checked ([`Workspace::update_names`]), so that an edit
+    /// is parsed once.
     pub fn set(&mut self, path: PathBuf, text: String, library: bool) -> Vec<PathBuf> {
-        let before = self.component(&path);
-        let names = names(&path, &text, &self.config.options);
-        let library = self.files.get(&path).map_or(library, |f| f.library);
+        let (library, names) = match self.files.get(&path) {
+            Some(file) => (file.library, file.names.clone()),
+            None => (library, Names::default()),
+        };
         self.files.insert(
             path.clone(),
             File {
@@ -126,9 +146,35 @@ impl Workspace {
                 names,
             },
         );
-        let mut affected: BTreeSet<PathBuf> = before.into_iter().collect();
-        affected.extend(self.component(&path));
-        affected.into_iter().collect()
+        self.component(&path)
+    }
+
+    /// Takes the names of the checked files' resources from the documents a check decoded;
+    /// returns the files whose names changed (their connections may have).
+    pub fn update_names(&mut self, loaded: &Loaded, documents: &[Document]) -> Vec<PathBuf> {
+        let mut found: BTreeMap<FileId, Names> = loaded
+            .checked
+            .iter()
+            .map(|&id| (id, Names::default()))
+            .collect();
+        for doc in documents {
+            if let Some(names) = found.get_mut(&doc.file()) {
+                add_names(doc, names);
+            }
+        }
+        let mut changed = Vec::new();
+        for (id, names) in found {
+            let Some(path) = loaded.path(id) else {
+                continue;
+            };
+            if let Some(file) = self.files.get_mut(path)
+                && file.names != names
+            {
+                file.names = names;
+                changed.push(path.to_path_buf());
+            }
+        }
+        changed
     }
 
     /// Marks a document closed and takes its text back from disk.
@@ -216,7 +262,7 @@ impl Workspace {
 
     /// Checks the files connected to `path` and returns the findings per checked file (every
     /// checked file of the group has an entry, so that fixed findings are cleared).
-    pub fn check_group(&self, group: &[PathBuf]) -> (Loaded, BTreeMap<FileId, Vec<Diagnostic>>) {
+    pub fn check_group(&self, group: &[PathBuf]) -> Checked {
         let loaded = self.load_files(group);
         let result = loaded.check(&self.config.options);
         let mut by_file: BTreeMap<FileId, Vec<Diagnostic>> =
@@ -230,7 +276,11 @@ impl Workspace {
                 list.push(diagnostic);
             }
         }
-        (loaded, by_file)
+        Checked {
+            loaded,
+            by_file,
+            documents: result.documents,
+        }
     }
 }
 
@@ -249,12 +299,16 @@ fn names(path: &Path, text: &str, options: &Options) -> Names {
     let (documents, _) = tkc_compiler::decode_file(&sources, id, options);
     let mut names = Names::default();
     for doc in &documents {
-        if let Some(name) = &doc.metadata.name {
-            names.defines.insert(name.value.clone());
-        }
-        references(doc, &mut names.references);
+        add_names(doc, &mut names);
     }
     names
+}
+
+fn add_names(doc: &Document, names: &mut Names) {
+    if let Some(name) = &doc.metadata.name {
+        names.defines.insert(name.value.clone());
+    }
+    references(doc, &mut names.references);
 }
 
 fn references(doc: &Document, out: &mut BTreeSet<String>) {

@@ -399,3 +399,28 @@ fn completion_of_references_and_run_after() {
     insta::assert_json_snapshot!(Value::Object(answers));
     client.shutdown();
 }
+
+/// A new document, not on disk, that references the workspace's Task: the first check finds
+/// its names, and the second checks it with the Task's file (the param binding is missing).
+#[test]
+fn a_new_document_is_checked_with_the_files_it_references() {
+    let root = workspace();
+    let path = root.join("new-pipeline.yaml");
+    let text = "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: other\nspec:\n  tasks:\n    - name: b\n      taskRef:\n        name: build\n";
+    let mut client = Client::start(&root);
+    let item = json!({"uri": uri(&path), "languageId": "yaml", "version": 1, "text": text});
+    client.notify("textDocument/didOpen", json!({"textDocument": item}));
+    let mut codes = Vec::new();
+    // Published twice: alone, then with the Task; the last one counts.
+    for _ in 0..2 {
+        let published = client.diagnostics(&path);
+        codes = published["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["code"].clone())
+            .collect();
+    }
+    assert_eq!(codes, [json!("tkc::params::missing")]);
+    client.shutdown();
+}
