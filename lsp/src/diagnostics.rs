@@ -61,8 +61,66 @@ pub fn to_lsp(loaded: &Loaded, diagnostic: &Diagnostic) -> lsp_types::Diagnostic
         message,
         related_information: (!related.is_empty()).then_some(related),
         tags: None,
-        data: None,
+        data: fix(loaded, diagnostic),
     }
+}
+
+/// The edit a "did you mean `x`?" help asks for, as a diagnostic's `data` (the client hands it
+/// back in `textDocument/codeAction`): the name in the finding's span closest to `x` replaced
+/// by `x`.
+fn fix(loaded: &Loaded, diagnostic: &Diagnostic) -> Option<serde_json::Value> {
+    let help = diagnostic.help.as_deref()?;
+    let rest = &help[help.find("did you mean `")? + "did you mean `".len()..];
+    let wanted = &rest[..rest.find('`')?];
+    let span = diagnostic.primary_span()?;
+    let text = loaded.sources.text(span);
+    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/');
+    let mut tokens = Vec::new();
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (is_name(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                tokens.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    // The misspelt name is the last one close to the suggestion (`$(tasks.build.results.x)`).
+    let candidates = [wanted];
+    let (from, to) = tokens.into_iter().rev().find_map(|(s, e)| {
+        // A dotted token is matched by its last segments too (`results.digset`).
+        let token = &text[s..e];
+        token
+            .char_indices()
+            .filter(|&(i, c)| i == 0 || c == '.')
+            .map(|(i, c)| if c == '.' { i + 1 } else { i })
+            .find(|&i| tkc_compiler::suggest::did_you_mean(&token[i..], candidates) == Some(wanted))
+            .map(|i| (s + i, e))
+    })?;
+    let file = loaded.sources.get(span.file).text();
+    let start = span.start as usize + from;
+    let end = span.start as usize + to;
+    let old = &text[from..to];
+    serde_json::to_value(Fix {
+        title: format!("Replace `{old}` with `{wanted}`"),
+        range: convert::range(file, start, end),
+        new_text: wanted.to_string(),
+    })
+    .ok()
+}
+
+/// A quick fix carried in a diagnostic's `data`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fix {
+    pub title: String,
+    pub range: Range,
+    pub new_text: String,
 }
 
 fn range(loaded: &Loaded, span: Span) -> Range {

@@ -19,15 +19,20 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics, ShowMessage,
 };
-use lsp_types::request::{Completion, GotoDefinition, HoverRequest, References, Request as _};
-use lsp_types::{
-    CompletionItem, CompletionItemKind, CompletionOptions, CompletionParams, Documentation,
-    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
-    HoverProviderCapability, InitializeParams, InitializeResult, Location, MarkupContent,
-    MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ReferenceParams, ServerCapabilities,
-    ServerInfo, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind,
-    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+use lsp_types::request::{
+    CodeActionRequest, Completion, GotoDefinition, HoverRequest, References, Request as _,
 };
+use lsp_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionProviderCapability, CompletionItem, CompletionItemKind, CompletionOptions,
+    CompletionParams, Documentation, GotoDefinitionParams, GotoDefinitionResponse, Hover,
+    HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    Location, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
+    ReferenceParams, ServerCapabilities, ServerInfo, ShowMessageParams, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Uri,
+    WorkspaceEdit,
+};
+use lsp_types::{DocumentChanges, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tkc_compiler::source::Span;
@@ -118,6 +123,7 @@ fn capabilities() -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".to_string(), "(".to_string()]),
             ..CompletionOptions::default()
@@ -196,8 +202,7 @@ impl Server<'_> {
                     serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(params)
                     && let Some(path) = path_of(&p.text_document.uri)
                 {
-                    let affected = self.workspace.component(&path);
-                    self.dirty.extend(affected);
+                    self.dirty.insert(path);
                 }
             }
             DidCloseTextDocument::METHOD => {
@@ -219,30 +224,37 @@ impl Server<'_> {
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let mut pending: Vec<PathBuf> = std::mem::take(&mut self.dirty).into_iter().collect();
-        let mut done: BTreeSet<PathBuf> = BTreeSet::new();
-        // A second round only when an edit changed which resources a file defines or
-        // references: the files it is now connected to are checked with it.
-        while !pending.is_empty() {
-            let mut next = BTreeSet::new();
-            for group in self.workspace.groups(&pending) {
-                let checked = self.workspace.check_group(&group);
-                self.publish(&checked)?;
-                done.extend(group);
-                let changed = self
-                    .workspace
-                    .update_names(&checked.loaded, &checked.documents);
-                for path in changed {
-                    next.extend(
-                        self.workspace
-                            .component(&path)
-                            .into_iter()
-                            .filter(|p| !done.contains(p))
-                            .filter(|p| !self.workspace.files.get(p).is_some_and(|f| f.library)),
-                    );
-                }
+        let dirty: Vec<PathBuf> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let affected = self.workspace.dependents(&dirty);
+        let checked = self.workspace.check_files(&affected);
+        self.publish(&checked)?;
+        // When an edit changed which resources a file defines or references, the files that
+        // now depend on it are checked too (the edited ones already were, with their new
+        // context, since the check itself decoded them).
+        let changed = self
+            .workspace
+            .update_names(&checked.loaded, &checked.documents);
+        if !changed.is_empty() {
+            let again: BTreeSet<PathBuf> = self
+                .workspace
+                .dependents(&changed)
+                .into_iter()
+                .filter(|p| !affected.contains(p))
+                .collect();
+            let new_context = self.workspace.context(&changed);
+            let missed_context = new_context
+                .iter()
+                .any(|p| !checked.loaded.paths.contains(p));
+            let mut recheck = again;
+            if missed_context {
+                recheck.extend(changed);
             }
-            pending = next.into_iter().collect();
+            if !recheck.is_empty() {
+                let checked = self.workspace.check_files(&recheck);
+                self.publish(&checked)?;
+                self.workspace
+                    .update_names(&checked.loaded, &checked.documents);
+            }
         }
         Ok(())
     }
@@ -313,6 +325,37 @@ impl Server<'_> {
                         .collect::<Vec<_>>()
                 });
                 self.respond(id, found)
+            }
+            CodeActionRequest::METHOD => {
+                let p: CodeActionParams = parse(request)?;
+                let uri = p.text_document.uri;
+                let actions: Vec<CodeActionOrCommand> = p
+                    .context
+                    .diagnostics
+                    .into_iter()
+                    .filter_map(|d| {
+                        let fix: diagnostics::Fix = serde_json::from_value(d.data.clone()?).ok()?;
+                        let edit = TextDocumentEdit {
+                            text_document: OptionalVersionedTextDocumentIdentifier {
+                                uri: uri.clone(),
+                                version: None,
+                            },
+                            edits: vec![OneOf::Left(TextEdit::new(fix.range, fix.new_text))],
+                        };
+                        Some(CodeActionOrCommand::CodeAction(CodeAction {
+                            title: fix.title,
+                            kind: Some(CodeActionKind::QUICKFIX),
+                            diagnostics: Some(vec![d]),
+                            edit: Some(WorkspaceEdit {
+                                document_changes: Some(DocumentChanges::Edits(vec![edit])),
+                                ..WorkspaceEdit::default()
+                            }),
+                            is_preferred: Some(true),
+                            ..CodeAction::default()
+                        }))
+                    })
+                    .collect();
+                self.respond(id, actions)
             }
             Completion::METHOD => {
                 let p: CompletionParams = parse(request)?;

@@ -129,8 +129,8 @@ impl Workspace {
         );
     }
 
-    /// Sets a file's text (an open document's, or the disk's); returns the files whose
-    /// findings may have changed: those connected to it. The names that connect it keep their
+    /// Sets a file's text (an open document's, or the disk's); returns the files to re-check
+    /// with their dependents ([`Workspace::dependents`]). The names that connect it keep their
     /// last value until the file is checked ([`Workspace::update_names`]), so that an edit
     /// is parsed once.
     pub fn set(&mut self, path: PathBuf, text: String, library: bool) -> Vec<PathBuf> {
@@ -146,7 +146,7 @@ impl Workspace {
                 names,
             },
         );
-        self.component(&path)
+        vec![path]
     }
 
     /// Takes the names of the checked files' resources from the documents a check decoded;
@@ -220,19 +220,65 @@ impl Workspace {
         order
     }
 
-    /// Partitions `paths` into connected groups (each path in one group).
-    pub fn groups(&self, paths: &[PathBuf]) -> Vec<Vec<PathBuf>> {
-        let mut done: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut out = Vec::new();
-        for path in paths {
-            if done.contains(path) || !self.files.contains_key(path) {
+    /// The files whose findings an edit of `paths` may change: themselves, the files that
+    /// reference a resource they define (transitively: a PipelineRun of a Pipeline of an
+    /// edited Task), and those defining the same names (duplicates). A Task's findings do not
+    /// depend on the Pipelines that run it, so editing a Pipeline re-checks that Pipeline only.
+    pub fn dependents(&self, paths: &[PathBuf]) -> BTreeSet<PathBuf> {
+        self.closure(paths, |from, other| {
+            meets(&other.references, &from.defines) || meets(&other.defines, &from.defines)
+        })
+    }
+
+    /// What checking `paths` needs besides them: the files defining what they reference,
+    /// transitively, and those defining the same names.
+    pub fn context(&self, paths: &[PathBuf]) -> BTreeSet<PathBuf> {
+        self.closure(paths, |from, other| {
+            meets(&from.references, &other.defines) || meets(&other.defines, &from.defines)
+        })
+    }
+
+    fn closure(
+        &self,
+        paths: &[PathBuf],
+        edge: impl Fn(&Names, &Names) -> bool,
+    ) -> BTreeSet<PathBuf> {
+        let mut seen: BTreeSet<PathBuf> = paths
+            .iter()
+            .filter(|p| self.files.contains_key(*p))
+            .cloned()
+            .collect();
+        let mut queue: Vec<PathBuf> = seen.iter().cloned().collect();
+        while let Some(current) = queue.pop() {
+            let Some(from) = self.files.get(&current) else {
                 continue;
+            };
+            for (path, other) in &self.files {
+                if !seen.contains(path) && edge(&from.names, &other.names) {
+                    seen.insert(path.clone());
+                    queue.push(path.clone());
+                }
             }
-            let group = self.component(path);
-            done.extend(group.iter().cloned());
-            out.push(group);
         }
-        out
+        seen
+    }
+
+    /// Checks `paths` (those not from search paths), with the files they need loaded as
+    /// library files: only `paths` are reported on.
+    pub fn check_files(&self, paths: &BTreeSet<PathBuf>) -> Checked {
+        let list: Vec<PathBuf> = paths.iter().cloned().collect();
+        let context = self.context(&list);
+        let mut loaded = self.load_files(&list);
+        for path in context.difference(paths) {
+            if let Some(file) = self.files.get(path) {
+                let id = loaded
+                    .sources
+                    .add(path.to_string_lossy().into_owned(), file.text.clone());
+                loaded.paths.push(path.clone());
+                loaded.library.push(id);
+            }
+        }
+        self.check_loaded(loaded)
     }
 
     /// Loads `paths` (library files as library) into one source map.
@@ -260,10 +306,9 @@ impl Workspace {
         }
     }
 
-    /// Checks the files connected to `path` and returns the findings per checked file (every
-    /// checked file of the group has an entry, so that fixed findings are cleared).
-    pub fn check_group(&self, group: &[PathBuf]) -> Checked {
-        let loaded = self.load_files(group);
+    /// Checks the loaded files and returns the findings per checked file (every checked file
+    /// has an entry, so that fixed findings are cleared).
+    fn check_loaded(&self, loaded: Loaded) -> Checked {
         let result = loaded.check(&self.config.options);
         let mut by_file: BTreeMap<FileId, Vec<Diagnostic>> =
             loaded.checked.iter().map(|&id| (id, Vec::new())).collect();
@@ -284,8 +329,11 @@ impl Workspace {
     }
 }
 
+fn meets(x: &BTreeSet<String>, y: &BTreeSet<String>) -> bool {
+    x.iter().any(|n| y.contains(n))
+}
+
 fn connected(a: &Names, b: &Names) -> bool {
-    let meets = |x: &BTreeSet<String>, y: &BTreeSet<String>| x.iter().any(|n| y.contains(n));
     meets(&a.references, &b.defines)
         || meets(&b.references, &a.defines)
         || meets(&a.defines, &b.defines)
