@@ -20,7 +20,8 @@ use lsp_types::notification::{
     Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, GotoDefinition, HoverRequest, References, Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References,
+    Request as _,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
@@ -33,6 +34,7 @@ use lsp_types::{
     WorkspaceEdit,
 };
 use lsp_types::{DocumentChanges, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit};
+use lsp_types::{DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, SymbolKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tkc_compiler::source::Span;
@@ -123,6 +125,7 @@ fn capabilities() -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".to_string(), "(".to_string()]),
@@ -357,6 +360,11 @@ impl Server<'_> {
                     .collect();
                 self.respond(id, actions)
             }
+            DocumentSymbolRequest::METHOD => {
+                let p: DocumentSymbolParams = parse(request)?;
+                let symbols = self.outline(&p.text_document.uri);
+                self.respond(id, DocumentSymbolResponse::Nested(symbols))
+            }
             Completion::METHOD => {
                 let p: CompletionParams = parse(request)?;
                 let at = p.text_document_position;
@@ -373,6 +381,49 @@ impl Server<'_> {
                 Ok(())
             }
         }
+    }
+
+    fn outline(&self, uri: &Uri) -> Vec<DocumentSymbol> {
+        let Some(path) = path_of(uri) else {
+            return Vec::new();
+        };
+        let loaded = self.workspace.load_files(std::slice::from_ref(&path));
+        let Some(file) = loaded.id(&path) else {
+            return Vec::new();
+        };
+        let world = loaded.world(&self.workspace.config.options);
+        let text = loaded.sources.get(file).text();
+        fn symbol(text: &str, o: nav::Outline, top: bool) -> DocumentSymbol {
+            let range = |s: Span| convert::range(text, s.start as usize, s.end as usize);
+            #[allow(deprecated)]
+            DocumentSymbol {
+                name: if o.name.is_empty() {
+                    o.detail.clone()
+                } else {
+                    o.name
+                },
+                detail: Some(o.detail),
+                kind: if top {
+                    SymbolKind::CLASS
+                } else {
+                    SymbolKind::FUNCTION
+                },
+                tags: None,
+                deprecated: None,
+                range: range(o.span),
+                selection_range: range(o.name_span),
+                children: Some(
+                    o.children
+                        .into_iter()
+                        .map(|c| symbol(text, c, false))
+                        .collect(),
+                ),
+            }
+        }
+        nav::outline(&world, file)
+            .into_iter()
+            .map(|o| symbol(text, o, true))
+            .collect()
     }
 
     fn completions(&self, uri: &Uri, position: lsp_types::Position) -> Vec<CompletionItem> {

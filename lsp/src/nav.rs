@@ -590,3 +590,55 @@ fn workspace_names(doc: &Document, offset: usize) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// An outline entry: a resource, its pipeline tasks or steps.
+pub struct Outline {
+    pub name: String,
+    pub detail: String,
+    /// The whole entry (a resource's document; a task's or step's name).
+    pub span: Span,
+    pub name_span: Span,
+    pub children: Vec<Outline>,
+}
+
+/// The outline of a file: each resource with its pipeline tasks (and `finally` tasks) or its
+/// steps.
+pub fn outline(world: &World, file: FileId) -> Vec<Outline> {
+    let leaf = |name: &tkc_compiler::model::Str, detail: &str| Outline {
+        name: name.value.clone(),
+        detail: detail.to_string(),
+        span: name.span,
+        name_span: name.span,
+        children: Vec::new(),
+    };
+    let steps = |spec: &TaskSpec| -> Vec<Outline> {
+        spec.steps
+            .iter()
+            .filter_map(|s| s.name.as_ref().map(|n| leaf(n, "step")))
+            .collect()
+    };
+    world
+        .documents
+        .iter()
+        .filter(|d| d.file() == file)
+        .map(|doc| {
+            let children = match &doc.resource {
+                Resource::Task(spec) => steps(spec),
+                Resource::Pipeline(spec) => spec
+                    .tasks
+                    .iter()
+                    .map(|t| leaf(&t.name, "task"))
+                    .chain(spec.finally.iter().map(|t| leaf(&t.name, "finally")))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Outline {
+                name: doc.name().to_string(),
+                detail: doc.kind.as_str().to_string(),
+                span: doc.span,
+                name_span: doc.name_span(),
+                children,
+            }
+        })
+        .collect()
+}

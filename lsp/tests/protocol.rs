@@ -460,3 +460,33 @@ fn code_action_fixes_a_misspelt_result() {
     );
     client.shutdown();
 }
+
+#[test]
+fn document_symbols_are_tasks_and_steps() {
+    let root = workspace();
+    let mut client = Client::start(&root);
+    let mut outline = serde_json::Map::new();
+    for file in ["pipeline.yaml", "tasks/build.yaml"] {
+        let symbols = client.request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri(&root.join(file))}}),
+        );
+        let names: Vec<Value> = symbols
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let children: Vec<Value> = s["children"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| json!([c["name"], c["detail"], c["selectionRange"]["start"]]))
+                    .collect();
+                json!({"name": s["name"], "detail": s["detail"], "children": children})
+            })
+            .collect();
+        outline.insert(file.to_string(), Value::Array(names));
+    }
+    insta::assert_json_snapshot!(Value::Object(outline));
+    client.shutdown();
+}
