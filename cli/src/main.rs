@@ -36,6 +36,8 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Write the JSON Schemas of the Tekton resources (for editors) and of the plan.
     Schema(schema::SchemaArgs),
+    /// Serve the Language Server Protocol over stdio (for editors; see docs/editors.md).
+    Lsp,
 }
 
 /// When to colour output.
@@ -97,6 +99,13 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Lsp => match tkc_lsp::serve_stdio() {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("error: tkc lsp: {e}");
+                exit::USAGE
+            }
+        },
     };
     ExitCode::from(code)
 }
