@@ -1,5 +1,6 @@
 //! `tkc run`: check, lower, and run a PipelineRun, TaskRun, Pipeline or Task on this machine.
 
+mod kube;
 mod render;
 
 use crate::exit;
@@ -24,6 +25,15 @@ pub enum Output {
     Human,
     /// Only the JSON summary on stdout (logs go to stderr).
     Json,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// Steps as processes on this machine.
+    #[default]
+    Local,
+    /// Task attempts as pods on a Kubernetes cluster (tkc is the controller).
+    Kube,
 }
 
 #[derive(Args)]
@@ -53,6 +63,22 @@ pub struct RunArgs {
     /// Keep the run directory (attempt directories, results, workspaces) afterwards.
     #[arg(long)]
     keep: bool,
+    /// Where the run's task attempts run.
+    #[arg(long, value_enum, default_value_t)]
+    backend: BackendKind,
+    /// Kubernetes namespace [default: the context's, else `default`] (--backend kube).
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Kubeconfig context [default: the current context] (--backend kube).
+    #[arg(long, value_name = "CTX")]
+    context: Option<String>,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster] (--backend kube).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The static `tkc-entrypoint` pods mount [default: TKC_KUBE_ENTRYPOINT, else a static
+    /// `tkc-entrypoint` beside tkc or built by entrypoint/build-static.sh] (--backend kube).
+    #[arg(long, value_name = "FILE")]
+    entrypoint_binary: Option<PathBuf>,
     #[command(flatten)]
     source: SourceArgs,
 }
@@ -223,6 +249,32 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
         plan.run.generate_name = false;
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let code = match args.backend {
+        BackendKind::Local => execute_local(args, &runtime, plan, notes, color),
+        BackendKind::Kube => kube::execute(args, &runtime, plan, notes, color),
+    };
+    runtime.shutdown_background();
+    code
+}
+
+fn execute_local(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    plan: Plan,
+    notes: Vec<String>,
+    color: bool,
+) -> u8 {
     let (entrypoint, entrypoint_args) = match locate_entrypoint() {
         Some(found) => found,
         None => {
@@ -255,66 +307,21 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
         bwrap,
     };
     let backend = Arc::new(LocalBackend::new(config));
-    let parallel = args
-        .parallel
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::USAGE;
-        }
-    };
-    let live = args.output == Output::Human && std::io::stdout().is_terminal();
-    let output = args.output;
-    let (summary, interrupted) = runtime.block_on(async move {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            if wait_for_interrupt().await {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = cancel_tx.send(true);
-            }
-        });
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut renderer = render::Renderer::new(output, live, color);
-        for n in &notes {
-            renderer.note(n);
-        }
-        let printer = tokio::spawn(async move {
-            let mut rx = rx;
-            while let Some(event) = rx.recv().await {
-                renderer.event(&event);
-            }
-            renderer.finish();
-        });
-        let options = RunOptions {
-            name: plan.run.name.clone(),
-            uid: uuid(),
-            parallel,
-            cancel: cancel_rx,
-        };
-        let summary = tkc_runtime::run(&plan, backend, options, EventSink::new(tx)).await;
-        let _ = printer.await;
-        (
-            summary,
-            interrupted.load(std::sync::atomic::Ordering::SeqCst),
-        )
-    });
-    runtime.shutdown_background();
+    let (summary, interrupted) =
+        runtime.block_on(drive(args, &plan, backend, uuid(), notes, color));
     if args.keep {
         eprintln!("run directory kept: {}", root.display());
     } else {
         let _ = std::fs::remove_dir_all(&root);
     }
+    report(args, &summary, interrupted, color)
+}
+
+/// Prints the summary; the exit code.
+fn report(args: &RunArgs, summary: &RunSummary, interrupted: bool, color: bool) -> u8 {
     match args.output {
-        Output::Json => println!("{}", render::json_summary(&summary)),
-        Output::Human => print!("{}", render::human_summary(&summary, color)),
+        Output::Json => println!("{}", render::json_summary(summary)),
+        Output::Human => print!("{}", render::human_summary(summary, color)),
     }
     if interrupted {
         INTERRUPTED
@@ -323,6 +330,56 @@ fn execute(args: &RunArgs, mut plan: Plan, notes: Vec<String>, color: bool) -> u
     } else {
         exit::FAILED
     }
+}
+
+/// Runs the plan on `backend` with the live view; the summary and whether it was interrupted.
+async fn drive<B: tkc_runtime::backend::Backend>(
+    args: &RunArgs,
+    plan: &Plan,
+    backend: Arc<B>,
+    uid: String,
+    notes: Vec<String>,
+    color: bool,
+) -> (RunSummary, bool) {
+    let parallel = args
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let live = args.output == Output::Human && std::io::stdout().is_terminal();
+    let output = args.output;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let signals = tokio::spawn(async move {
+        if wait_for_interrupt().await {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut renderer = render::Renderer::new(output, live, color);
+    for n in &notes {
+        renderer.note(n);
+    }
+    let printer = tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(event) = rx.recv().await {
+            renderer.event(&event);
+        }
+        renderer.finish();
+    });
+    let options = RunOptions {
+        name: plan.run.name.clone(),
+        uid,
+        parallel,
+        cancel: cancel_rx,
+    };
+    let summary = tkc_runtime::run(plan, backend, options, EventSink::new(tx)).await;
+    let _ = printer.await;
+    signals.abort();
+    (
+        summary,
+        interrupted.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 /// Ctrl-C or SIGTERM; `false` if no handler could be installed.
@@ -401,7 +458,7 @@ fn random_suffix() -> String {
         .collect()
 }
 
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let b = random_bytes();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(

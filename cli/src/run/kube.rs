@@ -1,0 +1,108 @@
+//! `tkc run --backend kube`: the run's task attempts as pods on a cluster (`tkc_kube`), with
+//! the same live view and summary as a local run.
+
+use super::{Output, RunArgs, drive, report};
+use crate::exit;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tkc_compiler::plan::Plan;
+use tkc_kube::{ConnectOptions, KubeBackend, RunOptions};
+use tkc_runtime::backend::RunIdentity;
+
+/// How long the end of a run waits for the garbage collector to remove its pods.
+const CLEANUP_WAIT: Duration = Duration::from_secs(30);
+
+pub fn execute(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    plan: Plan,
+    notes: Vec<String>,
+    color: bool,
+) -> u8 {
+    let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let connect = ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let run = RunIdentity {
+        name: plan.run.name.clone(),
+        uid: super::uuid(),
+    };
+    let keep = args.keep;
+    let outcome = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        let backend =
+            KubeBackend::start(cluster, &plan, &run, RunOptions { entrypoint, keep }).await?;
+        let backend = Arc::new(backend);
+        let (summary, interrupted) =
+            drive(args, &plan, backend.clone(), run.uid.clone(), notes, color).await;
+        let cleanup = backend.finish(CLEANUP_WAIT).await;
+        if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
+            eprintln!(
+                "traffic: {}",
+                serde_json::to_string(&backend.traffic()).unwrap_or_default()
+            );
+        }
+        Ok::<_, String>((summary, interrupted, cleanup))
+    });
+    match outcome {
+        Ok((summary, interrupted, cleanup)) => {
+            if let Err(e) = cleanup {
+                eprintln!("warning: {e}");
+            }
+            if keep && args.output == Output::Human {
+                eprintln!(
+                    "run objects kept: ConfigMap {}{} and what it owns",
+                    tkc_kube::RUN_PREFIX,
+                    run.name
+                );
+            }
+            report(args, &summary, interrupted, color)
+        }
+        Err(message) => {
+            eprintln!("error: cannot run on Kubernetes: {message}");
+            exit::USAGE
+        }
+    }
+}
+
+/// The static entrypoint: `--entrypoint-binary`, else `TKC_KUBE_ENTRYPOINT`, else a static
+/// `tkc-entrypoint` beside tkc, else the one `entrypoint/build-static.sh` builds in the same
+/// target directory. A dynamically linked binary is refused (it would not run in an image).
+fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
+    let explicit = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("TKC_KUBE_ENTRYPOINT").map(PathBuf::from));
+    if let Some(path) = explicit {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("cannot read the entrypoint {}: {e}", path.display()))?;
+        tkc_pods::EntrypointBinary::inspect(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(bytes);
+    }
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let candidates = [
+        dir.join("tkc-entrypoint"),
+        dir.join("../x86_64-unknown-linux-musl/entrypoint/tkc-entrypoint"),
+        dir.join("../aarch64-unknown-linux-musl/entrypoint/tkc-entrypoint"),
+    ];
+    for c in &candidates {
+        if let Ok(bytes) = std::fs::read(c) {
+            if tkc_pods::EntrypointBinary::inspect(&bytes).is_ok() {
+                return Ok(bytes);
+            }
+        }
+    }
+    Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
+}
