@@ -604,9 +604,11 @@ impl KubeBackend {
                 if terminal(pod) {
                     break;
                 }
-                if steps_done(pod, &attempt.plan.pod.steps) {
-                    // Tekton's `stopSidecars`: the steps are done, the sidecars must go.
-                    if !sidecars.is_empty() && stopped.is_none() {
+                // Without sidecars the kubelet ends the pod itself once its steps are done
+                // (and its phase says whether it was evicted meanwhile); with sidecars,
+                // Tekton's `stopSidecars`: the steps are done, the sidecars must go.
+                if !sidecars.is_empty() && steps_done(pod, &attempt.plan.pod.steps) {
+                    if stopped.is_none() {
                         self.delete_pod(&pods, pod_name).await;
                     }
                     break;
