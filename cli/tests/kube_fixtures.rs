@@ -490,3 +490,45 @@ async fn ctrl_c_deletes_everything_of_the_run() {
     .await
     .expect("bounded");
 }
+
+/// The API traffic of a run, per task attempt: one create for the pod and one for its scripts
+/// ConfigMap, one patch for the ready annotation and one to record the outcome, one log
+/// stream per step, no get (nothing polls: everything else comes from the run's one watch),
+/// and a bounded number of watch events; per run, two creates (the owner object and the
+/// shared entrypoint ConfigMap) and one delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_traffic_per_attempt_is_bounded_and_nothing_polls() {
+    tokio::time::timeout(BOUND, async {
+        let dir = scratch("traffic");
+        let Some((server, kubeconfig)) = server(&dir).await else {
+            return;
+        };
+        let mut body = String::from("    tasks:\n");
+        for i in 0..10 {
+            body.push_str(&format!(
+                "      - name: t{i}\n        taskSpec:\n          steps:\n            - name: s\n              image: alpine\n              script: echo {i}\n"
+            ));
+        }
+        let file = write_pipeline(&dir, "traffic", &body);
+        let out = tkc(&kubeconfig, "traffic")
+            .args(["--output", "json"])
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let (summary, traffic) = summary(&out);
+        assert_eq!(summary["status"], "Succeeded");
+        eprintln!("traffic of 10 attempts: {traffic}");
+        let n = |k: &str| traffic[k].as_u64().unwrap();
+        assert_eq!(n("attempts"), 10);
+        assert_eq!(n("create"), 2 + 2 * 10);
+        assert_eq!(n("patch"), 2 * 10);
+        assert_eq!(n("delete"), 1);
+        assert_eq!(n("log"), 10);
+        assert_eq!(n("get"), 0);
+        assert!(n("watch_events") <= 12 * 10, "{traffic}");
+        server.stop().await;
+    })
+    .await
+    .expect("bounded");
+}

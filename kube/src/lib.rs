@@ -551,7 +551,8 @@ impl KubeBackend {
             .map(|s| s.container.clone())
             .collect();
         let mut ready_patched = false;
-        let mut logs: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
+        let mut logs: BTreeMap<usize, tokio::task::JoinHandle<()>> = BTreeMap::new();
+        let mut log_done: BTreeMap<usize, tokio::sync::watch::Receiver<bool>> = BTreeMap::new();
         let mut last: Option<Arc<Pod>> = None;
         let mut stopped: Option<Stop> = None;
         loop {
@@ -584,20 +585,14 @@ impl KubeBackend {
                         }
                     }
                 }
-                for step in &attempt.plan.pod.steps {
-                    if !logs.contains_key(&step.container)
-                        && container_started(pod, &step.container)
-                    {
+                for (i, step) in attempt.plan.pod.steps.iter().enumerate() {
+                    if !logs.contains_key(&i) && container_started(pod, &step.container) {
+                        let (done, done_rx) = tokio::sync::watch::channel(false);
+                        let previous = i.checked_sub(1).and_then(|p| log_done.get(&p).cloned());
+                        log_done.insert(i, done_rx);
                         logs.insert(
-                            step.container.clone(),
-                            self.stream_log(
-                                &pods,
-                                pod_name,
-                                &step.container,
-                                &step.name,
-                                attempt,
-                                events,
-                            ),
+                            i,
+                            self.stream_log(&pods, pod_name, step, attempt, events, previous, done),
                         );
                     }
                 }
@@ -653,21 +648,33 @@ impl KubeBackend {
         .await;
     }
 
+    /// Follows a step container's log. Its lines are shown after the previous step's (as
+    /// the steps ran): held back until that stream has ended.
+    #[allow(clippy::too_many_arguments)]
     fn stream_log(
         &self,
         pods: &Api<Pod>,
         pod: &str,
-        container: &str,
-        step: &str,
+        step: &tkc_compiler::plan::Step,
         attempt: &Attempt,
         events: &EventSink,
+        mut previous: Option<tokio::sync::watch::Receiver<bool>>,
+        done: tokio::sync::watch::Sender<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let pods = pods.clone();
-        let (pod, container, step) = (pod.to_string(), container.to_string(), step.to_string());
+        let (pod, container, step) = (pod.to_string(), step.container.clone(), step.name.clone());
         let task = attempt.task.clone();
         let events = events.clone();
         let traffic = self.traffic.clone();
         tokio::spawn(async move {
+            let emit = |line: String| {
+                events.emit(Event::StepLog {
+                    task: task.clone(),
+                    step: step.clone(),
+                    stream: Stream::Stdout,
+                    line,
+                })
+            };
             let params = LogParams {
                 container: Some(container),
                 follow: true,
@@ -678,16 +685,30 @@ impl KubeBackend {
                 pods.log_stream(&pod, &params)
             })
             .await;
-            let Ok(stream) = stream else { return };
-            let mut lines = std::pin::pin!(stream.lines());
-            while let Some(Ok(line)) = lines.next().await {
-                events.emit(Event::StepLog {
-                    task: task.clone(),
-                    step: step.clone(),
-                    stream: Stream::Stdout,
-                    line,
-                });
+            let mut held = Vec::new();
+            if let Ok(stream) = stream {
+                let mut lines = std::pin::pin!(stream.lines());
+                loop {
+                    tokio::select! {
+                        line = lines.next() => match line {
+                            Some(Ok(line)) if previous.is_some() => held.push(line),
+                            Some(Ok(line)) => emit(line),
+                            _ => break,
+                        },
+                        _ = previous_ended(&mut previous), if previous.is_some() => {
+                            previous = None;
+                            held.drain(..).for_each(emit);
+                        }
+                    }
+                }
             }
+            if previous.is_some() {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(10), previous_ended(&mut previous))
+                        .await;
+            }
+            held.into_iter().for_each(emit);
+            done.send_replace(true);
         })
     }
 
@@ -745,6 +766,13 @@ impl KubeBackend {
             }
         }
         out
+    }
+}
+
+/// Until the previous step's log stream has ended (or its task is gone).
+async fn previous_ended(previous: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(rx) = previous {
+        let _ = rx.wait_for(|done| *done).await;
     }
 }
 
