@@ -532,3 +532,89 @@ async fn api_traffic_per_attempt_is_bounded_and_nothing_polls() {
     .await
     .expect("bounded");
 }
+
+/// `tkc` SIGKILLed mid-run; `tkc run --attach` finishes the run from the cluster's state,
+/// each task run exactly once (the pods of the tasks that had started are the same objects),
+/// and `tkc runs` lists it with its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_finishes_a_run_whose_tkc_was_killed() {
+    tokio::time::timeout(BOUND, async {
+        let dir = scratch("attach");
+        let Some((server, kubeconfig)) = server(&dir).await else {
+            return;
+        };
+        let client = kube::Client::try_from(server.client_config()).unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "attach");
+        let file = write_pipeline(&dir, "attach", THREE_SLOW_TASKS);
+        let mut child = tkc(&kubeconfig, "attach")
+            .args(["--output", "json"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        running(&client, "attach", "attach-b-pod").await;
+        child.kill().await.unwrap(); // SIGKILL
+        let uid = |p: Pod| p.metadata.uid.unwrap_or_default();
+        let a = uid(pods.get("attach-a-pod").await.unwrap());
+        let b = uid(pods.get("attach-b-pod").await.unwrap());
+
+        let runs = tkc_runs(&kubeconfig).await;
+        assert_eq!(runs[0]["name"], "attach");
+        assert_eq!(runs[0]["status"], "Running");
+        assert_eq!(runs[0]["attempts_ended"], 1);
+
+        let out = tkc(&kubeconfig, "attach")
+            .args(["--attach", "attach", "--keep", "--output", "json"])
+            .output()
+            .await
+            .unwrap();
+        let (summary, _) = summary(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary["status"], "Succeeded", "{summary:#}\n{stderr}");
+        let attempts: Vec<_> = summary["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["attempts"].clone())
+            .collect();
+        assert_eq!(attempts, vec![serde_json::json!(1); 3]);
+        let mut names: Vec<String> = pods
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|p| p.metadata.name.unwrap_or_default())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["attach-a-pod", "attach-b-pod", "attach-c-pod"]);
+        assert_eq!(uid(pods.get("attach-a-pod").await.unwrap()), a);
+        assert_eq!(uid(pods.get("attach-b-pod").await.unwrap()), b);
+
+        let runs = tkc_runs(&kubeconfig).await;
+        assert_eq!(runs[0]["status"], "Succeeded");
+        assert_eq!(runs[0]["attempts_ended"], 3);
+        server.stop().await;
+    })
+    .await
+    .expect("bounded");
+}
+
+async fn tkc_runs(kubeconfig: &Path) -> Vec<serde_json::Value> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .args([
+            "runs",
+            "--namespace",
+            "attach",
+            "--output",
+            "json",
+            "--kubeconfig",
+        ])
+        .arg(kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}

@@ -41,6 +41,11 @@ pub use pods::PodWatch;
 pub const RUN_PREFIX: &str = "tkc-run-";
 /// Its key holding the plan (JSON).
 pub const PLAN_KEY: &str = "plan.json";
+/// Its keys holding each ended attempt's outcome: `attempt.<pod name>`.
+pub const ATTEMPT_PREFIX: &str = "attempt.";
+/// Its key holding the run's status: `Running` until it ends.
+pub const STATUS_KEY: &str = "status";
+const RUNNING: &str = "Running";
 /// Tekton's reason for a pod that could not be created (`pkg/pod/status.go`).
 pub const POD_CREATION_FAILED: &str = "PodCreationFailed";
 /// Tekton's reason for an evicted pod (`TaskRunReasonPodEvicted`, `getFailureInfo` in
@@ -146,6 +151,9 @@ pub struct KubeBackend {
     /// Attempts' outcomes not yet written to the owner object (written in order).
     record: tokio::sync::Mutex<()>,
     notes: Mutex<Vec<String>>,
+    /// Outcomes recorded in the owner object by an earlier `tkc` of this run (`--attach`),
+    /// by pod name: those attempts are not run again.
+    recorded: BTreeMap<String, AttemptOutcome>,
 }
 
 fn api<K>(cluster: &Cluster) -> Api<K>
@@ -216,6 +224,7 @@ impl KubeBackend {
         let mut data = BTreeMap::from([
             ("run".to_string(), run.name.clone()),
             ("uid".to_string(), run.uid.clone()),
+            (STATUS_KEY.to_string(), RUNNING.to_string()),
         ]);
         if plan_json.len() <= CONFIG_MAP_BUDGET {
             data.insert(PLAN_KEY.to_string(), plan_json);
@@ -311,7 +320,123 @@ impl KubeBackend {
             attempts: AtomicU64::new(0),
             record: tokio::sync::Mutex::new(()),
             notes: Mutex::new(notes),
+            recorded: BTreeMap::new(),
         })
+    }
+
+    /// Re-attaches to run `name` whose `tkc` died: reads its plan and the outcomes of the
+    /// attempts that ended from its owner object, and follows the pods that exist. The
+    /// scheduler then drives the run again; an attempt that ended is answered from the record
+    /// (not run again), one whose pod exists follows that pod, and only the others get pods.
+    pub async fn attach(
+        cluster: Cluster,
+        name: &str,
+        opts: RunOptions,
+    ) -> Result<(KubeBackend, Plan, RunIdentity), String> {
+        let traffic = Arc::new(Traffic::default());
+        let cms: Api<ConfigMap> = api(&cluster);
+        let ns = &cluster.namespace;
+        let owner_name = format!("{RUN_PREFIX}{name}");
+        let owner_cm = retry::retrying(|| {
+            traffic.get.fetch_add(1, Ordering::Relaxed);
+            cms.get(&owner_name)
+        })
+        .await
+        .map_err(|e| match retry::code(&e) {
+            Some(404) => format!("no run `{name}` in namespace `{ns}` (no ConfigMap {owner_name}; `tkc runs` lists them)"),
+            _ => format!("cannot read ConfigMap {owner_name}: {}", retry::message(&e)),
+        })?;
+        let data = owner_cm.data.clone().unwrap_or_default();
+        if let Some(status) = data.get(STATUS_KEY).filter(|s| s.as_str() != RUNNING) {
+            return Err(format!("run `{name}` has already ended ({status})"));
+        }
+        let plan: Plan = data
+            .get(PLAN_KEY)
+            .ok_or_else(|| {
+                format!("ConfigMap {owner_name} holds no plan: the run cannot be resumed")
+            })
+            .and_then(|j| {
+                serde_json::from_str(j)
+                    .map_err(|e| format!("ConfigMap {owner_name}: the plan does not read: {e}"))
+            })?;
+        let run = RunIdentity {
+            name: data.get("run").cloned().unwrap_or_else(|| name.to_string()),
+            uid: data
+                .get("uid")
+                .cloned()
+                .ok_or_else(|| format!("ConfigMap {owner_name} has no run uid"))?,
+        };
+        let mut recorded = BTreeMap::new();
+        for (key, value) in &data {
+            if let Some(pod) = key.strip_prefix(ATTEMPT_PREFIX) {
+                if let Some(outcome) = read_outcome(value) {
+                    recorded.insert(pod.to_string(), outcome);
+                }
+            }
+        }
+        let entry = tkc_pods::entrypoint_config_map(&opts.entrypoint)
+            .map_err(|e| format!("the entrypoint binary: {e}"))?;
+        let binary = tkc_pods::EntrypointBinary::inspect(&opts.entrypoint)
+            .map_err(|e| format!("the entrypoint binary: {e}"))?;
+        let mut entry = entry;
+        entry.metadata.namespace = Some(ns.clone());
+        create_if_absent(&cms, &traffic, &entry)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot create the entrypoint ConfigMap: {}",
+                    retry::message(&e)
+                )
+            })?;
+        let owner = OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: owner_name.clone(),
+            uid: owner_cm.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        };
+        let (watch, watch_task) = PodWatch::start(api(&cluster), &run.uid);
+        let notes = vec![format!(
+            "attached to run `{}`: {} attempt{} had ended and {} not run again",
+            run.name,
+            recorded.len(),
+            if recorded.len() == 1 { "" } else { "s" },
+            if recorded.len() == 1 { "is" } else { "are" },
+        )];
+        let backend = KubeBackend {
+            cluster,
+            run: run.clone(),
+            plan: Arc::new(plan.clone()),
+            binary,
+            owner,
+            watch,
+            watch_task,
+            keep: opts.keep,
+            traffic,
+            attempts: AtomicU64::new(0),
+            record: tokio::sync::Mutex::new(()),
+            notes: Mutex::new(notes),
+            recorded,
+        };
+        Ok((backend, plan, run))
+    }
+
+    /// Records how the run ended in its owner object (seen with `--keep` and by `tkc runs`).
+    pub async fn mark(&self, status: &str) {
+        let patch = serde_json::json!({"data": {STATUS_KEY: status}});
+        self.patch_owner(&patch).await;
+    }
+
+    async fn patch_owner(&self, patch: &serde_json::Value) {
+        let cms: Api<ConfigMap> = api(&self.cluster);
+        let name = self.owner_name();
+        let merge = &Patch::Merge(patch);
+        let _ = retry::retrying(|| {
+            self.traffic.patch.fetch_add(1, Ordering::Relaxed);
+            cms.patch(&name, &PATCH, merge)
+        })
+        .await;
     }
 
     /// The run's owner object.
@@ -391,21 +516,107 @@ impl KubeBackend {
     /// Writes an attempt's outcome into the owner object (for `--attach` and `tkc runs`).
     async fn record(&self, pod: &str, outcome: &AttemptOutcome) {
         let _one_at_a_time = self.record.lock().await;
-        let value = serde_json::json!({
-            "steps": outcome.steps.iter().map(|s| serde_json::json!({"name": s.name, "exit_code": s.exit_code, "status": s.status})).collect::<Vec<_>>(),
-            "results": outcome.results,
-            "failure": outcome.failure,
-        });
-        let patch = serde_json::json!({"data": {format!("attempt.{pod}"): value.to_string()}});
-        let cms: Api<ConfigMap> = api(&self.cluster);
-        let name = self.owner_name();
-        let merge = &Patch::Merge(&patch);
-        let _ = retry::retrying(|| {
-            self.traffic.patch.fetch_add(1, Ordering::Relaxed);
-            cms.patch(&name, &PATCH, merge)
-        })
-        .await;
+        let patch =
+            serde_json::json!({"data": {format!("{ATTEMPT_PREFIX}{pod}"): write_outcome(outcome)}});
+        self.patch_owner(&patch).await;
     }
+}
+
+/// An attempt's outcome as the owner object keeps it (JSON).
+fn write_outcome(outcome: &AttemptOutcome) -> String {
+    serde_json::json!({
+        "steps": outcome.steps.iter().map(|s| serde_json::json!({"name": s.name, "exit_code": s.exit_code, "status": s.status})).collect::<Vec<_>>(),
+        "results": outcome.results,
+        "failure": outcome.failure,
+    })
+    .to_string()
+}
+
+fn read_outcome(text: &str) -> Option<AttemptOutcome> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let steps = v
+        .get("steps")?
+        .as_array()?
+        .iter()
+        .map(|s| {
+            Some(tkc_runtime::backend::StepOutcome {
+                name: s.get("name")?.as_str()?.to_string(),
+                exit_code: s
+                    .get("exit_code")
+                    .and_then(|c| c.as_i64())
+                    .and_then(|c| i32::try_from(c).ok()),
+                status: s.get("status")?.as_str()?.to_string(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let results = serde_json::from_value(v.get("results")?.clone()).ok()?;
+    let failure = serde_json::from_value(v.get("failure")?.clone()).ok()?;
+    Some(AttemptOutcome {
+        steps,
+        results,
+        failure,
+    })
+}
+
+/// A run in a namespace, as `tkc runs` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunEntry {
+    pub name: String,
+    /// `Running` (or its `tkc` died: `--attach` resumes it), else how it ended.
+    pub status: String,
+    /// Attempts that ended, and how many of them failed.
+    pub attempts_ended: usize,
+    pub attempts_failed: usize,
+    pub created: String,
+}
+
+/// The runs in the namespace (their owner objects), by name.
+pub async fn list_runs(cluster: &Cluster) -> Result<Vec<RunEntry>, String> {
+    let cms: Api<ConfigMap> = api(cluster);
+    let lp =
+        kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=tkc,tkc.dev/run");
+    let list = retry::retrying(|| cms.list(&lp)).await.map_err(|e| {
+        format!(
+            "cannot list runs in namespace `{}`: {}",
+            cluster.namespace,
+            retry::message(&e)
+        )
+    })?;
+    let mut runs: Vec<RunEntry> = list
+        .items
+        .iter()
+        .filter_map(|cm| {
+            let name = cm
+                .metadata
+                .name
+                .as_deref()?
+                .strip_prefix(RUN_PREFIX)?
+                .to_string();
+            let data = cm.data.clone().unwrap_or_default();
+            let outcomes: Vec<AttemptOutcome> = data
+                .iter()
+                .filter(|(k, _)| k.starts_with(ATTEMPT_PREFIX))
+                .filter_map(|(_, v)| read_outcome(v))
+                .collect();
+            Some(RunEntry {
+                name,
+                status: data
+                    .get(STATUS_KEY)
+                    .cloned()
+                    .unwrap_or_else(|| RUNNING.to_string()),
+                attempts_ended: outcomes.len(),
+                attempts_failed: outcomes.iter().filter(|o| o.failure.is_some()).count(),
+                created: cm
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    runs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(runs)
 }
 
 fn owned_meta(name: &str, ns: &str, uid: &str, owner: &OwnerReference) -> ObjectMeta {
@@ -462,6 +673,9 @@ impl Backend for KubeBackend {
     ) -> AttemptOutcome {
         self.attempts.fetch_add(1, Ordering::Relaxed);
         let pod_name = tkc_pods::pod_name(&attempt.task_run, attempt.retry);
+        if let Some(done) = self.recorded.get(&pod_name) {
+            return done.clone();
+        }
         let outcome = self.attempt(&attempt, &pod_name, stop, &events).await;
         self.record(&pod_name, &outcome).await;
         outcome

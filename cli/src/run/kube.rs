@@ -27,11 +27,7 @@ pub fn execute(
             return exit::USAGE;
         }
     };
-    let connect = ConnectOptions {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        namespace: args.namespace.clone(),
-    };
+    let connect = connect_options(args);
     let run = RunIdentity {
         name: plan.run.name.clone(),
         uid: super::uuid(),
@@ -41,18 +37,41 @@ pub fn execute(
         let cluster = tkc_kube::connect(&connect).await?;
         let backend =
             KubeBackend::start(cluster, &plan, &run, RunOptions { entrypoint, keep }).await?;
-        let backend = Arc::new(backend);
-        let (summary, interrupted) =
-            drive(args, &plan, backend.clone(), run.uid.clone(), notes, color).await;
-        let cleanup = backend.finish(CLEANUP_WAIT).await;
-        if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
-            eprintln!(
-                "traffic: {}",
-                serde_json::to_string(&backend.traffic()).unwrap_or_default()
-            );
-        }
-        Ok::<_, String>((summary, interrupted, cleanup))
+        Ok::<_, String>(finish(args, backend, &plan, &run, notes, color).await)
     });
+    conclude(args, outcome, &run.name, color)
+}
+
+/// Drives the run on `backend`, then ends it on the cluster.
+async fn finish(
+    args: &RunArgs,
+    backend: KubeBackend,
+    plan: &Plan,
+    run: &RunIdentity,
+    notes: Vec<String>,
+    color: bool,
+) -> (tkc_runtime::RunSummary, bool, Result<(), String>) {
+    let backend = Arc::new(backend);
+    let (summary, interrupted) =
+        drive(args, plan, backend.clone(), run.uid.clone(), notes, color).await;
+    backend.mark(&summary.status).await;
+    let cleanup = backend.finish(CLEANUP_WAIT).await;
+    if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
+        eprintln!(
+            "traffic: {}",
+            serde_json::to_string(&backend.traffic()).unwrap_or_default()
+        );
+    }
+    (summary, interrupted, cleanup)
+}
+
+fn conclude(
+    args: &RunArgs,
+    outcome: Result<(tkc_runtime::RunSummary, bool, Result<(), String>), String>,
+    name: &str,
+    color: bool,
+) -> u8 {
+    let keep = args.keep;
     match outcome {
         Ok((summary, interrupted, cleanup)) => {
             if let Err(e) = cleanup {
@@ -62,7 +81,7 @@ pub fn execute(
                 eprintln!(
                     "run objects kept: ConfigMap {}{} and what it owns",
                     tkc_kube::RUN_PREFIX,
-                    run.name
+                    name
                 );
             }
             report(args, &summary, interrupted, color)
@@ -105,4 +124,112 @@ fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
         }
     }
     Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
+}
+
+fn connect_options(args: &RunArgs) -> ConnectOptions {
+    ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+/// `tkc run --attach NAME`: resumes a run whose `tkc` died.
+pub fn attach(args: &RunArgs, name: &str) -> u8 {
+    let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let Some(runtime) = runtime() else {
+        return exit::USAGE;
+    };
+    let color = crate::ColorChoice::Auto.enabled() && args.output == Output::Human;
+    let connect = connect_options(args);
+    let keep = args.keep;
+    let outcome = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        let (backend, plan, run) =
+            KubeBackend::attach(cluster, name, RunOptions { entrypoint, keep }).await?;
+        Ok::<_, String>(finish(args, backend, &plan, &run, vec![], color).await)
+    });
+    let code = conclude(args, outcome, name, color);
+    runtime.shutdown_background();
+    code
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// Kubernetes namespace [default: the context's, else `default`].
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Kubeconfig context [default: the current context].
+    #[arg(long, value_name = "CTX")]
+    context: Option<String>,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster].
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+/// `tkc runs`: the runs in a namespace (their owner ConfigMaps) and their status.
+pub fn runs(args: RunsArgs) -> u8 {
+    let Some(runtime) = runtime() else {
+        return exit::USAGE;
+    };
+    let connect = ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let listed = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        tkc_kube::list_runs(&cluster).await
+    });
+    runtime.shutdown_background();
+    let runs = match listed {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        ),
+        Output::Human => {
+            let width = runs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+            println!(
+                "{:width$}  {:10}  {:>5}  {:>6}  CREATED",
+                "NAME", "STATUS", "ENDED", "FAILED"
+            );
+            for r in &runs {
+                println!(
+                    "{:width$}  {:10}  {:>5}  {:>6}  {}",
+                    r.name, r.status, r.attempts_ended, r.attempts_failed, r.created
+                );
+            }
+        }
+    }
+    exit::OK
 }

@@ -39,8 +39,12 @@ pub enum BackendKind {
 #[derive(Args)]
 pub struct RunArgs {
     /// Files or directories holding the run and what it uses (Tasks, Pipelines, ConfigMaps, ...).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "attach")]
     paths: Vec<PathBuf>,
+    /// Resume run NAME on Kubernetes, whose `tkc` died: attempts that ended are not run again,
+    /// running pods are followed (implies --backend kube; `tkc runs` lists the runs).
+    #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+    attach: Option<String>,
     /// Which PipelineRun, TaskRun, Pipeline or Task to run (needed when there are several).
     #[arg(long, value_name = "NAME")]
     run: Option<String>,
@@ -83,7 +87,12 @@ pub struct RunArgs {
     source: SourceArgs,
 }
 
+pub use kube::{RunsArgs, runs};
+
 pub fn run(args: RunArgs) -> u8 {
+    if let Some(name) = args.attach.clone() {
+        return kube::attach(&args, &name);
+    }
     let project = match Project::load(&args.paths, &args.source, crate::ColorChoice::Auto) {
         Ok(project) => project,
         Err(code) => return code,
