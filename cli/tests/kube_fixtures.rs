@@ -618,3 +618,87 @@ async fn tkc_runs(kubeconfig: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
 }
+
+/// The preflight says what is missing before anything is created: a ConfigMap and a claim
+/// that workspaces name and the namespace lacks, a host directory; and an unreachable cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_reports_what_is_missing_and_creates_nothing() {
+    tokio::time::timeout(BOUND, async {
+        let dir = scratch("preflight");
+        let Some((server, kubeconfig)) = server(&dir).await else {
+            return;
+        };
+        let client = kube::Client::try_from(server.client_config()).unwrap();
+        let file = dir.join("run.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: pre
+spec:
+  workspaces:
+    - name: conf
+      configMap: {name: absent-config}
+    - name: data
+      persistentVolumeClaim: {claimName: absent-claim}
+  pipelineSpec:
+    workspaces: [{name: conf}, {name: data}]
+    tasks:
+      - name: a
+        workspaces: [{name: conf}, {name: data}]
+        taskSpec:
+          workspaces: [{name: conf}, {name: data}]
+          steps:
+            - name: s
+              image: alpine
+              script: echo hi
+",
+        )
+        .unwrap();
+        let out = tkc(&kubeconfig, "preflight")
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("ConfigMap `absent-config`"), "{stderr}");
+        assert!(
+            stderr.contains("PersistentVolumeClaim `absent-claim`"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "preflight");
+        assert!(
+            cms.list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+
+        // A host directory has no meaning on a cluster.
+        let out = tkc(&kubeconfig, "preflight")
+            .args(["-w", "conf=dir:.", "-w", "data=emptyDir"])
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("host directory"), "{stderr}");
+
+        // Nothing listens there any more: a clear error, not a stack trace.
+        server.stop().await;
+        let out = tkc(&kubeconfig, "preflight")
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("cannot reach the cluster"), "{stderr}");
+    })
+    .await
+    .expect("bounded");
+}

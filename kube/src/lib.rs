@@ -104,6 +104,132 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Cluster, String> {
     Ok(Cluster { client, namespace })
 }
 
+/// What is missing for a run, found before anything is created: each item says what and
+/// what to do.
+pub async fn preflight(cluster: &Cluster, plan: &Plan) -> Vec<String> {
+    use tkc_compiler::plan::Binding;
+    let ns = &cluster.namespace;
+    let mut problems = Vec::new();
+    // Access to the namespace at all (and the cluster being there): the first error says.
+    let cms: Api<ConfigMap> = api(cluster);
+    let one = kube::api::ListParams::default().limit(1);
+    if let Err(e) = retry::retrying_n(4, || cms.list(&one)).await {
+        problems.push(match retry::code(&e) {
+            Some(401) => format!("the cluster does not accept these credentials: {}", retry::message(&e)),
+            Some(403) => format!("no access to ConfigMaps in namespace `{ns}`: {} (deploy/rbac.yaml has the Role tkc needs)", retry::message(&e)),
+            _ => format!("cannot reach the cluster: {}", retry::message(&e)),
+        });
+        return problems;
+    }
+    // The verbs tkc uses, where the API server answers SelfSubjectAccessReviews.
+    let mut needed = vec![
+        ("", "pods", "create"),
+        ("", "pods", "delete"),
+        ("", "pods", "patch"),
+        ("", "pods", "list"),
+        ("", "pods", "watch"),
+        ("", "pods/log", "get"),
+        ("", "configmaps", "create"),
+        ("", "configmaps", "get"),
+        ("", "configmaps", "patch"),
+        ("", "configmaps", "delete"),
+    ];
+    if !plan.claim_templates.is_empty()
+        || plan.workspaces.iter().any(|w| {
+            matches!(
+                w.binding,
+                Binding::VolumeClaimTemplate {} | Binding::RunShared {}
+            )
+        })
+    {
+        needed.push(("", "persistentvolumeclaims", "create"));
+    }
+    if !plan.secrets.is_empty() {
+        needed.push(("", "secrets", "create"));
+    }
+    let reviews: Api<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview> =
+        Api::all(cluster.client.clone());
+    for (group, resource, verb) in needed {
+        let (resource, subresource) = match resource.split_once('/') {
+            Some((r, s)) => (r, Some(s.to_string())),
+            None => (resource, None),
+        };
+        let review = k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
+            spec: k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(
+                    k8s_openapi::api::authorization::v1::ResourceAttributes {
+                        group: Some(group.to_string()),
+                        namespace: Some(ns.clone()),
+                        resource: Some(resource.to_string()),
+                        subresource: subresource.clone(),
+                        verb: Some(verb.to_string()),
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match retry::retrying(|| reviews.create(&POST, &review)).await {
+            Ok(r) if r.status.as_ref().is_some_and(|s| !s.allowed) => {
+                let what = match &subresource {
+                    Some(sub) => format!("{resource}/{sub}"),
+                    None => resource.to_string(),
+                };
+                problems.push(format!("forbidden: `{verb}` on {what} in namespace `{ns}` (deploy/rbac.yaml has the Role tkc needs)"));
+            }
+            Ok(_) => {}
+            // Not served (or not allowed to ask): the first failing request will say.
+            Err(_) => break,
+        }
+    }
+    // What the workspaces name must exist, unless the run brings it among its inputs.
+    for w in &plan.workspaces {
+        let missing = match &w.binding {
+            Binding::ConfigMap { name, .. } if !plan.config_maps.contains_key(name) => {
+                exists(&cms, name)
+                    .await
+                    .then_some(())
+                    .map_or(Some(format!("ConfigMap `{name}`")), |_| None)
+            }
+            Binding::Secret { secret_name, .. } if !plan.secrets.contains_key(secret_name) => {
+                let secrets: Api<Secret> = api(cluster);
+                exists(&secrets, secret_name)
+                    .await
+                    .then_some(())
+                    .map_or(Some(format!("Secret `{secret_name}`")), |_| None)
+            }
+            Binding::PersistentVolumeClaim { claim_name, .. } => {
+                let claims: Api<PersistentVolumeClaim> = api(cluster);
+                exists(&claims, claim_name).await.then_some(()).map_or(
+                    Some(format!("PersistentVolumeClaim `{claim_name}`")),
+                    |_| None,
+                )
+            }
+            Binding::Dir { path } => {
+                problems.push(format!("workspace `{}` is bound to the host directory `{path}`, which a cluster does not have: bind a volume (pvc:, configMap:, secret:, emptyDir, volumeClaimTemplate)", w.name));
+                None
+            }
+            _ => None,
+        };
+        if let Some(what) = missing {
+            problems.push(format!("workspace `{}` names {what}, which namespace `{ns}` does not have: create it, or give it among the inputs", w.name));
+        }
+    }
+    problems
+}
+
+/// Whether the object exists (an error other than 404 counts as existing: the run will say).
+async fn exists<K>(api: &Api<K>, name: &str) -> bool
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    !matches!(
+        retry::retrying(|| api.get_metadata_opt(name)).await,
+        Ok(None)
+    )
+}
+
 /// Requests made, by verb (watch events counted apart), for the traffic test and the
 /// closing note.
 #[derive(Debug, Default)]

@@ -23,7 +23,16 @@ pub fn worth_retry(e: &kube::Error) -> bool {
 
 /// Runs `request` until it succeeds, fails with an error not worth a retry, or has been
 /// tried [`ATTEMPTS`] times.
-pub async fn retrying<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
+pub async fn retrying<T, F, Fut>(request: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    retrying_n(ATTEMPTS, request).await
+}
+
+/// [`retrying`], tried at most `attempts` times (a first contact that should fail fast).
+pub async fn retrying_n<T, F, Fut>(attempts: u32, mut request: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -33,7 +42,7 @@ where
     loop {
         tried += 1;
         match request().await {
-            Err(e) if tried < ATTEMPTS && worth_retry(&e) => {
+            Err(e) if tried < attempts && worth_retry(&e) => {
                 tokio::time::sleep(delay + jitter(delay)).await;
                 delay = (delay * 2).min(MAX_DELAY);
             }

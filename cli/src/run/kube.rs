@@ -35,6 +35,17 @@ pub fn execute(
     let keep = args.keep;
     let outcome = runtime.block_on(async {
         let cluster = tkc_kube::connect(&connect).await?;
+        let problems = tkc_kube::preflight(&cluster, &plan).await;
+        if !problems.is_empty() {
+            return Err(format!(
+                "nothing was created; the preflight found:\n{}",
+                problems
+                    .iter()
+                    .map(|p| format!("  - {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
         let backend =
             KubeBackend::start(cluster, &plan, &run, RunOptions { entrypoint, keep }).await?;
         Ok::<_, String>(finish(args, backend, &plan, &run, notes, color).await)
