@@ -495,7 +495,7 @@ async fn ctrl_c_deletes_everything_of_the_run() {
 /// ConfigMap, one patch for the ready annotation and one to record the outcome, one log
 /// stream per step, no get (nothing polls: everything else comes from the run's one watch),
 /// and a bounded number of watch events; per run, two creates (the owner object and the
-/// shared entrypoint ConfigMap) and one delete.
+/// shared entrypoint ConfigMap), one patch (the final status) and one delete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_traffic_per_attempt_is_bounded_and_nothing_polls() {
     tokio::time::timeout(BOUND, async {
@@ -522,7 +522,7 @@ async fn api_traffic_per_attempt_is_bounded_and_nothing_polls() {
         let n = |k: &str| traffic[k].as_u64().unwrap();
         assert_eq!(n("attempts"), 10);
         assert_eq!(n("create"), 2 + 2 * 10);
-        assert_eq!(n("patch"), 2 * 10);
+        assert_eq!(n("patch"), 2 * 10 + 1);
         assert_eq!(n("delete"), 1);
         assert_eq!(n("log"), 10);
         assert_eq!(n("get"), 0);
