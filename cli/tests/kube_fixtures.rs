@@ -227,10 +227,10 @@ fn write_pipeline(dir: &Path, name: &str, body: &str) -> PathBuf {
 async fn running(client: &kube::Client, ns: &str, name: &str) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     loop {
-        if let Ok(p) = pods.get(name).await {
-            if p.status.and_then(|s| s.phase).as_deref() == Some("Running") {
-                return;
-            }
+        if let Ok(p) = pods.get(name).await
+            && p.status.and_then(|s| s.phase).as_deref() == Some("Running")
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

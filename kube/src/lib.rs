@@ -494,10 +494,10 @@ impl KubeBackend {
         };
         let mut recorded = BTreeMap::new();
         for (key, value) in &data {
-            if let Some(pod) = key.strip_prefix(ATTEMPT_PREFIX) {
-                if let Some(outcome) = read_outcome(value) {
-                    recorded.insert(pod.to_string(), outcome);
-                }
+            if let Some(pod) = key.strip_prefix(ATTEMPT_PREFIX)
+                && let Some(outcome) = read_outcome(value)
+            {
+                recorded.insert(pod.to_string(), outcome);
             }
         }
         let entry = tkc_pods::entrypoint_config_map(&opts.entrypoint)
@@ -902,7 +902,7 @@ impl KubeBackend {
                 if !ready_patched && !current.deleted && stopped.is_none() {
                     if has_ready_annotation(pod) {
                         ready_patched = true;
-                    } else if sidecars_ready(pod, &sidecars) {
+                    } else if sidecars_ready(pod) {
                         ready_patched = true;
                         let patch = serde_json::json!({"metadata": {"annotations": {tkc_pods::READY_ANNOTATION: "READY"}}});
                         let merge = &Patch::Merge(&patch);
@@ -911,17 +911,17 @@ impl KubeBackend {
                             pods.patch(pod_name, &PATCH, merge)
                         })
                         .await;
-                        if let Err(e) = r {
-                            if retry::code(&e) != Some(404) {
-                                self.delete_pod(&pods, pod_name).await;
-                                return failed(
-                                    POD_CREATION_FAILED,
-                                    format!(
-                                        "cannot mark pod \"{pod_name}\" ready: {}",
-                                        retry::message(&e)
-                                    ),
-                                );
-                            }
+                        if let Err(e) = r
+                            && retry::code(&e) != Some(404)
+                        {
+                            self.delete_pod(&pods, pod_name).await;
+                            return failed(
+                                POD_CREATION_FAILED,
+                                format!(
+                                    "cannot mark pod \"{pod_name}\" ready: {}",
+                                    retry::message(&e)
+                                ),
+                            );
                         }
                     }
                 }
@@ -1126,7 +1126,7 @@ fn has_ready_annotation(pod: &Pod) -> bool {
 
 /// Tekton's `SidecarsReady` (`pkg/pod/status.go`): the pod runs, and every container that is
 /// not a step is running and ready, or has terminated.
-fn sidecars_ready(pod: &Pod, _sidecars: &[String]) -> bool {
+fn sidecars_ready(pod: &Pod) -> bool {
     let Some(status) = pod.status.as_ref() else {
         return false;
     };

@@ -128,10 +128,10 @@ fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
         dir.join("../aarch64-unknown-linux-musl/entrypoint/tkc-entrypoint"),
     ];
     for c in &candidates {
-        if let Ok(bytes) = std::fs::read(c) {
-            if tkc_pods::EntrypointBinary::inspect(&bytes).is_ok() {
-                return Ok(bytes);
-            }
+        if let Ok(bytes) = std::fs::read(c)
+            && tkc_pods::EntrypointBinary::inspect(&bytes).is_ok()
+        {
+            return Ok(bytes);
         }
     }
     Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
