@@ -1176,3 +1176,71 @@ fn terminal(pod: &Pod) -> bool {
         Some("Succeeded" | "Failed")
     )
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "status": status}))
+            .unwrap()
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_the_owner_object() {
+        let outcome = AttemptOutcome {
+            steps: vec![tkc_runtime::backend::StepOutcome {
+                name: "s".into(),
+                exit_code: Some(3),
+                status: "Failed".into(),
+            }],
+            results: BTreeMap::from([("r".to_string(), ParamValue::String("v".into()))]),
+            failure: Some(("StepFailed".into(), "\"step-s\" exited with code 3".into())),
+        };
+        assert_eq!(read_outcome(&write_outcome(&outcome)), Some(outcome));
+        let ok = AttemptOutcome::default();
+        assert_eq!(read_outcome(&write_outcome(&ok)), Some(ok));
+        assert_eq!(read_outcome("not json"), None);
+    }
+
+    #[test]
+    fn sidecars_are_ready_as_tekton_decides() {
+        // Not running yet: not ready, whatever the containers say.
+        assert!(!sidecars_ready(&pod(
+            serde_json::json!({"phase": "Pending"})
+        )));
+        // Steps do not count; a running sidecar must be ready; a terminated one is done.
+        let running = |ready: bool| {
+            pod(
+                serde_json::json!({"phase": "Running", "containerStatuses": [
+                    {"name": "step-a", "ready": false, "restartCount": 0, "image": "", "imageID": "", "state": {"waiting": {}}},
+                    {"name": "sidecar-db", "ready": ready, "restartCount": 0, "image": "", "imageID": "", "state": {"running": {}}},
+                    {"name": "sidecar-once", "ready": false, "restartCount": 0, "image": "", "imageID": "", "state": {"terminated": {"exitCode": 0}}},
+                ]}),
+            )
+        };
+        assert!(sidecars_ready(&running(true)));
+        assert!(!sidecars_ready(&running(false)));
+        // No sidecars: ready once running.
+        assert!(sidecars_ready(&pod(
+            serde_json::json!({"phase": "Running"})
+        )));
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried() {
+        let status = |code: u16| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        assert!(retry::worth_retry(&status(429)));
+        assert!(retry::worth_retry(&status(500)));
+        assert!(retry::worth_retry(&status(503)));
+        assert!(!retry::worth_retry(&status(403)));
+        assert!(!retry::worth_retry(&status(409)));
+        assert!(!retry::worth_retry(&status(422)));
+    }
+}
