@@ -620,7 +620,8 @@ async fn tkc_runs(kubeconfig: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The preflight says what is missing before anything is created: a ConfigMap and a claim
-/// that workspaces name and the namespace lacks, a host directory; and an unreachable cluster.
+/// that workspaces name and the namespace lacks, a host directory, verbs that
+/// SelfSubjectAccessReviews deny; and an unreachable cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_reports_what_is_missing_and_creates_nothing() {
     tokio::time::timeout(BOUND, async {
@@ -687,6 +688,30 @@ spec:
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("host directory"), "{stderr}");
+
+        // Verbs the SelfSubjectAccessReviews deny.
+        server.deny("create", "pods");
+        server.deny("get", "pods/log");
+        let out = tkc(&kubeconfig, "preflight")
+            .args(["-w", "conf=emptyDir", "-w", "data=emptyDir"])
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("forbidden: `create` on pods in namespace `preflight`"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("forbidden: `get` on pods/log"), "{stderr}");
+        assert!(
+            cms.list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
 
         // Nothing listens there any more: a clear error, not a stack trace.
         server.stop().await;
