@@ -332,6 +332,7 @@ async fn dropped_watches_and_a_restarted_api_server_lose_nothing() {
         assert_eq!(attempts, vec![serde_json::json!(1); 3]);
         assert!(leftovers(&client, "faults").await.is_empty());
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -386,6 +387,7 @@ async fn an_evicted_pod_is_retried() {
         assert!(data.contains_key("attempt.evict-a-pod-retry1"), "{data:?}");
         assert!(data.contains_key("plan.json"));
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -420,6 +422,7 @@ async fn failing_creates_are_retried() {
         assert!(traffic["create"].as_u64().unwrap() >= 6 + 4, "{traffic}");
         assert!(leftovers(&client, "creates").await.is_empty());
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -495,6 +498,7 @@ async fn ctrl_c_deletes_everything_of_the_run() {
         assert_eq!(summary["status"], "Cancelled", "{summary:#}");
         assert_eq!(leftovers(&client, "cancel").await, Vec::<String>::new());
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -537,6 +541,7 @@ async fn api_traffic_per_attempt_is_bounded_and_nothing_polls() {
         assert_eq!(n("get"), 0);
         assert!(n("watch_events") <= 12 * 10, "{traffic}");
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -605,6 +610,7 @@ async fn attach_finishes_a_run_whose_tkc_was_killed() {
         assert_eq!(runs[0]["status"], "Succeeded");
         assert_eq!(runs[0]["attempts_ended"], 3);
         server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
@@ -732,6 +738,7 @@ spec:
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("cannot reach the cluster"), "{stderr}");
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .expect("bounded");
