@@ -28,8 +28,11 @@ enum Command {
     Check(check::CheckArgs),
     /// Explain a diagnostic code.
     Explain(check::ExplainArgs),
-    /// Run a PipelineRun, TaskRun, Pipeline or Task on this machine, without a cluster.
+    /// Run a PipelineRun, TaskRun, Pipeline or Task on this machine, or on Kubernetes
+    /// (`--backend kube`) with tkc as the controller.
     Run(run::RunArgs),
+    /// List the runs `tkc run --backend kube` has in a namespace, with their status.
+    Runs(run::RunsArgs),
     /// Compile a run to its pod plan (JSON), or the sources to canonical Tekton YAML.
     Compile(compile::CompileArgs),
     /// Convert Tekton YAML to KDL, or KDL to YAML.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => check::explain(args),
         Command::Run(args) => run::run(args),
+        Command::Runs(args) => run::runs(args),
         Command::Compile(args) => compile::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),

@@ -146,6 +146,8 @@ enum Target {
     Health,
     OpenApiRoot,
     OpenApiV1,
+    /// `authorization.k8s.io/v1` `selfsubjectaccessreviews` (create only).
+    AccessReview,
 }
 
 fn route(path: &str) -> Option<Target> {
@@ -158,6 +160,12 @@ fn route(path: &str) -> Option<Target> {
         ["api"] => Target::Api,
         ["apis"] => Target::Apis,
         ["api", "v1"] => Target::ApiV1,
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] => Target::AccessReview,
         ["api", "v1", "namespaces", ns] => Target::Namespace(ns.to_string()),
         ["api", "v1", plural] => Target::Collection {
             kind: Kind::from_plural(plural)?,
@@ -222,6 +230,26 @@ async fn dispatch(
     }
     match (target, &method) {
         (Target::Health, &Method::GET) => Ok(Response::new(full("ok"))),
+        (Target::AccessReview, &Method::POST) => {
+            let body = read_body(req).await?;
+            let mut review: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| ApiError {
+                    code: 400,
+                    reason: "BadRequest",
+                    message: format!("invalid SelfSubjectAccessReview: {e}"),
+                    details: None,
+                })?;
+            let attrs = &review["spec"]["resourceAttributes"];
+            let field = |k: &str| attrs[k].as_str().unwrap_or_default().to_string();
+            let resource = match field("subresource").as_str() {
+                "" => field("resource"),
+                sub => format!("{}/{sub}", field("resource")),
+            };
+            let denied = shared.denied(&field("verb"), &resource);
+            review["status"] = json!({"allowed": !denied, "denied": denied,
+                "reason": if denied { "denied by the test server (Server::deny)" } else { "the test server has no RBAC" }});
+            Ok(json_response(201, &review))
+        }
         (Target::Version, &Method::GET) => Ok(json_response(200, &version())),
         (Target::Api, &Method::GET) => Ok(json_response(
             200,

@@ -96,6 +96,8 @@ struct Faults {
     /// HTTP codes the next creates fail with, one each.
     failing_creates: VecDeque<u16>,
     kubelet_delay: Duration,
+    /// `(verb, resource)` that SelfSubjectAccessReviews answer as not allowed.
+    denied: Vec<(String, String)>,
 }
 
 /// What the API handlers and the kubelet share.
@@ -130,6 +132,13 @@ impl Shared {
 
     fn take_injected_failure(&self) -> Option<u16> {
         relock(&self.faults).failing_creates.pop_front()
+    }
+
+    fn denied(&self, verb: &str, resource: &str) -> bool {
+        relock(&self.faults)
+            .denied
+            .iter()
+            .any(|(v, r)| v == verb && r == resource)
     }
 
     fn kubelet_delay(&self) -> Duration {
@@ -288,6 +297,14 @@ impl Server {
     pub fn fail_next_creates(&self, n: usize, code: u16) {
         let mut f = relock(&self.shared.faults);
         f.failing_creates.extend(std::iter::repeat_n(code, n));
+    }
+
+    /// Fault: SelfSubjectAccessReviews say `verb` on `resource` (`pods`, `pods/log`, ...) is
+    /// not allowed. Only the reviews: the server has no RBAC, requests themselves still pass.
+    pub fn deny(&self, verb: &str, resource: &str) {
+        relock(&self.shared.faults)
+            .denied
+            .push((verb.to_string(), resource.to_string()));
     }
 
     /// Stops the server: connections closed, every process the kubelet started killed.

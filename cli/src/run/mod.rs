@@ -1,5 +1,6 @@
 //! `tkc run`: check, lower, and run a PipelineRun, TaskRun, Pipeline or Task on this machine.
 
+mod kube;
 mod render;
 
 use crate::exit;
@@ -26,11 +27,24 @@ pub enum Output {
     Json,
 }
 
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// Steps as processes on this machine.
+    #[default]
+    Local,
+    /// Task attempts as pods on a Kubernetes cluster (tkc is the controller).
+    Kube,
+}
+
 #[derive(Args)]
 pub struct RunArgs {
     /// Files or directories holding the run and what it uses (Tasks, Pipelines, ConfigMaps, ...).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "attach")]
     paths: Vec<PathBuf>,
+    /// Resume run NAME on Kubernetes, whose `tkc` died: attempts that ended are not run again,
+    /// running pods are followed (implies --backend kube; `tkc runs` lists the runs).
+    #[arg(long, value_name = "NAME", conflicts_with = "paths")]
+    attach: Option<String>,
     /// Which PipelineRun, TaskRun, Pipeline or Task to run (needed when there are several).
     #[arg(long, value_name = "NAME")]
     run: Option<String>,
@@ -62,11 +76,32 @@ pub struct RunArgs {
     /// Secrets the run uses) afterwards.
     #[arg(long)]
     keep: bool,
+    /// Where the run's task attempts run.
+    #[arg(long, value_enum, default_value_t)]
+    backend: BackendKind,
+    /// Kubernetes namespace [default: the context's, else `default`] (--backend kube).
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Kubeconfig context [default: the current context] (--backend kube).
+    #[arg(long, value_name = "CTX")]
+    context: Option<String>,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster] (--backend kube).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The static `tkc-entrypoint` pods mount [default: TKC_KUBE_ENTRYPOINT, else a static
+    /// `tkc-entrypoint` beside tkc or built by entrypoint/build-static.sh] (--backend kube).
+    #[arg(long, value_name = "FILE")]
+    entrypoint_binary: Option<PathBuf>,
     #[command(flatten)]
     source: SourceArgs,
 }
 
+pub use kube::{RunsArgs, runs};
+
 pub fn run(args: RunArgs) -> u8 {
+    if let Some(name) = args.attach.clone() {
+        return kube::attach(&args, &name);
+    }
     let project = match Project::load(&args.paths, &args.source, crate::ColorChoice::Auto) {
         Ok(project) => project,
         Err(code) => return code,
@@ -227,10 +262,13 @@ fn cannot_start(
     exit::FAILED
 }
 
+/// The data of the Secrets among the inputs that the run uses, by name (never in the plan).
+type SecretValues = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
 fn execute(
     args: &RunArgs,
     mut plan: Plan,
-    secrets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    secrets: SecretValues,
     notes: Vec<String>,
     color: bool,
 ) -> u8 {
@@ -238,6 +276,33 @@ fn execute(
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
         plan.run.generate_name = false;
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let code = match args.backend {
+        BackendKind::Local => execute_local(args, &runtime, plan, secrets, notes, color),
+        BackendKind::Kube => kube::execute(args, &runtime, plan, secrets, notes, color),
+    };
+    runtime.shutdown_background();
+    code
+}
+
+fn execute_local(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    plan: Plan,
+    secrets: SecretValues,
+    notes: Vec<String>,
+    color: bool,
+) -> u8 {
     let (entrypoint, entrypoint_args) = match locate_entrypoint() {
         Some(found) => found,
         None => {
@@ -285,60 +350,10 @@ fn execute(
         allow_host_paths: args.allow_host_path,
         secrets,
     };
-    let backend = Arc::new(LocalBackend::new(config));
     let secret_names = plan.secrets.clone();
-    let parallel = args
-        .parallel
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::USAGE;
-        }
-    };
-    let live = args.output == Output::Human && std::io::stdout().is_terminal();
-    let output = args.output;
-    let (summary, interrupted) = runtime.block_on(async move {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            if wait_for_interrupt().await {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = cancel_tx.send(true);
-            }
-        });
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut renderer = render::Renderer::new(output, live, color);
-        for n in &notes {
-            renderer.note(n);
-        }
-        let printer = tokio::spawn(async move {
-            let mut rx = rx;
-            while let Some(event) = rx.recv().await {
-                renderer.event(&event);
-            }
-            renderer.finish();
-        });
-        let options = RunOptions {
-            name: plan.run.name.clone(),
-            uid: uuid(),
-            parallel,
-            cancel: cancel_rx,
-        };
-        let summary = tkc_runtime::run(&plan, backend, options, EventSink::new(tx)).await;
-        let _ = printer.await;
-        (
-            summary,
-            interrupted.load(std::sync::atomic::Ordering::SeqCst),
-        )
-    });
-    runtime.shutdown_background();
+    let backend = Arc::new(LocalBackend::new(config));
+    let (summary, interrupted) =
+        runtime.block_on(drive(args, &plan, backend, uuid(), notes, color));
     // Nothing the run started outlives it: whatever is left (re-parented to tkc, its
     // subreaper, because its entrypoint died) is killed now.
     local::kill_own_descendants();
@@ -356,9 +371,14 @@ fn execute(
         local::make_removable(&root);
         let _ = std::fs::remove_dir_all(&root);
     }
+    report(args, &summary, interrupted, color)
+}
+
+/// Prints the summary; the exit code.
+fn report(args: &RunArgs, summary: &RunSummary, interrupted: bool, color: bool) -> u8 {
     match args.output {
-        Output::Json => println!("{}", render::json_summary(&summary)),
-        Output::Human => print!("{}", render::human_summary(&summary, color)),
+        Output::Json => println!("{}", render::json_summary(summary)),
+        Output::Human => print!("{}", render::human_summary(summary, color)),
     }
     if interrupted {
         INTERRUPTED
@@ -367,6 +387,56 @@ fn execute(
     } else {
         exit::FAILED
     }
+}
+
+/// Runs the plan on `backend` with the live view; the summary and whether it was interrupted.
+async fn drive<B: tkc_runtime::backend::Backend>(
+    args: &RunArgs,
+    plan: &Plan,
+    backend: Arc<B>,
+    uid: String,
+    notes: Vec<String>,
+    color: bool,
+) -> (RunSummary, bool) {
+    let parallel = args
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let live = args.output == Output::Human && std::io::stdout().is_terminal();
+    let output = args.output;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let signals = tokio::spawn(async move {
+        if wait_for_interrupt().await {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut renderer = render::Renderer::new(output, live, color);
+    for n in &notes {
+        renderer.note(n);
+    }
+    let printer = tokio::spawn(async move {
+        let mut rx = rx;
+        while let Some(event) = rx.recv().await {
+            renderer.event(&event);
+        }
+        renderer.finish();
+    });
+    let options = RunOptions {
+        name: plan.run.name.clone(),
+        uid,
+        parallel,
+        cancel: cancel_rx,
+    };
+    let summary = tkc_runtime::run(plan, backend, options, EventSink::new(tx)).await;
+    let _ = printer.await;
+    signals.abort();
+    (
+        summary,
+        interrupted.load(std::sync::atomic::Ordering::SeqCst),
+    )
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT: each cancels the run, which
@@ -474,7 +544,7 @@ fn random_suffix() -> String {
         .collect()
 }
 
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let b = random_bytes();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(

@@ -1,0 +1,265 @@
+//! `tkc run --backend kube`: the run's task attempts as pods on a cluster (`tkc_kube`), with
+//! the same live view and summary as a local run.
+
+use super::{Output, RunArgs, drive, report};
+use crate::exit;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tkc_compiler::plan::Plan;
+use tkc_kube::{ConnectOptions, KubeBackend, RunOptions};
+use tkc_runtime::backend::RunIdentity;
+
+/// How long the end of a run waits for the garbage collector to remove its pods.
+const CLEANUP_WAIT: Duration = Duration::from_secs(30);
+
+pub fn execute(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    plan: Plan,
+    secrets: super::SecretValues,
+    notes: Vec<String>,
+    color: bool,
+) -> u8 {
+    let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let connect = connect_options(args);
+    let run = RunIdentity {
+        name: plan.run.name.clone(),
+        uid: super::uuid(),
+    };
+    let keep = args.keep;
+    let outcome = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        let problems = tkc_kube::preflight(&cluster, &plan).await;
+        if !problems.is_empty() {
+            return Err(format!(
+                "nothing was created; the preflight found:\n{}",
+                problems
+                    .iter()
+                    .map(|p| format!("  - {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        let backend = KubeBackend::start(
+            cluster,
+            &plan,
+            &run,
+            RunOptions {
+                entrypoint,
+                keep,
+                secrets,
+            },
+        )
+        .await?;
+        Ok::<_, String>(finish(args, backend, &plan, &run, notes, color).await)
+    });
+    conclude(args, outcome, &run.name, color)
+}
+
+/// Drives the run on `backend`, then ends it on the cluster.
+async fn finish(
+    args: &RunArgs,
+    backend: KubeBackend,
+    plan: &Plan,
+    run: &RunIdentity,
+    notes: Vec<String>,
+    color: bool,
+) -> (tkc_runtime::RunSummary, bool, Result<(), String>) {
+    let backend = Arc::new(backend);
+    let (summary, interrupted) =
+        drive(args, plan, backend.clone(), run.uid.clone(), notes, color).await;
+    backend.mark(&summary.status).await;
+    let cleanup = backend.finish(CLEANUP_WAIT).await;
+    if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
+        eprintln!(
+            "traffic: {}",
+            serde_json::to_string(&backend.traffic()).unwrap_or_default()
+        );
+    }
+    (summary, interrupted, cleanup)
+}
+
+fn conclude(
+    args: &RunArgs,
+    outcome: Result<(tkc_runtime::RunSummary, bool, Result<(), String>), String>,
+    name: &str,
+    color: bool,
+) -> u8 {
+    let keep = args.keep;
+    match outcome {
+        Ok((summary, interrupted, cleanup)) => {
+            if let Err(e) = cleanup {
+                eprintln!("warning: {e}");
+            }
+            if keep && args.output == Output::Human {
+                eprintln!(
+                    "run objects kept: ConfigMap {}{} and what it owns",
+                    tkc_kube::RUN_PREFIX,
+                    name
+                );
+            }
+            report(args, &summary, interrupted, color)
+        }
+        Err(message) => {
+            eprintln!("error: cannot run on Kubernetes: {message}");
+            exit::USAGE
+        }
+    }
+}
+
+/// The static entrypoint: `--entrypoint-binary`, else `TKC_KUBE_ENTRYPOINT`, else a static
+/// `tkc-entrypoint` beside tkc, else the one `entrypoint/build-static.sh` builds in the same
+/// target directory. A dynamically linked binary is refused (it would not run in an image).
+fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
+    let explicit = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("TKC_KUBE_ENTRYPOINT").map(PathBuf::from));
+    if let Some(path) = explicit {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("cannot read the entrypoint {}: {e}", path.display()))?;
+        tkc_pods::EntrypointBinary::inspect(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(bytes);
+    }
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let candidates = [
+        dir.join("tkc-entrypoint"),
+        dir.join("../x86_64-unknown-linux-musl/entrypoint/tkc-entrypoint"),
+        dir.join("../aarch64-unknown-linux-musl/entrypoint/tkc-entrypoint"),
+    ];
+    for c in &candidates {
+        if let Ok(bytes) = std::fs::read(c)
+            && tkc_pods::EntrypointBinary::inspect(&bytes).is_ok()
+        {
+            return Ok(bytes);
+        }
+    }
+    Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
+}
+
+fn connect_options(args: &RunArgs) -> ConnectOptions {
+    ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+/// `tkc run --attach NAME`: resumes a run whose `tkc` died.
+pub fn attach(args: &RunArgs, name: &str) -> u8 {
+    let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let Some(runtime) = runtime() else {
+        return exit::USAGE;
+    };
+    let color = crate::ColorChoice::Auto.enabled() && args.output == Output::Human;
+    let connect = connect_options(args);
+    let keep = args.keep;
+    let outcome = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        let (backend, plan, run) = KubeBackend::attach(
+            cluster,
+            name,
+            RunOptions {
+                entrypoint,
+                keep,
+                // Attached runs find the Secrets they made in the cluster.
+                secrets: Default::default(),
+            },
+        )
+        .await?;
+        Ok::<_, String>(finish(args, backend, &plan, &run, vec![], color).await)
+    });
+    let code = conclude(args, outcome, name, color);
+    runtime.shutdown_background();
+    code
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// Kubernetes namespace [default: the context's, else `default`].
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Kubeconfig context [default: the current context].
+    #[arg(long, value_name = "CTX")]
+    context: Option<String>,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster].
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+/// `tkc runs`: the runs in a namespace (their owner ConfigMaps) and their status.
+pub fn runs(args: RunsArgs) -> u8 {
+    let Some(runtime) = runtime() else {
+        return exit::USAGE;
+    };
+    let connect = ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let listed = runtime.block_on(async {
+        let cluster = tkc_kube::connect(&connect).await?;
+        tkc_kube::list_runs(&cluster).await
+    });
+    runtime.shutdown_background();
+    let runs = match listed {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        ),
+        Output::Human => {
+            let width = runs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+            println!(
+                "{:width$}  {:10}  {:>5}  {:>6}  CREATED",
+                "NAME", "STATUS", "ENDED", "FAILED"
+            );
+            for r in &runs {
+                println!(
+                    "{:width$}  {:10}  {:>5}  {:>6}  {}",
+                    r.name, r.status, r.attempts_ended, r.attempts_failed, r.created
+                );
+            }
+        }
+    }
+    exit::OK
+}
