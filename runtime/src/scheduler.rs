@@ -884,7 +884,7 @@ impl<B: Backend> Scheduler<B> {
         c.insert("task.name".into(), plan.task_ref.clone());
         c.insert("task.retry-count".into(), retry.to_string());
         c.insert("pipelineTask.retries".into(), plan.retries.to_string());
-        values.matrix = run.matrix.clone();
+        values.matrix = with_task_defaults(&plan, &run.matrix, &values);
         let attempt = Attempt {
             run: self.identity.clone(),
             task: run.id.clone(),
@@ -1268,6 +1268,45 @@ enum Decision {
     Skip(&'static str),
     Invalid(String),
     Start(Vec<BTreeMap<String, String>>),
+}
+
+/// A combination with the Task's own value of every matrix param it lacks. Tekton's `FanOut`
+/// (`matrix_types.go`) gives a combination only the params it has; the TaskRun then gets the
+/// Task's default for the others, where tkc used to pass `""`.
+fn with_task_defaults(
+    plan: &TaskPlan,
+    combination: &BTreeMap<String, String>,
+    values: &Values,
+) -> BTreeMap<String, String> {
+    let mut out = combination.clone();
+    let Some(matrix) = &plan.matrix else {
+        return out;
+    };
+    let names = matrix.params.iter().map(|p| &p.name).chain(
+        matrix
+            .include
+            .iter()
+            .flat_map(|i| i.params.iter().map(|p| &p.name)),
+    );
+    for name in names {
+        if out.contains_key(name) {
+            continue;
+        }
+        let Some(value) = plan.params.get(name) else {
+            continue;
+        };
+        // Without a default, the task's value is the matrix param itself.
+        let own = values::value_templates(value).iter().any(|t| {
+            t.refs()
+                .iter()
+                .any(|r| matches!(r.value, RunValue::MatrixParam { .. }))
+        });
+        if !own {
+            let text = values::value_text(&values.render_value(value, &no_paths));
+            out.insert(name.clone(), text);
+        }
+    }
+    out
 }
 
 /// Status, reason and message of a task run stopped by the run.
