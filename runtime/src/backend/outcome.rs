@@ -107,7 +107,10 @@ pub fn attempt_outcome(
         let end = ends.get(i).unwrap_or(&never_ran);
         let continued = end.internal("ExitCode").and_then(|c| c.parse::<i32>().ok());
         let (exit_code, status) = match (end.internal("Reason"), end.exit_code) {
-            (Some("Skipped"), _) => (None, "Skipped"),
+            // The entrypoint of a skipped step exits 1 (`cmd/entrypoint`: the wait for the
+            // previous step's `.err` post file returns an error), and the container's exit
+            // code is what the TaskRun's step state records.
+            (Some("Skipped"), _) => (Some(1), "Skipped"),
             (Some("Cancelled"), _) => (None, "Cancelled"),
             (Some("TimeoutExceeded"), c) => (c, "TimedOut"),
             (_, Some(0)) => match continued {
