@@ -238,3 +238,18 @@ fn examples_run() {
         assert_eq!(output.status.code(), Some(0), "{example}");
     }
 }
+
+/// A run that cannot start still names its run in the summary (the fixtures redact names).
+#[test]
+fn a_run_that_cannot_start_carries_its_name() {
+    let root = workspace_root();
+    let output = tkc(&root)
+        .args(["run", "--output", "json", "testdata/run/missing-param.yaml"])
+        .output();
+    let Ok(output) = output else {
+        panic!("cannot start tkc");
+    };
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(summary["name"], "missing-param");
+    assert_eq!(summary["status"], "Failed");
+}

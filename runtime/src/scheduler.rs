@@ -289,7 +289,12 @@ impl<B: Backend> Scheduler<B> {
             _ => None,
         };
         Scheduler {
-            cancelled: plan.run.status.as_deref() == Some("Cancelled"),
+            // `spec.status: Cancelled` on a PipelineRun, `TaskRunCancelled` on a TaskRun
+            // (taskrun.go cancels it before creating a pod).
+            cancelled: match plan.run.kind {
+                RunKind::PipelineRun => plan.run.status.as_deref() == Some("Cancelled"),
+                RunKind::TaskRun => plan.run.status.as_deref() == Some("TaskRunCancelled"),
+            },
             plan,
             backend,
             events,
@@ -1000,6 +1005,20 @@ impl<B: Backend> Scheduler<B> {
         for node in &self.nodes {
             let name = node.plan.name.clone();
             match &node.state {
+                // A TaskRun that never started was cancelled: it is not a pipeline task.
+                NodeState::Skipped(_) if self.plan.run.kind == RunKind::TaskRun => {
+                    tasks.push(TaskSummary {
+                        name,
+                        index: None,
+                        status: TaskStatus::Cancelled,
+                        reason: "TaskRunCancelled".into(),
+                        attempts: 0,
+                        results: BTreeMap::new(),
+                        steps: vec![],
+                        duration: Duration::ZERO,
+                        message: format!("TaskRun \"{}\" was cancelled", self.identity.name),
+                    })
+                }
                 NodeState::Skipped(reason) => tasks.push(TaskSummary {
                     name,
                     index: None,

@@ -124,10 +124,14 @@ pub fn run(args: RunArgs) -> u8 {
                     RunKind::PipelineRun => "PipelineValidationFailed",
                     RunKind::TaskRun => "TaskRunValidationFailed",
                 });
+            let name = match &compiled.plan {
+                Some(plan) => plan.run.name.clone(),
+                None => run_name_of(&compiled.documents, args.run.as_deref()),
+            };
             return cannot_start(
                 &args,
                 kind,
-                args.run.clone().unwrap_or_default(),
+                name,
                 reason,
                 "the run has errors; nothing was run".into(),
                 Some((&project.sources, &errors)),
@@ -180,6 +184,22 @@ fn run_kind_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) 
     } else {
         RunKind::PipelineRun
     }
+}
+
+/// The name of the run these inputs hold (a run document first, else a Pipeline or Task), for
+/// the summary of a run that cannot start.
+fn run_name_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) -> String {
+    use tkc_compiler::model::Kind;
+    let pick = |kinds: &[Kind]| {
+        documents
+            .iter()
+            .find(|d| kinds.contains(&d.kind) && name.is_none_or(|n| d.name() == n))
+            .map(|d| d.name().to_string())
+    };
+    pick(&[Kind::PipelineRun, Kind::TaskRun])
+        .or_else(|| pick(&[Kind::Pipeline, Kind::Task]))
+        .or_else(|| name.map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn cannot_start(
