@@ -985,6 +985,14 @@ impl Pod {
                 }
             }
         }
+        // A sidecar that already ended did so on its own: its exit code counts.
+        let sidecar_ends: Vec<(String, Option<i32>)> = sidecars
+            .iter_mut()
+            .map(|s| {
+                let code = s.child.try_wait().ok().flatten().and_then(|st| st.code());
+                (s.name.clone(), code)
+            })
+            .collect();
         for s in &mut sidecars {
             s.kill_group();
             let _ = s.wait().await;
@@ -1000,7 +1008,11 @@ impl Pod {
             }
         }
         let stop_kind = *stop.borrow();
-        self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind)
+        let mut out = self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind);
+        if stop_kind.is_none() {
+            outcome::apply_sidecars(&mut out, &sidecar_ends);
+        }
+        out
     }
 
     fn outcome(

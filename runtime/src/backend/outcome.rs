@@ -183,6 +183,34 @@ pub fn attempt_outcome(
     out
 }
 
+/// Applies the sidecars' ends to an outcome: a sidecar container that exited non-zero on its
+/// own (not stopped at the end of the steps) fails the TaskRun with `SidecarFailed`, which
+/// Tekton ranks before a step's failure (`pkg/pod/status.go`, `getFailureInfo`: "a crashed
+/// sidecar is likely the root cause"). `sidecars` holds each sidecar's container name and
+/// its exit code, `None` while it ran or once stopped. Every backend calls this after
+/// [`attempt_outcome`].
+pub fn apply_sidecars(out: &mut AttemptOutcome, sidecars: &[(String, Option<i32>)]) {
+    let failed = sidecars
+        .iter()
+        .find_map(|(name, code)| code.filter(|c| *c != 0).map(|c| (name, c)));
+    let Some((name, code)) = failed else {
+        return;
+    };
+    let replaces = match &out.failure {
+        None => true,
+        Some((reason, _)) => reason == STEP_FAILED,
+    };
+    if replaces {
+        out.failure = Some((
+            SIDECAR_FAILED.to_string(),
+            format!("\"{name}\" exited with code {code}"),
+        ));
+    }
+}
+
+/// The TaskRun reason of a sidecar that failed (`v1.TaskRunReasonSidecarFailed`).
+pub const SIDECAR_FAILED: &str = "SidecarFailed";
+
 /// Tekton's wording for a result over the termination message's limit.
 pub const TOO_LONG: &str =
     "Termination message is above max allowed size 4096, caused by large task result.";
