@@ -31,7 +31,7 @@ pub use dirs::{
 };
 pub use procs::{adopt_orphans, kill_own_descendants};
 
-use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, RawResult, ResultSite, StepEnd};
+use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, StepEnd};
 use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
 use crate::events::{Event, EventSink, Stream, TaskId};
 use crate::values::{self, Values};
@@ -1028,23 +1028,11 @@ impl Pod {
                 message: read_termination(&self.tekton.join(format!("run/{i}/termination"))),
             })
             .collect();
-        outcome::attempt_outcome(steps, decls, &ends, stop, |site| {
-            let file = match site {
-                ResultSite::Task(name) => self.tekton.join("results").join(name),
-                ResultSite::Step { index, result } => self
-                    .tekton
-                    .join(format!("run/{index}/status/results"))
-                    .join(result),
-            };
-            // The step wrote this file, and may have made it a link to a host file, a FIFO
-            // or a device: read only a regular file, never past Tekton's limit.
-            match paths::read_untrusted(&file, MAX_MESSAGE_BYTES) {
-                Ok(Some(raw)) => RawResult::Text(String::from_utf8_lossy(&raw).into_owned()),
-                Ok(None) => RawResult::TooLong,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => RawResult::Missing,
-                Err(e) => RawResult::Unreadable(e.to_string()),
-            }
-        })
+        // Results come from the steps' termination messages, as on a cluster: each step's
+        // entrypoint writes the results present when it ends (a bounded, no-follow read of
+        // each file), so a result a later step moves away is still reported, and tkc itself
+        // never reads a file a step may have made a FIFO or a device.
+        outcome::attempt_outcome(steps, decls, &ends, stop, outcome::from_messages(&ends))
     }
 
     fn entrypoint_seen(&self) -> String {

@@ -146,6 +146,9 @@ pub fn attempt_outcome(
             status: status.to_string(),
         });
     }
+    // A TaskRun that timed out or was cancelled has no results: Tekton stops its pod and
+    // does not read them (taskrun.go, `failTaskRun`).
+    let decls = if stop.is_some() { &[][..] } else { decls };
     for decl in decls {
         let site = match &decl.from_step {
             Some(from) => match steps.iter().position(|s| s.name == from.step) {
