@@ -12,7 +12,7 @@ use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_rende
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue, Plan, RunKind};
 use tkc_runtime::backend::local::{self, LocalBackend, LocalConfig};
-use tkc_runtime::{EventSink, RunOptions, RunSummary};
+use tkc_runtime::{Event, EventSink, LogBudget, RunOptions, RunSummary};
 
 /// Exit code of an interrupted run.
 const INTERRUPTED: u8 = 130;
@@ -338,10 +338,17 @@ fn execute(
         for n in &notes {
             renderer.note(n);
         }
+        // Step logs wait for the printer past 1 MiB in flight: memory stays flat however
+        // much a step writes.
+        let budget = Arc::new(LogBudget::new(1 << 20));
+        let released = budget.clone();
         let printer = tokio::spawn(async move {
             let mut rx = rx;
             while let Some(event) = rx.recv().await {
                 renderer.event(&event);
+                if let Event::StepLog { line, .. } = &event {
+                    released.release(LogBudget::cost(line));
+                }
             }
             renderer.finish();
         });
@@ -351,7 +358,8 @@ fn execute(
             parallel,
             cancel: cancel_rx,
         };
-        let summary = tkc_runtime::run(&plan, backend, options, EventSink::new(tx)).await;
+        let events = EventSink::with_log_budget(tx, budget);
+        let summary = tkc_runtime::run(&plan, backend, options, events).await;
         let _ = printer.await;
         (
             summary,

@@ -1512,26 +1512,47 @@ async fn forward(
     which: Stream,
     events: EventSink,
 ) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut buf: Vec<u8> = Vec::new();
+    let emit = |buf: &mut Vec<u8>| {
+        while buf.last().is_some_and(|b| *b == b'\r') {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(buf).into_owned();
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
+        events.emit_log(task.clone(), step.clone(), which, line)
+    };
+    loop {
+        // A line is cut at MAX_LOG_LINE bytes, so that output without newlines (a 1 GB
+        // line) never piles up here.
+        let (take, complete) = match reader.fill_buf().await {
+            Ok(chunk) if !chunk.is_empty() => {
+                let window = &chunk[..chunk.len().min(MAX_LOG_LINE - buf.len())];
+                match window.iter().position(|b| *b == b'\n') {
+                    Some(at) => {
+                        buf.extend_from_slice(&window[..at]);
+                        (at + 1, true)
+                    }
+                    None => {
+                        buf.extend_from_slice(window);
+                        (window.len(), buf.len() >= MAX_LOG_LINE)
+                    }
                 }
-                events.emit(Event::StepLog {
-                    task: task.clone(),
-                    step: step.clone(),
-                    stream: which,
-                    line: String::from_utf8_lossy(&buf).into_owned(),
-                });
             }
+            _ => break,
+        };
+        reader.consume(take);
+        if complete {
+            emit(&mut buf).await;
         }
     }
+    if !buf.is_empty() {
+        emit(&mut buf).await;
+    }
 }
+
+/// The longest log line passed on whole; a longer one is cut into lines of this size.
+const MAX_LOG_LINE: usize = 64 * 1024;
 
 /// The `Reason`/`ExitCode`/... entries of a termination message.
 fn read_termination(path: &Path) -> Vec<MessageEntry> {
