@@ -238,3 +238,69 @@ fn examples_run() {
         assert_eq!(output.status.code(), Some(0), "{example}");
     }
 }
+
+/// A run that cannot start still names its run in the summary (the fixtures redact names).
+#[test]
+fn a_run_that_cannot_start_carries_its_name() {
+    let root = workspace_root();
+    let output = tkc(&root)
+        .args(["run", "--output", "json", "testdata/run/missing-param.yaml"])
+        .output();
+    let Ok(output) = output else {
+        panic!("cannot start tkc");
+    };
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(summary["name"], "missing-param");
+    assert_eq!(summary["status"], "Failed");
+}
+
+/// The peak resident memory (`VmHWM`, kB) of a running process, while it runs.
+fn peak_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// 1 GB of step output (lines, and a line with no newline at all) runs with bounded memory:
+/// lines are cut at 64 KiB and step logs wait for the printer past 1 MiB in flight.
+#[test]
+fn a_gigabyte_of_output_runs_in_bounded_memory() {
+    let dir = std::env::temp_dir().join(format!("tkc-flood-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let yaml = r#"apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: flood
+spec:
+  taskSpec:
+    steps:
+      - name: flood
+        image: alpine
+        script: |
+          yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c 50000000
+          head -c 1000000000 /dev/zero
+"#;
+    let _ = std::fs::write(dir.join("flood.yaml"), yaml);
+    let child = tkc(&dir)
+        .args(["run", "--output", "json", "flood.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        panic!("cannot start tkc");
+    };
+    let mut peak = 0;
+    while matches!(child.try_wait(), Ok(None)) {
+        peak = peak_kb(child.id()).unwrap_or(peak).max(peak);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let Ok(output) = output else {
+        panic!("tkc did not finish");
+    };
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(summary["status"], "Succeeded", "{summary}");
+    eprintln!("peak memory of tkc for ~1 GB of output: {peak} kB");
+    assert!(peak < 100_000, "tkc peaked at {peak} kB");
+}

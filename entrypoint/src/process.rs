@@ -299,6 +299,51 @@ fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<
     let _ = done.send(());
 }
 
+/// `execve` runs only an ELF binary or a file that starts with `#!`; anything else fails with
+/// `ENOEXEC` ("exec format error"), as in the step's container, where Tekton's entrypoint
+/// (Go's `exec`) reports it and the step fails. glibc's `execvp` would instead hand such a file
+/// to `/bin/sh`, so a script whose `#!` follows a blank line (Tekton's `pkg/pod/script.go`
+/// sees the shebang after trimming and writes the script as it is) would run here and not
+/// there. So a file that is neither is refused before the exec.
+fn refuse_unknown_format(program: &str) -> io::Result<()> {
+    let path = if program.contains('/') {
+        Some(PathBuf::from(program))
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file())
+        })
+    };
+    // Only a regular file is looked at (never a FIFO, which would block the open), and
+    // without blocking, in case it is swapped for one in between.
+    let Some(path) = path.filter(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let Ok(mut file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return Ok(());
+    };
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    let head = &head[..got];
+    if head.starts_with(b"#!") || head == b"\x7fELF" {
+        return Ok(());
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOEXEC))
+}
+
 /// Starts the step in its own session and process group with a clean signal mask.
 pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
     let Some((program, args)) = spec.argv.split_first() else {
@@ -307,6 +352,7 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
             "no command to run",
         ));
     };
+    refuse_unknown_format(program)?;
     let mut cmd = Command::new(program);
     cmd.args(args);
     for (k, v) in spec.env {

@@ -32,7 +32,7 @@ use std::time::Duration;
 use tkc_compiler::plan::{ParamValue, Plan, RunValue};
 use tkc_runtime::backend::outcome::{self, StepEnd};
 use tkc_runtime::backend::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
-use tkc_runtime::events::{Event, EventSink, Stream};
+use tkc_runtime::events::{EventSink, Stream};
 use tkc_runtime::values::Values;
 
 pub use pods::PodWatch;
@@ -1010,14 +1010,10 @@ impl KubeBackend {
         let events = events.clone();
         let traffic = self.traffic.clone();
         tokio::spawn(async move {
-            let emit = |line: String| {
-                events.emit(Event::StepLog {
-                    task: task.clone(),
-                    step: step.clone(),
-                    stream: Stream::Stdout,
-                    line,
-                })
-            };
+            // Through the log budget, as the local backend's logs: a step that writes fast
+            // waits for the printer instead of filling memory.
+            let emit =
+                |line: String| events.emit_log(task.clone(), step.clone(), Stream::Stdout, line);
             let params = LogParams {
                 container: Some(container),
                 follow: true,
@@ -1035,12 +1031,14 @@ impl KubeBackend {
                     tokio::select! {
                         line = lines.next() => match line {
                             Some(Ok(line)) if previous.is_some() => held.push(line),
-                            Some(Ok(line)) => emit(line),
+                            Some(Ok(line)) => emit(line).await,
                             _ => break,
                         },
                         _ = previous_ended(&mut previous), if previous.is_some() => {
                             previous = None;
-                            held.drain(..).for_each(emit);
+                            for line in held.drain(..) {
+                                emit(line).await;
+                            }
                         }
                     }
                 }
@@ -1050,7 +1048,9 @@ impl KubeBackend {
                     tokio::time::timeout(Duration::from_secs(10), previous_ended(&mut previous))
                         .await;
             }
-            held.into_iter().for_each(emit);
+            for line in held {
+                emit(line).await;
+            }
             done.send_replace(true);
         })
     }
@@ -1088,6 +1088,23 @@ impl KubeBackend {
         );
         let status = pod.and_then(|p| p.status.as_ref());
         if stop.is_none() {
+            // A sidecar that ended on its own with a failure (not killed when tkc deleted the
+            // pod after the steps: a signal's 128 + n) fails the attempt, as locally.
+            let sidecar_ends: Vec<(String, Option<i32>)> = attempt
+                .plan
+                .pod
+                .sidecars
+                .iter()
+                .map(|sidecar| {
+                    let code = statuses
+                        .and_then(|all| all.iter().find(|c| c.name == sidecar.container))
+                        .and_then(|c| c.state.as_ref()?.terminated.as_ref())
+                        .map(|t| t.exit_code)
+                        .filter(|c| *c < 128);
+                    (sidecar.container.clone(), code)
+                })
+                .collect();
+            outcome::apply_sidecars(&mut out, &sidecar_ends);
             if let Some(s) = status.filter(|s| s.reason.as_deref() == Some("Evicted")) {
                 out.failure = Some((
                     POD_EVICTED.to_string(),

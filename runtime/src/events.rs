@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tkc_compiler::plan::ParamValue;
 use tokio::sync::mpsc::UnboundedSender;
@@ -75,22 +76,114 @@ pub enum Event {
 
 /// Where events go; a closed receiver is not an error (nobody is listening).
 #[derive(Clone, Debug)]
-pub struct EventSink(Option<UnboundedSender<Event>>);
+pub struct EventSink {
+    sender: Option<UnboundedSender<Event>>,
+    logs: Option<Arc<LogBudget>>,
+}
 
 impl EventSink {
     pub fn new(sender: UnboundedSender<Event>) -> EventSink {
-        EventSink(Some(sender))
+        EventSink {
+            sender: Some(sender),
+            logs: None,
+        }
+    }
+
+    /// A sink whose step logs wait while `budget` is spent: the receiver
+    /// [releases](LogBudget::release) each [`Event::StepLog`] once it has written it, so a
+    /// step that writes faster than the output is read is slowed down (its pipe fills and
+    /// its writes block, as in a container whose log is not read) instead of queueing its
+    /// output in memory.
+    pub fn with_log_budget(sender: UnboundedSender<Event>, budget: Arc<LogBudget>) -> EventSink {
+        EventSink {
+            sender: Some(sender),
+            logs: Some(budget),
+        }
     }
 
     /// A sink that drops everything.
     pub fn discard() -> EventSink {
-        EventSink(None)
+        EventSink {
+            sender: None,
+            logs: None,
+        }
     }
 
     pub fn emit(&self, event: Event) {
-        if let Some(sender) = &self.0 {
+        if let Some(sender) = &self.sender {
             let _ = sender.send(event);
         }
+    }
+
+    /// Emits a [`Event::StepLog`], first waiting for room in the log budget, if any.
+    pub async fn emit_log(&self, task: TaskId, step: String, stream: Stream, line: String) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        if let Some(budget) = &self.logs {
+            // A receiver that is gone releases nothing: do not wait for it.
+            if !sender.is_closed() {
+                budget.acquire(LogBudget::cost(&line)).await;
+            }
+        }
+        let _ = sender.send(Event::StepLog {
+            task,
+            step,
+            stream,
+            line,
+        });
+    }
+}
+
+/// How many bytes of step logs may wait, sent and not yet written, at once.
+#[derive(Debug)]
+pub struct LogBudget {
+    limit: usize,
+    pending: std::sync::Mutex<usize>,
+    room: tokio::sync::Notify,
+}
+
+impl LogBudget {
+    /// A budget of `limit` bytes (a line larger than it still passes, alone).
+    pub fn new(limit: usize) -> LogBudget {
+        LogBudget {
+            limit,
+            pending: std::sync::Mutex::new(0),
+            room: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// What a line counts for: its bytes and the event around it.
+    pub fn cost(line: &str) -> usize {
+        line.len() + 64
+    }
+
+    async fn acquire(&self, cost: usize) {
+        loop {
+            let notified = self.room.notified();
+            {
+                let mut pending = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *pending == 0 || *pending + cost <= self.limit {
+                    *pending += cost;
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The receiver has written a line of this cost.
+    pub fn release(&self, cost: usize) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *pending = pending.saturating_sub(cost);
+        drop(pending);
+        self.room.notify_waiters();
     }
 }
 

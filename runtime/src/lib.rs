@@ -15,5 +15,5 @@ pub mod events;
 pub mod scheduler;
 pub mod values;
 
-pub use events::{Event, EventSink, RunSummary, StepSummary, TaskStatus, TaskSummary};
+pub use events::{Event, EventSink, LogBudget, RunSummary, StepSummary, TaskStatus, TaskSummary};
 pub use scheduler::{RunOptions, run};

@@ -120,7 +120,8 @@ impl Node {
             NodeState::Done if self.runs.iter().all(|r| r.status == TaskStatus::Succeeded) => {
                 "Succeeded"
             }
-            NodeState::Done | NodeState::Invalid(_) => "Failed",
+            NodeState::Done => "Failed",
+            // A task that failed validation has no TaskRun (`GetPipelineTaskStatus`).
             _ => "None",
         }
     }
@@ -288,7 +289,12 @@ impl<B: Backend> Scheduler<B> {
             _ => None,
         };
         Scheduler {
-            cancelled: plan.run.status.as_deref() == Some("Cancelled"),
+            // `spec.status: Cancelled` on a PipelineRun, `TaskRunCancelled` on a TaskRun
+            // (taskrun.go cancels it before creating a pod).
+            cancelled: match plan.run.kind {
+                RunKind::PipelineRun => plan.run.status.as_deref() == Some("Cancelled"),
+                RunKind::TaskRun => plan.run.status.as_deref() == Some("TaskRunCancelled"),
+            },
             plan,
             backend,
             events,
@@ -346,6 +352,16 @@ impl<B: Backend> Scheduler<B> {
         for node in &mut self.nodes {
             if node.state == NodeState::Waiting {
                 node.state = NodeState::Skipped(skip::STOPPING);
+            }
+        }
+        // Tekton recomputes `skip()` at every reconcile, the last one included, and checks
+        // `IsStopping` first: once a DAG task failed (a cancel by timeout included) or failed
+        // validation, every DAG task that never started reports "PipelineRun was stopping".
+        if self.stopping() {
+            for node in &mut self.nodes {
+                if !node.finally() && matches!(node.state, NodeState::Skipped(_)) {
+                    node.state = NodeState::Skipped(skip::STOPPING);
+                }
             }
         }
     }
@@ -406,7 +422,9 @@ impl<B: Backend> Scheduler<B> {
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
-        if self.timed_out.is_none() && self.pipeline_deadline.is_some_and(|d| now >= d) {
+        // The pipeline timeout still holds after the tasks or finally timeout.
+        let pipeline_timed_out = matches!(self.timed_out, Some((TimeoutKind::Pipeline, _)));
+        if !pipeline_timed_out && self.pipeline_deadline.is_some_and(|d| now >= d) {
             let d = self
                 .pipeline_deadline
                 .map(|d| d - self.started)
@@ -463,7 +481,7 @@ impl<B: Backend> Scheduler<B> {
 
     fn next_deadline(&self) -> Option<Instant> {
         let mut all = vec![];
-        if self.timed_out.is_none() {
+        if !matches!(self.timed_out, Some((TimeoutKind::Pipeline, _))) {
             all.extend(self.pipeline_deadline);
         }
         if !self.tasks_timed_out && !self.dag_done() {
@@ -588,34 +606,65 @@ impl<B: Backend> Scheduler<B> {
             if let Some(reason) = self.graceful {
                 return Decision::Skip(reason);
             }
+            // Tekton's `skip()` order: stopping, gracefully cancelled/stopped, `when` (once the
+            // parents are done), parent skipped, results missing.
             let parents: Vec<&Node> = task
                 .after
                 .iter()
                 .filter_map(|p| self.index.get(p).map(|&j| &self.nodes[j]))
                 .collect();
+            let parents_done = parents.iter().all(|p| p.done());
+            if !parents_done {
+                return if parents
+                    .iter()
+                    .any(|p| matches!(p.state, NodeState::Skipped(r) if r != skip::WHEN))
+                {
+                    Decision::Skip(skip::PARENT_SKIPPED)
+                } else {
+                    Decision::Wait
+                };
+            }
+            let values = self.values();
+            match when_holds(&task.when, &values) {
+                Ok(true) => {}
+                Ok(false) => return Decision::Skip(skip::WHEN),
+                Err(e) => {
+                    return Decision::Invalid(format!(
+                        "when expression of task \"{}\": {e}",
+                        task.name
+                    ));
+                }
+            }
             if parents
                 .iter()
                 .any(|p| matches!(p.state, NodeState::Skipped(r) if r != skip::WHEN))
             {
                 return Decision::Skip(skip::PARENT_SKIPPED);
             }
-            if !parents.iter().all(|p| p.done()) {
-                return Decision::Wait;
+            if let Err(errors) = self.resolve_results(task, &values) {
+                let producer_when_skipped = errors.iter().any(|e| {
+                    self.index
+                        .get(e.task())
+                        .is_some_and(|&j| self.nodes[j].state == NodeState::Skipped(skip::WHEN))
+                });
+                if task.on_error == OnError::Continue || producer_when_skipped {
+                    return Decision::Skip(skip::RESULTS_MISSING);
+                }
+                return Decision::Invalid(self.invalid_message(&errors[0], &task.name));
             }
-        } else if self.cancelled {
+            return match self.combinations(task, &values) {
+                Some(combos) if combos.is_empty() => Decision::Skip(skip::EMPTY_MATRIX),
+                Some(combos) => Decision::Start(combos),
+                None => Decision::Start(vec![BTreeMap::new()]),
+            };
+        }
+        if self.cancelled {
             return Decision::Skip(skip::STOPPING);
         }
+        // A finally task (`IsFinallySkipped`): results missing, then `when`.
         let values = self.values();
-        if let Err(errors) = self.resolve_results(task, &values) {
-            let producer_when_skipped = errors.iter().any(|e| {
-                self.index
-                    .get(e.task())
-                    .is_some_and(|&j| self.nodes[j].state == NodeState::Skipped(skip::WHEN))
-            });
-            if node.finally() || task.on_error == OnError::Continue || producer_when_skipped {
-                return Decision::Skip(skip::RESULTS_MISSING);
-            }
-            return Decision::Invalid(self.invalid_message(&errors[0], &task.name));
+        if self.resolve_results(task, &values).is_err() {
+            return Decision::Skip(skip::RESULTS_MISSING);
         }
         match when_holds(&task.when, &values) {
             Ok(true) => {}
@@ -746,7 +795,6 @@ impl<B: Backend> Scheduler<B> {
             let name = &node.plan.name;
             if node.done() {
                 let reason = match (&node.state, node.runs.first()) {
-                    (NodeState::Invalid(_), _) => "PipelineValidationFailed".to_string(),
                     (NodeState::Done, Some(r)) => node
                         .runs
                         .iter()
@@ -841,7 +889,7 @@ impl<B: Backend> Scheduler<B> {
         c.insert("task.name".into(), plan.task_ref.clone());
         c.insert("task.retry-count".into(), retry.to_string());
         c.insert("pipelineTask.retries".into(), plan.retries.to_string());
-        values.matrix = run.matrix.clone();
+        values.matrix = with_task_defaults(&plan, &run.matrix, &values);
         let attempt = Attempt {
             run: self.identity.clone(),
             task: run.id.clone(),
@@ -921,9 +969,9 @@ impl<B: Backend> Scheduler<B> {
             run.phase = Phase::Queued;
             return;
         }
-        if plan.on_error == OnError::Continue
-            && matches!(run.status, TaskStatus::Failed | TaskStatus::TimedOut)
-        {
+        // `onError: continue` turns only a failed pod into `FailureIgnored` (`pod.MakeTaskRunStatus`);
+        // `TaskRunTimeout` and `TaskRunCancelled` stay.
+        if plan.on_error == OnError::Continue && run.status == TaskStatus::Failed {
             run.status = TaskStatus::FailureIgnored;
             run.reason = "FailureIgnored".to_string();
         }
@@ -957,6 +1005,20 @@ impl<B: Backend> Scheduler<B> {
         for node in &self.nodes {
             let name = node.plan.name.clone();
             match &node.state {
+                // A TaskRun that never started was cancelled: it is not a pipeline task.
+                NodeState::Skipped(_) if self.plan.run.kind == RunKind::TaskRun => {
+                    tasks.push(TaskSummary {
+                        name,
+                        index: None,
+                        status: TaskStatus::Cancelled,
+                        reason: "TaskRunCancelled".into(),
+                        attempts: 0,
+                        results: BTreeMap::new(),
+                        steps: vec![],
+                        duration: Duration::ZERO,
+                        message: format!("TaskRun \"{}\" was cancelled", self.identity.name),
+                    })
+                }
                 NodeState::Skipped(reason) => tasks.push(TaskSummary {
                     name,
                     index: None,
@@ -1038,21 +1100,34 @@ impl<B: Backend> Scheduler<B> {
         }
     }
 
+    /// The run's condition as `GetPipelineConditionStatus` computes it once every task is
+    /// done: the pipeline timeout, then the tasks timeout (checked now, as the run ends),
+    /// then the counts of `getPipelineTasksCount` (one per pipeline task, matrixed or not).
     fn pipelinerun_condition(&self) -> (String, String) {
         let name = &self.identity.name;
-        if let Some((kind, d)) = &self.timed_out {
-            let message = match kind {
-                TimeoutKind::Pipeline => {
-                    format!("PipelineRun \"{name}\" failed to finish within \"{d}\"")
-                }
-                TimeoutKind::Tasks => format!(
+        let now = Instant::now();
+        let pipeline_timed_out = matches!(self.timed_out, Some((TimeoutKind::Pipeline, _)))
+            || self.pipeline_deadline.is_some_and(|d| now > d);
+        if pipeline_timed_out {
+            let d = self
+                .pipeline_deadline
+                .map(|d| go_text(d - self.started))
+                .unwrap_or_default();
+            return (
+                "PipelineRunTimeout".into(),
+                format!("PipelineRun \"{name}\" failed to finish within \"{d}\""),
+            );
+        }
+        if let Some(deadline) = self.tasks_deadline
+            && (self.tasks_timed_out || now > deadline)
+        {
+            let d = go_text(deadline - self.started);
+            return (
+                "PipelineRunTimeout".into(),
+                format!(
                     "PipelineRun \"{name}\" failed due to tasks failed to finish within \"{d}\""
                 ),
-                TimeoutKind::Finally => format!(
-                    "PipelineRun \"{name}\" failed due to finally tasks failed to finish within \"{d}\""
-                ),
-            };
-            return ("PipelineRunTimeout".into(), message);
+            );
         }
         if self.cancelled {
             return (
@@ -1060,20 +1135,38 @@ impl<B: Backend> Scheduler<B> {
                 format!("PipelineRun \"{name}\" was cancelled"),
             );
         }
-        let (mut s, mut f, mut ignored, mut c, mut k, mut invalid) = (0, 0, 0, 0, 0, vec![]);
+        let (mut s, mut f, mut ignored, mut c, mut k, mut k_timeout) = (0, 0, 0, 0, 0, 0);
+        let mut invalid: BTreeMap<&str, &str> = BTreeMap::new();
         for node in &self.nodes {
             match &node.state {
-                NodeState::Skipped(_) => k += 1,
-                NodeState::Invalid(m) => invalid.push(m.clone()),
+                NodeState::Skipped(reason) => {
+                    k += 1;
+                    if matches!(
+                        *reason,
+                        skip::PIPELINE_TIMEOUT | skip::TASKS_TIMEOUT | skip::FINALLY_TIMEOUT
+                    ) {
+                        k_timeout += 1;
+                    }
+                }
+                NodeState::Invalid(m) => {
+                    invalid.insert(&node.plan.name, m);
+                }
                 _ => {
-                    for run in &node.runs {
-                        match run.status {
-                            TaskStatus::Succeeded => s += 1,
-                            TaskStatus::Failed | TaskStatus::TimedOut => f += 1,
-                            TaskStatus::FailureIgnored => ignored += 1,
-                            TaskStatus::Cancelled => c += 1,
-                            TaskStatus::Skipped => k += 1,
-                        }
+                    let runs = &node.runs;
+                    if runs.iter().all(|r| r.status == TaskStatus::Succeeded) {
+                        s += 1;
+                    } else if runs
+                        .iter()
+                        .any(|r| r.status == TaskStatus::TimedOut && r.reason == "TaskRunCancelled")
+                    {
+                        // `isCancelledForTimeOut`: counted as a failure.
+                        f += 1;
+                    } else if runs.iter().any(|r| r.status == TaskStatus::Cancelled) {
+                        c += 1;
+                    } else if node.plan.on_error == OnError::Continue {
+                        ignored += 1;
+                    } else {
+                        f += 1;
                     }
                 }
             }
@@ -1089,21 +1182,33 @@ impl<B: Backend> Scheduler<B> {
             f + ignored
         );
         if !invalid.is_empty() {
-            message = invalid.join("; ");
+            let mut errors = invalid.values().copied().collect::<Vec<_>>().join("; ");
+            if errors.len() > 1024 {
+                let mut cut = 1024;
+                while !errors.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                errors.truncate(cut);
+                errors.push_str("...");
+            }
+            message.push_str(&format!(
+                ", Failed Validation: {} ({errors})",
+                invalid.len()
+            ));
             return ("PipelineValidationFailed".into(), message);
         }
-        let reason = if f > 0 {
+        let reason = if f > 0 || k_timeout > 0 {
             "Failed"
-        } else if self.graceful.is_some() || c > 0 {
+        } else if self.graceful.is_some() {
+            message = format!("PipelineRun \"{name}\" was cancelled");
+            "Cancelled"
+        } else if c > 0 {
             "Cancelled"
         } else if k > 0 {
             "Completed"
         } else {
             "Succeeded"
         };
-        if reason == "Cancelled" && self.graceful.is_some() {
-            message = format!("PipelineRun \"{name}\" was cancelled");
-        }
         (reason.into(), message)
     }
 
@@ -1130,26 +1235,32 @@ impl<B: Backend> Scheduler<B> {
                         ..
                     } = &r.value
                     {
+                        // A value the task wrote counts, whatever its status; a missing one
+                        // drops the result when the task did not succeed, and is an error
+                        // when it did (`ApplyTaskResultsToPipelineResults`).
+                        if values
+                            .task_result(task, name, *index, key.as_deref())
+                            .is_ok()
+                        {
+                            continue;
+                        }
                         let succeeded = self
                             .index
                             .get(task)
                             .is_some_and(|&j| self.nodes[j].status_text() == "Succeeded");
-                        if !succeeded {
-                            ok = false;
-                        } else if values
-                            .task_result(task, name, *index, key.as_deref())
-                            .is_err()
-                        {
+                        if succeeded {
                             missing = true;
+                        } else {
+                            ok = false;
                         }
                     }
                 }
             }
-            if !ok {
-                continue;
-            }
             if missing {
                 invalid.push(result.name.clone());
+                continue;
+            }
+            if !ok {
                 continue;
             }
             out.insert(
@@ -1157,9 +1268,12 @@ impl<B: Backend> Scheduler<B> {
                 values.render_value(&result.value, &no_paths),
             );
         }
-        if !invalid.is_empty() && !matches!(reason.as_str(), "Cancelled" | "PipelineRunTimeout") {
+        // `CouldntGetPipelineResult` replaces whatever reason the run ended with, a timeout's
+        // included; only a hard cancel returns before results are computed.
+        if !invalid.is_empty() && !self.cancelled {
             let message = format!(
-                "invalid pipelineresults [{}], the referenced results don't exist",
+                "Failed to get PipelineResult from TaskRun Results for PipelineRun {}: invalid pipelineresults [{}], the referenced results don't exist",
+                self.identity.name,
                 invalid.join(" ")
             );
             return ("CouldntGetPipelineResult".into(), message, out);
@@ -1173,6 +1287,45 @@ enum Decision {
     Skip(&'static str),
     Invalid(String),
     Start(Vec<BTreeMap<String, String>>),
+}
+
+/// A combination with the Task's own value of every matrix param it lacks. Tekton's `FanOut`
+/// (`matrix_types.go`) gives a combination only the params it has; the TaskRun then gets the
+/// Task's default for the others, where tkc used to pass `""`.
+fn with_task_defaults(
+    plan: &TaskPlan,
+    combination: &BTreeMap<String, String>,
+    values: &Values,
+) -> BTreeMap<String, String> {
+    let mut out = combination.clone();
+    let Some(matrix) = &plan.matrix else {
+        return out;
+    };
+    let names = matrix.params.iter().map(|p| &p.name).chain(
+        matrix
+            .include
+            .iter()
+            .flat_map(|i| i.params.iter().map(|p| &p.name)),
+    );
+    for name in names {
+        if out.contains_key(name) {
+            continue;
+        }
+        let Some(value) = plan.params.get(name) else {
+            continue;
+        };
+        // Without a default, the task's value is the matrix param itself.
+        let own = values::value_templates(value).iter().any(|t| {
+            t.refs()
+                .iter()
+                .any(|r| matches!(r.value, RunValue::MatrixParam { .. }))
+        });
+        if !own {
+            let text = values::value_text(&values.render_value(value, &no_paths));
+            out.insert(name.clone(), text);
+        }
+    }
+    out
 }
 
 /// Status, reason and message of a task run stopped by the run.

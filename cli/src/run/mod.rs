@@ -13,7 +13,7 @@ use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_rende
 use tkc_compiler::lower::RunRequest;
 use tkc_compiler::plan::{Binding, ParamValue, Plan, RunKind};
 use tkc_runtime::backend::local::{self, LocalBackend, LocalConfig};
-use tkc_runtime::{EventSink, RunOptions, RunSummary};
+use tkc_runtime::{Event, EventSink, LogBudget, RunOptions, RunSummary};
 
 /// Exit code of an interrupted run.
 const INTERRUPTED: u8 = 130;
@@ -159,10 +159,14 @@ pub fn run(args: RunArgs) -> u8 {
                     RunKind::PipelineRun => "PipelineValidationFailed",
                     RunKind::TaskRun => "TaskRunValidationFailed",
                 });
+            let name = match &compiled.plan {
+                Some(plan) => plan.run.name.clone(),
+                None => run_name_of(&compiled.documents, args.run.as_deref()),
+            };
             return cannot_start(
                 &args,
                 kind,
-                args.run.clone().unwrap_or_default(),
+                name,
                 reason,
                 "the run has errors; nothing was run".into(),
                 Some((&project.sources, &errors)),
@@ -215,6 +219,22 @@ fn run_kind_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) 
     } else {
         RunKind::PipelineRun
     }
+}
+
+/// The name of the run these inputs hold (a run document first, else a Pipeline or Task), for
+/// the summary of a run that cannot start.
+fn run_name_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) -> String {
+    use tkc_compiler::model::Kind;
+    let pick = |kinds: &[Kind]| {
+        documents
+            .iter()
+            .find(|d| kinds.contains(&d.kind) && name.is_none_or(|n| d.name() == n))
+            .map(|d| d.name().to_string())
+    };
+    pick(&[Kind::PipelineRun, Kind::TaskRun])
+        .or_else(|| pick(&[Kind::Pipeline, Kind::Task]))
+        .or_else(|| name.map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn cannot_start(
@@ -417,10 +437,17 @@ async fn drive<B: tkc_runtime::backend::Backend>(
     for n in &notes {
         renderer.note(n);
     }
+    // Step logs wait for the printer past 1 MiB in flight: memory stays flat however much a
+    // step writes.
+    let budget = Arc::new(LogBudget::new(1 << 20));
+    let released = budget.clone();
     let printer = tokio::spawn(async move {
         let mut rx = rx;
         while let Some(event) = rx.recv().await {
             renderer.event(&event);
+            if let Event::StepLog { line, .. } = &event {
+                released.release(LogBudget::cost(line));
+            }
         }
         renderer.finish();
     });
@@ -430,7 +457,8 @@ async fn drive<B: tkc_runtime::backend::Backend>(
         parallel,
         cancel: cancel_rx,
     };
-    let summary = tkc_runtime::run(plan, backend, options, EventSink::new(tx)).await;
+    let events = EventSink::with_log_budget(tx, budget);
+    let summary = tkc_runtime::run(plan, backend, options, events).await;
     let _ = printer.await;
     signals.abort();
     (

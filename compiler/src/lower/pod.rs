@@ -3,7 +3,7 @@
 //! Task-side passes (params, `context`, result and exit-code paths, workspaces, credentials),
 //! workspaces mounted, step and sidecar overrides applied.
 
-use super::subst::{Chain, PVal, Params, Pass, Tpl};
+use super::subst::{self, Chain, PVal, Params, Pass, Tpl};
 use super::{Lowering, codes};
 use crate::diag::Diagnostic;
 use crate::model::encode::Encode;
@@ -755,7 +755,67 @@ fn action_params(
             out.insert(decl.name.value.clone(), value);
         }
     }
+    // Defaults that reference other params take the values the step provides (or their own
+    // defaults), never the Task's params of the same name: Tekton's
+    // `applyStepActionParameters` (taskrun/resources/apply.go) resolves them, in rounds, before
+    // anything else is substituted.
+    let mut pending: Vec<String> = action
+        .params
+        .iter()
+        .filter(|d| !step.params.iter().any(|p| p.name.value == d.name.value))
+        .filter(|d| out.get(&d.name.value).is_some_and(refers_to_params))
+        .map(|d| d.name.value.clone())
+        .collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|name| {
+            let Some(value) = out.get(name) else {
+                return false;
+            };
+            let waits = crate::vars::parse(&pval_text(value))
+                .iter()
+                .any(|r| match &r.kind {
+                    RefKind::Param { name: other, .. } => {
+                        other == name || out.get(other).is_none_or(refers_to_params)
+                    }
+                    _ => false,
+                });
+            if waits {
+                return true;
+            }
+            let pass = Params {
+                values: &out,
+                except: &[],
+            };
+            let resolved = subst::apply_value(value, &pass);
+            out.insert(name.clone(), resolved);
+            false
+        });
+        // A cycle, or a reference to a param the StepAction does not declare: left as written.
+        if pending.len() == before {
+            break;
+        }
+    }
     out
+}
+
+/// Does a param value still refer to `$(params...)`?
+fn refers_to_params(value: &PVal) -> bool {
+    pval_text(value).contains("$(params.")
+}
+
+/// The text of a value (every string of an array or object, joined), to look for references.
+fn pval_text(value: &PVal) -> String {
+    match value {
+        PVal::Str(t) => t.text(),
+        PVal::Array(items) => items.iter().map(Tpl::text).collect::<Vec<_>>().join(" "),
+        PVal::Object(map) => map
+            .iter()
+            .map(|(_, t)| t.text())
+            .collect::<Vec<_>>()
+            .join(" "),
+        PVal::Deferred { .. } => String::new(),
+    }
 }
 
 /// Is the value a string that is exactly one `$(params...)` reference left in place?

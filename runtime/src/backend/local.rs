@@ -31,7 +31,7 @@ pub use dirs::{
 };
 pub use procs::{adopt_orphans, kill_own_descendants};
 
-use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, RawResult, ResultSite, StepEnd};
+use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, StepEnd};
 use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
 use crate::events::{Event, EventSink, Stream, TaskId};
 use crate::values::{self, Values};
@@ -985,6 +985,14 @@ impl Pod {
                 }
             }
         }
+        // A sidecar that already ended did so on its own: its exit code counts.
+        let sidecar_ends: Vec<(String, Option<i32>)> = sidecars
+            .iter_mut()
+            .map(|s| {
+                let code = s.child.try_wait().ok().flatten().and_then(|st| st.code());
+                (s.name.clone(), code)
+            })
+            .collect();
         for s in &mut sidecars {
             s.kill_group();
             let _ = s.wait().await;
@@ -1000,7 +1008,11 @@ impl Pod {
             }
         }
         let stop_kind = *stop.borrow();
-        self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind)
+        let mut out = self.outcome(&plan.pod.steps, &plan.pod.results, &codes, stop_kind);
+        if stop_kind.is_none() {
+            outcome::apply_sidecars(&mut out, &sidecar_ends);
+        }
+        out
     }
 
     fn outcome(
@@ -1016,23 +1028,11 @@ impl Pod {
                 message: read_termination(&self.tekton.join(format!("run/{i}/termination"))),
             })
             .collect();
-        outcome::attempt_outcome(steps, decls, &ends, stop, |site| {
-            let file = match site {
-                ResultSite::Task(name) => self.tekton.join("results").join(name),
-                ResultSite::Step { index, result } => self
-                    .tekton
-                    .join(format!("run/{index}/status/results"))
-                    .join(result),
-            };
-            // The step wrote this file, and may have made it a link to a host file, a FIFO
-            // or a device: read only a regular file, never past Tekton's limit.
-            match paths::read_untrusted(&file, MAX_MESSAGE_BYTES) {
-                Ok(Some(raw)) => RawResult::Text(String::from_utf8_lossy(&raw).into_owned()),
-                Ok(None) => RawResult::TooLong,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => RawResult::Missing,
-                Err(e) => RawResult::Unreadable(e.to_string()),
-            }
-        })
+        // Results come from the steps' termination messages, as on a cluster: each step's
+        // entrypoint writes the results present when it ends (a bounded, no-follow read of
+        // each file), so a result a later step moves away is still reported, and tkc itself
+        // never reads a file a step may have made a FIFO or a device.
+        outcome::attempt_outcome(steps, decls, &ends, stop, outcome::from_messages(&ends))
     }
 
     fn entrypoint_seen(&self) -> String {
@@ -1512,26 +1512,47 @@ async fn forward(
     which: Stream,
     events: EventSink,
 ) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut buf: Vec<u8> = Vec::new();
+    let emit = |buf: &mut Vec<u8>| {
+        while buf.last().is_some_and(|b| *b == b'\r') {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(buf).into_owned();
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
+        events.emit_log(task.clone(), step.clone(), which, line)
+    };
+    loop {
+        // A line is cut at MAX_LOG_LINE bytes, so that output without newlines (a 1 GB
+        // line) never piles up here.
+        let (take, complete) = match reader.fill_buf().await {
+            Ok(chunk) if !chunk.is_empty() => {
+                let window = &chunk[..chunk.len().min(MAX_LOG_LINE - buf.len())];
+                match window.iter().position(|b| *b == b'\n') {
+                    Some(at) => {
+                        buf.extend_from_slice(&window[..at]);
+                        (at + 1, true)
+                    }
+                    None => {
+                        buf.extend_from_slice(window);
+                        (window.len(), buf.len() >= MAX_LOG_LINE)
+                    }
                 }
-                events.emit(Event::StepLog {
-                    task: task.clone(),
-                    step: step.clone(),
-                    stream: which,
-                    line: String::from_utf8_lossy(&buf).into_owned(),
-                });
             }
+            _ => break,
+        };
+        reader.consume(take);
+        if complete {
+            emit(&mut buf).await;
         }
     }
+    if !buf.is_empty() {
+        emit(&mut buf).await;
+    }
 }
+
+/// The longest log line passed on whole; a longer one is cut into lines of this size.
+const MAX_LOG_LINE: usize = 64 * 1024;
 
 /// The `Reason`/`ExitCode`/... entries of a termination message.
 fn read_termination(path: &Path) -> Vec<MessageEntry> {

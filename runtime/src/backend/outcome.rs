@@ -107,7 +107,10 @@ pub fn attempt_outcome(
         let end = ends.get(i).unwrap_or(&never_ran);
         let continued = end.internal("ExitCode").and_then(|c| c.parse::<i32>().ok());
         let (exit_code, status) = match (end.internal("Reason"), end.exit_code) {
-            (Some("Skipped"), _) => (None, "Skipped"),
+            // The entrypoint of a skipped step exits 1 (`cmd/entrypoint`: the wait for the
+            // previous step's `.err` post file returns an error), and the container's exit
+            // code is what the TaskRun's step state records.
+            (Some("Skipped"), _) => (Some(1), "Skipped"),
             (Some("Cancelled"), _) => (None, "Cancelled"),
             (Some("TimeoutExceeded"), c) => (c, "TimedOut"),
             (_, Some(0)) => match continued {
@@ -143,6 +146,9 @@ pub fn attempt_outcome(
             status: status.to_string(),
         });
     }
+    // A TaskRun that timed out or was cancelled has no results: Tekton stops its pod and
+    // does not read them (taskrun.go, `failTaskRun`).
+    let decls = if stop.is_some() { &[][..] } else { decls };
     for decl in decls {
         let site = match &decl.from_step {
             Some(from) => match steps.iter().position(|s| s.name == from.step) {
@@ -179,6 +185,34 @@ pub fn attempt_outcome(
     }
     out
 }
+
+/// Applies the sidecars' ends to an outcome: a sidecar container that exited non-zero on its
+/// own (not stopped at the end of the steps) fails the TaskRun with `SidecarFailed`, which
+/// Tekton ranks before a step's failure (`pkg/pod/status.go`, `getFailureInfo`: "a crashed
+/// sidecar is likely the root cause"). `sidecars` holds each sidecar's container name and
+/// its exit code, `None` while it ran or once stopped. Every backend calls this after
+/// [`attempt_outcome`].
+pub fn apply_sidecars(out: &mut AttemptOutcome, sidecars: &[(String, Option<i32>)]) {
+    let failed = sidecars
+        .iter()
+        .find_map(|(name, code)| code.filter(|c| *c != 0).map(|c| (name, c)));
+    let Some((name, code)) = failed else {
+        return;
+    };
+    let replaces = match &out.failure {
+        None => true,
+        Some((reason, _)) => reason == STEP_FAILED,
+    };
+    if replaces {
+        out.failure = Some((
+            SIDECAR_FAILED.to_string(),
+            format!("\"{name}\" exited with code {code}"),
+        ));
+    }
+}
+
+/// The TaskRun reason of a sidecar that failed (`v1.TaskRunReasonSidecarFailed`).
+pub const SIDECAR_FAILED: &str = "SidecarFailed";
 
 /// Tekton's wording for a result over the termination message's limit.
 pub const TOO_LONG: &str =

@@ -424,7 +424,8 @@ async fn tasks_timeout_cancels_dag_skips_the_rest_and_runs_finally() {
         statuses(&s),
         [
             row("a", "TimedOut", "TaskRunCancelled"),
-            row("b", "Skipped", skip::TASKS_TIMEOUT),
+            // `skip()` checks `IsStopping` first: `a` was cancelled by the timeout.
+            row("b", "Skipped", skip::STOPPING),
             row("f", "Succeeded", "Succeeded")
         ]
     );
@@ -473,7 +474,9 @@ async fn finally_timeout_counts_from_the_start_of_finally() {
             row("g", "Succeeded", "Succeeded")
         ]
     );
-    assert_eq!(s.reason, "PipelineRunTimeout");
+    // Only the pipeline and tasks timeouts are `PipelineRunTimeout`; a finally task cancelled
+    // by the finally timeout counts as failed (`getPipelineTasksCount`).
+    assert_eq!(s.reason, "Failed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -535,9 +538,10 @@ async fn a_missing_consumed_result_is_pipeline_validation_failed() {
     );
     let (s, fake) = go(pipeline(vec![a, b, finally(task("f"))]), Fake::default()).await;
     assert_eq!(s.reason, "PipelineValidationFailed");
+    // `GetPipelineConditionStatus`: the counts, then the validation errors.
     assert_eq!(
         s.message,
-        "task \"a\" completed successfully but did not emit the result \"out\", which is referenced by task \"b\""
+        "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 0, Failed Validation: 1 (task \"a\" completed successfully but did not emit the result \"out\", which is referenced by task \"b\")"
     );
     assert_eq!(fake.attempts().len(), 2, "b does not run; finally does");
 }
@@ -645,11 +649,12 @@ async fn pipeline_results_of_failed_tasks_are_omitted_and_missing_ones_fail_the_
         }],
     );
     let (s, _) = go(plan.clone(), fake).await;
-    assert!(s.results.is_empty());
+    // `a` failed but wrote `out`: the value counts (`ApplyTaskResultsToPipelineResults`).
+    assert_eq!(s.results.keys().collect::<Vec<_>>(), ["from_a"]);
     assert_eq!(s.reason, "CouldntGetPipelineResult");
     assert_eq!(
         s.message,
-        "invalid pipelineresults [from_b], the referenced results don't exist"
+        "Failed to get PipelineResult from TaskRun Results for PipelineRun pr: invalid pipelineresults [from_b], the referenced results don't exist"
     );
     let fake = Fake::default()
         .with("a", vec![fail(5)])
@@ -743,4 +748,169 @@ async fn gracefully_cancelled_runs_only_finally() {
         ]
     );
     assert_eq!(s.reason, "Cancelled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_is_evaluated_before_parent_skipped() {
+    // `skip()`: `skipBecauseWhenExpressionsEvaluatedToFalse` comes before
+    // `skipBecauseParentTaskWasSkipped` and `skipBecauseResultReferencesAreMissing`.
+    let mut a = task("a");
+    a.matrix = Some(Matrix {
+        params: vec![NamedValue {
+            name: "p".into(),
+            value: ValueTemplate::Array(vec![]),
+        }],
+        include: vec![],
+        combinations: None,
+    });
+    let b = when(after(task("b"), &["a"]), "x", &["y"]);
+    let c = after(task("c"), &["b"]);
+    let (s, _) = go(pipeline(vec![a, b, c]), Fake::default()).await;
+    assert_eq!(
+        statuses(&s),
+        [
+            row("a", "Skipped", skip::EMPTY_MATRIX),
+            row("b", "Skipped", skip::WHEN),
+            row("c", "Succeeded", "Succeeded")
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn skip_reasons_turn_to_stopping_when_the_run_stops() {
+    // `skip()` is recomputed at the last reconcile and checks `IsStopping` first.
+    let a = when(task("a"), "x", &["y"]);
+    let b = task("b");
+    let c = after(task("c"), &["b"]);
+    let fake = Fake::default().with("b", vec![fail(10)]);
+    let (s, _) = go(pipeline(vec![a, b, c, finally(task("f"))]), fake).await;
+    assert_eq!(
+        statuses(&s),
+        [
+            row("a", "Skipped", skip::STOPPING),
+            row("b", "Failed", "StepFailed"),
+            row("c", "Skipped", skip::STOPPING),
+            row("f", "Succeeded", "Succeeded")
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_validation_failed_task_has_no_status_and_does_not_count() {
+    // `GetPipelineTaskStatus`: no TaskRun, so `None` and an empty reason; the aggregate
+    // counts only failed TaskRuns and skips.
+    let a = declares(task("a"), "out");
+    let b = after(
+        param(task("b"), "in", reference(result_ref("a", "out"))),
+        &["a"],
+    );
+    let f = param(
+        param(
+            param(
+                finally(task("f")),
+                "status",
+                reference(RunValue::TaskStatus { task: "b".into() }),
+            ),
+            "reason",
+            reference(RunValue::TaskReason { task: "b".into() }),
+        ),
+        "all",
+        reference(RunValue::TasksStatus {}),
+    );
+    let (s, fake) = go(pipeline(vec![a, b, f]), Fake::default()).await;
+    assert_eq!(s.reason, "PipelineValidationFailed");
+    let seen = &fake.attempts()[1].2;
+    assert_eq!(
+        (
+            seen["status"].as_str(),
+            seen["reason"].as_str(),
+            seen["all"].as_str()
+        ),
+        ("None", "", "Succeeded")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_error_continue_keeps_a_task_timeout() {
+    // `MakeTaskRunStatus` sets `FailureIgnored` only for a failed pod.
+    let mut a = task("a");
+    a.on_error = OnError::Continue;
+    a.timeout = Some("1s".into());
+    let (s, _) = go(
+        pipeline(vec![a, task("b")]),
+        Fake::default().with("a", vec![ok(5_000)]),
+    )
+    .await;
+    assert_eq!(
+        statuses(&s),
+        [
+            row("a", "TimedOut", "TaskRunTimeout"),
+            row("b", "Succeeded", "Succeeded")
+        ]
+    );
+    assert_eq!(s.reason, "Succeeded");
+    assert_eq!(
+        s.message,
+        "Tasks Completed: 2 (Failed: 1 (Ignored: 1), Cancelled 0), Skipped: 0"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tasks_timeout_is_checked_when_the_run_ends() {
+    // `HaveTasksTimedOut` in `GetPipelineConditionStatus`: the DAG ended in time, but the
+    // run ends past the tasks timeout.
+    let mut plan = pipeline(vec![task("a"), finally(task("f"))]);
+    plan.run.timeouts.tasks = Some("1s".into());
+    plan.run.timeouts.pipeline = Some("1m".into());
+    let fake = Fake::default()
+        .with("a", vec![ok(500)])
+        .with("f", vec![ok(2_000)]);
+    let (s, _) = go(plan, fake).await;
+    assert_eq!(
+        statuses(&s),
+        [
+            row("a", "Succeeded", "Succeeded"),
+            row("f", "Succeeded", "Succeeded")
+        ]
+    );
+    assert_eq!(s.reason, "PipelineRunTimeout");
+}
+
+#[tokio::test(start_paused = true)]
+async fn couldnt_get_pipeline_result_replaces_a_timeout() {
+    // pipelinerun.go: `ApplyTaskResultsToPipelineResults` runs after the condition is set,
+    // and its error marks the run failed whatever the reason was.
+    let a = declares(task("a"), "out");
+    let mut plan = pipeline(vec![a, finally(task("f"))]);
+    plan.run.timeouts.tasks = Some("1s".into());
+    plan.run.timeouts.pipeline = Some("1m".into());
+    plan.results.push(PipelineResult {
+        name: "r".into(),
+        result_type: ValueType::String,
+        value: ValueTemplate::String(reference(result_ref("a", "out"))),
+    });
+    let fake = Fake::default()
+        .with("a", vec![ok(10)])
+        .with("f", vec![ok(2_000)]);
+    let (s, _) = go(plan, fake).await;
+    assert_eq!(s.reason, "CouldntGetPipelineResult");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_matrixed_task_counts_once() {
+    // `getPipelineTasksCount` counts pipeline tasks, not TaskRuns.
+    let mut a = task("a");
+    a.matrix = Some(Matrix {
+        params: vec![NamedValue {
+            name: "p".into(),
+            value: ValueTemplate::Array(vec![text("1"), text("2"), text("3")]),
+        }],
+        include: vec![],
+        combinations: None,
+    });
+    let (s, _) = go(pipeline(vec![a]), Fake::default()).await;
+    assert_eq!(
+        s.message,
+        "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 0"
+    );
 }
