@@ -19,12 +19,16 @@ use std::collections::{BTreeMap, HashSet};
 declare_code! {
     /// # Two resources of the same kind have the same name in the same namespace
     ///
-    /// A name is unique per kind and namespace: applying both, Kubernetes keeps one (the
-    /// second `kubectl apply` updates the first, `kubectl create` refuses it), and checking
-    /// them, tkc cannot tell which one a reference means. Rename one, give them different
-    /// `metadata.namespace`s, or check them separately. Resources in different namespaces do
-    /// not collide (a ClusterTask has none: cluster-scoped); a resource without a namespace
-    /// goes where it is applied, so it collides only with others without one.
+    /// Reported for two definitions in **one file**: applying it, Kubernetes keeps one (the
+    /// second document updates the first). Rename one or give them different
+    /// `metadata.namespace`s. Resources in different namespaces do not collide (a ClusterTask
+    /// has none: cluster-scoped); a resource without a namespace goes where it is applied, so
+    /// it collides only with others without one.
+    ///
+    /// The same name in two **files** is not reported: that is what `kubectl apply` turns
+    /// into an update, and how a catalog keeps the versions of a Task
+    /// (`task/<name>/<version>/`). A reference resolves to the definition in its own file,
+    /// then its own directory, then the one under the longest common directory.
     pub static DUPLICATE_RESOURCE = "tkc::resolve::duplicate-resource", Error;
 }
 
@@ -89,7 +93,7 @@ pub struct World<'s> {
     pub documents: Vec<Document>,
     /// Files whose findings are reported (the others come from search paths).
     checked_files: HashSet<FileId>,
-    /// Documents of each kind and name, checked ones first; one per namespace.
+    /// Documents of each kind and name, checked ones first.
     by_name: BTreeMap<(Kind, String), Vec<DocId>>,
 }
 
@@ -121,36 +125,37 @@ impl<'s> World<'s> {
                 continue;
             };
             let same = by_name.entry((doc.kind, name.value.clone())).or_default();
+            // Two files with one name are what `kubectl apply` turns into an update (a
+            // catalog keeps each version of a Task in a directory of its own): both stay, and
+            // a reference finds the nearest one. Twice in one file is a slip.
             let first = same
                 .iter()
                 .map(|id| &documents[id.0])
-                .find(|other| namespace(other) == namespace(doc));
-            match first {
-                None => same.push(DocId(i)),
-                Some(first_doc) => {
-                    if checked_files.contains(&doc.file()) {
-                        let place = namespace(doc)
-                            .map(|ns| format!(" in namespace `{ns}`"))
-                            .unwrap_or_default();
-                        out.push(
-                            Diagnostic::new(
-                                &DUPLICATE_RESOURCE,
-                                format!(
-                                    "{} `{}` is defined twice{place}",
-                                    doc.kind.as_str(),
-                                    name.value
-                                ),
-                            )
-                            .with_label(name.span, "defined again here")
-                            .with_secondary(first_doc.name_span(), "first defined here")
-                            .with_help(
-                                "rename one of them, or put them in different namespaces \
-                                 (`metadata.namespace`): a name is unique per kind and namespace, \
-                                 and tkc cannot tell which one a reference means",
-                            ),
-                        );
-                    }
-                }
+                .find(|other| namespace(other) == namespace(doc) && other.file() == doc.file());
+            same.push(DocId(i));
+            if let Some(first_doc) = first
+                && checked_files.contains(&doc.file())
+            {
+                let place = namespace(doc)
+                    .map(|ns| format!(" in namespace `{ns}`"))
+                    .unwrap_or_default();
+                out.push(
+                    Diagnostic::new(
+                        &DUPLICATE_RESOURCE,
+                        format!(
+                            "{} `{}` is defined twice{place}",
+                            doc.kind.as_str(),
+                            name.value
+                        ),
+                    )
+                    .with_label(name.span, "defined again here")
+                    .with_secondary(first_doc.name_span(), "first defined here")
+                    .with_help(
+                        "rename one of them, or put them in different namespaces \
+                         (`metadata.namespace`): a name is unique per kind and namespace, \
+                         and tkc cannot tell which one a reference means",
+                    ),
+                );
             }
         }
         World {
@@ -204,18 +209,50 @@ impl<'s> World<'s> {
             [only] => *only,
             several => {
                 let here = self.containing(from).and_then(namespace);
-                let in_namespace = |ns: Option<&str>| {
+                let in_namespace = |ns: Option<&str>| -> Vec<DocId> {
                     several
                         .iter()
                         .copied()
-                        .find(|id| namespace(&self.documents[id.0]) == ns)
+                        .filter(|id| namespace(&self.documents[id.0]) == ns)
+                        .collect()
                 };
-                here.and_then(|ns| in_namespace(Some(ns)))
-                    .or_else(|| in_namespace(None))
-                    .unwrap_or(several[0])
+                let mut candidates = here.map(|ns| in_namespace(Some(ns))).unwrap_or_default();
+                if candidates.is_empty() {
+                    candidates = in_namespace(None);
+                }
+                if candidates.is_empty() {
+                    candidates = several.to_vec();
+                }
+                self.nearest(&candidates, from.file).unwrap_or(several[0])
             }
         };
         Some((id, &self.documents[id.0]))
+    }
+
+    /// Of several definitions of one name, the one nearest to `file`: in the same file, then
+    /// in the same directory, then under the longest common directory (a catalog's
+    /// `task/<name>/<version>/tests/` finds `task/<name>/<version>/`); the first loaded wins a tie.
+    fn nearest(&self, candidates: &[DocId], file: FileId) -> Option<DocId> {
+        let from = self.sources.get(file).name();
+        let dirs = |path: &str| -> Vec<String> {
+            let mut parts: Vec<String> = path.split(['/', '\\']).map(str::to_string).collect();
+            parts.pop();
+            parts
+        };
+        let from_dirs = dirs(from);
+        candidates.iter().copied().max_by_key(|id| {
+            let doc = &self.documents[id.0];
+            let same_file = doc.file() == file;
+            let theirs = dirs(self.sources.get(doc.file()).name());
+            let common = from_dirs
+                .iter()
+                .zip(&theirs)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let same_dir = common == from_dirs.len() && common == theirs.len();
+            // `max_by_key` keeps the last maximum: rank the earlier document higher.
+            (same_file, same_dir, common, std::cmp::Reverse(id.0))
+        })
     }
 
     /// The document whose text holds `span`.

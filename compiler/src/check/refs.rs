@@ -42,9 +42,16 @@ declare_code! {
     ///
     /// `$(params.a.b.c)`, `$(tasks.t.results)`, `$(context.task.uid)`,
     /// `$(steps.build.exitCode.path)` (the exit code path needs `step-`): the reference starts
-    /// like one Tekton replaces but is not one, so it is rejected, or left in place as text
-    /// (which a shell then tries to run as a command). The message says what the form should
-    /// be.
+    /// like one Tekton replaces but is not one. The message says what the form should be.
+    ///
+    /// Under `params` and `context` it is an **error**: the validating webhook reads every
+    /// `$(params...)` and `$(context.task...)` of a step (`validateStepVariables`,
+    /// `validateTaskContextVariables` in `pkg/apis/pipeline/v1/task_validation.go`) and
+    /// rejects the Task. Under `tasks`, `steps`, `step`, `results`, `workspaces` and
+    /// `credentials` no Tekton function parses a reference that does not match its pattern
+    /// (`NewResultRefs` needs `tasks.<t>.results.<r>`; `ApplyStepExitCodePath` replaces only
+    /// `steps.step-<s>.exitCode.path`): the text is left as written and fails, if at all, when
+    /// the step runs, so it is a **warning**.
     pub static MALFORMED = "tkc::refs::malformed", Error;
 }
 
@@ -65,8 +72,11 @@ declare_code! {
     ///
     /// `$(tasks.<task>.status)`, `$(tasks.<task>.reason)` and `$(tasks.status)` are known only
     /// once the DAG tasks are done, so only finally tasks may use them, and `<task>` must be a
-    /// task of `tasks`. Tekton rejects the Pipeline (`pipeline tasks can not refer to execution
-    /// status of any other pipeline task or aggregate status of tasks`).
+    /// task of `tasks`. Tekton's validating webhook rejects the Pipeline (`pipeline tasks can
+    /// not refer to execution status of any other pipeline task or aggregate status of tasks`,
+    /// `validateExecutionStatusVariables`) when the reference is in a pipeline task's params or
+    /// `when`. In the inline `taskSpec` of a DAG task no function checks it and it stays text:
+    /// that is a **warning** of this code.
     pub static EXECUTION_STATUS = "tkc::refs::execution-status", Error;
 }
 
@@ -190,8 +200,10 @@ pub fn run(cx: &mut Checker) {
                     check(cx, &r, span, at, Some(&dag));
                 }
             }
-            // Execution status in an inline task of a finally task is replaced too.
-            if let Some(embedded) = &pt.task_spec {
+            // Tekton validates execution status only in a pipeline task's params and `when`
+            // (`validateExecutionStatusVariables`, pkg/apis/pipeline/v1/pipeline_validation.go);
+            // in the inline task of a DAG task the reference is never replaced and stays text.
+            if let (Section::Tasks, Some(embedded)) = (section, &pt.task_spec) {
                 for s in task_strings(&embedded.task) {
                     for (r, span) in refs(world, s.text) {
                         if matches!(
@@ -200,7 +212,15 @@ pub fn run(cx: &mut Checker) {
                                 | RefKind::TaskReason { .. }
                                 | RefKind::TasksStatus
                         ) {
-                            status_in_pipeline(cx, &r, span, section, &dag);
+                            cx.report(
+                                Diagnostic::new(
+                                    &EXECUTION_STATUS,
+                                    format!("`{r}` is not replaced in the inline task of a DAG task"),
+                                )
+                                .with_label(span, "Tekton leaves this as text")
+                                .with_help("move this task to `finally`, or pass the status in a param of a finally task")
+                                .with_severity(crate::diag::Severity::Warning),
+                            );
                         }
                     }
                 }
@@ -300,11 +320,18 @@ fn check(cx: &mut Checker, r: &Reference, span: Span, at: Where, dag: Option<&Ha
                 );
                 return;
             }
-            cx.report(
-                Diagnostic::new(&MALFORMED, format!("malformed reference `{r}`"))
-                    .with_label(span, format!("not a valid `{prefix}` reference"))
-                    .with_help(help),
-            );
+            let checked = matches!(*prefix, "params" | "context");
+            let d =
+                Diagnostic::new(&MALFORMED, format!("malformed reference `{r}`")).with_help(help);
+            cx.report(if checked {
+                d.with_label(span, format!("not a valid `{prefix}` reference"))
+            } else {
+                d.with_label(
+                    span,
+                    format!("not a valid `{prefix}` reference; Tekton leaves it as text"),
+                )
+                .with_severity(crate::diag::Severity::Warning)
+            });
         }
         RefKind::Context(var) => match at {
             Where::Task if !var.is_task_scope() => {

@@ -3,8 +3,8 @@
 //! and pipeline results.
 
 use super::scope::{
-    PipelineIndex, Shape, Slot, is_whole_selector, pipeline_task_strings, result_shape,
-    selector_problem, sole_reference, step_result_shape, task_result_shape,
+    PipelineIndex, Shape, Slot, is_whole_selector, pipeline_task_strings, selector_problem,
+    sole_reference, step_result_shape, task_result_shape,
 };
 use super::{
     Checker, Container, Field, Section, TaskCx, Text, param_value_texts, pipeline_specs,
@@ -25,8 +25,11 @@ declare_code! {
     /// # A result path for a result that is not declared
     ///
     /// `$(results.<name>.path)` is the file a step writes a Task result to; the Task must
-    /// declare the result under `results`, or Tekton rejects it (`non-existent variable`) and
-    /// the value is never reported. `$(step.results.<name>.path)` likewise needs the step to
+    /// declare the result under `results`. In a step's `script` Tekton's validating webhook
+    /// rejects the Task (`non-existent variable`, `validateTaskResultsVariables` in
+    /// `pkg/apis/pipeline/v1/task_validation.go`). Elsewhere (`args`, `env`, ...) no function
+    /// checks it: the text stays as written and the step fails when it runs, so that is a
+    /// **warning** of this code. `$(step.results.<name>.path)` likewise needs the step to
     /// declare the result under its own `results`.
     ///
     /// ## Example
@@ -79,7 +82,11 @@ declare_code! {
     /// `$(steps.<step>.results.<result>)` needs a step of that name before the current one
     /// (steps run in order) that declares the result in its `results` (or whose StepAction
     /// does).
-    pub static UNKNOWN_STEP_RESULT = "tkc::results::unknown-step-result", Error;
+    ///
+    /// A **warning**: no webhook or reconciler function resolves these references. The
+    /// entrypoint replaces them when the step starts (stage: step run), and only then does
+    /// the step fail, reading a result file no earlier step wrote.
+    pub static UNKNOWN_STEP_RESULT = "tkc::results::unknown-step-result", Warning;
 }
 
 declare_code! {
@@ -126,9 +133,9 @@ declare_code! {
     /// A pipeline result's value is built from task results: it needs at least one
     /// `$(tasks.<task>.results.<result>)` (or `$(finally.<task>.results.<result>)` for a finally
     /// task), every reference must be a task result of a task in that section which declares
-    /// it, and the value must have the declared type (a whole array or object result is
-    /// `$(tasks.t.results.r[*])`, the entire value). Tekton rejects the Pipeline, or fails the
-    /// run when the results are collected.
+    /// it (a whole array or object result is `$(tasks.t.results.r[*])`, the entire value).
+    /// Tekton rejects the Pipeline, or fails the run when the results are collected. The
+    /// declared `type` is not compared with the value: no Tekton function does.
     pub static PIPELINE_RESULT = "tkc::results::pipeline-result", Error, reason = "InvalidPipelineResultReference";
 }
 
@@ -325,7 +332,15 @@ fn task_uses(cx: &mut Checker, task: &TaskCx) {
                             "declare it in the Task's results:\n  results:\n    - name: {result}"
                         )),
                     };
-                    cx.report(d);
+                    // `validateTaskResultsVariables` reads the steps' scripts only; elsewhere
+                    // the unknown reference stays text.
+                    let in_script =
+                        matches!(s.container, Container::Step(_)) && s.field == Field::Script;
+                    cx.report(if in_script {
+                        d
+                    } else {
+                        d.with_severity(crate::diag::Severity::Warning)
+                    });
                 }
                 RefKind::StepResultPath { result } => {
                     let Container::Step(i) = s.container else {
@@ -686,7 +701,6 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
         let texts = param_value_texts(value);
         let mut found = 0;
         let mut others = 0;
-        let mut sole_shape: Option<Shape> = None;
         for text in &texts {
             for (r, span) in refs(world, *text) {
                 if r.kind == RefKind::Unknown {
@@ -782,19 +796,6 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
                 } else {
                     task_result_shape(decl)
                 };
-                let selector = match &r.kind {
-                    RefKind::TaskResult { selector, .. } => selector,
-                    _ => &Selector::Whole,
-                };
-                if r.is_whole(text.text)
-                    && texts.len() == 1
-                    && matches!(value.value, ParamValue::String(_))
-                {
-                    sole_shape = Some(match selector {
-                        Selector::Whole | Selector::Star => shape.clone(),
-                        _ => Shape::String,
-                    });
-                }
                 let slot = match value.value {
                     ParamValue::String(_) => Slot::Value,
                     ParamValue::Array(_) => Slot::ArrayItem,
@@ -827,39 +828,7 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
             );
             continue;
         }
-        // The value's type against the type declared explicitly (Tekton emits a whole
-        // array result as an array even when the type is left out).
-        let Some(ty) = pr.r#type.as_ref().filter(|t| !t.is_empty()) else {
-            continue;
-        };
-        let Some(declared) = result_shape(Some(ty.as_str()), None) else {
-            continue;
-        };
-        let actual = match &value.value {
-            ParamValue::String(_) => sole_shape.unwrap_or(Shape::String),
-            ParamValue::Array(_) => Shape::Array(None),
-            ParamValue::Object(_) => Shape::Object(None),
-        };
-        if actual != Shape::Unknown && declared.type_name() != actual.type_name() {
-            let at = ty.span;
-            cx.report(
-                Diagnostic::new(
-                    &PIPELINE_RESULT,
-                    format!(
-                        "pipeline result `{}` is declared {} but its value is {}",
-                        pr.name.value,
-                        declared.type_name(),
-                        actual.type_name()
-                    ),
-                )
-                .with_label(value.span, format!("{} value", actual.type_name()))
-                .with_secondary(at, format!("declared {}", declared.type_name()))
-                .with_help(match declared {
-                    Shape::Array(_) => "use a whole array result, `$(tasks.<task>.results.<result>[*])`, or a list".to_string(),
-                    Shape::Object(_) => "use a whole object result, `$(tasks.<task>.results.<result>[*])`, or a mapping".to_string(),
-                    _ => "declare the result's type to match its value".to_string(),
-                }),
-            );
-        }
+        // The declared `type` is not compared with the value: Tekton validates neither
+        // (`validatePipelineResults`) and emits the value's own type when the run ends.
     }
 }

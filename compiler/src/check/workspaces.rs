@@ -20,11 +20,14 @@ use std::collections::{HashMap, HashSet};
 declare_code! {
     /// # A workspace that is not declared
     ///
-    /// A step's or sidecar's `workspaces[].name` and every `$(workspaces.<name>.path)` (or
-    /// `.bound`, `.claim`, `.volume`) must name a workspace the Task declares. Tekton rejects
-    /// the Task (`undefined workspace "<name>"`), or leaves the reference in place as text. In
-    /// an inline task, the workspaces the pipeline task binds (or the Pipeline declares) and, in
-    /// a TaskRun, the run's bindings count as declared.
+    /// A step's or sidecar's `workspaces[].name` must name a workspace the Task declares:
+    /// Tekton's validating webhook rejects the Task (`undefined workspace "<name>"`,
+    /// `validateWorkspaceUsages` in `pkg/apis/pipeline/v1/task_validation.go`); that is an
+    /// error. A `$(workspaces.<name>.path)` (or `.claim`, `.volume`) reference to an
+    /// undeclared workspace is checked by no Tekton function: the step sees the text as
+    /// written when it runs, so that is a **warning** of this code. In an inline task, the
+    /// workspaces the pipeline task binds (or the Pipeline declares) and, in a TaskRun, the
+    /// run's bindings count as declared.
     ///
     /// ## Example
     /// ```yaml
@@ -222,7 +225,9 @@ fn task_uses<'w>(cx: &mut Checker<'w>, runs: &Runs<'w>, task: &TaskCx<'w>) {
                 && *attr != WorkspaceAttr::Bound
                 && !known(name)
             {
-                report_undeclared(cx, name, span, candidates(), &declared);
+                let mut d = undeclared(name, span, candidates(), &declared);
+                d.message = format!("undefined workspace `{name}`: Tekton leaves `{r}` as text");
+                cx.report(d.with_severity(Severity::Warning));
             }
         }
     }
@@ -235,6 +240,16 @@ fn report_undeclared<'a>(
     candidates: impl Iterator<Item = &'a str>,
     declared: &HashMap<&str, Span>,
 ) {
+    let d = undeclared(name, span, candidates, declared);
+    cx.report(d);
+}
+
+fn undeclared<'a>(
+    name: &str,
+    span: Span,
+    candidates: impl Iterator<Item = &'a str>,
+    declared: &HashMap<&str, Span>,
+) -> Diagnostic {
     let mut d = Diagnostic::new(&UNDECLARED, format!("undefined workspace `{name}`"))
         .with_label(span, "not declared by the Task");
     d = match did_you_mean(name, candidates) {
@@ -248,7 +263,7 @@ fn report_undeclared<'a>(
             "declare it in the Task:\n  workspaces:\n    - name: {name}"
         )),
     };
-    cx.report(d);
+    d
 }
 
 /// Cleans a path as Go's `filepath.Clean` does, for comparing mount paths.

@@ -77,8 +77,8 @@ model! {
         pub params: Vec<Param> = "params" { kdl_item: Some("param") },
         /// Results the step writes to `$(step.results.<name>.path)`.
         pub results: Vec<StepResult> = "results" { kdl_item: Some("result") },
-        /// The step runs only if these are true (alpha).
-        pub when: Vec<WhenExpression> = "when" { kdl_item: Some("when"), gate: ApiFields::Alpha },
+        /// The step runs only if these are true (at every `enable-api-fields` level).
+        pub when: Vec<WhenExpression> = "when" { kdl_item: Some("when") },
     }
 }
 

@@ -22,6 +22,38 @@ pub const ALIAS_BUDGET: usize = 16 << 20;
 /// The bytes a node costs besides its strings (about what the tree spends on it).
 const NODE_COST: usize = 64;
 
+/// Where a block scalar starts: at its `|` or `>` header. The parser starts its span at the
+/// first content line, after any leading blank lines, which would put every location
+/// inside the value on the wrong line; the header is found by walking back over the blank
+/// lines, the header's indicators (`+`, `-`, a digit) and a trailing comment.
+fn block_scalar_start(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    if matches!(bytes.get(start), Some(b'|' | b'>')) {
+        return start;
+    }
+    let mut at = start.min(bytes.len());
+    // Blank lines (and the indentation of the first content line) before the content.
+    while at > 0 && matches!(bytes[at - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        at -= 1;
+    }
+    // The header line: `|`, `>`, indicators, then maybe `# comment`.
+    let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    let line = &text[line_start..at];
+    let header = line.rfind(['|', '>']).map(|i| line_start + i);
+    match header {
+        Some(h)
+            if text[h + 1..at].split('#').next().is_some_and(|ind| {
+                ind.trim()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'+' || b == b'-')
+            }) =>
+        {
+            h
+        }
+        _ => start,
+    }
+}
+
 /// Parses a YAML stream.
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
     let mut options = Options::default();
@@ -35,8 +67,11 @@ pub fn parse(file: FileId, text: &str) -> ParsedFile {
         match parser.next_event() {
             None => break,
             Some(Ok((event, span))) => {
-                let start = span.start.byte_offset().unwrap_or(0);
+                let mut start = span.start.byte_offset().unwrap_or(0);
                 let end = span.end.byte_offset().unwrap_or(start);
+                if let Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..) = &event {
+                    start = block_scalar_start(text, start);
+                }
                 let span = Span::new(file, start, end);
                 if let Err(diagnostic) = builder.event(event, span, &mut out) {
                     out.diagnostics.push(*diagnostic);
@@ -511,6 +546,26 @@ mod tests {
         let file = map.add("t.yaml", text);
         let parsed = parse(file, text);
         (map, parsed)
+    }
+
+    #[test]
+    fn block_scalar_after_blank_lines_starts_at_its_header() {
+        for (text, header) in [
+            ("s: |\n\n  echo hi\n", "|"),
+            ("s: >-  # folded\n\n\n  echo hi\n", ">-"),
+            ("s: |2+\n\n  echo hi\n", "|2+"),
+        ] {
+            let (map, parsed) = parse_str(text);
+            let s = parsed.documents[0]
+                .get("s")
+                .map(|n| n.span)
+                .unwrap_or_default();
+            assert!(
+                map.text(s).starts_with(header),
+                "{text:?}: {:?}",
+                map.text(s)
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@ use crate::check::{
 };
 use crate::declare_code;
 use crate::diag::Diagnostic;
-use crate::model::{ParamSpec, Resource, StepActionSpec, TaskSpec};
+use crate::model::{Object, ParamSpec, Resource, StepActionSpec, TaskSpec};
 use crate::resolve::World;
+use crate::syntax::{Node, Value};
 use crate::vars::{RefKind, Selector};
 use std::collections::HashSet;
 
@@ -61,8 +62,51 @@ fn used_names<'a>(world: &World, texts: impl IntoIterator<Item = Text<'a>>) -> H
 }
 
 /// Every text of a Task spec a param can be used in.
+/// Every string below a schemaless field (`env[].valueFrom`, `envFrom`): Tekton substitutes
+/// params in them too (`ApplyReplacements` on the whole container), so a use there counts.
+fn object_texts<'a>(node: &'a Node, out: &mut Vec<Text<'a>>) {
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match &node.value {
+            Value::Scalar(s) => out.push(Text {
+                text: &s.text,
+                span: node.span,
+            }),
+            Value::Seq(items) => stack.extend(items),
+            Value::Map(map) => stack.extend(map.entries.iter().map(|e| &e.value)),
+            Value::Null => {}
+        }
+    }
+}
+
+/// The `env[].valueFrom` and `envFrom` texts of a container.
+fn env_source_texts<'a>(
+    env: &'a [crate::model::EnvVar],
+    env_from: &'a [Object],
+    out: &mut Vec<Text<'a>>,
+) {
+    let objects = env
+        .iter()
+        .filter_map(|e| e.value_from.as_ref())
+        .chain(env_from);
+    for Object(node) in objects {
+        if let Some(node) = node {
+            object_texts(node, out);
+        }
+    }
+}
+
 fn task_texts(spec: &TaskSpec) -> Vec<Text<'_>> {
     let mut texts: Vec<Text> = task_strings(spec).into_iter().map(|s| s.text).collect();
+    for step in &spec.steps {
+        env_source_texts(&step.env, &step.env_from, &mut texts);
+    }
+    if let Some(t) = &spec.step_template {
+        env_source_texts(&t.env, &t.env_from, &mut texts);
+    }
+    for sidecar in &spec.sidecars {
+        env_source_texts(&sidecar.env, &sidecar.env_from, &mut texts);
+    }
     texts.extend(
         spec.workspaces
             .iter()

@@ -26,6 +26,7 @@ pub const CODES: &[&Code] = &[
     &uses::UNDECLARED,
     &uses::UNKNOWN_KEY,
     &uses::WRONG_SELECTOR,
+    &uses::LITERAL_REFERENCE,
     &uses::NOT_ISOLATED,
     &uses::WHOLE_VALUE,
     &bindings::MISSING,

@@ -7,7 +7,7 @@ use crate::check::scope::{
     pipeline_task_strings, selector_problem, task_scope,
 };
 use crate::check::{
-    Checker, Field, TaskCx, TaskSite, Text, describe, param_value_texts, pipeline_specs,
+    Checker, Container, Field, TaskCx, TaskSite, Text, describe, param_value_texts, pipeline_specs,
     pipeline_tasks, refs, task_specs, task_strings,
 };
 use crate::declare_code;
@@ -21,10 +21,14 @@ use crate::vars::{RefKind, Reference, Selector, param_ref_text};
 declare_code! {
     /// # A reference to a param that is not declared
     ///
-    /// `$(params.<name>)` must name a param the Task (or Pipeline) declares. Tekton rejects a
-    /// Task whose steps use an undeclared param (`non-existent variable in "<value>"`), and a
-    /// Pipeline whose task params do; elsewhere the reference is left in place as text, so the
-    /// step sees `$(params.<name>)` literally.
+    /// `$(params.<name>)` must name a param the Task (or Pipeline) declares. Tekton's
+    /// validating webhook rejects a Task whose steps use an undeclared param in `name`,
+    /// `image`, `workingDir`, `script`, `command`, `args`, `env[].value`, `volumeMounts` or
+    /// `onError` (`non-existent variable in "<value>"`: `ValidateUsageOfDeclaredParameters`
+    /// → `validateStepVariables` in `pkg/apis/pipeline/v1/task_validation.go`), and a
+    /// Pipeline whose task params do. Elsewhere (sidecars, `stepTemplate`, `volumes`, param
+    /// defaults, step `when`, ...) Tekton does not look: the reference is left in place as
+    /// text, and tkc warns with `tkc::params::literal-reference` instead.
     ///
     /// What is visible: a Task sees its own params. An inline `taskSpec` of a pipeline task
     /// also sees the Pipeline's params and the params the pipeline task passes (Tekton
@@ -62,11 +66,36 @@ declare_code! {
 }
 
 declare_code! {
+    /// # A param reference Tekton leaves as literal text
+    ///
+    /// A warning, never an error: Tekton accepts the resource. Either the reference names a
+    /// param that is not declared, in a field Tekton's webhook does not check (sidecars,
+    /// `stepTemplate`, `volumes`, param defaults, step `when`, workspace mount paths: only the
+    /// step fields `validateStepVariables` lists are checked, `pkg/apis/pipeline/v1/
+    /// task_validation.go`), or it puts an index (`[N]`, `[*]`) or a key (`.key`) on a string
+    /// param, which no substitution pass replaces. Either way the step sees the text
+    /// `$(params...)` as it is written, when it runs (stage: step run).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// params:
+    ///   - name: tag              # a string
+    /// sidecars:
+    ///   - image: registry:$(params.version)
+    /// steps:
+    ///   - script: echo $(params.tag[0])
+    /// ```
+    pub static LITERAL_REFERENCE = "tkc::params::literal-reference", Warning;
+}
+
+declare_code! {
     /// # A selector that does not fit the param's type
     ///
     /// `[N]` indexes an array param, `[*]` takes a whole array (or object), `.key` reads a key
-    /// of an object param. On a param of another type Tekton has no value for the reference
-    /// and leaves it in place as text (or rejects the resource).
+    /// of an object param. An index into an object param, or a key or `[*]` on an array, is
+    /// an error here. On a string param Tekton has no value for the reference and leaves it in
+    /// place as text (no webhook function looks at it), so that is the warning
+    /// `tkc::params::literal-reference`.
     ///
     /// ## Example
     /// ```yaml
@@ -151,25 +180,34 @@ pub fn run(cx: &mut Checker) {
         let scope = task_scope(&runs, &task);
         let place = task_place(cx, &task);
         for s in task_strings(task.spec) {
-            check_text(
-                cx,
-                &scope,
-                &place,
-                s.text,
-                task_slot(s.field),
-                s.field.as_str(),
-            );
+            let site = Site {
+                slot: task_slot(s.field),
+                field: s.field.as_str(),
+                checked: task_string_checked(s.container, s.field),
+            };
+            check_text(cx, &scope, &place, s.text, site);
         }
         for ws in &task.spec.workspaces {
             if let Some(path) = &ws.mount_path {
-                check_text(cx, &scope, &place, path.into(), Slot::String, "workspaces");
+                let site = Site {
+                    slot: Slot::String,
+                    field: "workspaces",
+                    checked: Checked::Literal,
+                };
+                check_text(cx, &scope, &place, path.into(), site);
             }
         }
-        // A default may use another param (Tekton substitutes one level on the Task side).
+        // A default may use another param (Tekton substitutes one level on the Task side);
+        // no webhook function reads the references of a Task's defaults.
         for param in &task.spec.params {
             if let Some(default) = &param.default {
                 for text in param_value_texts(default) {
-                    check_text(cx, &scope, &place, text, Slot::Value, "default");
+                    let site = Site {
+                        slot: Slot::Value,
+                        field: "default",
+                        checked: Checked::Literal,
+                    };
+                    check_text(cx, &scope, &place, text, site);
                 }
             }
         }
@@ -191,7 +229,12 @@ pub fn run(cx: &mut Checker) {
                 _ => &scope,
             };
             for s in pipeline_task_strings(task) {
-                check_text(cx, scope, &place, s.text, s.slot, s.field.as_str());
+                let site = Site {
+                    slot: s.slot,
+                    field: s.field.as_str(),
+                    checked: Checked::Webhook,
+                };
+                check_text(cx, scope, &place, s.text, site);
             }
         }
     }
@@ -248,27 +291,64 @@ fn run_workspace_sub_paths(cx: &mut Checker) {
         };
         for binding in bindings {
             if let Some(sub) = &binding.sub_path {
-                check_text(cx, &scope, &place, sub.into(), Slot::String, "subPath");
+                let site = Site {
+                    slot: Slot::String,
+                    field: "subPath",
+                    checked: Checked::Webhook,
+                };
+                check_text(cx, &scope, &place, sub.into(), site);
             }
         }
     }
 }
 
+/// Whether Tekton's webhook looks at the param references of a field.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// An undeclared param there is rejected.
+    Webhook,
+    /// Tekton leaves an unknown reference there as literal text.
+    Literal,
+}
+
+/// Where a string sits: what may stand there, and whether Tekton checks it.
+#[derive(Copy, Clone)]
+pub struct Site<'a> {
+    pub slot: Slot,
+    pub field: &'a str,
+    pub checked: Checked,
+}
+
+/// The step fields whose params Tekton's webhook checks (`validateStepVariables`,
+/// `pkg/apis/pipeline/v1/task_validation.go`); it reads `ts.Steps`, before the
+/// `stepTemplate` is merged, and never sidecars, volumes or step `when`.
+fn task_string_checked(container: Container, field: Field) -> Checked {
+    let step_field = matches!(
+        field,
+        Field::Name
+            | Field::Image
+            | Field::WorkingDir
+            | Field::Script
+            | Field::Command
+            | Field::Args
+            | Field::EnvValue
+            | Field::VolumeMount
+            | Field::OnError
+    );
+    match container {
+        Container::Step(_) if step_field => Checked::Webhook,
+        _ => Checked::Literal,
+    }
+}
+
 /// Checks every param reference of one string.
-pub fn check_text(
-    cx: &mut Checker,
-    scope: &ParamScope,
-    place: &Place,
-    text: Text,
-    slot: Slot,
-    field: &str,
-) {
+pub fn check_text(cx: &mut Checker, scope: &ParamScope, place: &Place, text: Text, site: Site) {
     if !text.text.contains("$(") {
         return;
     }
     for (r, span) in refs(cx.world, text) {
         if let RefKind::Param { .. } = r.kind {
-            check_use(cx, scope, place, &r, span, text, slot, field);
+            check_use(cx, scope, place, &r, span, text, site);
         }
     }
 }
@@ -318,7 +398,6 @@ fn problem<'a>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn check_use(
     cx: &mut Checker,
     scope: &ParamScope,
@@ -326,9 +405,9 @@ fn check_use(
     r: &Reference,
     span: Span,
     text: Text,
-    slot: Slot,
-    field: &str,
+    site: Site,
 ) {
+    let Site { slot, field, .. } = site;
     let RefKind::Param { name, selector, .. } = &r.kind else {
         return;
     };
@@ -340,6 +419,23 @@ fn check_use(
     let whole_text = r.is_whole(text.text);
     let Some(visible) = scope.get(name) else {
         if dotted.is_some() {
+            return;
+        }
+        if site.checked == Checked::Literal {
+            cx.report(
+                Diagnostic::new(
+                    &LITERAL_REFERENCE,
+                    format!(
+                        "param `{name}` is not declared in {}; Tekton leaves `{r}` in {field} as text",
+                        place.name
+                    ),
+                )
+                .with_label(span, "undeclared param, not substituted")
+                .with_help(match did_you_mean(name, scope.names()) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => place.declare_in.to_string(),
+                }),
+            );
             return;
         }
         report_undeclared(cx, scope, place, name, span);
@@ -362,6 +458,17 @@ fn check_use(
     let Some((v, p)) = first else { return };
     let ty = v.shape.type_name();
     let d = match p {
+        // No substitution pass replaces an index or key of a string param: it stays text.
+        Problem::Selector(what) if matches!(v.shape, Shape::String) => Diagnostic::new(
+            &LITERAL_REFERENCE,
+            format!("`{r}` does not fit string param `{name}`; Tekton leaves it as text"),
+        )
+        .with_label(span, what.to_string())
+        .with_secondary(v.span, format!("`{name}` is a string"))
+        .with_help(format!(
+            "use `{}`",
+            param_ref_text(name, &Selector::Whole)
+        )),
         Problem::Selector(what) => {
             let fix = match &v.shape {
                 Shape::String => format!("use `{}`", param_ref_text(name, &Selector::Whole)),
