@@ -90,6 +90,53 @@ fn every_code_is_documented() {
     );
 }
 
+/// The coverage table at the end of `docs/checks.md` ("Coverage of Tekton's validation") maps
+/// every validation function of Tekton to tkc codes: each code it names is a registered code
+/// (a renamed or removed code fails here), and each registered code appears in it (a new
+/// code is placed against the Tekton function it follows, or among the codes with none).
+#[test]
+fn coverage_table_codes_are_registered() {
+    const SECTION: &str = "## Coverage of Tekton's validation";
+    let doc = std::fs::read_to_string(workspace_root().join("docs/checks.md")).unwrap_or_default();
+    let start = doc.find(SECTION);
+    assert!(start.is_some(), "docs/checks.md has no section {SECTION:?}");
+    let start = start.unwrap_or_default();
+    let table = &doc[start..];
+    let table = table[SECTION.len()..]
+        .find("\n## ")
+        .map_or(table, |end| &table[..SECTION.len() + end]);
+    let named: BTreeSet<&str> = table
+        .split('`')
+        .filter(|word| {
+            word.starts_with("tkc::")
+                && word.split("::").count() == 3
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ':' || c == '-')
+        })
+        .collect();
+    let registered: BTreeSet<&str> = tkc_compiler::diag::codes::all()
+        .into_iter()
+        .map(|code| code.name)
+        .collect();
+    let unknown: Vec<&str> = named.difference(&registered).copied().collect();
+    assert!(
+        unknown.is_empty(),
+        "the coverage table names {} code(s) that are not registered:\n  {}",
+        unknown.len(),
+        unknown.join("\n  ")
+    );
+    let absent: Vec<&str> = registered.difference(&named).copied().collect();
+    assert!(
+        absent.is_empty(),
+        "{} registered code(s) are not in the coverage table of docs/checks.md (put each \
+         against the Tekton function it follows, or under \"tkc codes with no Tekton \
+         function\"):\n  {}",
+        absent.len(),
+        absent.join("\n  ")
+    );
+}
+
 /// Every code of a check family also has a fixture of what it must not flag:
 /// `testdata/check/<family>/<rule>-ok.*`, whose snapshot does not report the code (an error
 /// code may appear there lowered to a warning, as where tkc cannot see the cluster's
