@@ -178,30 +178,18 @@ async fn every_run_fixture_gives_the_local_summary() {
             let text = std::fs::read_to_string(fixture).unwrap();
             let relative = fixture.strip_prefix(&root).unwrap();
             let want = local_snapshot(fixture);
-            // One retry, said out loud: the entrypoint creates a step's post file before its
-            // `exitCode` file (as Tekton's `entrypointer.go` does), so with a millisecond
-            // hand-off the next step may read `$(steps.<prev>.exitCode.path)` too early
-            // (seen on `retries-and-on-error`); a fix belongs in entrypoint/src/run.rs.
-            let mut attempt = 0;
-            let (got, stderr) = loop {
-                attempt += 1;
-                let out = tkc(&kubeconfig, &stem)
-                    .args(header_args(&text))
-                    .args(["--output", "json"])
-                    .arg(relative)
-                    .output()
-                    .await
-                    .unwrap();
-                let got = (
-                    out.status.code().map_or("none".into(), |c| c.to_string()),
-                    redact(&out.stdout),
-                );
-                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-                if got == want || attempt == 2 {
-                    break (got, stderr);
-                }
-                eprintln!("{stem}: differs from the local summary; retried once:\n{stderr}");
-            };
+            let out = tkc(&kubeconfig, &stem)
+                .args(header_args(&text))
+                .args(["--output", "json"])
+                .arg(relative)
+                .output()
+                .await
+                .unwrap();
+            let got = (
+                out.status.code().map_or("none".into(), |c| c.to_string()),
+                redact(&out.stdout),
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             if got != want {
                 failures.push(format!(
                     "{stem}: kube gave exit {} and\n{}\nlocal: exit {} and\n{}\nstderr:\n{}",

@@ -48,8 +48,10 @@ fn write_post_file(post_file: &str, failed: bool) -> Result<(), Fatal> {
     write_file(&path, b"").map_err(|e| Fatal(format!("writing post file {}: {e}", path.display())))
 }
 
-/// Writes `<meta>/exitCode`; skipped when there is no step metadata directory (Tekton would
-/// write `exitCode` into the working directory then, which helps nobody).
+/// Writes `<meta>/exitCode`, before the post file: Tekton's `entrypointer.go` writes it after,
+/// which its 1 s poll hides, but with a millisecond hand-off the next step could start before
+/// `$(steps.<prev>.exitCode.path)` exists. Skipped when there is no step metadata directory
+/// (Tekton would write `exitCode` into the working directory then, which helps nobody).
 fn write_exit_code(meta: &str, content: &str) -> Result<(), Fatal> {
     if meta.is_empty() {
         return Ok(());
@@ -200,20 +202,20 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
     let mut breakpoint_failure = false;
     match failure_or_outcome {
         Ok(StepEnd::Succeeded) => {
-            write_post_file(&o.post_file, false)?;
             write_exit_code(meta, "0")?;
+            write_post_file(&o.post_file, false)?;
         }
         Ok(StepEnd::SkippedByWhen) => {
             internal.push(Entry::new("Reason", "Skipped", INTERNAL));
-            write_post_file(&o.post_file, false)?;
             write_exit_code(meta, "0")?;
+            write_post_file(&o.post_file, false)?;
             append_message(&o.termination_path, &internal)?;
             return Ok(0);
         }
         Ok(StepEnd::Cancelled) => {
             internal.push(Entry::new("Reason", "Cancelled", INTERNAL));
-            write_post_file(&o.post_file, true)?;
             write_exit_code(meta, "killed")?;
+            write_post_file(&o.post_file, true)?;
             exit_code = EXIT_CANCELLED;
         }
         Err(failure) => {
@@ -227,8 +229,8 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
                 Failure::Exit(code) if tolerated => {
                     let text = code.unwrap_or(-1).to_string();
                     internal.push(Entry::new("ExitCode", text.clone(), INTERNAL));
-                    write_post_file(&o.post_file, false)?;
                     write_exit_code(meta, &text)?;
+                    write_post_file(&o.post_file, false)?;
                 }
                 _ => write_post_file(&o.post_file, true)?,
             }
