@@ -285,6 +285,26 @@ pub struct KubeBackend {
     recorded: BTreeMap<String, AttemptOutcome>,
 }
 
+/// The namespace's entrypoint ConfigMap, created unless it exists (content-addressed, shared
+/// by every run, owned by none).
+async fn ensure_entrypoint(
+    cms: &Api<ConfigMap>,
+    traffic: &Traffic,
+    ns: &str,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let mut entry = tkc_pods::entrypoint_config_map(bytes)
+        .map_err(|e| format!("the entrypoint binary: {e}"))?;
+    entry.metadata.namespace = Some(ns.to_string());
+    create_if_absent(cms, traffic, &entry).await.map_err(|e| {
+        format!(
+            "cannot create the entrypoint ConfigMap: {}",
+            retry::message(&e)
+        )
+    })?;
+    Ok(())
+}
+
 fn api<K>(cluster: &Cluster) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -341,8 +361,7 @@ impl KubeBackend {
         opts: RunOptions,
     ) -> Result<KubeBackend, String> {
         let traffic = Arc::new(Traffic::default());
-        let entry = tkc_pods::entrypoint_config_map(&opts.entrypoint)
-            .map_err(|e| format!("the entrypoint binary: {e}"))?;
+        // Checked before anything is created: a wrong binary creates nothing.
         let binary = tkc_pods::EntrypointBinary::inspect(&opts.entrypoint)
             .map_err(|e| format!("the entrypoint binary: {e}"))?;
         let cms: Api<ConfigMap> = api(&cluster);
@@ -394,16 +413,7 @@ impl KubeBackend {
             block_owner_deletion: Some(true),
         };
 
-        let mut entry = entry;
-        entry.metadata.namespace = Some(ns.clone());
-        create_if_absent(&cms, &traffic, &entry)
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot create the entrypoint ConfigMap: {}",
-                    retry::message(&e)
-                )
-            })?;
+        ensure_entrypoint(&cms, &traffic, ns, &opts.entrypoint).await?;
 
         // ConfigMaps and Secrets among the inputs: created for the run if the namespace has
         // none of that name (the cluster's own are used otherwise).
@@ -435,8 +445,34 @@ impl KubeBackend {
             }
         }
 
+        Ok(KubeBackend::assemble(
+            cluster,
+            plan,
+            run,
+            binary,
+            owner,
+            opts.keep,
+            traffic,
+            notes,
+            BTreeMap::new(),
+        ))
+    }
+
+    /// The backend of a run whose owner object exists: its watch starts here.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        cluster: Cluster,
+        plan: &Plan,
+        run: &RunIdentity,
+        binary: tkc_pods::EntrypointBinary,
+        owner: OwnerReference,
+        keep: bool,
+        traffic: Arc<Traffic>,
+        notes: Vec<String>,
+        recorded: BTreeMap<String, AttemptOutcome>,
+    ) -> KubeBackend {
         let (watch, watch_task) = PodWatch::start(api(&cluster), &run.uid);
-        Ok(KubeBackend {
+        KubeBackend {
             cluster,
             run: run.clone(),
             plan: Arc::new(plan.clone()),
@@ -444,13 +480,13 @@ impl KubeBackend {
             owner,
             watch,
             watch_task,
-            keep: opts.keep,
+            keep,
             traffic,
             attempts: AtomicU64::new(0),
             record: tokio::sync::Mutex::new(()),
             notes: Mutex::new(notes),
-            recorded: BTreeMap::new(),
-        })
+            recorded,
+        }
     }
 
     /// Re-attaches to run `name` whose `tkc` died: reads its plan and the outcomes of the
@@ -503,20 +539,9 @@ impl KubeBackend {
                 recorded.insert(pod.to_string(), outcome);
             }
         }
-        let entry = tkc_pods::entrypoint_config_map(&opts.entrypoint)
-            .map_err(|e| format!("the entrypoint binary: {e}"))?;
         let binary = tkc_pods::EntrypointBinary::inspect(&opts.entrypoint)
             .map_err(|e| format!("the entrypoint binary: {e}"))?;
-        let mut entry = entry;
-        entry.metadata.namespace = Some(ns.clone());
-        create_if_absent(&cms, &traffic, &entry)
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot create the entrypoint ConfigMap: {}",
-                    retry::message(&e)
-                )
-            })?;
+        ensure_entrypoint(&cms, &traffic, ns, &opts.entrypoint).await?;
         let owner = OwnerReference {
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
@@ -525,7 +550,6 @@ impl KubeBackend {
             controller: Some(true),
             block_owner_deletion: Some(true),
         };
-        let (watch, watch_task) = PodWatch::start(api(&cluster), &run.uid);
         let notes = vec![format!(
             "attached to run `{}`: {} attempt{} had ended and {} not run again",
             run.name,
@@ -533,21 +557,9 @@ impl KubeBackend {
             if recorded.len() == 1 { "" } else { "s" },
             if recorded.len() == 1 { "is" } else { "are" },
         )];
-        let backend = KubeBackend {
-            cluster,
-            run: run.clone(),
-            plan: Arc::new(plan.clone()),
-            binary,
-            owner,
-            watch,
-            watch_task,
-            keep: opts.keep,
-            traffic,
-            attempts: AtomicU64::new(0),
-            record: tokio::sync::Mutex::new(()),
-            notes: Mutex::new(notes),
-            recorded,
-        };
+        let backend = KubeBackend::assemble(
+            cluster, &plan, &run, binary, owner, opts.keep, traffic, notes, recorded,
+        );
         Ok((backend, plan, run))
     }
 
