@@ -1002,12 +1002,9 @@ impl PodRun {
             .unwrap_or_default();
         let code = exit.code;
         let dir = self.dir.join("containers").join(name);
-        let mut message = std::fs::read(dir.join("termination-log"))
-            .map(|b| {
-                let b = &b[..b.len().min(MAX_MESSAGE)];
-                String::from_utf8_lossy(b).into_owned()
-            })
-            .unwrap_or_default();
+        // The container wrote this file: read no more than the kubelet's limit of it.
+        let message = read_head(&dir.join("termination-log"), MAX_MESSAGE as u64);
+        let mut message = String::from_utf8_lossy(&message).into_owned();
         if message.is_empty()
             && code != 0
             && container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
@@ -1763,7 +1760,8 @@ async fn pump(stream: impl AsyncRead + Unpin, file: Arc<Mutex<std::fs::File>>) {
 
 /// The last lines of a log, for `FallbackToLogsOnError`.
 fn log_tail(path: &Path) -> String {
-    let raw = std::fs::read(path).unwrap_or_default();
+    // Only the end of a log that may be gigabytes: the lines kept fit in far less.
+    let raw = read_tail(path, (FALLBACK_BYTES * 4) as u64);
     let text = String::from_utf8_lossy(&raw);
     let lines: Vec<&str> = text
         .lines()
@@ -1775,6 +1773,29 @@ fn log_tail(path: &Path) -> String {
         .find(|i| tail.is_char_boundary(*i))
         .unwrap_or(tail.len());
     tail[start..].to_string()
+}
+
+/// At most the first `limit` bytes of a file a container wrote (nothing if it cannot be read).
+fn read_head(path: &Path, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(limit).read_to_end(&mut out);
+    }
+    out
+}
+
+/// At most the last `limit` bytes of a file a container wrote.
+fn read_tail(path: &Path, limit: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut out = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map_or(0, |m| m.len());
+        if f.seek(SeekFrom::Start(len.saturating_sub(limit))).is_ok() {
+            let _ = f.take(limit).read_to_end(&mut out);
+        }
+    }
+    out
 }
 
 /// The files of a configMap or secret: every key, or the items listed.
