@@ -124,9 +124,12 @@ pub fn reap_dead_runs(base: &Path) -> Vec<PathBuf> {
     };
     for entry in entries.flatten() {
         let dir = entry.path();
-        let Ok(owner) = std::fs::read_to_string(dir.join("owner")) else {
+        // A step of that run could have replaced `owner` by a FIFO, a device or a link: read
+        // only a small regular file.
+        let Ok(Some(owner)) = super::paths::read_untrusted(&dir.join("owner"), 64) else {
             continue;
         };
+        let owner = String::from_utf8_lossy(&owner);
         if owner_alive(&owner) {
             continue;
         }
@@ -142,7 +145,6 @@ pub fn reap_dead_runs(base: &Path) -> Vec<PathBuf> {
 /// Processes (of any user we may signal) working in `dir` or naming it in their command line.
 fn processes_inside(dir: &Path) -> Vec<i32> {
     let me = std::process::id();
-    let needle = dir.to_string_lossy().into_owned();
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -153,8 +155,12 @@ fn processes_inside(dir: &Path) -> Vec<i32> {
         }
         let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cwd.starts_with(dir) || cmdline.contains(&needle) {
+        // Whole path components: run `a-b1c2d` must not match a live run `a-b1c2d-x9y8z`.
+        let names_dir = cmdline
+            .split(|b| *b == 0)
+            .flat_map(|arg| arg.split(|b| *b == b'='))
+            .any(|arg| Path::new(&*String::from_utf8_lossy(arg)).starts_with(dir));
+        if cwd.starts_with(dir) || names_dir {
             out.extend(i32::try_from(pid).ok());
         }
     }
