@@ -4,6 +4,8 @@
 
 #![allow(clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -135,7 +137,7 @@ fn fifos_in_a_walk_are_skipped() {
         .status()
         .is_ok_and(|s| s.success());
     if !made {
-        eprintln!("skipped: mkfifo is not available");
+        common::skip("mkfifo is not available");
         return;
     }
     let report = report(&check_in(&dir.0, &["."]));

@@ -61,7 +61,7 @@ async fn server(dir: &Path) -> Option<(Server, PathBuf)> {
         .await
         .expect("server starts");
     if let Some(why) = server.pods_unavailable() {
-        eprintln!("skipped: the test kubelet cannot run pods here: {why}");
+        common::skip(&format!("the test kubelet cannot run pods here: {why}"));
         return None;
     }
     std::fs::create_dir_all(dir).unwrap();

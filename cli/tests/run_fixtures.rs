@@ -161,7 +161,7 @@ spec:
 #[test]
 fn isolate_shows_tekton_paths() {
     if common::bwrap_works().is_none() {
-        eprintln!("bwrap not installed, or it cannot create namespaces here: skipped");
+        common::skip("bwrap is not installed, or it cannot create namespaces here");
         return;
     }
     let dir = std::env::temp_dir().join(format!("tkc-isolate-{}", std::process::id()));

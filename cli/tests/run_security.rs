@@ -194,7 +194,7 @@ fn is_root() -> bool {
 #[test]
 fn an_isolated_root_step_has_no_power_over_the_host() {
     if common::bwrap_works().is_none() || !is_root() {
-        eprintln!("needs root and a bwrap that can make namespaces: skipped");
+        common::skip("this needs root and a bwrap that can make namespaces");
         return;
     }
     let s = Scratch::new("root");
@@ -259,7 +259,7 @@ spec:
 #[test]
 fn isolated_steps_have_no_network_unless_asked() {
     if common::bwrap_works().is_none() {
-        eprintln!("bwrap cannot make namespaces here: skipped");
+        common::skip("bwrap cannot make namespaces here");
         return;
     }
     let s = Scratch::new("net");
@@ -310,7 +310,7 @@ spec:
 #[test]
 fn host_path_volumes_are_refused_under_isolation() {
     if common::bwrap_works().is_none() {
-        eprintln!("bwrap cannot make namespaces here: skipped");
+        common::skip("bwrap cannot make namespaces here");
         return;
     }
     let s = Scratch::new("hostpath");
@@ -438,7 +438,7 @@ fn run_files_are_private_and_keep_warns_about_secrets() {
 #[test]
 fn isolated_config_map_and_secret_workspaces_are_read_only() {
     if common::bwrap_works().is_none() {
-        eprintln!("bwrap cannot make namespaces here: skipped");
+        common::skip("bwrap cannot make namespaces here");
         return;
     }
     let s = Scratch::new("ro");

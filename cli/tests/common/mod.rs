@@ -117,3 +117,10 @@ pub fn bwrap_works() -> Option<std::path::PathBuf> {
         .is_ok_and(|o| o.status.success());
     works.then_some(bwrap)
 }
+
+/// Skips a test whose prerequisite is missing here, saying `why`; where `CI` is set (`.ci/run`
+/// installs every prerequisite) the absence fails the test instead of passing it silently.
+pub fn skip(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "CI is set, but {why}");
+    eprintln!("skipped: {why}");
+}
