@@ -1534,12 +1534,23 @@ impl PodRun {
             let mut host = host.clone();
             if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
                 let base = host.canonicalize().map_err(err)?;
-                host = host.join(sub);
-                if std::fs::symlink_metadata(&host).is_err() {
-                    std::fs::create_dir_all(&host).map_err(err)?;
+                // A symlink a container left in a shared volume must not carry a later mount,
+                // nor the directories made for it, out of the volume (Kubernetes'
+                // `doSafeMakeDir`): missing components are made one at a time, never through
+                // a link.
+                for component in Path::new(sub).components() {
+                    host.push(component);
+                    match std::fs::symlink_metadata(&host) {
+                        Ok(meta) if meta.file_type().is_symlink() => {
+                            let target = host.canonicalize().map_err(err)?;
+                            if !target.starts_with(&base) {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => std::fs::create_dir(&host).map_err(err)?,
+                    }
                 }
-                // A symlink a container left in a shared volume must not carry a later
-                // mount out of it (the kubelet's `subpath` checks do the same).
                 let real = host.canonicalize().map_err(err)?;
                 if !real.starts_with(&base) {
                     return Err((

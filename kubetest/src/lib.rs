@@ -178,7 +178,16 @@ impl Server {
                 (d, true)
             }
         };
-        std::fs::create_dir_all(&state_dir).map_err(|e| {
+        // The server's own directory is made fresh and private (0700): Secret volumes and pod
+        // logs go there, and a directory someone planted at that predictable name is refused.
+        // A directory the user names is theirs, and may exist.
+        let made = if own_state_dir {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o700).create(&state_dir)
+        } else {
+            std::fs::create_dir_all(&state_dir)
+        };
+        made.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cannot create {}: {e}", state_dir.display()),
