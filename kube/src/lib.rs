@@ -32,7 +32,7 @@ use std::time::Duration;
 use tkc_compiler::plan::{ParamValue, Plan, RunValue};
 use tkc_runtime::backend::outcome::{self, StepEnd};
 use tkc_runtime::backend::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
-use tkc_runtime::events::{EventSink, Stream};
+use tkc_runtime::events::{EventSink, LogLines, Stream};
 use tkc_runtime::values::Values;
 
 pub use pods::PodWatch;
@@ -1036,15 +1036,21 @@ impl KubeBackend {
                 pods.log_stream(&pod, &params)
             })
             .await;
+            // Lines that arrive before the previous step's have all been passed on wait, up to
+            // MAX_HELD bytes (then order gives way to memory).
             let mut held = Vec::new();
+            let mut held_bytes = 0;
             if let Ok(stream) = stream {
-                let mut lines = std::pin::pin!(stream.lines());
+                let mut lines = std::pin::pin!(log_lines(stream));
                 loop {
                     tokio::select! {
                         line = lines.next() => match line {
-                            Some(Ok(line)) if previous.is_some() => held.push(line),
-                            Some(Ok(line)) => emit(line).await,
-                            _ => break,
+                            Some(line) if previous.is_some() && held_bytes < MAX_HELD => {
+                                held_bytes += line.len();
+                                held.push(line);
+                            }
+                            Some(line) => emit(line).await,
+                            None => break,
                         },
                         _ = previous_ended(&mut previous), if previous.is_some() => {
                             previous = None;
@@ -1139,6 +1145,33 @@ impl KubeBackend {
         }
         out
     }
+}
+
+/// How much of a step's log waits for the previous step's to end.
+const MAX_HELD: usize = 1 << 20;
+
+/// A container's log as lines cut as the local backend cuts them ([`LogLines`]): a step that
+/// writes without newlines, or bytes that are not UTF-8, cannot hold tkc's memory or end the
+/// stream early.
+fn log_lines(
+    stream: impl futures_util::AsyncBufRead + Send,
+) -> impl futures_util::Stream<Item = String> + Send {
+    let state = (Box::pin(stream), LogLines::default(), false);
+    futures_util::stream::unfold(state, |(mut reader, mut cut, ended)| async move {
+        if ended {
+            return None;
+        }
+        loop {
+            let (took, line) = match reader.fill_buf().await {
+                Ok(chunk) if !chunk.is_empty() => cut.take(chunk),
+                _ => return cut.finish().map(|line| (line, (reader, cut, true))),
+            };
+            reader.consume_unpin(took);
+            if let Some(line) = line {
+                return Some((line, (reader, cut, false)));
+            }
+        }
+    })
 }
 
 /// Until the previous step's log stream has ended (or its task is gone).

@@ -264,3 +264,65 @@ pub struct StepSummary {
     /// `TimedOut` or `Cancelled`.
     pub status: String,
 }
+
+/// Cuts a step's output into log lines, for every backend: at `\n`, or every
+/// [`LogLines::MAX_LINE`] bytes of output without newlines (so a 1 GB line never piles up);
+/// a trailing `\r` is dropped and invalid UTF-8 replaced.
+#[derive(Debug, Default)]
+pub struct LogLines {
+    buf: Vec<u8>,
+}
+
+impl LogLines {
+    /// The longest log line passed on whole; a longer one is cut into lines of this size.
+    pub const MAX_LINE: usize = 64 * 1024;
+
+    /// Takes what it can of `chunk` (at least one byte of a non-empty one): how many bytes it
+    /// took, and the line they completed, if any.
+    pub fn take(&mut self, chunk: &[u8]) -> (usize, Option<String>) {
+        let window = &chunk[..chunk.len().min(Self::MAX_LINE - self.buf.len())];
+        match window.iter().position(|b| *b == b'\n') {
+            Some(at) => {
+                self.buf.extend_from_slice(&window[..at]);
+                (at + 1, Some(self.line()))
+            }
+            None => {
+                self.buf.extend_from_slice(window);
+                let full = self.buf.len() >= Self::MAX_LINE;
+                (window.len(), full.then(|| self.line()))
+            }
+        }
+    }
+
+    /// The last line, if the output did not end with a newline.
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.buf.is_empty()).then(|| self.line())
+    }
+
+    fn line(&mut self) -> String {
+        while self.buf.last().is_some_and(|b| *b == b'\r') {
+            self.buf.pop();
+        }
+        let line = String::from_utf8_lossy(&self.buf).into_owned();
+        self.buf.clear();
+        line
+    }
+}
+
+#[cfg(test)]
+mod log_lines_tests {
+    use super::LogLines;
+
+    #[test]
+    fn lines_are_cut_at_newlines_and_at_the_limit() {
+        let mut lines = LogLines::default();
+        assert_eq!(lines.take(b"ab\r\ncd"), (4, Some("ab".to_string())));
+        assert_eq!(lines.take(b"cd"), (2, None));
+        assert_eq!(lines.finish(), Some("cd".to_string()));
+        let long = vec![b'x'; LogLines::MAX_LINE + 10];
+        let (took, line) = lines.take(&long);
+        assert_eq!(took, LogLines::MAX_LINE);
+        assert_eq!(line.map(|l| l.len()), Some(LogLines::MAX_LINE));
+        assert_eq!(lines.finish(), None);
+    }
+}

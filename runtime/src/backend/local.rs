@@ -33,7 +33,7 @@ pub use procs::{adopt_orphans, kill_own_descendants};
 
 use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, StepEnd};
 use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
-use crate::events::{Event, EventSink, Stream, TaskId};
+use crate::events::{Event, EventSink, LogLines, Stream, TaskId};
 use crate::values::{self, Values};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1513,46 +1513,22 @@ async fn forward(
     events: EventSink,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
-    let mut buf: Vec<u8> = Vec::new();
-    let emit = |buf: &mut Vec<u8>| {
-        while buf.last().is_some_and(|b| *b == b'\r') {
-            buf.pop();
-        }
-        let line = String::from_utf8_lossy(buf).into_owned();
-        buf.clear();
-        events.emit_log(task.clone(), step.clone(), which, line)
-    };
+    let mut lines = LogLines::default();
+    let emit = |line: String| events.emit_log(task.clone(), step.clone(), which, line);
     loop {
-        // A line is cut at MAX_LOG_LINE bytes, so that output without newlines (a 1 GB
-        // line) never piles up here.
-        let (take, complete) = match reader.fill_buf().await {
-            Ok(chunk) if !chunk.is_empty() => {
-                let window = &chunk[..chunk.len().min(MAX_LOG_LINE - buf.len())];
-                match window.iter().position(|b| *b == b'\n') {
-                    Some(at) => {
-                        buf.extend_from_slice(&window[..at]);
-                        (at + 1, true)
-                    }
-                    None => {
-                        buf.extend_from_slice(window);
-                        (window.len(), buf.len() >= MAX_LOG_LINE)
-                    }
-                }
-            }
+        let (took, line) = match reader.fill_buf().await {
+            Ok(chunk) if !chunk.is_empty() => lines.take(chunk),
             _ => break,
         };
-        reader.consume(take);
-        if complete {
-            emit(&mut buf).await;
+        reader.consume(took);
+        if let Some(line) = line {
+            emit(line).await;
         }
     }
-    if !buf.is_empty() {
-        emit(&mut buf).await;
+    if let Some(line) = lines.finish() {
+        emit(line).await;
     }
 }
-
-/// The longest log line passed on whole; a longer one is cut into lines of this size.
-const MAX_LOG_LINE: usize = 64 * 1024;
 
 /// The `Reason`/`ExitCode`/... entries of a termination message.
 fn read_termination(path: &Path) -> Vec<MessageEntry> {
