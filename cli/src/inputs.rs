@@ -3,10 +3,9 @@
 
 use crate::config::Config;
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::Diagnostic;
-use tkc_compiler::source::{self, FileId, SourceMap, Syntax};
+use tkc_compiler::source::{self, FileId, MAX_FILE_SIZE, SourceMap, Syntax, read_capped};
 
 /// The files of one invocation, loaded.
 pub struct Inputs {
@@ -97,10 +96,6 @@ fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Files larger than this are not read (a generated 20 MB manifest is not a pipeline; a
-/// device or a FIFO given by name may never end).
-pub const MAX_FILE_SIZE: u64 = 16 << 20;
-
 fn read(
     sources: &mut SourceMap,
     path: &Path,
@@ -112,13 +107,6 @@ fn read(
     let name = path.to_string_lossy().into_owned();
     let syntax = Syntax::from_path(&name);
     Ok(add(sources, &name, bytes, Some(syntax), diagnostics))
-}
-
-/// Reads at most [`MAX_FILE_SIZE`] and one byte more: `None` if there was more.
-fn read_capped(reader: impl Read) -> std::io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
-    reader.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
 }
 
 /// Adds a file's text: empty, with a finding, for a file over the size limit or one that is

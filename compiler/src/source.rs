@@ -4,6 +4,7 @@
 //! Lines and columns are computed on demand (columns count Unicode characters, as editors do).
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -424,6 +425,18 @@ pub fn decode_text(bytes: Vec<u8>) -> (String, Option<usize>) {
             )
         }
     }
+}
+
+/// Files larger than this are not read (a generated 20 MB manifest is not a pipeline; a
+/// device or a FIFO given by name may never end). `tkc check` and `tkc lsp` both hold to it.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Reads at most [`MAX_FILE_SIZE`] and one byte more of what it is handed: `None` if there
+/// was more.
+pub fn read_capped(reader: impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
 }
 
 #[cfg(test)]

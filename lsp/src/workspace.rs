@@ -111,13 +111,9 @@ impl Workspace {
         if self.files.contains_key(&path) {
             return;
         }
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(text) = load(&path) else {
             return;
         };
-        if source::is_binary(&bytes) {
-            return;
-        }
-        let (text, _) = source::decode_text(bytes);
         let names = names(&path, &text, &self.config.options);
         self.files.insert(
             path,
@@ -179,12 +175,9 @@ impl Workspace {
 
     /// Marks a document closed and takes its text back from disk.
     pub fn close(&mut self, path: &Path) -> Vec<PathBuf> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let (text, _) = source::decode_text(bytes);
-                self.set(path.to_path_buf(), text, false)
-            }
-            Err(_) => {
+        match load(path) {
+            Some(text) => self.set(path.to_path_buf(), text, false),
+            None => {
                 let before = self.component(path);
                 self.files.remove(path);
                 before
@@ -406,4 +399,17 @@ fn pipeline_refs(spec: &PipelineSpec, out: &mut BTreeSet<String>) {
             pipeline_refs(spec, out);
         }
     }
+}
+
+/// A file's text as `tkc check` reads it: at most [`source::MAX_FILE_SIZE`] bytes (a device or
+/// a huge file in the workspace cannot hold the server), and not a binary.
+fn load(path: &Path) -> Option<String> {
+    let bytes = std::fs::File::open(path)
+        .and_then(source::read_capped)
+        .ok()
+        .flatten()?;
+    if source::is_binary(&bytes) {
+        return None;
+    }
+    Some(source::decode_text(bytes).0)
 }
