@@ -289,8 +289,16 @@ spec:
     let Ok(mut child) = child else {
         panic!("cannot start tkc");
     };
+    // Bounded, like every wait here: a tkc that hangs on the flood fails the test.
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let mut peak = 0;
     while matches!(child.try_wait(), Ok(None)) {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("tkc did not finish 1 GB of output within 300 s");
+        }
         peak = peak_kb(child.id()).unwrap_or(peak).max(peak);
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -302,5 +310,6 @@ spec:
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
     assert_eq!(summary["status"], "Succeeded", "{summary}");
     eprintln!("peak memory of tkc for ~1 GB of output: {peak} kB");
+    assert!(peak > 0, "tkc's memory was never sampled");
     assert!(peak < 100_000, "tkc peaked at {peak} kB");
 }
