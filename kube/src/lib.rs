@@ -413,38 +413,50 @@ impl KubeBackend {
             block_owner_deletion: Some(true),
         };
 
-        ensure_entrypoint(&cms, &traffic, ns, &opts.entrypoint).await?;
+        // From here on the run exists on the cluster: if its setup fails, the owner object
+        // and what it already owns are deleted, so no run that never ran is left behind.
+        let setup = async {
+            ensure_entrypoint(&cms, &traffic, ns, &opts.entrypoint).await?;
 
-        // ConfigMaps and Secrets among the inputs: created for the run if the namespace has
-        // none of that name (the cluster's own are used otherwise).
-        for (name, values) in &plan.config_maps {
-            let cm = ConfigMap {
-                metadata: owned_meta(name, ns, &run.uid, &owner),
-                data: Some(values.clone()),
-                ..ConfigMap::default()
-            };
-            if !create_if_absent(&cms, &traffic, &cm)
-                .await
-                .map_err(|e| format!("cannot create ConfigMap `{name}`: {}", retry::message(&e)))?
-            {
-                notes.push(format!("ConfigMap `{name}` exists in namespace `{ns}`: the run uses it, not the one among the inputs"));
+            // ConfigMaps and Secrets among the inputs: created for the run if the namespace has
+            // none of that name (the cluster's own are used otherwise).
+            for (name, values) in &plan.config_maps {
+                let cm = ConfigMap {
+                    metadata: owned_meta(name, ns, &run.uid, &owner),
+                    data: Some(values.clone()),
+                    ..ConfigMap::default()
+                };
+                if !create_if_absent(&cms, &traffic, &cm).await.map_err(|e| {
+                    format!("cannot create ConfigMap `{name}`: {}", retry::message(&e))
+                })? {
+                    notes.push(format!("ConfigMap `{name}` exists in namespace `{ns}`: the run uses it, not the one among the inputs"));
+                }
             }
-        }
-        let secrets: Api<Secret> = api(&cluster);
-        for (name, values) in &opts.secrets {
-            let s = Secret {
-                metadata: owned_meta(name, ns, &run.uid, &owner),
-                string_data: Some(values.clone()),
-                ..Secret::default()
-            };
-            if !create_if_absent(&secrets, &traffic, &s)
-                .await
-                .map_err(|e| format!("cannot create Secret `{name}`: {}", retry::message(&e)))?
-            {
-                notes.push(format!("Secret `{name}` exists in namespace `{ns}`: the run uses it, not the one among the inputs"));
+            let secrets: Api<Secret> = api(&cluster);
+            for (name, values) in &opts.secrets {
+                let s = Secret {
+                    metadata: owned_meta(name, ns, &run.uid, &owner),
+                    string_data: Some(values.clone()),
+                    ..Secret::default()
+                };
+                if !create_if_absent(&secrets, &traffic, &s)
+                    .await
+                    .map_err(|e| format!("cannot create Secret `{name}`: {}", retry::message(&e)))?
+                {
+                    notes.push(format!("Secret `{name}` exists in namespace `{ns}`: the run uses it, not the one among the inputs"));
+                }
             }
+            Ok::<_, String>(())
+        };
+        if let Err(e) = setup.await {
+            let params = DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..DeleteParams::default()
+            };
+            let owner_name = owner.name.clone();
+            let _ = retry::retrying(|| cms.delete(&owner_name, &params)).await;
+            return Err(e);
         }
-
         Ok(KubeBackend::assemble(
             cluster,
             plan,
