@@ -1109,13 +1109,7 @@ impl KubeBackend {
                 }
             })
             .collect();
-        let mut out = outcome::attempt_outcome(
-            steps,
-            &attempt.plan.pod.results,
-            &ends,
-            stop,
-            outcome::from_messages(&ends),
-        );
+        let mut out = outcome::attempt_outcome(steps, &attempt.plan.pod.results, &ends, stop);
         let status = pod.and_then(|p| p.status.as_ref());
         if stop.is_none() {
             // A sidecar that ended on its own with a failure (not killed when tkc deleted the

@@ -1032,7 +1032,7 @@ impl Pod {
         // entrypoint writes the results present when it ends (a bounded, no-follow read of
         // each file), so a result a later step moves away is still reported, and tkc itself
         // never reads a file a step may have made a FIFO or a device.
-        outcome::attempt_outcome(steps, decls, &ends, stop, outcome::from_messages(&ends))
+        outcome::attempt_outcome(steps, decls, &ends, stop)
     }
 
     fn entrypoint_seen(&self) -> String {

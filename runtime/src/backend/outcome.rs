@@ -71,35 +71,14 @@ impl StepEnd {
     }
 }
 
-/// Where a declared result is read from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ResultSite<'a> {
-    /// `$(results.<name>.path)`, written by any step.
-    Task(&'a str),
-    /// A step result of step `index` that the task result copies (`from_step`).
-    Step { index: usize, result: &'a str },
-}
-
-/// The raw text of a result, as far as the backend could read it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RawResult {
-    /// Not written.
-    Missing,
-    Text(String),
-    /// Larger than Tekton's limit: not a result.
-    TooLong,
-    /// There, but not readable as a result (a FIFO, a link, an I/O error): the reason.
-    Unreadable(String),
-}
-
 /// The outcome of an attempt whose steps ended as `ends` (one per step, in order; missing
-/// ones never ran), with its results read by `read`, after `stop` if the scheduler stopped it.
+/// ones never ran), after `stop` if the scheduler stopped it. Its results are those of the
+/// steps' termination messages, as Tekton's controller reads them.
 pub fn attempt_outcome(
     steps: &[Step],
     decls: &[ResultDecl],
     ends: &[StepEnd],
     stop: Option<Stop>,
-    mut read: impl FnMut(ResultSite) -> RawResult,
 ) -> AttemptOutcome {
     let mut out = AttemptOutcome::default();
     let never_ran = StepEnd::default();
@@ -150,33 +129,17 @@ pub fn attempt_outcome(
     // does not read them (taskrun.go, `failTaskRun`).
     let decls = if stop.is_some() { &[][..] } else { decls };
     for decl in decls {
-        let site = match &decl.from_step {
-            Some(from) => match steps.iter().position(|s| s.name == from.step) {
-                Some(index) => ResultSite::Step {
-                    index,
-                    result: &from.result,
-                },
-                None => continue,
-            },
-            None => ResultSite::Task(&decl.name),
+        let raw = match &decl.from_step {
+            Some(from) => steps
+                .iter()
+                .position(|s| s.name == from.step)
+                .and_then(|index| written(ends, Some(index), STEP_RESULT, &from.result)),
+            None => written(ends, None, TASK_RESULT, &decl.name),
         };
-        let raw = match read(site) {
-            RawResult::Missing => continue,
-            RawResult::Text(raw) => raw,
-            RawResult::TooLong => {
-                fail(&mut out, STEP_FAILED, TOO_LONG.to_string());
-                continue;
-            }
-            RawResult::Unreadable(why) => {
-                fail(
-                    &mut out,
-                    STEP_FAILED,
-                    format!("result `{}` cannot be read: {why}", decl.name),
-                );
-                continue;
-            }
+        let Some(raw) = raw else {
+            continue;
         };
-        match values::decode_result(decl, &raw) {
+        match values::decode_result(decl, raw) {
             Ok(v) => {
                 out.results.insert(decl.name.clone(), v);
             }
@@ -214,39 +177,26 @@ pub fn apply_sidecars(out: &mut AttemptOutcome, sidecars: &[(String, Option<i32>
 /// The TaskRun reason of a sidecar that failed (`v1.TaskRunReasonSidecarFailed`).
 pub const SIDECAR_FAILED: &str = "SidecarFailed";
 
-/// Tekton's wording for a result over the termination message's limit.
-pub const TOO_LONG: &str =
-    "Termination message is above max allowed size 4096, caused by large task result.";
-
 fn fail(out: &mut AttemptOutcome, reason: &str, message: String) {
     if out.failure.is_none() {
         out.failure = Some((reason.to_string(), message));
     }
 }
 
-/// Reads results from the steps' termination messages, as Tekton's controller does: a task
-/// result from any step's message (a later step's entry wins), a step result from its own
-/// step's message.
-pub fn from_messages(ends: &[StepEnd]) -> impl FnMut(ResultSite) -> RawResult + '_ {
-    move |site| {
-        let found = match site {
-            ResultSite::Task(name) => ends
-                .iter()
-                .rev()
-                .flat_map(|e| e.message.iter().rev())
-                .find(|e| e.ty == TASK_RESULT && e.key == name),
-            ResultSite::Step { index, result } => ends.get(index).and_then(|e| {
-                e.message
-                    .iter()
-                    .rev()
-                    .find(|m| m.ty == STEP_RESULT && m.key == result)
-            }),
-        };
-        match found {
-            Some(e) => RawResult::Text(e.value.clone()),
-            None => RawResult::Missing,
-        }
-    }
+/// A result's text in the steps' termination messages: a task result from any step's message
+/// (a later step's entry wins), a step result from step `step`'s own message. (The entrypoint
+/// wrote them within Kubernetes' 4 KiB message limit; an oversized result is not there.)
+fn written<'a>(ends: &'a [StepEnd], step: Option<usize>, ty: i64, key: &str) -> Option<&'a str> {
+    let messages: &[StepEnd] = match step {
+        Some(i) => ends.get(i..=i)?,
+        None => ends,
+    };
+    messages
+        .iter()
+        .rev()
+        .flat_map(|e| e.message.iter().rev())
+        .find(|e| e.ty == ty && e.key == key)
+        .map(|e| e.value.as_str())
 }
 
 #[cfg(test)]
@@ -281,18 +231,10 @@ mod tests {
                 message: vec![entry("second")],
             },
         ];
-        let mut read = from_messages(&ends);
-        assert_eq!(
-            read(ResultSite::Task("r")),
-            RawResult::Text("second".into())
-        );
-        assert_eq!(read(ResultSite::Task("other")), RawResult::Missing);
-        assert_eq!(
-            read(ResultSite::Step {
-                index: 0,
-                result: "r"
-            }),
-            RawResult::Missing
-        );
+        assert_eq!(written(&ends, None, TASK_RESULT, "r"), Some("second"));
+        assert_eq!(written(&ends, None, TASK_RESULT, "other"), None);
+        assert_eq!(written(&ends, Some(0), STEP_RESULT, "r"), None);
+        assert_eq!(written(&ends, Some(0), TASK_RESULT, "r"), Some("first"));
+        assert_eq!(written(&ends, Some(5), TASK_RESULT, "r"), None);
     }
 }
