@@ -1045,7 +1045,6 @@ impl Pod {
 
     /// Writes a script file (mode 0755) with Tekton's default shebang when it has none.
     fn write_script(&self, prefix: &str, script: &str) -> Result<String, String> {
-        use std::os::unix::fs::PermissionsExt;
         let body = if script.trim_start().starts_with("#!") {
             script.to_string()
         } else {
@@ -1054,8 +1053,8 @@ impl Pod {
         let body = with_host_shell(body);
         let name = format!("{prefix}-{}", rand5(self.salt, prefix));
         let path = self.tekton.join("scripts").join(&name);
-        std::fs::write(&path, body)
-            .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)))
+        // A new file, never through a link a step could have left in the attempt's directory.
+        paths::create_new_file(&path, body.as_bytes(), 0o755)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(format!("{}/scripts/{name}", self.tekton_seen()))
     }
