@@ -84,8 +84,10 @@ declare_code! {
     /// does).
     ///
     /// A **warning**: no webhook or reconciler function resolves these references. The
-    /// entrypoint replaces them when the step starts (stage: step run), and only then does
-    /// the step fail, reading a result file no earlier step wrote.
+    /// entrypoint replaces them when the step starts (stage: step run:
+    /// `Entrypointer.applyStepResultSubstitutions` and `loadStepResult` in
+    /// `pkg/entrypoint/entrypointer.go`), and only then does the step fail, reading a result
+    /// file no earlier step wrote.
     pub static UNKNOWN_STEP_RESULT = "tkc::results::unknown-step-result", Warning;
 }
 

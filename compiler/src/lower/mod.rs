@@ -89,7 +89,8 @@ pub mod codes {
         ///
         /// The PipelineRun's `pipelineRef` names a Pipeline fetched by a resolver when the run
         /// starts, or one that is not among the inputs and search paths. Tekton fails such a
-        /// run with `CouldntGetPipeline` if the cluster lacks it too. `tkc compile` and
+        /// run with `CouldntGetPipeline` if the cluster lacks it too (`Reconciler.reconcile`
+        /// in `pkg/reconciler/pipelinerun/pipelinerun.go`, when `GetPipelineData` fails). `tkc compile` and
         /// `tkc run` work offline: vendor the Pipeline into the repository (or add its folder
         /// with `--search-path`) and refer to it by name.
         pub static UNRESOLVED_PIPELINE = "tkc::lower::unresolved-pipeline", Error, reason = "CouldntGetPipeline";
