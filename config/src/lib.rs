@@ -1,24 +1,32 @@
-//! `tkc.toml`: found by walking up from the checked paths (or the current directory), or
-//! given with `--config FILE`. Parsing reports errors as diagnostics with spans into the file;
-//! the library only ever sees the plain settings ([`Config`] → `tkc_compiler::Options`).
+//! `tkc.toml`, read one way for `tkc check` and `tkc lsp`: found by walking up from the
+//! checked paths (or the workspace root), or given with `--config FILE`. Parsing reports
+//! mistakes as diagnostics with spans into the file; the compiler only ever sees the plain
+//! settings ([`Config::options`] → `tkc_compiler::Options`). `tkc check` refuses a file with
+//! mistakes ([`load`]); the language server uses what is valid and says what it ignored
+//! ([`load_lenient`]), so that a half-written tkc.toml never stops the checks.
 //!
 //! ```toml
 //! search-paths = ["tasks/", "vendor/tekton"]   # relative to this file
 //! include = ["**/*.yaml"]                      # directory walking: only these
 //! exclude = ["charts/**", "**/kustomization.yaml"]
 //! enable-api-fields = "beta"
+//! enable-artifacts = false                     # Tekton's feature flags of the same names
+//! enable-concise-resolver-syntax = false
 //!
 //! [severity]
 //! "tkc::lint::latest-image" = "off"
 //! missing-shebang = "warning"
 //! ```
 
+#![forbid(unsafe_code)]
+
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use tkc_compiler::Options;
 use tkc_compiler::diag::{Diagnostic, Level, codes};
 use tkc_compiler::model::ApiFields;
-use tkc_compiler::source::{FileId, SourceMap, Span};
+use tkc_compiler::source::{self, FileId, SourceMap, Span};
 use tkc_compiler::suggest::did_you_mean;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -26,11 +34,13 @@ use toml::de::{DeTable, DeValue};
 /// The configuration file's name.
 pub const FILE_NAME: &str = "tkc.toml";
 
-const KEYS: [&str; 5] = [
+const KEYS: [&str; 7] = [
     "search-paths",
     "include",
     "exclude",
     "enable-api-fields",
+    "enable-artifacts",
+    "enable-concise-resolver-syntax",
     "severity",
 ];
 
@@ -44,6 +54,10 @@ pub struct Config {
     pub include: Option<GlobSet>,
     pub exclude: Option<GlobSet>,
     pub api_fields: Option<ApiFields>,
+    /// Tekton's `enable-artifacts` feature flag.
+    pub enable_artifacts: Option<bool>,
+    /// Tekton's `enable-concise-resolver-syntax` feature flag.
+    pub enable_concise_resolver_syntax: Option<bool>,
     /// Per-code levels, by full code name.
     pub levels: BTreeMap<String, Level>,
 }
@@ -58,6 +72,27 @@ impl Config {
     /// The directory paths in the file are relative to.
     pub fn base(&self) -> Option<&Path> {
         self.path.as_ref().and_then(|p| p.parent())
+    }
+
+    /// The options the compiler takes from this file (`beta` API fields unless it says).
+    pub fn options(&self) -> Options {
+        Options {
+            api_fields: self.api_fields.unwrap_or_default(),
+            enable_artifacts: self.enable_artifacts.unwrap_or(false),
+            enable_concise_resolver_syntax: self.enable_concise_resolver_syntax.unwrap_or(false),
+            levels: self.levels.clone(),
+        }
+    }
+
+    /// The Tekton sources found by walking `dir` (`*.yaml`, `*.yml`, `*.kdl`, as
+    /// [`source::expand_paths`] walks) that `include` and `exclude` keep: the files `tkc check
+    /// DIR` checks and the language server loads for a workspace rooted at `dir`.
+    pub fn walk(&self, dir: &Path) -> Result<Vec<PathBuf>, source::LoadError> {
+        let walked = source::expand_paths(&[dir.to_path_buf()])?;
+        Ok(walked
+            .into_iter()
+            .filter(|p| self.walk_includes(p))
+            .collect())
     }
 
     /// Is `path` excluded? Patterns match the path relative to the config's directory.
@@ -89,7 +124,23 @@ impl Config {
     }
 }
 
-/// The nearest tkc.toml in `start` or one of its ancestors.
+/// Is `path` a tkc.toml this user may follow: owned by them (or root) and writable by no one
+/// else? A tkc.toml another user left in a shared ancestor (`/tmp`) could turn checks off or
+/// add search paths; it is passed over, as git passes over a repository another user owns.
+#[cfg(unix)]
+fn trusted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    std::fs::metadata(path).is_ok_and(|m| (m.uid() == me || m.uid() == 0) && m.mode() & 0o022 == 0)
+}
+
+#[cfg(not(unix))]
+fn trusted(_: &Path) -> bool {
+    true
+}
+
+/// The nearest tkc.toml in `start` or one of its ancestors that this user may follow
+/// ([`trusted`]).
 pub fn discover(start: &Path) -> Option<PathBuf> {
     let start = std::fs::canonicalize(start).ok()?;
     let mut dir = if start.is_dir() {
@@ -99,7 +150,7 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
     };
     while let Some(d) = dir {
         let candidate = d.join(FILE_NAME);
-        if candidate.is_file() {
+        if candidate.is_file() && trusted(&candidate) {
             return Some(candidate);
         }
         dir = d.parent();
@@ -107,16 +158,35 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Reads and parses a tkc.toml; its text is added to `sources` so findings can point into it.
+/// Reads and parses a tkc.toml, refusing one with mistakes; its text is added to `sources` so
+/// findings can point into it.
 pub fn load(path: &Path, sources: &mut SourceMap) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let (config, findings) = load_lenient(path, sources).map_err(ConfigError::Io)?;
+    if findings.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(findings))
+    }
+}
+
+/// Reads and parses a tkc.toml, keeping every setting that is valid: the configuration and
+/// the findings about the rest (`Err`: the file cannot be read).
+pub fn load_lenient(
+    path: &Path,
+    sources: &mut SourceMap,
+) -> Result<(Config, Vec<Diagnostic>), String> {
+    let bytes = std::fs::File::open(path)
+        .and_then(tkc_compiler::source::read_capped)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .ok_or_else(|| format!("{} is too large for a tkc.toml", path.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     let file = sources.add(display_name(path), text.clone());
-    let mut config = parse(&text, file)?;
+    let (mut config, findings) = parse(&text, file);
     let base = path.parent().unwrap_or(Path::new("."));
     config.search_paths = config.search_paths.iter().map(|p| base.join(p)).collect();
     config.path = Some(path.to_path_buf());
-    Ok(config)
+    Ok((config, findings))
 }
 
 /// The path relative to the current directory when it is below it (reports name files as
@@ -133,18 +203,18 @@ fn display_name(path: &Path) -> String {
         .to_string()
 }
 
-/// Parses the text of a tkc.toml (file `file` of the source map).
-pub fn parse(text: &str, file: FileId) -> Result<Config, ConfigError> {
+/// Parses the text of a tkc.toml (file `file` of the source map): the valid settings, and a
+/// finding for each mistake (an invalid setting is left at its default).
+pub fn parse(text: &str, file: FileId) -> (Config, Vec<Diagnostic>) {
     let span = |range: std::ops::Range<usize>| Span::new(file, range.start, range.end);
     let table = match DeTable::parse(text) {
         Ok(table) => table.into_inner(),
         Err(e) => {
             let at = e.span().unwrap_or(0..0);
-            return Err(ConfigError::Invalid(vec![
-                Diagnostic::new(&codes::CONFIG_INVALID, "tkc.toml is not valid TOML")
-                    .with_label(span(at), e.message().trim().to_string())
-                    .with_help("see https://toml.io for the syntax"),
-            ]));
+            let finding = Diagnostic::new(&codes::CONFIG_INVALID, "tkc.toml is not valid TOML")
+                .with_label(span(at), e.message().trim().to_string())
+                .with_help("see https://toml.io for the syntax");
+            return (Config::default(), vec![finding]);
         }
     };
     let mut out = Vec::new();
@@ -181,6 +251,12 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, ConfigError> {
                     }
                 }
             }
+            "enable-artifacts" => {
+                config.enable_artifacts = boolean(value, name, &span, &mut out);
+            }
+            "enable-concise-resolver-syntax" => {
+                config.enable_concise_resolver_syntax = boolean(value, name, &span, &mut out);
+            }
             "severity" => match value.get_ref() {
                 DeValue::Table(levels) => severity(levels, &span, &mut config, &mut out),
                 _ => out.push(wrong_type(span(value.span()), "severity", "a table")),
@@ -204,11 +280,7 @@ pub fn parse(text: &str, file: FileId) -> Result<Config, ConfigError> {
             }
         }
     }
-    if out.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError::Invalid(out))
-    }
+    (config, out)
 }
 
 fn severity(
@@ -217,17 +289,22 @@ fn severity(
     config: &mut Config,
     out: &mut Vec<Diagnostic>,
 ) {
-    let all = codes::all();
     for (key, value) in levels {
         let given: &str = key.get_ref();
         let code = codes::find(given);
         let Some(code) = code else {
-            let names = all
-                .iter()
-                .map(|c| c.name)
-                .chain(all.iter().filter_map(|c| c.name.rsplit("::").next()));
-            let help = match did_you_mean(given, names) {
-                Some(s) => format!("did you mean `{s}`?"),
+            // In the form the key was written: full, without `tkc::`, or the last part.
+            let shown = |c: &tkc_compiler::diag::Code| {
+                if given.starts_with("tkc::") {
+                    c.name
+                } else if given.contains("::") {
+                    c.name.trim_start_matches("tkc::")
+                } else {
+                    c.name.rsplit("::").next().unwrap_or(c.name)
+                }
+            };
+            let help = match codes::closest(given) {
+                Some(c) => format!("did you mean `{}`?", shown(c)),
                 None => "`tkc explain --list` lists the codes".to_string(),
             };
             out.push(
@@ -289,6 +366,21 @@ fn string(
     }
 }
 
+fn boolean(
+    value: &Spanned<DeValue>,
+    key: &str,
+    span: &impl Fn(std::ops::Range<usize>) -> Span,
+    out: &mut Vec<Diagnostic>,
+) -> Option<bool> {
+    match value.get_ref() {
+        DeValue::Boolean(b) => Some(*b),
+        _ => {
+            out.push(wrong_type(span(value.span()), key, "true or false"));
+            None
+        }
+    }
+}
+
 fn strings(
     value: &Spanned<DeValue>,
     key: &str,
@@ -344,10 +436,12 @@ mod tests {
     fn parse_text(text: &str) -> Result<Config, Vec<String>> {
         let mut sources = SourceMap::new();
         let file = sources.add("tkc.toml", text);
-        parse(text, file).map_err(|e| match e {
-            ConfigError::Io(e) => vec![e],
-            ConfigError::Invalid(ds) => ds.into_iter().map(|d| d.message).collect(),
-        })
+        let (config, findings) = parse(text, file);
+        if findings.is_empty() {
+            Ok(config)
+        } else {
+            Err(findings.into_iter().map(|d| d.message).collect())
+        }
     }
 
     #[test]
@@ -358,6 +452,8 @@ search-paths = ["tasks/"]
 include = ["**/*.yaml"]
 exclude = ["charts/"]
 enable-api-fields = "alpha"
+enable-artifacts = true
+enable-concise-resolver-syntax = false
 
 [severity]
 "tkc::lint::latest-image" = "off"
@@ -367,6 +463,8 @@ missing-shebang = "warning"
         .unwrap_or_default();
         assert_eq!(config.search_paths, [PathBuf::from("tasks/")]);
         assert_eq!(config.api_fields, Some(ApiFields::Alpha));
+        assert_eq!(config.enable_artifacts, Some(true));
+        assert_eq!(config.enable_concise_resolver_syntax, Some(false));
         assert_eq!(
             config.levels.get("tkc::lint::latest-image"),
             Some(&Level::Off)
@@ -386,7 +484,7 @@ missing-shebang = "warning"
     #[test]
     fn reports_mistakes() {
         let errors = parse_text(
-            "serch-paths = []\nenable-api-fields = \"beat\"\n[severity]\nlatest-imag = \"off\"\nmissing-shebang = \"loud\"\n",
+            "serch-paths = []\nenable-api-fields = \"beat\"\nenable-artifacts = \"yes\"\n[severity]\nlatest-imag = \"off\"\nmissing-shebang = \"loud\"\n",
         )
         .err()
         .unwrap_or_default();
@@ -394,6 +492,7 @@ missing-shebang = "warning"
             errors,
             [
                 "`beat` is not a valid value for enable-api-fields",
+                "`enable-artifacts` must be true or false",
                 "unknown key `serch-paths` in tkc.toml",
                 "unknown code `latest-imag` in [severity]",
                 "`loud` is not a valid value for a severity",
@@ -401,5 +500,44 @@ missing-shebang = "warning"
         );
         let errors = parse_text("include = [\"a\"").err().unwrap_or_default();
         assert_eq!(errors, ["tkc.toml is not valid TOML"]);
+    }
+
+    #[test]
+    fn mistakes_leave_the_valid_settings() {
+        let mut sources = SourceMap::new();
+        let text = "search-paths = [\"tasks/\"]\nenable-api-fields = \"beat\"\n[severity]\nmissing-shebang = \"off\"\n";
+        let file = sources.add("tkc.toml", text);
+        let (config, findings) = parse(text, file);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(config.search_paths, [PathBuf::from("tasks/")]);
+        assert_eq!(config.api_fields, None);
+        assert_eq!(
+            config.options().levels.get("tkc::lint::missing-shebang"),
+            Some(&Level::Off)
+        );
+    }
+
+    /// A tkc.toml others may write is passed over: discovery goes on to the next one up.
+    #[cfg(unix)]
+    #[test]
+    fn discovery_passes_over_a_tkc_toml_others_may_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("tkc-config-trust-{}", std::process::id()));
+        let inner = root.join("shared");
+        std::fs::create_dir_all(&inner).unwrap_or_default();
+        std::fs::write(root.join(FILE_NAME), "").unwrap_or_default();
+        std::fs::write(inner.join(FILE_NAME), "").unwrap_or_default();
+        let _ =
+            std::fs::set_permissions(root.join(FILE_NAME), std::fs::Permissions::from_mode(0o644));
+        let _ = std::fs::set_permissions(
+            inner.join(FILE_NAME),
+            std::fs::Permissions::from_mode(0o666),
+        );
+        let found = discover(&inner);
+        let _ = std::fs::remove_dir_all(&root);
+        let root = std::fs::canonicalize(std::env::temp_dir())
+            .unwrap_or_default()
+            .join(format!("tkc-config-trust-{}", std::process::id()));
+        assert_eq!(found, Some(root.join(FILE_NAME)));
     }
 }
