@@ -14,7 +14,7 @@ use crate::model::{
     StepActionSpec, StepRef, Str, TaskRef, TaskSpec,
 };
 use crate::source::{FileId, SourceMap, Span};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 declare_code! {
     /// # Two resources of the same kind have the same name in the same namespace
@@ -30,6 +30,27 @@ declare_code! {
     /// (`task/<name>/<version>/`). A reference resolves to the definition in its own file,
     /// then its own directory, then the one under the longest common directory.
     pub static DUPLICATE_RESOURCE = "tkc::resolve::duplicate-resource", Error;
+}
+
+declare_code! {
+    /// # A name defined in several files, none nearer to the reference than the others
+    ///
+    /// Stage: when the resources are **applied**, not a Tekton rejection. The same kind and
+    /// name in two files is what `kubectl apply` turns into an update (its three-way merge
+    /// patch, kubectl's `apply.Patcher`): the cluster keeps the copy applied last, and tkc cannot know which one that is. A reference resolves to the
+    /// definition in its own file, then in its own directory, then under the longest common
+    /// directory (a catalog's `task/<name>/<version>/tests/` finds `task/<name>/<version>/`);
+    /// when several definitions are equally near, the name is ambiguous. It is reported once
+    /// per referring document and name, and the checks that need the referenced body (param
+    /// and workspace bindings, result references) are skipped rather than made against a
+    /// guessed copy.
+    ///
+    /// ## Example
+    /// `runs/build.yaml` runs `taskRef: {name: git-clone}`, and both
+    /// `task/git-clone/0.1/git-clone.yaml` and `task/git-clone/0.2/git-clone.yaml` define it.
+    /// Check the run together with the version it means only, move it beside that version, or
+    /// give the versions different names.
+    pub static AMBIGUOUS_REF = "tkc::resolve::ambiguous-ref", Warning;
 }
 
 declare_code! {
@@ -55,7 +76,7 @@ declare_code! {
 
 /// Every code of this module.
 pub fn codes() -> Vec<&'static crate::diag::Code> {
-    vec![&DUPLICATE_RESOURCE, &REMOTE_REF, &NOT_FOUND]
+    vec![&DUPLICATE_RESOURCE, &AMBIGUOUS_REF, &REMOTE_REF, &NOT_FOUND]
 }
 
 /// Index of a document in the world.
@@ -71,6 +92,9 @@ pub enum Resolved<'w, T> {
     Remote { resolver: &'w Str },
     /// Not among the files checked nor on the search paths.
     NotFound { name: &'w Str },
+    /// Defined in several files, none nearer to the reference than the others
+    /// ([`AMBIGUOUS_REF`]): the checks that need the body skip it.
+    Ambiguous { name: &'w Str },
     /// A custom task (CustomRun), or a kind tkc does not model.
     Custom,
     /// Neither a reference nor an inline spec (a schema error reported elsewhere).
@@ -87,12 +111,40 @@ impl<'w, T> Resolved<'w, T> {
     }
 }
 
+/// What a name leads to, seen from a reference ([`World::lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// One definition, or the nearest of several.
+    Found(DocId),
+    /// Several equally near definitions in different files, in load order.
+    Ambiguous(Vec<DocId>),
+    /// No definition of that kind and name.
+    Missing,
+}
+
+/// A set of files as one flag per file id: asked for every document and every finding.
+struct FileSet(Vec<bool>);
+
+impl FileSet {
+    fn new(files: &[FileId]) -> FileSet {
+        let mut flags = vec![false; files.iter().map(|f| f.index() + 1).max().unwrap_or(0)];
+        for file in files {
+            flags[file.index()] = true;
+        }
+        FileSet(flags)
+    }
+
+    fn contains(&self, file: FileId) -> bool {
+        self.0.get(file.index()).copied().unwrap_or(false)
+    }
+}
+
 /// All resources of one check or compilation.
 pub struct World<'s> {
     pub sources: &'s SourceMap,
     pub documents: Vec<Document>,
     /// Files whose findings are reported (the others come from search paths).
-    checked_files: HashSet<FileId>,
+    checked_files: FileSet,
     /// Documents of each kind and name, checked ones first.
     by_name: BTreeMap<(Kind, String), Vec<DocId>>,
 }
@@ -115,10 +167,10 @@ impl<'s> World<'s> {
         checked_files: &[FileId],
         out: &mut Diagnostics,
     ) -> World<'s> {
-        let checked_files: HashSet<FileId> = checked_files.iter().copied().collect();
+        let checked_files = FileSet::new(checked_files);
         let mut documents = documents;
         // Checked documents first, then library ones, each in load order.
-        documents.sort_by_key(|d| !checked_files.contains(&d.file()));
+        documents.sort_by_key(|d| !checked_files.contains(d.file()));
         let mut by_name: BTreeMap<(Kind, String), Vec<DocId>> = BTreeMap::new();
         for (i, doc) in documents.iter().enumerate() {
             let Some(name) = doc.metadata.name.as_ref() else {
@@ -134,7 +186,7 @@ impl<'s> World<'s> {
                 .find(|other| namespace(other) == namespace(doc) && other.file() == doc.file());
             same.push(DocId(i));
             if let Some(first_doc) = first
-                && checked_files.contains(&doc.file())
+                && checked_files.contains(doc.file())
             {
                 let place = namespace(doc)
                     .map(|ns| format!(" in namespace `{ns}`"))
@@ -168,11 +220,11 @@ impl<'s> World<'s> {
 
     /// Is this document one being checked (not one found on a search path)?
     pub fn is_checked(&self, doc: DocId) -> bool {
-        self.checked_files.contains(&self.documents[doc.0].file())
+        self.checked_files.contains(self.documents[doc.0].file())
     }
 
     pub fn is_checked_file(&self, file: FileId) -> bool {
-        self.checked_files.contains(&file)
+        self.checked_files.contains(file)
     }
 
     pub fn doc(&self, id: DocId) -> &Document {
@@ -190,7 +242,7 @@ impl<'s> World<'s> {
     /// Documents being checked.
     pub fn checked(&self) -> impl Iterator<Item = (DocId, &Document)> {
         self.iter()
-            .filter(|(_, d)| self.checked_files.contains(&d.file()))
+            .filter(|(_, d)| self.checked_files.contains(d.file()))
     }
 
     /// A resource by kind and name (the first checked one, whatever its namespace).
@@ -201,12 +253,23 @@ impl<'s> World<'s> {
 
     /// A resource by kind and name as a reference at `from` sees it: Tekton looks a name up
     /// in the namespace of the run, so one in the referring document's namespace wins, then
-    /// one without a namespace (applied where the referrer is), then any.
+    /// one without a namespace (applied where the referrer is), then any. Of several, the
+    /// nearest; `None` if the name is defined nowhere or ambiguous ([`World::lookup`]).
     pub fn find_from(&self, kind: Kind, name: &str, from: Span) -> Option<(DocId, &Document)> {
-        let same = self.by_name.get(&(kind, name.to_string()))?;
-        let id = match same.as_slice() {
-            [] => return None,
-            [only] => *only,
+        match self.lookup(kind, name, from) {
+            Lookup::Found(id) => Some((id, &self.documents[id.0])),
+            Lookup::Ambiguous(_) | Lookup::Missing => None,
+        }
+    }
+
+    /// [`World::find_from`], telling an ambiguous name from one defined nowhere.
+    pub fn lookup(&self, kind: Kind, name: &str, from: Span) -> Lookup {
+        let Some(same) = self.by_name.get(&(kind, name.to_string())) else {
+            return Lookup::Missing;
+        };
+        match same.as_slice() {
+            [] => Lookup::Missing,
+            [only] => Lookup::Found(*only),
             several => {
                 let here = self.containing(from).and_then(namespace);
                 let in_namespace = |ns: Option<&str>| -> Vec<DocId> {
@@ -223,16 +286,18 @@ impl<'s> World<'s> {
                 if candidates.is_empty() {
                     candidates = several.to_vec();
                 }
-                self.nearest(&candidates, from.file).unwrap_or(several[0])
+                self.nearest(&candidates, from.file)
             }
-        };
-        Some((id, &self.documents[id.0]))
+        }
     }
 
     /// Of several definitions of one name, the one nearest to `file`: in the same file, then
     /// in the same directory, then under the longest common directory (a catalog's
-    /// `task/<name>/<version>/tests/` finds `task/<name>/<version>/`); the first loaded wins a tie.
-    fn nearest(&self, candidates: &[DocId], file: FileId) -> Option<DocId> {
+    /// `task/<name>/<version>/tests/` finds `task/<name>/<version>/`). Equally near
+    /// definitions in one file are a [`DUPLICATE_RESOURCE`] error already: the first is taken.
+    /// In different files they are ambiguous: `kubectl apply` keeps whichever was applied
+    /// last.
+    fn nearest(&self, candidates: &[DocId], file: FileId) -> Lookup {
         let from = self.sources.get(file).name();
         let dirs = |path: &str| -> Vec<String> {
             let mut parts: Vec<String> = path.split(['/', '\\']).map(str::to_string).collect();
@@ -240,7 +305,7 @@ impl<'s> World<'s> {
             parts
         };
         let from_dirs = dirs(from);
-        candidates.iter().copied().max_by_key(|id| {
+        let rank = |id: DocId| {
             let doc = &self.documents[id.0];
             let same_file = doc.file() == file;
             let theirs = dirs(self.sources.get(doc.file()).name());
@@ -250,9 +315,32 @@ impl<'s> World<'s> {
                 .take_while(|(a, b)| a == b)
                 .count();
             let same_dir = common == from_dirs.len() && common == theirs.len();
-            // `max_by_key` keeps the last maximum: rank the earlier document higher.
-            (same_file, same_dir, common, std::cmp::Reverse(id.0))
-        })
+            (same_file, same_dir, common)
+        };
+        let ranked: Vec<(DocId, (bool, bool, usize))> =
+            candidates.iter().map(|&id| (id, rank(id))).collect();
+        let Some(best) = ranked.iter().map(|&(_, r)| r).max() else {
+            return Lookup::Missing;
+        };
+        let nearest: Vec<DocId> = ranked
+            .iter()
+            .filter(|&&(_, r)| r == best)
+            .map(|&(id, _)| id)
+            .collect();
+        match nearest.as_slice() {
+            [] => Lookup::Missing,
+            [first, rest @ ..] => {
+                let one_file = self.documents[first.0].file();
+                if rest
+                    .iter()
+                    .all(|id| self.documents[id.0].file() == one_file)
+                {
+                    Lookup::Found(*first)
+                } else {
+                    Lookup::Ambiguous(nearest)
+                }
+            }
+        }
     }
 
     /// The document whose text holds `span`.
@@ -263,76 +351,63 @@ impl<'s> World<'s> {
     }
 
     pub fn task(&self, name: &str, cluster: bool) -> Option<(DocId, &TaskSpec)> {
-        self.task_from(name, cluster, None)
-    }
-
-    fn task_from(
-        &self,
-        name: &str,
-        cluster: bool,
-        from: Option<Span>,
-    ) -> Option<(DocId, &TaskSpec)> {
         let kind = if cluster {
             Kind::ClusterTask
         } else {
             Kind::Task
         };
-        let found = match from {
-            Some(at) => self.find_from(kind, name, at),
-            None => self.find(kind, name),
-        };
-        match found {
-            Some((
-                id,
-                Document {
-                    resource: Resource::Task(spec),
-                    ..
-                },
-            )) => Some((id, spec)),
+        self.find(kind, name).and_then(|(id, _)| self.task_doc(id))
+    }
+
+    fn task_doc(&self, id: DocId) -> Option<(DocId, &TaskSpec)> {
+        match &self.documents[id.0].resource {
+            Resource::Task(spec) => Some((id, spec)),
             _ => None,
+        }
+    }
+
+    fn pipeline_doc(&self, id: DocId) -> Option<(DocId, &PipelineSpec)> {
+        match &self.documents[id.0].resource {
+            Resource::Pipeline(spec) => Some((id, spec)),
+            _ => None,
+        }
+    }
+
+    fn step_action_doc(&self, id: DocId) -> Option<(DocId, &StepActionSpec)> {
+        match &self.documents[id.0].resource {
+            Resource::StepAction(spec) => Some((id, spec)),
+            _ => None,
+        }
+    }
+
+    /// Follows a reference by name to a body `body` picks from the document.
+    fn follow<'w, T>(
+        &'w self,
+        kind: Kind,
+        name: &'w Str,
+        body: impl Fn(&'w World<'s>, DocId) -> Option<(DocId, &'w T)>,
+    ) -> Resolved<'w, T> {
+        match self.lookup(kind, name, name.span) {
+            Lookup::Found(id) => match body(self, id) {
+                Some((doc, spec)) => Resolved::Found {
+                    spec,
+                    doc: Some(doc),
+                },
+                None => Resolved::NotFound { name },
+            },
+            Lookup::Ambiguous(_) => Resolved::Ambiguous { name },
+            Lookup::Missing => Resolved::NotFound { name },
         }
     }
 
     pub fn pipeline(&self, name: &str) -> Option<(DocId, &PipelineSpec)> {
-        self.pipeline_from(name, None)
-    }
-
-    fn pipeline_from(&self, name: &str, from: Option<Span>) -> Option<(DocId, &PipelineSpec)> {
-        let found = match from {
-            Some(at) => self.find_from(Kind::Pipeline, name, at),
-            None => self.find(Kind::Pipeline, name),
-        };
-        match found {
-            Some((
-                id,
-                Document {
-                    resource: Resource::Pipeline(spec),
-                    ..
-                },
-            )) => Some((id, spec)),
-            _ => None,
-        }
+        self.find(Kind::Pipeline, name)
+            .and_then(|(id, _)| self.pipeline_doc(id))
     }
 
     pub fn step_action(&self, name: &str) -> Option<(DocId, &StepActionSpec)> {
-        self.step_action_from(name, None)
-    }
-
-    fn step_action_from(&self, name: &str, from: Option<Span>) -> Option<(DocId, &StepActionSpec)> {
-        let found = match from {
-            Some(at) => self.find_from(Kind::StepAction, name, at),
-            None => self.find(Kind::StepAction, name),
-        };
-        match found {
-            Some((
-                id,
-                Document {
-                    resource: Resource::StepAction(spec),
-                    ..
-                },
-            )) => Some((id, spec)),
-            _ => None,
-        }
+        self.find(Kind::StepAction, name)
+            .and_then(|(id, _)| self.step_action_doc(id))
     }
 
     /// Follows a `taskRef`.
@@ -349,13 +424,12 @@ impl<'s> World<'s> {
         let Some(name) = &task_ref.name else {
             return Resolved::Missing;
         };
-        match self.task_from(name, kind == "ClusterTask", Some(name.span)) {
-            Some((doc, spec)) => Resolved::Found {
-                spec,
-                doc: Some(doc),
-            },
-            None => Resolved::NotFound { name },
-        }
+        let kind = if kind == "ClusterTask" {
+            Kind::ClusterTask
+        } else {
+            Kind::Task
+        };
+        self.follow(kind, name, World::task_doc)
     }
 
     /// The Task a pipeline task runs.
@@ -384,13 +458,7 @@ impl<'s> World<'s> {
         let Some(name) = &pipeline_ref.name else {
             return Resolved::Missing;
         };
-        match self.pipeline_from(name, Some(name.span)) {
-            Some((doc, spec)) => Resolved::Found {
-                spec,
-                doc: Some(doc),
-            },
-            None => Resolved::NotFound { name },
-        }
+        self.follow(Kind::Pipeline, name, World::pipeline_doc)
     }
 
     /// Follows a step's StepAction `ref`.
@@ -401,13 +469,7 @@ impl<'s> World<'s> {
         let Some(name) = &step_ref.name else {
             return Resolved::Missing;
         };
-        match self.step_action_from(name, Some(name.span)) {
-            Some((doc, spec)) => Resolved::Found {
-                spec,
-                doc: Some(doc),
-            },
-            None => Resolved::NotFound { name },
-        }
+        self.follow(Kind::StepAction, name, World::step_action_doc)
     }
 }
 

@@ -14,6 +14,7 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
+use crate::model::decode::FieldMeta;
 use crate::model::shape::{Described, Shape, StructShape};
 use crate::model::{
     ObjectMeta, PipelineRunSpec, PipelineSpec, StepActionSpec, TaskRunSpec, TaskSpec,
@@ -254,7 +255,7 @@ fn struct_schema(
     let mut properties = Map::new();
     let mut required = Vec::new();
     for (meta, shape) in s.iter() {
-        let mut schema = field_enum(s.name, meta.key).unwrap_or_else(|| shape_schema(shape, defs));
+        let mut schema = field_enum(meta).unwrap_or_else(|| shape_schema(shape, defs));
         let mut doc = meta.doc.trim().to_string();
         if meta.v1beta1_only {
             doc = format!("{doc}\n(v1beta1 only)").trim().to_string();
@@ -281,7 +282,7 @@ fn struct_schema(
     keys.sort_unstable();
     let case_variants = json!({
         any_case_pattern(&keys): {
-            "description": "A field in another case: Tekton accepts it, tkc warns (tkc::schema::field-case).",
+            "description": "A field in another case: rejected where the CRD schema is closed, accepted inside embedded specs and volumes (tkc::schema::field-case).",
         },
     });
     let mut out = Map::new();
@@ -360,35 +361,26 @@ fn embedded_task(defs: &mut Definitions) -> Value {
     json!({ "$ref": format!("#/definitions/{NAME}") })
 }
 
-/// Fields whose values the model knows.
-fn field_enum(owner: &str, key: &str) -> Option<Value> {
-    let values: &[&str] = match (owner, key) {
-        ("ParamSpec" | "TaskResult" | "StepResult" | "PipelineResult" | "PropertySpec", "type") => {
-            &["string", "array", "object"]
-        }
-        ("WhenExpression", "operator") => &["in", "notin"],
-        ("Step" | "StepTemplate" | "Sidecar", "imagePullPolicy") => {
-            &["Always", "IfNotPresent", "Never"]
-        }
-        ("TaskRunSpec", "status") => &["", "TaskRunCancelled", "TaskRunPending"],
-        ("PipelineRunSpec", "status") => &[
-            "",
-            "Cancelled",
-            "CancelledRunFinally",
-            "StoppedRunFinally",
-            "PipelineRunPending",
-        ],
-        ("Step" | "PipelineTask", "onError") => {
-            return Some(json!({
-                "anyOf": [
-                    { "enum": ["continue", "stopAndFail"] },
-                    { "type": "string", "pattern": "^\\$\\(" },
-                ],
-            }));
-        }
-        _ => return None,
-    };
-    Some(json!({ "enum": values }))
+/// Fields whose values the model fixes (`FieldMeta::values`). `onError` may also be a
+/// reference, resolved at run time.
+fn field_enum(meta: &FieldMeta) -> Option<Value> {
+    if meta.values.is_empty() {
+        return None;
+    }
+    if meta.values == crate::model::ON_ERROR {
+        return Some(json!({
+            "anyOf": [
+                { "enum": meta.values },
+                { "type": "string", "pattern": "^\\$\\(" },
+            ],
+        }));
+    }
+    Some(json!({ "enum": meta.values }))
+}
+
+/// The shape of a kind's `spec` (`Task` → the Task spec), for editors walking a document.
+pub fn spec_shape(kind: &str) -> Option<Shape> {
+    KINDS.iter().find(|k| k.kind == kind).map(|k| (k.spec)())
 }
 
 #[cfg(test)]

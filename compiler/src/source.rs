@@ -411,7 +411,7 @@ fn resolves_inside(path: &Path, root: &Path) -> bool {
 /// Is this a binary file rather than text? As git decides: a NUL byte in its first 8000
 /// bytes (no YAML or KDL file has one; UTF-16 text does, and is not read either).
 pub fn is_binary(bytes: &[u8]) -> bool {
-    bytes.iter().take(8000).any(|&b| b == 0)
+    bytes[..bytes.len().min(8000)].contains(&0)
 }
 
 pub fn decode_text(bytes: Vec<u8>) -> (String, Option<usize>) {

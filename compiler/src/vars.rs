@@ -218,13 +218,21 @@ impl fmt::Display for Reference {
 /// are seen through.
 pub fn parse(text: &str) -> Vec<Reference> {
     let mut out = Vec::new();
-    if !text.contains("$(") {
-        return out;
-    }
     let bytes = text.as_bytes();
+    // The next `$(` at or after `from`: a memchr for `$`, then one byte (a `&str` pattern
+    // sets up a two-way searcher on every call).
+    let next_open = |mut from: usize| -> Option<usize> {
+        while let Some(found) = text.get(from..)?.find('$') {
+            let at = from + found;
+            if bytes.get(at + 1) == Some(&b'(') {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        None
+    };
     let mut i = 0;
-    while let Some(found) = text[i..].find("$(") {
-        let start = i + found;
+    while let Some(start) = next_open(i) {
         let mut j = start + 2;
         let mut restart = None;
         let mut close = None;

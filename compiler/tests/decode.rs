@@ -126,13 +126,29 @@ fn kdl_suggestions_are_spelt_the_kdl_way() {
 }
 
 #[test]
-fn a_field_in_another_case_is_a_warning_and_still_read() {
+fn a_field_in_another_case_is_an_error_where_the_schema_is_closed_and_still_read() {
     let d = yaml(
         "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  tasks:\n    - name: a\n      taskRef: {name: a}\n    - name: b\n      runafter: [a]\n      taskRef: {name: b}\n",
     );
+    let e = d.only("tkc::schema::field-case");
+    assert_eq!(e.severity, Severity::Error);
+    assert_eq!(d.spec()["tasks"][1]["runAfter"], json!(["a"]));
+}
+
+#[test]
+fn a_field_in_another_case_is_a_warning_in_an_embedded_spec() {
+    // `tasks[].taskSpec` is `x-kubernetes-preserve-unknown-fields` in 300-pipeline.yaml: only
+    // the webhook's case-insensitive encoding/json reads it. The key `taskSpec` itself is
+    // in the closed part.
+    let d = yaml(
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  tasks:\n    - name: a\n      taskSpec:\n        steps:\n          - name: s\n            image: a\n            workingdir: /w\n",
+    );
     let w = d.only("tkc::schema::field-case");
     assert_eq!(w.severity, Severity::Warning);
-    assert_eq!(d.spec()["tasks"][1]["runAfter"], json!(["a"]));
+    assert_eq!(
+        d.spec()["tasks"][0]["taskSpec"]["steps"][0]["workingDir"],
+        json!("/w")
+    );
 }
 
 // ---- types, required fields, null ----
@@ -400,10 +416,13 @@ fn v1beta1_step_overrides_become_step_specs() {
 
 #[test]
 fn v1beta1_bundles_become_the_bundles_resolver() {
-    let spec = v1beta1(
-        "Pipeline",
-        "  tasks:\n    - name: a\n      taskRef: {name: build, bundle: 'reg.io/b:1', kind: Task}\n",
+    // Refused on create (an existing object still converts this way).
+    let d = yaml(
+        "apiVersion: tekton.dev/v1beta1\nkind: Pipeline\nmetadata:\n  name: x\nspec:\n  tasks:\n    - name: a\n      taskRef: {name: build, bundle: 'reg.io/b:1', kind: Task}\n",
     );
+    assert_eq!(d.diagnostics.len(), 1, "{:?}", d.messages());
+    d.only("tkc::schema::disallowed-field");
+    let spec = d.json()[0]["spec"].clone();
     assert_eq!(
         spec["tasks"][0]["taskRef"],
         json!({"resolver": "bundles", "params": [
@@ -442,11 +461,19 @@ fn v1_only_names_are_not_read_in_v1beta1_and_the_reverse() {
     assert_eq!(u.help.as_deref(), Some("did you mean `timeouts`?"));
     // Fields v1 dropped are a warning in v1beta1.
     let d = yaml(
-        "apiVersion: tekton.dev/v1beta1\nkind: Task\nmetadata: {name: t}\nspec:\n  resources: {inputs: []}\n  steps:\n    - {name: s, image: a}\n",
+        "apiVersion: tekton.dev/v1beta1\nkind: Task\nmetadata: {name: t}\nspec:\n  steps:\n    - {name: s, image: a, ports: [{containerPort: 80}]}\n",
     );
     assert_eq!(
         d.only("tkc::schema::dropped-field").severity,
         Severity::Warning
+    );
+    // PipelineResources are not dropped but refused by the v1beta1 webhook.
+    let d = yaml(
+        "apiVersion: tekton.dev/v1beta1\nkind: Task\nmetadata: {name: t}\nspec:\n  resources: {inputs: []}\n  steps:\n    - {name: s, image: a}\n",
+    );
+    assert_eq!(
+        d.only("tkc::schema::disallowed-field").severity,
+        Severity::Error
     );
 }
 

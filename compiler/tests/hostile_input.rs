@@ -145,3 +145,117 @@ fn reports_on_a_very_long_line_render_without_the_line() {
     let elapsed = start.elapsed();
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
 }
+
+/// A chain of 2,000 Pipelines, each running the next as a child pipeline (alpha): lowering
+/// recurses once per level, so it stops at 16 levels with a diagnostic instead of
+/// exhausting the stack.
+#[test]
+fn a_long_chain_of_child_pipelines_is_refused_not_recursed() {
+    let n = 2_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p{i}\nspec:\n  tasks:\n"
+        ));
+        if i + 1 < n {
+            text.push_str(&format!(
+                "    - name: next\n      pipelineRef: {{name: p{}}}\n",
+                i + 1
+            ));
+        } else {
+            text.push_str(
+                "    - name: last\n      taskSpec:\n        steps: [{image: alpine, script: 'true'}]\n",
+            );
+        }
+        text.push_str("---\n");
+    }
+    text.push_str(
+        "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run\nspec:\n  pipelineRef: {name: p0}\n",
+    );
+    let mut sources = SourceMap::new();
+    let file = sources.add_with_syntax("hostile", text, Syntax::Yaml);
+    let options = Options {
+        api_fields: tkc_compiler::model::ApiFields::Alpha,
+        ..Options::default()
+    };
+    let compiled = tkc_compiler::compile(
+        &sources,
+        &[file],
+        &[],
+        &tkc_compiler::lower::RunRequest::default(),
+        &options,
+    );
+    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code.name).collect();
+    assert!(compiled.plan.is_none());
+    assert!(codes.contains(&"tkc::lower::unsupported"), "{codes:?}");
+}
+
+/// Pipelines that each run the next one ten times, twelve levels deep: 10^12 tasks if lowered.
+/// Lowering stops at 10,000 child pipeline tasks with a diagnostic, quickly and in little memory.
+#[test]
+fn child_pipelines_that_fan_out_at_every_level_are_refused() {
+    let levels = 12;
+    let mut text = String::new();
+    for i in 0..levels {
+        text.push_str(&format!(
+            "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p{i}\nspec:\n  tasks:\n"
+        ));
+        for k in 0..10 {
+            if i + 1 < levels {
+                text.push_str(&format!(
+                    "    - name: t{k}\n      pipelineRef: {{name: p{}}}\n",
+                    i + 1
+                ));
+            } else {
+                text.push_str(&format!(
+                    "    - name: t{k}\n      taskSpec:\n        steps: [{{image: alpine, script: 'true'}}]\n"
+                ));
+            }
+        }
+        text.push_str("---\n");
+    }
+    text.push_str(
+        "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run\nspec:\n  pipelineRef: {name: p0}\n",
+    );
+    let mut sources = SourceMap::new();
+    let file = sources.add_with_syntax("fan", text, Syntax::Yaml);
+    let options = Options {
+        api_fields: tkc_compiler::model::ApiFields::Alpha,
+        ..Options::default()
+    };
+    let started = std::time::Instant::now();
+    let compiled = tkc_compiler::compile(
+        &sources,
+        &[file],
+        &[],
+        &tkc_compiler::lower::RunRequest::default(),
+        &options,
+    );
+    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code.name).collect();
+    assert!(compiled.plan.is_none());
+    assert!(codes.contains(&"tkc::lower::unsupported"), "{codes:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// 20,000 unclosed references (plain and with an unclosed quoted name) on one line: each
+/// line's last `)` is looked up once, and a quoted name only so far, so this stays linear.
+#[test]
+fn many_unterminated_references_on_one_line_check_in_linear_time() {
+    let refs = vec!["$(params.p $(params[\"p"; 10_000].join(" ");
+    let text = format!(
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  params:\n    - name: p\n  \
+         steps:\n    - name: s\n      image: alpine:3.20\n      args: ['{refs}']\n"
+    );
+    let mut sources = SourceMap::new();
+    let file = sources.add_with_syntax("unterminated.yaml", text, Syntax::Yaml);
+    let start = Instant::now();
+    let result = check(&sources, &[file], &[], &Options::default());
+    assert!(
+        result
+            .diagnostics
+            .iter()
+            .any(|d| d.code.name == "tkc::refs::unterminated"),
+    );
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}

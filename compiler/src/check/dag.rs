@@ -25,7 +25,10 @@ declare_code! {
     ///
     /// `runAfter` names, and `$(tasks.<name>.results...)` references, must name a task of the
     /// pipeline's `tasks` section. Tekton rejects the Pipeline (`couldn't add link between ...
-    /// but ... wasn't present in Pipeline`).
+    /// but ... wasn't present in Pipeline`). In a finally task's `params` and `when`, a result
+    /// of a task that is in neither section is rejected too (`final task has task result
+    /// reference from a task <t> which is not defined in the pipeline`,
+    /// `validateResultsVariablesExpressionsInFinally` in `pipeline_validation.go`).
     pub static UNKNOWN_TASK = "tkc::dag::unknown-task", Error, reason = "PipelineInvalidGraph";
 }
 
@@ -65,8 +68,29 @@ declare_code! {
     pub static BRACKET_RESULT_REF = "tkc::dag::bracket-result-ref", Warning;
 }
 
+declare_code! {
+    /// # `finally` without `tasks`
+    ///
+    /// **Stage:** admission (`validateTasksAndFinallySection`,
+    /// `pkg/apis/pipeline/v1/pipeline_validation.go`).
+    ///
+    /// Finally tasks run after the pipeline's `tasks`; a Pipeline with finally tasks and no
+    /// tasks is rejected (`spec.tasks is empty but spec.finally has <n> tasks`).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// spec:
+    ///   finally:
+    ///     - name: notify
+    ///       taskRef: {name: send-message}
+    /// ```
+    /// Move the tasks to `tasks`.
+    pub static FINALLY_WITHOUT_TASKS = "tkc::dag::finally-without-tasks", Error;
+}
+
 /// This family's codes.
 pub const CODES: &[&Code] = &[
+    &FINALLY_WITHOUT_TASKS,
     &UNKNOWN_TASK,
     &CYCLE,
     &FINALLY_RUN_AFTER,
@@ -191,6 +215,23 @@ fn check_pipeline(cx: &mut Checker, pipeline: PipelineCx) {
         cx.report(d);
     }
     report_cycles(cx, spec, &edges);
+    if spec.tasks.is_empty()
+        && let Some(first) = spec.finally.first()
+    {
+        cx.report(
+            Diagnostic::new(
+                &FINALLY_WITHOUT_TASKS,
+                format!(
+                    "spec.tasks is empty but spec.finally has {} task{}",
+                    spec.finally.len(),
+                    if spec.finally.len() == 1 { "" } else { "s" }
+                ),
+            )
+            .with_label(first.name.span, "a finally task with no `tasks` to follow")
+            .with_help("move these tasks to `tasks`"),
+        );
+    }
+    unknown_in_finally(cx, spec);
 
     for (section, task) in pipeline_tasks(spec) {
         if section == Section::Finally
@@ -233,6 +274,49 @@ fn check_pipeline(cx: &mut Checker, pipeline: PipelineCx) {
                         )),
                     );
                 }
+            }
+        }
+    }
+}
+
+/// `validateResultsVariablesExpressionsInFinally`: a finally task's params and `when` use
+/// results of tasks the pipeline has (finally results of finally tasks are the `results`
+/// family's `finally-result-ref`).
+fn unknown_in_finally(cx: &mut Checker, spec: &PipelineSpec) {
+    let known = |name: &str| pipeline_tasks(spec).any(|(_, t)| t.name.as_str() == name);
+    for task in &spec.finally {
+        let mut texts: Vec<Text> = Vec::new();
+        for param in &task.params {
+            if let Some(value) = &param.value {
+                texts.extend(param_value_texts(value));
+            }
+        }
+        for when in &task.when {
+            texts.extend(when.input.iter().map(Text::from));
+            texts.extend(when.values.iter().map(Text::from));
+            texts.extend(when.cel.iter().map(Text::from));
+        }
+        for text in texts {
+            for (r, span) in refs(cx.world, text) {
+                let RefKind::TaskResult { task: producer, .. } = &r.kind else {
+                    continue;
+                };
+                if known(producer) {
+                    continue;
+                }
+                let names = spec.tasks.iter().map(|t| t.name.as_str());
+                cx.report(
+                    Diagnostic::new(
+                        &UNKNOWN_TASK,
+                        format!(
+                            "invalid task result reference, final task has task result reference from a task `{producer}` which is not defined in the pipeline"
+                        ),
+                    )
+                    .with_label(span, "result of an unknown task")
+                    .with_optional_help(
+                        did_you_mean(producer, names).map(|s| format!("did you mean `{s}`?")),
+                    ),
+                );
             }
         }
     }

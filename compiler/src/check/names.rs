@@ -256,6 +256,20 @@ pub fn run(cx: &mut Checker) {
                 "workspace binding",
                 true,
             );
+            // `validateStepSpecs`, `validateSidecarSpecs` → `validateNoDuplicateNames`
+            // (taskrun_validation.go): names compared in lower case.
+            duplicates(
+                cx,
+                run.step_specs.iter().map(|s| &s.name),
+                "step spec",
+                true,
+            );
+            duplicates(
+                cx,
+                run.sidecar_specs.iter().map(|s| &s.name),
+                "sidecar spec",
+                true,
+            );
         }
         if let Resource::PipelineRun(run) = &document.resource {
             duplicates(cx, run.params.iter().map(|p| &p.name), "param", true);
@@ -265,6 +279,21 @@ pub fn run(cx: &mut Checker) {
                 "workspace binding",
                 false,
             );
+            // `validateTaskRunSpec` (pipelinerun_validation.go) checks each entry's specs.
+            for entry in &run.task_run_specs {
+                duplicates(
+                    cx,
+                    entry.step_specs.iter().map(|s| &s.name),
+                    "step spec",
+                    true,
+                );
+                duplicates(
+                    cx,
+                    entry.sidecar_specs.iter().map(|s| &s.name),
+                    "sidecar spec",
+                    true,
+                );
+            }
         }
     }
 
@@ -349,6 +378,7 @@ pub fn run(cx: &mut Checker) {
                 "param",
                 false,
             );
+            case_only_duplicates(cx, task.params.iter().map(|p: &Param| &p.name));
             duplicates(
                 cx,
                 task.workspaces.iter().map(|w| &w.name),
@@ -623,6 +653,30 @@ fn duplicates<'a>(
     }
 }
 
+/// Pipeline task params that differ only in case: the Pipeline is accepted
+/// (`validateDuplicateParameters` compares exactly), but the TaskRun made for the task is
+/// not (`ValidateParameters` → `validateNoDuplicateNames`, in lower case), so the run fails
+/// when the task starts.
+fn case_only_duplicates<'a>(cx: &mut Checker, names: impl Iterator<Item = &'a Str>) {
+    for (again, first) in repeats(names, true) {
+        if again.value == first.value {
+            continue;
+        }
+        cx.report(
+            Diagnostic::new(
+                &DUPLICATE,
+                format!(
+                    "params `{}` and `{}` differ only in case: the TaskRun for this task is rejected",
+                    first.value, again.value
+                ),
+            )
+            .with_label(again.span, "the same name to a TaskRun")
+            .with_secondary(first.span, "first given here")
+            .with_help("a TaskRun's param names are compared ignoring case; rename one of them"),
+        );
+    }
+}
+
 fn duplicate_env<'a>(cx: &mut Checker, names: impl Iterator<Item = &'a Str>) {
     for (again, first) in repeats(names, false) {
         cx.report(
@@ -635,6 +689,28 @@ fn duplicate_env<'a>(cx: &mut Checker, names: impl Iterator<Item = &'a Str>) {
             .with_help("Kubernetes keeps the last value; remove one"),
         );
     }
+}
+
+/// `IsQualifiedName`: `[prefix/]name`, the prefix a DNS-1123 subdomain of at most 253
+/// characters, the name at most 63 characters of `[-A-Za-z0-9_.]` that start and end with a
+/// letter or digit.
+pub fn is_qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    prefix.is_none_or(|p| is_dns_subdomain(p, 253)) && is_label_value(name) && !name.is_empty()
+}
+
+/// `IsValidLabelValue`: empty, or at most 63 characters of `[-A-Za-z0-9_.]` that start and
+/// end with a letter or digit.
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+            && s.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric))
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! References between resources: `taskRef`, `pipelineRef` and step `ref`.
 //!
-//! A reference tkc cannot follow (fetched by a resolver, or to a resource that is not among the
-//! files checked nor on the search paths) is reported once per document and referenced name, as
+//! A reference tkc cannot follow (fetched by a resolver, to a resource that is not among the
+//! files checked nor on the search paths, or to a name defined in several files equally near
+//! it) is reported once per document and referenced name, as
 //! a warning with a label at every use: the checks that need the body are skipped for it. A
 //! referenced resource labelled `tekton.dev/deprecated: "true"` is reported the same way. The
 //! structural rules are errors: a pipeline task, TaskRun or PipelineRun names exactly one of a
 //! reference and an inline spec, and an inline `taskSpec` with steps is not a custom task.
+
+mod fields;
 
 use super::{Checker, pipeline_specs, pipeline_tasks, task_specs};
 use crate::declare_code;
@@ -14,6 +17,7 @@ use crate::model::{Document, Kind, PipelineTask, Resource, Str};
 use crate::resolve::{self, DocId, Resolved, World};
 use crate::source::Span;
 use crate::suggest::did_you_mean;
+use fields::{RefFields, check_ref};
 use std::collections::HashMap;
 
 declare_code! {
@@ -58,7 +62,15 @@ declare_code! {
 }
 
 /// This family's codes (the remote and not-found warnings are declared in `resolve`).
-pub const CODES: &[&Code] = &[&REF_OR_SPEC, &EMBEDDED_CUSTOM, &DEPRECATED];
+pub const CODES: &[&Code] = &[
+    &REF_OR_SPEC,
+    &EMBEDDED_CUSTOM,
+    &DEPRECATED,
+    &fields::INVALID_NAME,
+    &fields::RESOLVER_PARAMS,
+    &fields::CONCISE_SYNTAX,
+    &fields::CUSTOM_TASK,
+];
 
 /// One use of a reference that cannot be followed, or that leads to a deprecated resource.
 struct Use {
@@ -70,6 +82,7 @@ struct Use {
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Target {
     NotFound(Kind, String),
+    Ambiguous(Kind, String),
     Remote(String),
     Deprecated(DocId),
 }
@@ -97,6 +110,9 @@ impl Uses {
         match resolved {
             Resolved::NotFound { name } => {
                 self.add(Target::NotFound(kind, name.value.clone()), name.span, what)
+            }
+            Resolved::Ambiguous { name } => {
+                self.add(Target::Ambiguous(kind, name.value.clone()), name.span, what)
             }
             Resolved::Remote { resolver } => {
                 self.add(Target::Remote(resolver.value.clone()), resolver.span, what)
@@ -166,14 +182,16 @@ pub fn run(cx: &mut Checker) {
                     "taskRef",
                 );
                 if let Some(task_ref) = &run.task_ref {
+                    check_ref(cx, &fields::task_ref(task_ref));
                     missing_name(
                         cx,
                         task_ref.name.as_ref(),
+                        !task_ref.params.is_empty(),
                         task_ref.resolver.as_ref(),
                         task_ref.head,
                         "taskRef",
                     );
-                    if followable(task_ref.name.as_ref(), task_ref.resolver.as_ref()) {
+                    if resolvable(task_ref.name.as_ref(), task_ref.resolver.as_ref()) {
                         let resolved = world.resolve_task_ref(task_ref);
                         all.uses_of(doc)
                             .record(world, resolved, Kind::Task, task_ref.head);
@@ -192,14 +210,16 @@ pub fn run(cx: &mut Checker) {
                     "pipelineRef",
                 );
                 if let Some(pipeline_ref) = &run.pipeline_ref {
+                    check_ref(cx, &pipeline_ref_fields(pipeline_ref));
                     missing_name(
                         cx,
                         pipeline_ref.name.as_ref(),
+                        !pipeline_ref.params.is_empty(),
                         pipeline_ref.resolver.as_ref(),
                         pipeline_ref.head,
                         "pipelineRef",
                     );
-                    if followable(pipeline_ref.name.as_ref(), pipeline_ref.resolver.as_ref()) {
+                    if resolvable(pipeline_ref.name.as_ref(), pipeline_ref.resolver.as_ref()) {
                         let resolved = world.resolve_pipeline_ref(pipeline_ref);
                         all.uses_of(doc)
                             .record(world, resolved, Kind::Pipeline, pipeline_ref.head);
@@ -214,14 +234,15 @@ pub fn run(cx: &mut Checker) {
         for (_, task) in pipeline_tasks(pipeline.spec) {
             pipeline_task(cx, task);
             if let Some(task_ref) = &task.task_ref
-                && followable(task_ref.name.as_ref(), task_ref.resolver.as_ref())
+                && !fields::is_custom(task)
+                && resolvable(task_ref.name.as_ref(), task_ref.resolver.as_ref())
             {
                 let resolved = world.resolve_pipeline_task(task);
                 all.uses_of(pipeline.doc)
                     .record(world, resolved, Kind::Task, task_ref.head);
             }
             if let Some(pipeline_ref) = &task.pipeline_ref
-                && followable(pipeline_ref.name.as_ref(), pipeline_ref.resolver.as_ref())
+                && resolvable(pipeline_ref.name.as_ref(), pipeline_ref.resolver.as_ref())
             {
                 let resolved = world.resolve_pipeline_ref(pipeline_ref);
                 all.uses_of(pipeline.doc).record(
@@ -237,14 +258,24 @@ pub fn run(cx: &mut Checker) {
     for task in task_specs(world) {
         for step in &task.spec.steps {
             if let Some(step_ref) = &step.r#ref {
+                check_ref(
+                    cx,
+                    &RefFields {
+                        name: step_ref.name.as_ref(),
+                        resolver: step_ref.resolver.as_ref(),
+                        params: &step_ref.params,
+                        field: "ref",
+                    },
+                );
                 missing_name(
                     cx,
                     step_ref.name.as_ref(),
+                    !step_ref.params.is_empty(),
                     step_ref.resolver.as_ref(),
                     step_ref.head,
                     "ref",
                 );
-                if followable(step_ref.name.as_ref(), step_ref.resolver.as_ref()) {
+                if resolvable(step_ref.name.as_ref(), step_ref.resolver.as_ref()) {
                     let resolved = world.resolve_step_ref(step_ref);
                     all.uses_of(task.doc)
                         .record(world, resolved, Kind::StepAction, step_ref.head);
@@ -290,6 +321,28 @@ fn report(cx: &mut Checker, world: &World, target: &Target, uses: &[Use]) {
             )
             .with_help(help)
         }
+        Target::Ambiguous(kind, name) => {
+            let files: Vec<&str> = match world.lookup(*kind, name, first.span) {
+                resolve::Lookup::Ambiguous(ids) => ids
+                    .iter()
+                    .map(|id| world.sources.get(world.doc(*id).file()).name())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Diagnostic::new(
+                &resolve::AMBIGUOUS_REF,
+                format!(
+                    "{} `{name}` is defined in {} files, none nearer than the others{times}",
+                    kind.as_str(),
+                    files.len().max(2)
+                ),
+            )
+            .with_help(format!(
+                "`kubectl apply` keeps the copy applied last ({}); checks against its body are \
+                 skipped. Check this file with only the copy it means, or move it beside that copy",
+                files.join(", ")
+            ))
+        }
         Target::Remote(resolver) => Diagnostic::new(
             &resolve::REMOTE_REF,
             format!("the `{resolver}` resolver fetches this {} when the run starts; tkc does not check it{times}", first.what),
@@ -311,6 +364,7 @@ fn report(cx: &mut Checker, world: &World, target: &Target, uses: &[Use]) {
     for (i, u) in uses.iter().enumerate() {
         let message = match target {
             Target::NotFound(..) => "not found",
+            Target::Ambiguous(..) => "ambiguous",
             Target::Remote(_) => "fetched when the run starts",
             Target::Deprecated(_) => "deprecated",
         };
@@ -344,26 +398,32 @@ fn pipeline_task(cx: &mut Checker, task: &PipelineTask) {
         &format!("pipeline task `{}`", task.name.value),
         "taskRef",
     );
-    if let Some(task_ref) = &task.task_ref {
-        let custom = task_ref.api_version.is_some()
-            || task_ref
-                .kind
-                .as_ref()
-                .is_some_and(|k| !matches!(k.as_str(), "Task" | "ClusterTask" | ""));
-        if !custom {
-            missing_name(
-                cx,
-                task_ref.name.as_ref(),
-                task_ref.resolver.as_ref(),
-                task_ref.head,
-                "taskRef",
-            );
-        }
+    // `PipelineTask.Validate`: a custom task's fields, or else `validateTask`'s references.
+    let custom = fields::is_custom(task);
+    if custom {
+        fields::custom_task(cx, task);
+    }
+    if let Some(task_ref) = &task.task_ref
+        && !custom
+    {
+        check_ref(cx, &fields::task_ref(task_ref));
+        missing_name(
+            cx,
+            task_ref.name.as_ref(),
+            !task_ref.params.is_empty(),
+            task_ref.resolver.as_ref(),
+            task_ref.head,
+            "taskRef",
+        );
     }
     if let Some(pipeline_ref) = &task.pipeline_ref {
+        if !custom {
+            check_ref(cx, &pipeline_ref_fields(pipeline_ref));
+        }
         missing_name(
             cx,
             pipeline_ref.name.as_ref(),
+            !pipeline_ref.params.is_empty(),
             pipeline_ref.resolver.as_ref(),
             pipeline_ref.head,
             "pipelineRef",
@@ -391,6 +451,15 @@ fn pipeline_task(cx: &mut Checker, task: &PipelineTask) {
                 .with_help(format!("remove `{key}` to run the steps as a Task")),
             );
         }
+    }
+}
+
+fn pipeline_ref_fields(r: &crate::model::PipelineRef) -> RefFields<'_> {
+    RefFields {
+        name: r.name.as_ref(),
+        resolver: r.resolver.as_ref(),
+        params: &r.params,
+        field: "pipelineRef",
     }
 }
 
@@ -456,14 +525,24 @@ fn followable(name: Option<&Str>, resolver: Option<&Str>) -> bool {
     name.is_some_and(|n| !n.is_empty()) || resolver.is_some_and(|r| !r.is_empty())
 }
 
+/// Is the reference worth following: named by a resolver or by a valid name (an invalid
+/// name is reported by `check_ref`, and not also as not found)?
+fn resolvable(name: Option<&Str>, resolver: Option<&Str>) -> bool {
+    followable(name, resolver)
+        && (resolver.is_some_and(|r| !r.is_empty())
+            || name.is_some_and(|n| super::names::is_qualified_name(&n.value)))
+}
+
 fn missing_name(
     cx: &mut Checker,
     name: Option<&Str>,
+    has_params: bool,
     resolver: Option<&Str>,
     head: Span,
     field: &str,
 ) {
-    if !followable(name, resolver) {
+    // With resolver params, `validateRef` asks for the resolver (`resolver-params`), not a name.
+    if !followable(name, resolver) && !has_params {
         cx.report(
             Diagnostic::new(&REF_OR_SPEC, format!("{field} must specify name"))
                 .with_label(head, "no `name` and no `resolver`")

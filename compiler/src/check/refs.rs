@@ -5,14 +5,13 @@
 //! Params, results and workspaces are checked by their own families; this one looks at the
 //! shape of the reference and where it is.
 
-use super::scope::{matches_generic_pattern, pipeline_task_strings};
+use super::scope::{PtField, matches_generic_pattern, pipeline_task_strings};
 use super::{
-    Checker, Section, TaskSite, Text, param_value_texts, pipeline_specs, pipeline_tasks, refs,
-    task_specs, task_strings,
+    Checker, Container, Field, Section, TaskSite, Text, param_value_texts, pipeline_specs,
+    pipeline_tasks, refs, task_specs, task_strings,
 };
 use crate::declare_code;
 use crate::diag::{Code, Diagnostic};
-use crate::model::ApiFields;
 use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::vars::{ContextVar, RefKind, Reference};
@@ -91,13 +90,63 @@ declare_code! {
 declare_code! {
     /// # An artifact reference without the artifacts feature
     ///
-    /// `$(step.artifacts.path)`, `$(artifacts.path)`, `$(tasks.<t>.outputs.<n>)` and similar
-    /// are replaced only with `enable-artifacts` (alpha). Without it they stay as text.
-    pub static ARTIFACTS = "tkc::refs::artifacts", Warning;
+    /// `$(step.artifacts.path)`, `$(artifacts.path)`, `$(steps.<s>.outputs.<n>)`,
+    /// `$(tasks.<t>.outputs.<n>)` and the `inputs` forms are replaced only when the cluster
+    /// sets the feature flag `enable-artifacts: "true"`. It is a flag of its own, off by
+    /// default, that `enable-api-fields: alpha` does not turn on; check with
+    /// `--enable-artifacts` (or `enable-artifacts = true` in tkc.toml) if the cluster sets it.
+    ///
+    /// **Stage:** admission, where Tekton looks: in a step's `script`, `command`, `args` and
+    /// env values (`validateArtifactsReferencesInStep`,
+    /// `pkg/apis/pipeline/v1/container_validation.go`) and in a pipeline task's params
+    /// (`validateArtifactReference`, `pipeline_validation.go`) the resource is rejected
+    /// (`feature flag enable-artifacts should be set to true to use artifacts feature.`), an
+    /// **error**. Elsewhere the text is left as is when the step runs: a **warning**.
+    pub static ARTIFACTS = "tkc::refs::artifacts", Error;
+}
+
+declare_code! {
+    /// # A `$(` reference that is not closed
+    ///
+    /// **Stage:** step run. A reference is `$(`, a known prefix (`params`, `tasks`,
+    /// `context`, `workspaces`, `results`, `steps`, ...), a name, and `)` right after the
+    /// name. Written without it (`$(params.url`, `$(params.url}`, and no `)` later on the
+    /// line), Tekton does not replace it: the step sees the text as written, and a shell reads
+    /// `$(` as a command substitution. (Where a later `)` on the line closes it, the webhook's
+    /// pattern in `pkg/substitution` (`ExtractVariablesFromString`), `.*?\)`, takes everything up to that `)` as the name;
+    /// tkc leaves that case alone, as shells build names that way: `$(results.part-${i}.path)`.)
+    ///
+    /// ## Example
+    /// ```yaml
+    /// script: git clone $(params.url
+    /// ```
+    /// Close the reference: `$(params.url)`.
+    pub static UNTERMINATED = "tkc::refs::unterminated", Warning;
+}
+
+declare_code! {
+    /// # A `$(inputs.…)` or `$(outputs.…)` reference
+    ///
+    /// These are the v1alpha1 forms, from before PipelineResources were removed.
+    /// `$(inputs.params.<name>)` is still replaced in a TaskRun by a compatibility pattern
+    /// (`paramPatterns`, used by `ApplyParameters` in `pkg/reconciler/taskrun/resources/apply.go`) but no webhook check
+    /// looks at it: write `$(params.<name>)`. Every other `$(inputs.…)` / `$(outputs.…)`
+    /// (`$(inputs.resources.source.path)`, `$(outputs.resources.image.url)`) named a
+    /// PipelineResource: nothing replaces it, and the step sees the text as written
+    /// (stage: step run).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// script: cd $(inputs.resources.source.path)
+    /// ```
+    /// Bind a workspace and use `$(workspaces.source.path)`.
+    pub static LEGACY_PREFIX = "tkc::refs::legacy-prefix", Warning;
 }
 
 /// This family's codes.
 pub const CODES: &[&Code] = &[
+    &UNTERMINATED,
+    &LEGACY_PREFIX,
     &INVALID_PREFIX,
     &MALFORMED,
     &CONTEXT,
@@ -143,27 +192,41 @@ pub fn run(cx: &mut Checker) {
             .iter()
             .filter_map(|s| s.name.as_ref().map(|n| n.as_str()))
             .collect();
-        let mut texts: Vec<Text> = task_strings(task.spec)
+        // With each string: does the webhook reject artifact references in it?
+        let mut texts: Vec<(Text, bool)> = task_strings(task.spec)
             .into_iter()
-            .map(|s| s.text)
+            .map(|s| {
+                let rejected = matches!(s.container, Container::Step(_))
+                    && matches!(
+                        s.field,
+                        Field::Script | Field::Command | Field::Args | Field::EnvValue
+                    );
+                (s.text, rejected)
+            })
             .collect();
         texts.extend(
             task.spec
                 .workspaces
                 .iter()
                 .filter_map(|w| w.mount_path.as_ref())
-                .map(Text::from),
+                .map(|m| (Text::from(m), false)),
         );
         texts.extend(
             task.spec
                 .params
                 .iter()
                 .filter_map(|p| p.default.as_ref())
-                .flat_map(param_value_texts),
+                .flat_map(param_value_texts)
+                .map(|t| (t, false)),
         );
-        for text in texts {
+        for (text, artifacts_rejected) in texts {
+            unterminated(cx, text);
             for (r, span) in refs(world, text) {
+                legacy_prefix(cx, &r, span);
                 check(cx, &r, span, at, None);
+                if r.kind == RefKind::Artifact {
+                    artifact(cx, &r, span, artifacts_rejected);
+                }
                 if let RefKind::StepExitCodePath { step } = &r.kind
                     && !steps.contains(step.as_str())
                 {
@@ -196,8 +259,12 @@ pub fn run(cx: &mut Checker) {
                     section,
                     validated: s.field.is_validated(),
                 };
+                unterminated(cx, s.text);
                 for (r, span) in refs(world, s.text) {
                     check(cx, &r, span, at, Some(&dag));
+                    if r.kind == RefKind::Artifact {
+                        artifact(cx, &r, span, s.field == PtField::Param);
+                    }
                 }
             }
             // Tekton validates execution status only in a pipeline task's params and `when`
@@ -377,15 +444,149 @@ fn check(cx: &mut Checker, r: &Reference, span: Span, at: Where, dag: Option<&Ha
                 );
             }
         }
-        RefKind::Artifact if cx.options.api_fields != ApiFields::Alpha => {
-            cx.report(
-                Diagnostic::new(&ARTIFACTS, format!("`{r}` needs the artifacts feature"))
-                    .with_label(span, "replaced only with `enable-artifacts` (alpha)")
-                    .with_help("check with `--enable-api-fields alpha` if the cluster enables artifacts; otherwise this stays as text"),
-            );
-        }
         _ => {}
     }
+}
+
+/// The prefixes after which a reference's name follows (`$(params.`, `$(tasks[`, ...).
+const REFERENCE_PREFIXES: [&str; 12] = [
+    "params",
+    "tasks",
+    "finally",
+    "context",
+    "workspaces",
+    "results",
+    "steps",
+    "step",
+    "credentials",
+    "artifacts",
+    "inputs",
+    "outputs",
+];
+
+/// Can this byte be part of a reference's name (`a.b`, `x-1`, `["k"]`, `[*]`, `[0]`)?
+fn is_reference_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b'"' | b'\'' | b'*')
+}
+
+/// The longest quoted name `$(params["…"])` looked for.
+const MAX_QUOTED_NAME: usize = 512;
+
+/// The byte ranges of `$(<prefix>.name` / `$(<prefix>[` that no `)` closes: none right after
+/// the name, and none later on the line.
+fn unterminated_ranges(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    // Where the current line's next line starts, and the current line's last `)`.
+    let mut line: (usize, Option<usize>) = (0, None);
+    while let Some(found) = text[from..].find("$(") {
+        let start = from + found;
+        from = start + 2;
+        let rest = &text[start + 2..];
+        let Some(prefix) = REFERENCE_PREFIXES.iter().find(|p| {
+            rest.strip_prefix(**p)
+                .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+        }) else {
+            continue;
+        };
+        let mut end = start + 2 + prefix.len();
+        while end < bytes.len() && is_reference_byte(bytes[end]) {
+            // A quoted name in brackets may hold any character but its quote.
+            if matches!(bytes[end], b'"' | b'\'') {
+                let quote = bytes[end];
+                // Names are short: looking further would make many unclosed quotes on one
+                // line quadratic.
+                let window = &bytes[end + 1..bytes.len().min(end + 1 + MAX_QUOTED_NAME)];
+                match window.iter().position(|&b| b == quote) {
+                    Some(n) => end += n + 2,
+                    None => break,
+                }
+                continue;
+            }
+            end += 1;
+        }
+        // A `)` later on the line may close a name the shell builds
+        // (`$(results.part-${i}.path)`), which Tekton leaves alone too: only a reference that
+        // nothing on its line closes is reported.
+        // Each line's last `)` is looked up once, so many references on one long line stay
+        // linear.
+        if end >= line.0 {
+            let line_end = text[end..].find('\n').map_or(bytes.len(), |n| end + n);
+            let last_paren = text[end..line_end].rfind(')').map(|n| end + n);
+            line = (line_end + 1, last_paren);
+        }
+        if bytes.get(end) != Some(&b')') && line.1.is_none_or(|p| p < end) {
+            out.push((start, end));
+        }
+    }
+    out
+}
+
+/// `$(params.x` without its `)`: Tekton leaves it as text.
+fn unterminated(cx: &mut Checker, text: Text) {
+    if !text.text.contains("$(") {
+        return;
+    }
+    let ranges = unterminated_ranges(text.text);
+    if ranges.is_empty() {
+        return;
+    }
+    let spans = crate::syntax::value_subspans(cx.world.sources, text.span, text.text, &ranges);
+    for ((start, end), span) in ranges.into_iter().zip(spans) {
+        let written = &text.text[start..end];
+        cx.report(
+            Diagnostic::new(&UNTERMINATED, format!("`{written}` is not closed"))
+                .with_label(span, "no `)` after the name: Tekton leaves this as text")
+                .with_help(format!("write `{written})`")),
+        );
+    }
+}
+
+/// `$(inputs.…)`, `$(outputs.…)` in a Task: v1alpha1 forms.
+fn legacy_prefix(cx: &mut Checker, r: &Reference, span: Span) {
+    let d = if let Some(name) = r.expr.strip_prefix("inputs.params.") {
+        Diagnostic::new(
+            &LEGACY_PREFIX,
+            format!("`{r}` is the v1alpha1 form of `$(params.{name})`"),
+        )
+        .with_label(
+            span,
+            "replaced only by a compatibility pattern of the TaskRun reconciler",
+        )
+        .with_help(format!("write `$(params.{name})`"))
+    } else if r.expr.starts_with("inputs.") || r.expr.starts_with("outputs.") {
+        Diagnostic::new(&LEGACY_PREFIX, format!("`{r}` refers to a PipelineResource"))
+            .with_label(span, "PipelineResources were removed: Tekton leaves this as text")
+            .with_help("bind a workspace for files (`$(workspaces.<name>.path)`) and pass values as params or results")
+    } else {
+        return;
+    };
+    cx.report(d);
+}
+
+/// An artifact reference without `enable-artifacts`: an error where the webhook looks
+/// (`rejected`), else a warning (the text stays).
+fn artifact(cx: &mut Checker, r: &Reference, span: Span, rejected: bool) {
+    if cx.options.enable_artifacts {
+        return;
+    }
+    let help = "check with `--enable-artifacts` if the cluster sets `enable-artifacts: \"true\"` (`--enable-api-fields alpha` does not)";
+    let d = if rejected {
+        Diagnostic::new(
+            &ARTIFACTS,
+            format!("`{r}`: feature flag enable-artifacts should be set to true to use artifacts feature."),
+        )
+        .with_label(span, "rejected without `enable-artifacts`")
+    } else {
+        Diagnostic::new(&ARTIFACTS, format!("`{r}` needs the artifacts feature"))
+            .with_label(
+                span,
+                "without `enable-artifacts`, Tekton leaves this as text",
+            )
+            .with_severity(crate::diag::Severity::Warning)
+    };
+    cx.report(d.with_help(help));
 }
 
 fn status_in_pipeline(

@@ -117,6 +117,11 @@ declare_code! {
     /// of a param (Tekton retypes it), an item of its own in an array, or a `when` value;
     /// inside a longer string there is no text for it. A matrixed task's results are arrays
     /// (one item per run).
+    ///
+    /// An index or key that does not fit the result's type (`[0]` on a string result, `.key`
+    /// on an array) is only a warning: Tekton's reconciler checks that the result exists
+    /// (`validateResultRef`), not how it is selected, and its substitution
+    /// (`ApplyTaskResults`) leaves such a reference in place as text (stage: step run).
     pub static WRONG_SELECTOR = "tkc::results::wrong-selector", Error, reason = "InvalidTaskResultReference";
 }
 
@@ -127,6 +132,31 @@ declare_code! {
     /// the Pipeline (`invalid task result reference, final task has task result reference from
     /// a final task`). Finally tasks may use results of `tasks`.
     pub static FINALLY_RESULT_REF = "tkc::results::finally-result-ref", Error, reason = "PipelineValidationFailed";
+}
+
+declare_code! {
+    /// # A result of a pipeline task that runs a Pipeline
+    ///
+    /// A pipeline task with `pipelineRef` or `pipelineSpec` (alpha) runs a child
+    /// PipelineRun, whose results Tekton does not pass back: its validating webhook rejects
+    /// any `$(tasks.<task>.results.<result>)` of such a task in `tasks` or `finally`
+    /// (`validatePipelineRefResultReferencesDisallowed` in
+    /// `pkg/apis/pipeline/v1/pipeline_validation.go`: `result reference to pipelineTask "<task>"
+    /// is not supported`). The child's own pipeline results are in its run's summary
+    /// (`tkc run`: the task's `pipelineRun`). Pass values into a child Pipeline through the
+    /// pipeline task's `params`.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// - name: scans
+    ///   pipelineRef:
+    ///     name: security-scans
+    /// - name: report
+    ///   params:
+    ///     - name: score
+    ///       value: $(tasks.scans.results.score)   # rejected
+    /// ```
+    pub static CHILD_PIPELINE_RESULT = "tkc::results::child-pipeline-result", Error;
 }
 
 declare_code! {
@@ -159,6 +189,7 @@ pub const CODES: &[&crate::diag::Code] = &[
     &UNKNOWN_TASK_RESULT,
     &WRONG_SELECTOR,
     &FINALLY_RESULT_REF,
+    &CHILD_PIPELINE_RESULT,
     &PIPELINE_RESULT,
     &INVALID_DECLARATION,
 ];
@@ -505,6 +536,11 @@ fn check_selector(
         _ => return,
     };
     let ty = shape.type_name();
+    // An index or key that does not fit the result's type is no error in Tekton: no
+    // reconciler function compares them (`validateResultRef` only looks for the result's
+    // name), and the substitution passes (`ApplyTaskResults`) replace only the forms of the
+    // result's own type, leaving this text in place.
+    let literal = selector_problem(shape, selector).is_some();
     let problem: Option<(String, String)> = if let Some(p) = selector_problem(shape, selector) {
         Some((
             p.to_string(),
@@ -545,24 +581,35 @@ fn check_selector(
         }
     };
     if let Some((label, help)) = problem {
-        cx.report(
-            Diagnostic::new(
-                &WRONG_SELECTOR,
-                format!("`{r}` does not fit {ty} result `{result}` of {producer}"),
-            )
-            .with_label(span, label)
-            .with_secondary(
-                decl,
+        let (message, severity) = if literal {
+            (
                 format!(
-                    "`{result}` is {} {ty}",
-                    if ty.starts_with(['a', 'o']) {
-                        "an"
-                    } else {
-                        "a"
-                    }
+                    "`{r}` does not fit {ty} result `{result}` of {producer}; Tekton leaves it as text"
                 ),
+                crate::diag::Severity::Warning,
             )
-            .with_help(help),
+        } else {
+            (
+                format!("`{r}` does not fit {ty} result `{result}` of {producer}"),
+                crate::diag::Severity::Error,
+            )
+        };
+        cx.report(
+            Diagnostic::new(&WRONG_SELECTOR, message)
+                .with_severity(severity)
+                .with_label(span, label)
+                .with_secondary(
+                    decl,
+                    format!(
+                        "`{result}` is {} {ty}",
+                        if ty.starts_with(['a', 'o']) {
+                            "an"
+                        } else {
+                            "a"
+                        }
+                    ),
+                )
+                .with_help(help),
         );
     }
 }
@@ -613,6 +660,23 @@ fn pipeline_uses(cx: &mut Checker, spec: &PipelineSpec) {
                 let Some((producer_section, producer_task)) = index.get(producer) else {
                     continue;
                 };
+                if producer_section == Section::Tasks
+                    && (producer_task.pipeline_ref.is_some()
+                        || producer_task.pipeline_spec.is_some())
+                {
+                    cx.report(
+                        Diagnostic::new(
+                            &CHILD_PIPELINE_RESULT,
+                            format!(
+                                "result reference to pipelineTask \"{producer}\" is not supported: referenced task uses pipelineRef or pipelineSpec and result propagation from child Pipelines is not yet implemented"
+                            ),
+                        )
+                        .with_label(span, "a result of a child pipeline")
+                        .with_secondary(producer_task.name.span, format!("`{producer}` runs a Pipeline"))
+                        .with_help("Tekton passes no results back from a child Pipeline; compute the value in a task of this Pipeline"),
+                    );
+                    continue;
+                }
                 if producer_section == Section::Finally {
                     if section == Section::Finally {
                         cx.report(
@@ -692,6 +756,27 @@ fn pipeline_uses(cx: &mut Checker, spec: &PipelineSpec) {
             }
         }
     }
+}
+
+/// Tekton's `taskContainsResult` (pipeline_validation.go), the part that does not look at
+/// task names: the value is split at every `$`, and each non-empty piece, with `$(` and `)`
+/// trimmed, must parse as `tasks|finally.<task>.results.<result>[.<key>]`
+/// (`resultref.ParseTaskExpression`). So text before the first reference is refused, and
+/// text after one only if it has dots. The first piece that does not parse.
+fn unparsable_piece(value: &str) -> Option<String> {
+    value
+        .split('$')
+        .filter(|p| !p.is_empty())
+        .find_map(|piece| {
+            let expr = format!("${piece}");
+            let inner = expr.strip_prefix("$(").unwrap_or(&expr);
+            let inner = inner.strip_suffix(')').unwrap_or(inner);
+            let parts: Vec<&str> = inner.split('.').collect();
+            let parses = matches!(parts.len(), 4 | 5)
+                && matches!(parts[0], "tasks" | "finally")
+                && parts[2] == "results";
+            (!parses).then(|| expr.clone())
+        })
 }
 
 fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
@@ -829,6 +914,21 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
                 .with_help("expected pipeline results to be task result expressions; write `value: $(tasks.<task>.results.<result>)`"),
             );
             continue;
+        }
+        if let ParamValue::String(text) = &value.value
+            && let Some(piece) = unparsable_piece(text)
+        {
+            cx.report(
+                Diagnostic::new(
+                    &PIPELINE_RESULT,
+                    format!(
+                        "pipeline result `{}`: invalid value: referencing a nonexistent task",
+                        pr.name.value
+                    ),
+                )
+                .with_label(value.span, format!("Tekton cannot read `{piece}` as a task result reference"))
+                .with_help("Tekton splits the value at each `$` and reads every piece as a result reference: text may follow a reference (without dots), but not come before the first one; build the text in a task result instead"),
+            );
         }
         // The declared `type` is not compared with the value: Tekton validates neither
         // (`validatePipelineResults`) and emits the value's own type when the run ends.

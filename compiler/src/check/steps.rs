@@ -82,9 +82,13 @@ declare_code! {
     ///
     /// A step or sidecar mounts a volume by name; the pod has the Task's `volumes`, the
     /// workspace volumes (`$(workspaces.<name>.volume)`) and those a run's `podTemplate`
-    /// adds. A name that is none of them makes the pod fail to start. Declare the volume under
+    /// adds. A name that is none of them makes the pod fail to start (Kubernetes'
+    /// `ValidateVolumeMounts`: `not found`; stage: pod creation). Declare the volume under
     /// the Task's `volumes`, or mount a workspace instead.
-    pub static UNDEFINED_VOLUME = "tkc::steps::undefined-volume", Warning;
+    ///
+    /// A warning in a Task or a pipeline task's inline spec, since a run's `podTemplate` may
+    /// supply the volume; an error in a TaskRun's inline spec, whose `podTemplate` tkc sees.
+    pub static UNDEFINED_VOLUME = "tkc::steps::undefined-volume", Warning, reason = "PodCreationFailed";
 }
 
 declare_code! {
@@ -105,8 +109,34 @@ declare_code! {
     pub static RESERVED_SIDECAR_NAME = "tkc::steps::reserved-sidecar-name", Error;
 }
 
+declare_code! {
+    /// # A StepAction volume mount not named by a param
+    ///
+    /// **Stage:** admission (`validateVolumeMounts`,
+    /// `pkg/apis/pipeline/v1beta1/stepaction_validation.go`).
+    ///
+    /// A StepAction does not know the volumes of the Tasks that use it, so each of its
+    /// `volumeMounts` is named by exactly one reference to a param it declares
+    /// (`name: $(params.cache)`), which the Task fills in. Tekton rejects anything else
+    /// (`invalid value: <name>: name: expect the Name to be a single param reference`), and a
+    /// reference to a param the StepAction does not declare (`non-existent variable`).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// kind: StepAction
+    /// spec:
+    ///   params:
+    ///     - name: cache
+    ///   volumeMounts:
+    ///     - name: cache-volume        # write: $(params.cache)
+    ///       mountPath: /cache
+    /// ```
+    pub static STEP_ACTION_VOLUME_MOUNT = "tkc::steps::step-action-volume-mount", Error;
+}
+
 /// This family's codes.
 pub const CODES: &[&Code] = &[
+    &STEP_ACTION_VOLUME_MOUNT,
     &SCRIPT_WITH_COMMAND,
     &REF_CONFLICT,
     &PARAMS_WITHOUT_REF,
@@ -350,6 +380,10 @@ fn sidecar_rules(cx: &mut Checker, sidecar: &Sidecar) {
 /// Volume mounts of steps, sidecars and the step template name a volume of the Task.
 fn undefined_volumes(cx: &mut Checker, task: TaskCx) {
     let spec: &TaskSpec = task.spec;
+    let severity = match task.site {
+        TaskSite::InTaskRun { .. } => crate::diag::Severity::Error,
+        _ => crate::diag::Severity::Warning,
+    };
     // A run's podTemplate may add volumes; tkc sees those of an inline TaskRun spec only.
     let pod_template_volumes: Vec<String> = match task.site {
         TaskSite::InTaskRun { run } => run
@@ -403,14 +437,92 @@ fn undefined_volumes(cx: &mut Checker, task: TaskCx) {
                 &UNDEFINED_VOLUME,
                 format!("no volume `{name}` is declared in this Task"),
             )
+            .with_severity(severity)
             .with_label(mount.name.span, "mounted here")
             .with_help(help),
         );
     }
 }
 
+/// `validateVolumeMounts` (stepaction_validation.go): each mount's name is one reference to
+/// a declared param.
+fn step_action_volume_mounts(cx: &mut Checker, spec: &StepActionSpec) {
+    for mount in &spec.volume_mounts {
+        let name = &mount.name;
+        let refs = crate::vars::parse(name);
+        let single = match refs.as_slice() {
+            [r] if r.is_whole(name) && r.prefix() == "params" => Some(r),
+            _ => None,
+        };
+        let Some(r) = single else {
+            cx.report(
+                Diagnostic::new(
+                    &STEP_ACTION_VOLUME_MOUNT,
+                    format!(
+                        "invalid value: {}: name: expect the Name to be a single param reference",
+                        name.value
+                    ),
+                )
+                .with_label(name.span, "not a single `$(params.<name>)`")
+                .with_help("declare a param for the volume's name and write `name: $(params.<param>)`; the Task passes its volume's name"),
+            );
+            continue;
+        };
+        let declared = match &r.kind {
+            RefKind::Param { name: p, .. } => spec.params.iter().any(|d| d.name.as_str() == p),
+            _ => false,
+        };
+        if !declared {
+            cx.report(
+                Diagnostic::new(
+                    &STEP_ACTION_VOLUME_MOUNT,
+                    format!("non-existent variable in \"{}\"", name.value),
+                )
+                .with_label(name.span, "not a param of this StepAction")
+                .with_optional_help(
+                    did_you_mean(
+                        r.expr.trim_start_matches("params."),
+                        spec.params.iter().map(|p| p.name.as_str()),
+                    )
+                    .map(|c| format!("did you mean `$(params.{c})`?")),
+                ),
+            );
+        }
+    }
+}
+
+/// `ValidateStepActionResultsVariables` (task_validation.go): in a StepAction's script,
+/// `$(step.results.<r>…)` and `$(results.<r>…)` name results it declares.
+fn step_action_result_paths(cx: &mut Checker, spec: &StepActionSpec, script: &Str) {
+    for (r, span) in refs(cx.world, script.into()) {
+        let result = match &r.kind {
+            RefKind::StepResultPath { result } | RefKind::ResultPath { result } => result,
+            _ => continue,
+        };
+        if result.contains(['$', '{', '}'])
+            || spec.results.iter().any(|d| d.name.as_str() == result)
+        {
+            continue;
+        }
+        let d = Diagnostic::new(
+            &crate::check::results::UNDECLARED,
+            format!("this StepAction declares no result `{result}`"),
+        )
+        .with_label(span, "not one of the StepAction's results");
+        let d = match did_you_mean(result, spec.results.iter().map(|d| d.name.as_str())) {
+            Some(c) => d.with_help(format!("did you mean `$(step.results.{c}.path)`?")),
+            None => d.with_help(format!(
+                "declare it in the StepAction's results:\n  results:\n    - name: {result}"
+            )),
+        };
+        cx.report(d);
+    }
+}
+
 fn step_action(cx: &mut Checker, spec: &StepActionSpec) {
+    step_action_volume_mounts(cx, spec);
     if let Some(script) = &spec.script {
+        step_action_result_paths(cx, spec, script);
         if let Some(command) = spec.command.first() {
             script_with_command(cx, script, command, "command");
         }

@@ -1,6 +1,8 @@
 //! Workspaces: declared before they are used, mounted at distinct paths, bound by pipeline
 //! tasks and runs to what the Task or Pipeline declares, each binding with one volume source.
 
+mod affinity;
+
 use super::scope::{Runs, pipeline_task_strings};
 use super::{
     Checker, PipelineCx, TaskCx, TaskSite, describe, pipeline_specs, pipeline_tasks, refs,
@@ -133,7 +135,12 @@ declare_code! {
     ///
     /// A binding gives one of `persistentVolumeClaim`, `volumeClaimTemplate`, `emptyDir`,
     /// `configMap`, `secret`, `projected` or `csi`. Tekton rejects the run (`expected exactly
-    /// one, got both` / `expected exactly one, got neither`).
+    /// one, got both` / `expected exactly one, got neither`), and a `projected` source without
+    /// `sources` (`missing field(s): projected.sources`) or a `csi` source without `driver`
+    /// (`missing field(s): csi.driver`).
+    ///
+    /// **Stage:** admission (`WorkspaceBinding.Validate`,
+    /// `pkg/apis/pipeline/v1/workspace_validation.go`).
     pub static BINDING_SOURCE = "tkc::workspaces::binding-source", Error;
 }
 
@@ -149,6 +156,7 @@ pub const CODES: &[&Code] = &[
     &UNKNOWN_BINDING,
     &UNUSED_BINDING,
     &BINDING_SOURCE,
+    &affinity::MORE_THAN_ONE_PVC,
 ];
 
 pub fn run(cx: &mut Checker) {
@@ -163,8 +171,14 @@ pub fn run(cx: &mut Checker) {
     }
     for (doc, document) in world.checked() {
         match &document.resource {
-            Resource::PipelineRun(run) => pipeline_run(cx, run),
-            Resource::TaskRun(run) => task_run(cx, doc, run),
+            Resource::PipelineRun(run) => {
+                pipeline_run(cx, run);
+                affinity::pipeline_run(cx, run);
+            }
+            Resource::TaskRun(run) => {
+                task_run(cx, doc, run);
+                affinity::task_run(cx, run);
+            }
             _ => {}
         }
     }
@@ -549,6 +563,7 @@ fn binding_sources(cx: &mut Checker, bindings: &[WorkspaceBinding]) {
     for b in bindings {
         let sources = b.sources();
         if sources.len() == 1 {
+            source_fields(cx, b);
             continue;
         }
         let (message, help) = if sources.is_empty() {
@@ -577,6 +592,50 @@ fn binding_sources(cx: &mut Checker, bindings: &[WorkspaceBinding]) {
             Diagnostic::new(&BINDING_SOURCE, message)
                 .with_label(b.name.span, "needs exactly one source")
                 .with_help(help),
+        );
+    }
+}
+
+/// The fields `WorkspaceBinding.Validate` requires of a projected or CSI source.
+fn source_fields(cx: &mut Checker, b: &WorkspaceBinding) {
+    let checks = [
+        (b.projected.as_deref(), "projected", "sources"),
+        (b.csi.as_deref(), "csi", "driver"),
+    ];
+    for (source, kind, field) in checks {
+        let Some(node) = source.and_then(|o| o.0.as_ref()) else {
+            continue;
+        };
+        let value = node
+            .as_map()
+            .and_then(|m| m.entries.iter().find(|e| e.key == field))
+            .map(|e| &e.value);
+        let given = value.is_some_and(|v| match &v.value {
+            crate::syntax::Value::Seq(items) => !items.is_empty(),
+            crate::syntax::Value::Null => false,
+            _ => v.as_str().is_none_or(|s| !s.is_empty()),
+        });
+        if given {
+            continue;
+        }
+        let help = match kind {
+            "projected" => {
+                "list the volumes to project under `sources` (`configMap`, `secret`, `serviceAccountToken`, `downwardAPI`)"
+            }
+            _ => {
+                "name the CSI driver installed on the cluster, such as `driver: secrets-store.csi.k8s.io`"
+            }
+        };
+        cx.report(
+            Diagnostic::new(
+                &BINDING_SOURCE,
+                format!(
+                    "workspace binding `{}`: missing field(s): {kind}.{field}",
+                    b.name.value
+                ),
+            )
+            .with_label(b.name.span, format!("its `{kind}` source has no `{field}`"))
+            .with_help(help),
         );
     }
 }

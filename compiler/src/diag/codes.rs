@@ -100,11 +100,23 @@ declare_code! {
 declare_code! {
     /// # A field name in the wrong case
     ///
-    /// Tekton decodes resources with Go's JSON decoder, which matches field names without
-    /// regard to case, so `runafter:` works like `runAfter:`. Other tools (schemas in editors,
-    /// `kubectl explain`, linters, tkc's KDL conversion) see an unknown field; write the field
-    /// as Tekton documents it.
-    pub static FIELD_CASE = "tkc::schema::field-case", Warning;
+    /// `runafter:` for `runAfter:`. Whether Tekton accepts it depends on where it is:
+    ///
+    /// - **An error** where Tekton's CRD schema types the object (`config/300-crds/*.yaml`:
+    ///   a Task's steps, a Pipeline's tasks, a run's spec). kubectl's default strict field
+    ///   validation (the API server's `fieldValidation=Strict` decoding against the
+    ///   structural schema) matches keys case-sensitively, so the API server rejects the key as an
+    ///   unknown field when the request is decoded (stage: decoding).
+    /// - **A warning** inside the subtrees the schema leaves open
+    ///   (`x-kubernetes-preserve-unknown-fields`): a `taskSpec` or `pipelineSpec` embedded in
+    ///   a Pipeline, PipelineRun or TaskRun, and a Task's `volumes`. Only the webhook decodes
+    ///   those, with Go's `encoding/json`, which matches keys without regard to case: Tekton
+    ///   accepts the key, but other tools (editor schemas, `kubectl explain`, linters, tkc's
+    ///   KDL conversion) do not. An unknown key is an error there too
+    ///   (`DisallowUnknownFields`: `tkc::schema::unknown-field`).
+    ///
+    /// Write the field as Tekton documents it.
+    pub static FIELD_CASE = "tkc::schema::field-case", Error;
 }
 
 declare_code! {
@@ -114,9 +126,16 @@ declare_code! {
     /// `args: [--verbose]`), or an unquoted `true` where Kubernetes expects a string
     /// (`value: true` in an env var: write `value: "true"`).
     ///
-    /// Inside the Kubernetes objects tkc passes through as written (`securityContext`,
-    /// `resources`, ...), one field is checked: `capabilities.add` and `capabilities.drop`
-    /// are lists, and KDL's `drop "ALL"` is one string (write `(array)drop "ALL"`).
+    /// The Kubernetes objects inside Tekton resources (`securityContext`, `computeResources`,
+    /// probes, ports, `envFrom`, `valueFrom`, volume sources, `volumeClaimTemplate`, the
+    /// `podTemplate`) are decoded with their Kubernetes types (`k8s-openapi`), as the API
+    /// server or Tekton's webhook decodes them: `runAsUser: "1000"` (an integer field) and
+    /// `imagePullSecrets: [name]` (a list of `{name: ...}` objects) are refused. In KDL,
+    /// `capabilities.add` and `capabilities.drop` are lists, and `drop "ALL"` is one string
+    /// (write `(array)drop "ALL"`).
+    ///
+    /// Stage: decoding (the API server where Tekton's CRD schema types the field; the
+    /// webhook's decoding in the parts the schema leaves open).
     pub static WRONG_TYPE = "tkc::schema::wrong-type", Error, reason = "TaskValidationFailed";
 }
 
@@ -171,6 +190,30 @@ declare_code! {
 }
 
 declare_code! {
+    /// # Not a Kubernetes quantity
+    ///
+    /// Compute resources (`computeResources.requests`/`limits` of steps, the step template and
+    /// sidecars, a run's `computeResources`), `emptyDir.sizeLimit` and the storage of a
+    /// `volumeClaimTemplate` are Kubernetes quantities: a number with an optional suffix,
+    /// `500m`, `2`, `128Mi`, `1Gi`, `1e3` (`resource.ParseQuantity` in
+    /// `k8s.io/apimachinery/pkg/api/resource`). Which fields are quantities comes from their
+    /// Kubernetes types (`k8s_openapi`'s `Quantity`), not from a list.
+    ///
+    /// Stage: decoding. Where Tekton's CRD schema types the field, the API server's pattern
+    /// rejects the value; inside the parts it leaves open (a Task's `volumes`, embedded specs)
+    /// the webhook fails to decode it. A `$(params...)` reference is rejected as well: the
+    /// field is decoded before any substitution.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// computeResources:
+    ///   requests:
+    ///     memory: 1GB     # write 1G or 1Gi
+    /// ```
+    pub static INVALID_QUANTITY = "tkc::schema::invalid-quantity", Error;
+}
+
+declare_code! {
     /// # Invalid duration
     ///
     /// Timeouts are Go durations: a sequence of numbers with units `h`, `m`, `s`, `ms`, `us`,
@@ -185,6 +228,30 @@ declare_code! {
     /// (PipelineResources, deprecated container fields of steps such as `ports` or probes).
     /// Tekton accepts them but they have no effect.
     pub static DROPPED_FIELD = "tkc::schema::dropped-field", Warning;
+}
+
+declare_code! {
+    /// # A v1beta1 field that Tekton rejects
+    ///
+    /// **Stage:** admission (the validating webhook). PipelineResources were removed:
+    /// `resources` on a v1beta1 Task, pipeline task, TaskRun or PipelineRun, and a non-empty
+    /// `resources` list on a Pipeline, are rejected (`must not set the field(s): resources`,
+    /// `apis.ErrDisallowedFields` in `pkg/apis/pipeline/v1beta1/*_validation.go`). An empty
+    /// `resources: []` on a Pipeline is accepted (and dropped).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// apiVersion: tekton.dev/v1beta1
+    /// kind: Task
+    /// spec:
+    ///   resources:
+    ///     inputs:
+    ///       - name: source
+    ///         type: git
+    /// ```
+    /// Clone the source into a workspace (the `git-clone` Task) and pass what else the
+    /// resource gave as params.
+    pub static DISALLOWED_FIELD = "tkc::schema::disallowed-field", Error;
 }
 
 declare_code! {
@@ -236,7 +303,9 @@ pub fn all() -> Vec<&'static Code> {
         &UNKNOWN_KIND,
         &FEATURE_GATED,
         &INVALID_DURATION,
+        &INVALID_QUANTITY,
         &DROPPED_FIELD,
+        &DISALLOWED_FIELD,
         &CONFIG_INVALID,
         &CONFIG_UNKNOWN_KEY,
     ];

@@ -2,10 +2,17 @@
 
 use super::decode::{Cx, Decode, Object, Spanned, StringMap};
 use super::duration::Duration;
+use super::kube::{self, Kube};
 use crate::diag::{Diagnostic, codes};
 use crate::model;
 use crate::source::Span;
 use crate::syntax::{Node, ScalarKind, Value, node_to_json};
+
+/// The types of params, results and properties (`type:`).
+pub const TYPES: &[&str] = &["string", "array", "object"];
+
+/// What a step or pipeline task does when it fails (`onError:`).
+pub const ON_ERROR: &[&str] = &["continue", "stopAndFail"];
 
 /// A spanned string.
 pub type Str = Spanned<String>;
@@ -137,7 +144,7 @@ model! {
     #[what = "property"]
     pub struct PropertySpec {
         /// Always `string`.
-        pub r#type: Option<Str> = "type",
+        pub r#type: Option<Str> = "type" { values: TYPES },
     }
 }
 
@@ -184,7 +191,7 @@ model! {
         /// The param's name.
         pub name: Str = "name" { required: true, positional: true },
         /// `string` (the default), `array` or `object` (implied by `properties`).
-        pub r#type: Option<Str> = "type",
+        pub r#type: Option<Str> = "type" { values: TYPES },
         /// What the param is for.
         pub description: Option<Str> = "description",
         /// The keys of an object param.
@@ -287,7 +294,7 @@ model! {
         /// The result's name; steps write it to `$(results.<name>.path)`.
         pub name: Str = "name" { required: true, positional: true },
         /// `string` (the default), `array` or `object` (implied by `properties`).
-        pub r#type: Option<Str> = "type",
+        pub r#type: Option<Str> = "type" { values: TYPES },
         /// The keys of an object result.
         pub properties: Option<Properties> = "properties",
         pub description: Option<Str> = "description",
@@ -302,7 +309,7 @@ model! {
     pub struct StepResult {
         /// The result's name; the step writes it to `$(step.results.<name>.path)`.
         pub name: Str = "name" { required: true, positional: true },
-        pub r#type: Option<Str> = "type",
+        pub r#type: Option<Str> = "type" { values: TYPES },
         pub properties: Option<Properties> = "properties",
         pub description: Option<Str> = "description",
     }
@@ -315,7 +322,7 @@ model! {
         /// The value tested, usually a `$(params...)` or `$(tasks...)` reference.
         pub input: Option<Str> = "input",
         /// `in` or `notin`.
-        pub operator: Option<Str> = "operator",
+        pub operator: Option<Str> = "operator" { values: &["in", "notin"] },
         /// The values `input` is compared with.
         pub values: Vec<Str> = "values",
         /// A CEL expression instead of input/operator/values (alpha:
@@ -331,7 +338,7 @@ model! {
         pub name: Str = "name" { required: true, positional: true },
         pub value: Option<Str> = "value",
         /// A value from a Secret, ConfigMap, field or resource.
-        pub value_from: Option<Object> = "valueFrom",
+        pub value_from: Option<Kube<kube::EnvVarSource>> = "valueFrom",
     }
 }
 
@@ -356,7 +363,7 @@ model! {
     pub struct ConfigMapSource {
         pub name: Str = "name" { required: true, positional: true },
         pub items: Option<Node> = "items",
-        pub default_mode: Option<Node> = "defaultMode",
+        pub default_mode: Option<Spanned<i64>> = "defaultMode",
         pub optional: Option<Spanned<bool>> = "optional",
     }
 }
@@ -367,7 +374,7 @@ model! {
     pub struct SecretSource {
         pub secret_name: Str = "secretName" { required: true, positional: true },
         pub items: Option<Node> = "items",
-        pub default_mode: Option<Node> = "defaultMode",
+        pub default_mode: Option<Spanned<i64>> = "defaultMode",
         pub optional: Option<Spanned<bool>> = "optional",
     }
 }
@@ -429,7 +436,8 @@ pub fn projected_files(projected: &Object) -> Vec<VolumeFile> {
     out
 }
 
-fn string_field(node: &Node, key: &str) -> Option<Str> {
+/// The string at `key` of a map node, with the value's span.
+pub(crate) fn string_field(node: &Node, key: &str) -> Option<Str> {
     let value = node.get(key)?;
     value
         .as_str()
@@ -450,36 +458,36 @@ model! {
     #[what = "volume"]
     pub struct Volume {
         pub name: Str = "name" { required: true, positional: true },
-        pub empty_dir: Option<Object> = "emptyDir",
+        pub empty_dir: Option<Kube<kube::EmptyDirVolumeSource>> = "emptyDir",
         pub config_map: Option<ConfigMapSource> = "configMap",
         pub secret: Option<SecretSource> = "secret",
         pub persistent_volume_claim: Option<PvcSource> = "persistentVolumeClaim",
-        pub host_path: Option<Object> = "hostPath",
-        pub projected: Option<Object> = "projected",
-        pub csi: Option<Object> = "csi",
-        pub downward_api: Option<Object> = "downwardAPI",
-        pub ephemeral: Option<Object> = "ephemeral",
-        pub image: Option<Object> = "image",
-        pub nfs: Option<Object> = "nfs",
-        pub git_repo: Option<Object> = "gitRepo",
-        pub iscsi: Option<Object> = "iscsi",
-        pub aws_elastic_block_store: Option<Object> = "awsElasticBlockStore",
-        pub gce_persistent_disk: Option<Object> = "gcePersistentDisk",
-        pub azure_disk: Option<Object> = "azureDisk",
-        pub azure_file: Option<Object> = "azureFile",
-        pub cephfs: Option<Object> = "cephfs",
-        pub cinder: Option<Object> = "cinder",
-        pub fc: Option<Object> = "fc",
-        pub flex_volume: Option<Object> = "flexVolume",
-        pub flocker: Option<Object> = "flocker",
-        pub glusterfs: Option<Object> = "glusterfs",
-        pub photon_persistent_disk: Option<Object> = "photonPersistentDisk",
-        pub portworx_volume: Option<Object> = "portworxVolume",
-        pub quobyte: Option<Object> = "quobyte",
-        pub rbd: Option<Object> = "rbd",
-        pub scale_io: Option<Object> = "scaleIO",
-        pub storageos: Option<Object> = "storageos",
-        pub vsphere_volume: Option<Object> = "vsphereVolume",
+        pub host_path: Option<Kube<kube::HostPathVolumeSource>> = "hostPath",
+        pub projected: Option<Kube<kube::ProjectedVolumeSource>> = "projected",
+        pub csi: Option<Kube<kube::CSIVolumeSource>> = "csi",
+        pub downward_api: Option<Kube<kube::DownwardAPIVolumeSource>> = "downwardAPI",
+        pub ephemeral: Option<Kube<kube::EphemeralVolumeSource>> = "ephemeral",
+        pub image: Option<Kube<kube::ImageVolumeSource>> = "image",
+        pub nfs: Option<Kube<kube::NFSVolumeSource>> = "nfs",
+        pub git_repo: Option<Kube<kube::GitRepoVolumeSource>> = "gitRepo",
+        pub iscsi: Option<Kube<kube::ISCSIVolumeSource>> = "iscsi",
+        pub aws_elastic_block_store: Option<Kube<kube::AWSElasticBlockStoreVolumeSource>> = "awsElasticBlockStore",
+        pub gce_persistent_disk: Option<Kube<kube::GCEPersistentDiskVolumeSource>> = "gcePersistentDisk",
+        pub azure_disk: Option<Kube<kube::AzureDiskVolumeSource>> = "azureDisk",
+        pub azure_file: Option<Kube<kube::AzureFileVolumeSource>> = "azureFile",
+        pub cephfs: Option<Kube<kube::CephFSVolumeSource>> = "cephfs",
+        pub cinder: Option<Kube<kube::CinderVolumeSource>> = "cinder",
+        pub fc: Option<Kube<kube::FCVolumeSource>> = "fc",
+        pub flex_volume: Option<Kube<kube::FlexVolumeSource>> = "flexVolume",
+        pub flocker: Option<Kube<kube::FlockerVolumeSource>> = "flocker",
+        pub glusterfs: Option<Kube<kube::GlusterfsVolumeSource>> = "glusterfs",
+        pub photon_persistent_disk: Option<Kube<kube::PhotonPersistentDiskVolumeSource>> = "photonPersistentDisk",
+        pub portworx_volume: Option<Kube<kube::PortworxVolumeSource>> = "portworxVolume",
+        pub quobyte: Option<Kube<kube::QuobyteVolumeSource>> = "quobyte",
+        pub rbd: Option<Kube<kube::RBDVolumeSource>> = "rbd",
+        pub scale_io: Option<Kube<kube::ScaleIOVolumeSource>> = "scaleIO",
+        pub storageos: Option<Kube<kube::StorageOSVolumeSource>> = "storageos",
+        pub vsphere_volume: Option<Kube<kube::VsphereVirtualDiskVolumeSource>> = "vsphereVolume",
     }
 }
 
@@ -493,12 +501,12 @@ model! {
         pub sub_path: Option<Str> = "subPath",
         pub persistent_volume_claim: Option<PvcSource> = "persistentVolumeClaim",
         /// A PVC created for the run (one per PipelineRun workspace) and deleted with it.
-        pub volume_claim_template: Option<Object> = "volumeClaimTemplate",
-        pub empty_dir: Option<Object> = "emptyDir",
+        pub volume_claim_template: Option<Kube<kube::PersistentVolumeClaim>> = "volumeClaimTemplate" { schemaless: true },
+        pub empty_dir: Option<Kube<kube::EmptyDirVolumeSource>> = "emptyDir",
         pub config_map: Option<ConfigMapSource> = "configMap",
         pub secret: Option<SecretSource> = "secret",
-        pub projected: Option<Object> = "projected",
-        pub csi: Option<Object> = "csi",
+        pub projected: Option<Kube<kube::ProjectedVolumeSource>> = "projected",
+        pub csi: Option<Kube<kube::CSIVolumeSource>> = "csi",
     }
 }
 

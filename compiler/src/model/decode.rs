@@ -80,6 +80,13 @@ pub struct FieldMeta {
     pub v1beta1_only: bool,
     /// The field's key in `v1beta1`, when it differs.
     pub v1beta1_key: Option<&'static str>,
+    /// The values the field allows, when Tekton fixes them (`onError`, a param's `type`):
+    /// editor schemas and completion offer them.
+    pub values: &'static [&'static str],
+    /// The CRD schema leaves this subtree open (`x-kubernetes-preserve-unknown-fields` in
+    /// Tekton's `config/300-crds/*.yaml`): only the webhook decodes it, with Go's
+    /// `encoding/json`, which matches keys without regard to case (see [`Cx::schemaless`]).
+    pub schemaless: bool,
 }
 
 impl FieldMeta {
@@ -92,6 +99,8 @@ impl FieldMeta {
         positional: false,
         v1beta1_only: false,
         v1beta1_key: None,
+        values: &[],
+        schemaless: false,
     };
 
     /// Is the field part of the schema of a document of this version?
@@ -120,6 +129,11 @@ pub struct Cx<'a> {
     /// they are under (if any) and their depth, so that a key that belongs to an enclosing
     /// struct (`runAfter` indented under `taskRef`) can say so.
     enclosing: Vec<Enclosing>,
+    /// Inside a subtree the CRD schema leaves open ([`FieldMeta::schemaless`]). There the API
+    /// server keeps any key and the webhook's `encoding/json` (with `DisallowUnknownFields`)
+    /// matches keys case-insensitively: a key in another case is accepted. Elsewhere the API
+    /// server's strict field validation matches case-sensitively and rejects it.
+    pub schemaless: bool,
 }
 
 /// A struct being decoded (see [`Cx::enclosing`]).
@@ -147,6 +161,7 @@ impl<'a> Cx<'a> {
             depth: 0,
             misspelt: Vec::new(),
             enclosing: Vec::new(),
+            schemaless: false,
         }
     }
 
@@ -454,22 +469,36 @@ impl StructReader {
                 } else {
                     f.key.to_string()
                 };
-                cx.push(
-                    Diagnostic::new(
-                        &codes::FIELD_CASE,
-                        format!("field `{spelling}` is spelled `{}`", entry.key),
-                    )
-                    .with_label(entry.key_span, "different case")
-                    .with_help(format!(
-                        "write `{spelling}`: Tekton accepts any case, but other tools and schemas do not"
-                    )),
+                let report = Diagnostic::new(
+                    &codes::FIELD_CASE,
+                    format!("field `{spelling}` is spelled `{}`", entry.key),
                 );
+                // Read either way, so that the checks do not also report it missing.
+                cx.push(if cx.schemaless {
+                    report
+                        .with_severity(crate::diag::Severity::Warning)
+                        .with_label(entry.key_span, "different case")
+                        .with_help(format!(
+                            "write `{spelling}`: in this part, which the CRD schema leaves open, Tekton's decoder accepts any case, but other tools and schemas do not"
+                        ))
+                } else {
+                    report
+                        .with_label(entry.key_span, "not this field: keys are case-sensitive here")
+                        .with_help(format!(
+                            "write `{spelling}`: the API server's strict field validation rejects `{}` as an unknown field",
+                            entry.key
+                        ))
+                });
                 Some((i, false))
             });
             let Some((i, is_item)) = found else {
                 if cx.version == ApiVersion::V1beta1
                     && dropped_v1beta1.contains(&entry.key.as_str())
                 {
+                    if let Some(report) = disallowed_resources(&entry, what) {
+                        cx.push(report);
+                        continue;
+                    }
                     cx.push(
                         Diagnostic::new(
                             &codes::DROPPED_FIELD,
@@ -607,7 +636,10 @@ impl StructReader {
             );
         }
         let outer = cx.field.replace(fields.get(index).map_or("", |m| m.key));
+        let was_schemaless = cx.schemaless;
+        cx.schemaless |= fields.get(index).is_some_and(|m| m.schemaless);
         let value = T::from_field(found, cx);
+        cx.schemaless = was_schemaless;
         cx.field = outer;
         cx.parent_key = None;
         value
@@ -775,6 +807,12 @@ impl Decode for Node {
 /// A Kubernetes object kept as written, that must at least be a mapping.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Object(pub Option<Node>);
+
+impl AsRef<Object> for Object {
+    fn as_ref(&self) -> &Object {
+        self
+    }
+}
 
 impl Decode for Object {
     fn decode(node: Node, cx: &mut Cx) -> Option<Self> {
@@ -968,4 +1006,29 @@ macro_rules! model {
     (@take $reader:ident, $cx:ident, $index:expr, [$($rest:tt)*] $ty:ty) => {
         $reader.take::<$ty>($index, Self::FIELDS, Self::WHAT, $cx)
     };
+}
+
+/// v1beta1 PipelineResources: the webhook rejects `resources` on a Task, pipeline task,
+/// TaskRun and PipelineRun when set, and on a Pipeline when not empty
+/// (`apis.ErrDisallowedFields("resources")` in `TaskSpec.Validate`, `PipelineTask.Validate`,
+/// `PipelineSpec.Validate`, `TaskRunSpec.Validate`, `PipelineRunSpec.Validate` of
+/// `pkg/apis/pipeline/v1beta1/*_validation.go`).
+fn disallowed_resources(entry: &crate::syntax::Entry, what: &str) -> Option<Diagnostic> {
+    use crate::syntax::Value;
+    if entry.key != "resources" {
+        return None;
+    }
+    let set = match &entry.value.value {
+        Value::Null => false,
+        Value::Seq(items) if what == "pipeline spec" => !items.is_empty(),
+        _ => true,
+    };
+    set.then(|| {
+        Diagnostic::new(
+            &codes::DISALLOWED_FIELD,
+            "must not set the field(s): resources",
+        )
+        .with_label(entry.key_span, "PipelineResources were removed from Tekton")
+        .with_help("pass what the resource gave as params and workspaces (a `git-clone` Task into a workspace, an image name as a param)")
+    })
 }

@@ -10,7 +10,9 @@ pub mod common;
 pub mod decode;
 pub mod duration;
 pub mod encode;
+pub mod kube;
 pub mod pipeline;
+pub mod quantity;
 pub mod run;
 pub mod shape;
 pub mod task;
@@ -19,6 +21,7 @@ pub mod v1beta1;
 pub use common::*;
 pub use decode::{ApiFields, ApiVersion, Cx, Decode, Object, Spanned, StringMap};
 pub use duration::Duration;
+pub use kube::Kube;
 pub use pipeline::*;
 pub use run::*;
 pub use task::*;
@@ -294,6 +297,21 @@ pub fn decode_document(node: Node, cx: &mut Cx) -> Option<Document> {
         syntax,
     };
     if api == ApiVersion::V1beta1 {
+        if let Resource::PipelineRun(run) = &document.resource
+            && let (Some(timeout), Some(timeouts)) = (&run.timeout, &run.timeouts)
+        {
+            // Conversion folds `timeout` into `timeouts`: report before the fact is lost.
+            cx.push(
+                Diagnostic::new(
+                    &crate::check::runs::TIMEOUT_AND_TIMEOUTS,
+                    "must not set the field(s): timeout, timeouts",
+                )
+                .with_label(timeout.span, "the deprecated `timeout`")
+                .with_secondary(timeouts.head, "and `timeouts`")
+                .with_help("move the value to `timeouts.pipeline`"),
+            );
+        }
+        disallowed_bundles(&document.resource, cx);
         v1beta1::convert(&mut document);
     }
     cx.version = ApiVersion::V1;
@@ -334,4 +352,39 @@ fn tekton_kind(name: &str, span: Span, cx: &mut Cx) -> Option<Kind> {
         .with_help(help),
     );
     None
+}
+
+/// v1beta1 `bundle` references: `TaskRef.Validate` and `PipelineRef.Validate`
+/// (`pkg/apis/pipeline/v1beta1/*ref_validation.go`) refuse them when an object is created
+/// (`apis.IsInCreate`), and applying a file creates it. Reported before conversion turns them
+/// into the `bundles` resolver.
+fn disallowed_bundles(resource: &Resource, cx: &mut Cx) {
+    fn pipeline<'a>(spec: &'a pipeline::PipelineSpec, out: &mut Vec<&'a Str>) {
+        for task in spec.tasks.iter().chain(&spec.finally) {
+            if let Some(b) = task.task_ref.as_ref().and_then(|r| r.bundle.as_ref()) {
+                out.push(b);
+            }
+        }
+    }
+    let mut bundles: Vec<&Str> = Vec::new();
+    match resource {
+        Resource::Pipeline(spec) => pipeline(spec, &mut bundles),
+        Resource::PipelineRun(run) => {
+            bundles.extend(run.pipeline_ref.as_ref().and_then(|r| r.bundle.as_ref()));
+            if let Some(spec) = &run.pipeline_spec {
+                pipeline(spec, &mut bundles);
+            }
+        }
+        Resource::TaskRun(run) => {
+            bundles.extend(run.task_ref.as_ref().and_then(|r| r.bundle.as_ref()));
+        }
+        _ => {}
+    }
+    for bundle in bundles {
+        cx.push(
+            Diagnostic::new(&codes::DISALLOWED_FIELD, "must not set the field(s): bundle")
+                .with_label(bundle.span, "Tekton refuses `bundle` on new resources")
+                .with_help("use the bundles resolver: `resolver: bundles` with params `bundle`, `name` and `kind`"),
+        );
+    }
 }

@@ -39,11 +39,11 @@ model! {
         /// The Task to run, by name or resolver.
         pub task_ref: Option<TaskRef> = "taskRef",
         /// The Task to run, written inline.
-        pub task_spec: Option<EmbeddedTask> = "taskSpec",
+        pub task_spec: Option<EmbeddedTask> = "taskSpec" { schemaless: true },
         /// A Pipeline to run as this task (alpha: pipelines in pipelines).
         pub pipeline_ref: Option<PipelineRef> = "pipelineRef" { gate: ApiFields::Alpha },
         /// A Pipeline written inline to run as this task (alpha).
-        pub pipeline_spec: Option<Box<PipelineSpec>> = "pipelineSpec" { gate: ApiFields::Alpha },
+        pub pipeline_spec: Option<Box<PipelineSpec>> = "pipelineSpec" { gate: ApiFields::Alpha, schemaless: true },
         /// The task runs only if every expression is true; otherwise it is skipped (its
         /// dependents still run).
         pub when: Vec<WhenExpression> = "when" { kdl_item: Some("when") },
@@ -59,7 +59,7 @@ model! {
         /// The most one run of the task may take.
         pub timeout: Option<Spanned<Duration>> = "timeout",
         /// `continue`: a failure of this task does not fail the Pipeline (beta).
-        pub on_error: Option<Str> = "onError" { gate: ApiFields::Beta },
+        pub on_error: Option<Str> = "onError" { gate: ApiFields::Beta, values: crate::model::ON_ERROR },
     }
 }
 
@@ -177,7 +177,7 @@ model! {
     #[what = "pipeline result"]
     pub struct PipelineResult {
         pub name: Str = "name" { required: true, positional: true },
-        pub r#type: Option<Str> = "type",
+        pub r#type: Option<Str> = "type" { values: crate::model::TYPES },
         pub description: Option<Str> = "description",
         /// `$(tasks.<task>.results.<result>)` (or several references in a string).
         pub value: Option<Spanned<ParamValue>> = "value",

@@ -10,7 +10,9 @@ use super::common::{ParamValue, Properties};
 use super::decode::{FieldMeta, Object, Spanned, StringMap};
 use super::duration::Duration;
 use super::task::EmbeddedTask;
+use crate::source::Syntax;
 use crate::syntax::Node;
+use crate::syntax::kdl::is_kebab_of;
 
 /// The shape of a model type.
 #[derive(Copy, Clone, Debug)]
@@ -63,6 +65,23 @@ impl StructShape {
     /// A field by its (v1) key.
     pub fn field(&self, key: &str) -> Option<(&'static FieldMeta, Shape)> {
         self.iter().find(|(meta, _)| meta.key == key)
+    }
+
+    /// The field a key of this struct is, read as the decoder reads it: the YAML key, or in
+    /// KDL its kebab-case form or the item node of a list (`step` for `steps`: then `true`,
+    /// the value is one item of the list). v1 keys only.
+    pub fn field_for_key(
+        &self,
+        key: &str,
+        syntax: Syntax,
+    ) -> Option<(&'static FieldMeta, Shape, bool)> {
+        let kdl = syntax == Syntax::Kdl;
+        if kdl && let Some(found) = self.iter().find(|(m, _)| m.kdl_item == Some(key)) {
+            return Some((found.0, found.1, true));
+        }
+        self.iter()
+            .find(|(m, _)| !m.v1beta1_only && (m.key == key || (kdl && is_kebab_of(key, m.key))))
+            .map(|(m, s)| (m, s, false))
     }
 
     /// The field that takes a KDL node's first argument.

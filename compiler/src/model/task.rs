@@ -3,8 +3,9 @@
 use super::common::{
     EnvVar, Param, ParamSpec, StepResult, Str, TaskResult, Volume, VolumeMount, WhenExpression,
 };
-use super::decode::{ApiFields, Cx, Decode, Object, Spanned, StringMap};
+use super::decode::{ApiFields, Cx, Decode, Spanned, StringMap};
 use super::duration::Duration;
+use super::kube::{self, Kube};
 use crate::diag::{Diagnostic, codes};
 use crate::model;
 use crate::source::{Span, Syntax};
@@ -25,7 +26,7 @@ model! {
         /// The steps, run one after the other in the Task's pod. At least one.
         pub steps: Vec<Step> = "steps" { kdl_item: Some("step") },
         /// Pod volumes the steps may mount.
-        pub volumes: Vec<Volume> = "volumes" { kdl_item: Some("volume") },
+        pub volumes: Vec<Volume> = "volumes" { kdl_item: Some("volume"), schemaless: true },
         /// Defaults merged into every step.
         pub step_template: Option<StepTemplate> = "stepTemplate",
         /// Containers that run beside the steps (databases, daemons).
@@ -52,13 +53,13 @@ model! {
         pub command: Vec<Str> = "command",
         pub args: Vec<Str> = "args",
         pub working_dir: Option<Str> = "workingDir",
-        pub env_from: Vec<Object> = "envFrom",
+        pub env_from: Vec<Kube<kube::EnvFromSource>> = "envFrom",
         pub env: Vec<EnvVar> = "env" { kdl_item: Some("env") },
-        pub compute_resources: Option<Object> = "computeResources" { v1beta1_key: Some("resources") },
+        pub compute_resources: Option<Kube<kube::ResourceRequirements>> = "computeResources" { v1beta1_key: Some("resources") },
         pub volume_mounts: Vec<VolumeMount> = "volumeMounts" { kdl_item: Some("volume-mount") },
-        pub volume_devices: Vec<Object> = "volumeDevices",
-        pub image_pull_policy: Option<Str> = "imagePullPolicy",
-        pub security_context: Option<Object> = "securityContext",
+        pub volume_devices: Vec<Kube<kube::VolumeDevice>> = "volumeDevices",
+        pub image_pull_policy: Option<Str> = "imagePullPolicy" { values: &["Always", "IfNotPresent", "Never"] },
+        pub security_context: Option<Kube<kube::SecurityContext>> = "securityContext",
         /// A script run instead of `command` (no shebang: `#!/bin/sh` with `set -e`).
         pub script: Option<Str> = "script",
         /// The most the step may run (a Go duration).
@@ -66,7 +67,7 @@ model! {
         /// Workspaces mounted into this step only (isolated workspaces).
         pub workspaces: Vec<WorkspaceUsage> = "workspaces" { kdl_item: Some("workspace"), gate: ApiFields::Beta },
         /// `continue` or `stopAndFail` (the default).
-        pub on_error: Option<Str> = "onError",
+        pub on_error: Option<Str> = "onError" { values: crate::model::ON_ERROR },
         /// Where to write the step's stdout (alpha).
         pub stdout_config: Option<StepOutputConfig> = "stdoutConfig" { gate: ApiFields::Alpha },
         /// Where to write the step's stderr (alpha).
@@ -92,13 +93,13 @@ model! {
         pub command: Vec<Str> = "command",
         pub args: Vec<Str> = "args",
         pub working_dir: Option<Str> = "workingDir",
-        pub env_from: Vec<Object> = "envFrom",
+        pub env_from: Vec<Kube<kube::EnvFromSource>> = "envFrom",
         pub env: Vec<EnvVar> = "env" { kdl_item: Some("env") },
-        pub compute_resources: Option<Object> = "computeResources" { v1beta1_key: Some("resources") },
+        pub compute_resources: Option<Kube<kube::ResourceRequirements>> = "computeResources" { v1beta1_key: Some("resources") },
         pub volume_mounts: Vec<VolumeMount> = "volumeMounts" { kdl_item: Some("volume-mount") },
-        pub volume_devices: Vec<Object> = "volumeDevices",
-        pub image_pull_policy: Option<Str> = "imagePullPolicy",
-        pub security_context: Option<Object> = "securityContext",
+        pub volume_devices: Vec<Kube<kube::VolumeDevice>> = "volumeDevices",
+        pub image_pull_policy: Option<Str> = "imagePullPolicy" { values: &["Always", "IfNotPresent", "Never"] },
+        pub security_context: Option<Kube<kube::SecurityContext>> = "securityContext",
     }
 }
 
@@ -111,20 +112,20 @@ model! {
         pub command: Vec<Str> = "command",
         pub args: Vec<Str> = "args",
         pub working_dir: Option<Str> = "workingDir",
-        pub ports: Vec<Object> = "ports",
-        pub env_from: Vec<Object> = "envFrom",
+        pub ports: Vec<Kube<kube::ContainerPort>> = "ports",
+        pub env_from: Vec<Kube<kube::EnvFromSource>> = "envFrom",
         pub env: Vec<EnvVar> = "env" { kdl_item: Some("env") },
-        pub compute_resources: Option<Object> = "computeResources" { v1beta1_key: Some("resources") },
+        pub compute_resources: Option<Kube<kube::ResourceRequirements>> = "computeResources" { v1beta1_key: Some("resources") },
         pub volume_mounts: Vec<VolumeMount> = "volumeMounts" { kdl_item: Some("volume-mount") },
-        pub volume_devices: Vec<Object> = "volumeDevices",
-        pub liveness_probe: Option<Object> = "livenessProbe",
-        pub readiness_probe: Option<Object> = "readinessProbe",
-        pub startup_probe: Option<Object> = "startupProbe",
-        pub lifecycle: Option<Object> = "lifecycle",
+        pub volume_devices: Vec<Kube<kube::VolumeDevice>> = "volumeDevices",
+        pub liveness_probe: Option<Kube<kube::Probe>> = "livenessProbe",
+        pub readiness_probe: Option<Kube<kube::Probe>> = "readinessProbe",
+        pub startup_probe: Option<Kube<kube::Probe>> = "startupProbe",
+        pub lifecycle: Option<Kube<kube::Lifecycle>> = "lifecycle",
         pub termination_message_path: Option<Str> = "terminationMessagePath",
         pub termination_message_policy: Option<Str> = "terminationMessagePolicy",
-        pub image_pull_policy: Option<Str> = "imagePullPolicy",
-        pub security_context: Option<Object> = "securityContext",
+        pub image_pull_policy: Option<Str> = "imagePullPolicy" { values: &["Always", "IfNotPresent", "Never"] },
+        pub security_context: Option<Kube<kube::SecurityContext>> = "securityContext",
         pub stdin: Option<Spanned<bool>> = "stdin",
         pub stdin_once: Option<Spanned<bool>> = "stdinOnce",
         pub tty: Option<Spanned<bool>> = "tty",

@@ -183,59 +183,135 @@ pub fn value_subspan(
 /// [`value_subspan`] for several ranges of one value, aligning the value with the source once:
 /// linear in the value's length plus a logarithm per range, where one [`value_subspan`] per
 /// range was quadratic (issue 17: 5,000 references in one script took minutes).
+///
+/// The alignment is greedy: every value character is matched at its first occurrence at or
+/// after the current source position (whitespace, quotes, escapes and indentation in the
+/// source are skipped over). It works on runs of equal bytes rather than character by
+/// character, so a block scalar costs one comparison per byte and one search per line.
 pub fn value_subspans(
     sources: &SourceMap,
     node_span: Span,
     value: &str,
     ranges: &[(usize, usize)],
 ) -> Vec<Span> {
-    let src = sources.text(node_span);
-    if let Some(at) = src.find(value)
-        && !value.is_empty()
-    {
-        return ranges
-            .iter()
-            .map(|&(start, end)| node_span.slice(at + start, at + end))
-            .collect();
+    if ranges.is_empty() {
+        return Vec::new();
     }
-    // Align value characters with source characters: every value character is found at or
-    // after the current source position; whitespace, quotes, escapes and indentation in the
-    // source are skipped over. `aligned` holds, for each character aligned before the first
-    // one that cannot be, (its offset in the value, where it starts and ends in the source).
-    // A block scalar's header line (`|-`, `>+2 # comment`) holds no content.
-    let mut src_pos = if src.starts_with(['|', '>']) {
+    let src = sources.text(node_span);
+    // The value written as it is (a plain scalar), or after an opening quote (`"`, `'`, KDL's
+    // `#"`): no alignment needed.
+    if !value.is_empty() {
+        let written_at =
+            (0..=3.min(src.len())).find(|&at| src.get(at..at + value.len()) == Some(value));
+        if let Some(at) = written_at {
+            return ranges
+                .iter()
+                .map(|&(start, end)| node_span.slice(at + start, at + end))
+                .collect();
+        }
+    }
+    let segments = align(
+        src,
+        value,
+        ranges.iter().map(|&(_, end)| end).max().unwrap_or(0),
+    );
+    ranges
+        .iter()
+        .map(|&(start, end)| {
+            segments
+                .source_range(value, start, end)
+                .map_or(node_span, |(s, e)| node_span.slice(s, e))
+        })
+        .collect()
+}
+
+/// Runs of a value aligned with its source: `(value offset, source offset, length in bytes)`,
+/// in increasing order of both offsets; each run holds whole characters, equal in both.
+struct Aligned(Vec<(usize, usize, usize)>);
+
+/// Aligns the characters of `value` before `until` with `src` (see [`value_subspans`]), up to
+/// the first character that cannot be found. A block scalar's header line (`|-`,
+/// `>+2 # comment`) holds no content.
+fn align(src: &str, value: &str, until: usize) -> Aligned {
+    let src_bytes = src.as_bytes();
+    let value_bytes = value.as_bytes();
+    let mut si = if src.starts_with(['|', '>']) {
         src.find('\n').map_or(0, |n| n + 1)
     } else {
         0
     };
-    let last_end = ranges.iter().map(|&(_, end)| end).max().unwrap_or(0);
-    let mut aligned: Vec<(usize, usize, usize)> = Vec::new();
-    for (vi, ch) in value.char_indices() {
-        if vi >= last_end {
-            break;
-        }
-        let Some(found) = src[src_pos..].find(ch) else {
-            break;
-        };
-        let at = src_pos + found;
-        src_pos = at + ch.len_utf8();
-        aligned.push((vi, at, src_pos));
+    let mut vi = 0;
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    // Up to the end of the character that holds `until`.
+    let mut until = until.min(value.len());
+    while !value.is_char_boundary(until) {
+        until += 1;
     }
-    ranges
-        .iter()
-        .map(|&(start, end)| {
-            let mapped_start = aligned
-                .binary_search_by_key(&start, |&(vi, _, _)| vi)
-                .ok()
-                .map(|i| aligned[i].1);
-            let before_end = aligned.partition_point(|&(vi, _, _)| vi < end);
-            let mapped_end = before_end.checked_sub(1).map(|i| aligned[i].2);
-            match (mapped_start, mapped_end) {
-                (Some(s), Some(e)) if e >= s => node_span.slice(s, e),
-                _ => node_span,
-            }
-        })
-        .collect()
+    while vi < until {
+        let mut n = value_bytes[vi..until]
+            .iter()
+            .zip(&src_bytes[si..])
+            .take_while(|(a, b)| a == b)
+            .count();
+        // Both sides agree on whole characters only.
+        while n > 0 && !value.is_char_boundary(vi + n) {
+            n -= 1;
+        }
+        if n == 0 {
+            let Some(ch) = value[vi..].chars().next() else {
+                break;
+            };
+            let Some(found) = src[si..].find(ch) else {
+                break;
+            };
+            si += found;
+            n = ch.len_utf8();
+        }
+        runs.push((vi, si, n));
+        vi += n;
+        si += n;
+    }
+    Aligned(runs)
+}
+
+impl Aligned {
+    /// Where the value's bytes `start..end` came from in the source, if their first and last
+    /// characters were aligned.
+    fn source_range(&self, value: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+        let s = self.source_start(value, start)?;
+        let e = self.source_end(value, end)?;
+        (e >= s).then_some((s, e))
+    }
+
+    /// Where the character starting at value offset `at` starts in the source.
+    fn source_start(&self, value: &str, at: usize) -> Option<usize> {
+        if !value.is_char_boundary(at) {
+            return None;
+        }
+        let i = self
+            .0
+            .partition_point(|&(v, _, _)| v <= at)
+            .checked_sub(1)?;
+        let (v, s, len) = self.0[i];
+        (at < v + len).then_some(s + (at - v))
+    }
+
+    /// Where the last aligned character starting before value offset `end` ends in the source.
+    fn source_end(&self, value: &str, end: usize) -> Option<usize> {
+        let i = self
+            .0
+            .partition_point(|&(v, _, _)| v < end)
+            .checked_sub(1)?;
+        let (v, s, len) = self.0[i];
+        if end >= v + len {
+            return Some(s + len);
+        }
+        let mut e = end;
+        while !value.is_char_boundary(e) {
+            e += 1;
+        }
+        Some(s + (e - v))
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +328,82 @@ mod tests {
         let at = value.find("$(").unwrap_or(0);
         let sub = value_subspan(&map, span, value, (at, at + 11));
         assert_eq!(map.text(sub), "$(params.x)");
+    }
+
+    /// The character-by-character alignment [`value_subspans`] used before it worked on runs
+    /// of bytes: both must map every range alike.
+    fn subspans_char_by_char(
+        src: &str,
+        value: &str,
+        ranges: &[(usize, usize)],
+    ) -> Vec<Option<(usize, usize)>> {
+        let mut src_pos = if src.starts_with(['|', '>']) {
+            src.find('\n').map_or(0, |n| n + 1)
+        } else {
+            0
+        };
+        let last_end = ranges.iter().map(|&(_, end)| end).max().unwrap_or(0);
+        let mut aligned: Vec<(usize, usize, usize)> = Vec::new();
+        for (vi, ch) in value.char_indices() {
+            if vi >= last_end {
+                break;
+            }
+            let Some(found) = src[src_pos..].find(ch) else {
+                break;
+            };
+            let at = src_pos + found;
+            src_pos = at + ch.len_utf8();
+            aligned.push((vi, at, src_pos));
+        }
+        ranges
+            .iter()
+            .map(|&(start, end)| {
+                let s = aligned
+                    .binary_search_by_key(&start, |&(vi, _, _)| vi)
+                    .ok()
+                    .map(|i| aligned[i].1);
+                let before_end = aligned.partition_point(|&(vi, _, _)| vi < end);
+                let e = before_end.checked_sub(1).map(|i| aligned[i].2);
+                match (s, e) {
+                    (Some(s), Some(e)) if e >= s => Some((s, e)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_of_bytes_align_as_characters_did(
+            value in "[ab$() \n\"'é\\\\]{0,40}",
+            noise in proptest::collection::vec(0usize..6, 0..40),
+            ranges in proptest::collection::vec((0usize..45, 0usize..8), 1..4),
+        ) {
+            // A source the value could have come from: a block header, then the value with
+            // indentation, quotes and escapes inserted.
+            let mut src = String::from("|-\n  ");
+            for (i, ch) in value.chars().enumerate() {
+                match noise.get(i).copied().unwrap_or(0) {
+                    1 => src.push_str("  "),
+                    2 => src.push('\\'),
+                    3 => src.push('"'),
+                    4 => src.push('é'),
+                    _ => {}
+                }
+                src.push(ch);
+            }
+            let ranges: Vec<(usize, usize)> = ranges
+                .iter()
+                .map(|&(start, len)| (start.min(value.len()), (start + len).min(value.len())))
+                .collect();
+            let until = ranges.iter().map(|&(_, end)| end).max().unwrap_or(0);
+            let runs = align(&src, &value, until);
+            let mapped: Vec<Option<(usize, usize)>> = ranges
+                .iter()
+                .map(|&(start, end)| runs.source_range(&value, start, end))
+                .collect();
+            proptest::prop_assert_eq!(mapped, subspans_char_by_char(&src, &value, &ranges));
+        }
     }
 
     #[test]

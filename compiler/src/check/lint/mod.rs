@@ -2,6 +2,7 @@
 //! code, so it can be silenced on its own.
 
 pub mod cel_injection;
+pub mod child_pipeline_ignored;
 pub mod latest_image;
 pub mod missing_shebang;
 pub mod resource_version;
@@ -21,6 +22,7 @@ pub const CODES: &[&Code] = &[
     &latest_image::LATEST_IMAGE,
     &missing_shebang::MISSING_SHEBANG,
     &resource_version::RESOURCE_VERSION,
+    &child_pipeline_ignored::CHILD_PIPELINE_IGNORED,
 ];
 
 pub fn run(cx: &mut Checker) {
@@ -31,4 +33,5 @@ pub fn run(cx: &mut Checker) {
     latest_image::run(cx);
     missing_shebang::run(cx);
     resource_version::run(cx);
+    child_pipeline_ignored::run(cx);
 }

@@ -3,7 +3,7 @@
 
 use crate::check::{Checker, Field, TaskSite, Text, refs, task_specs, task_strings};
 use crate::declare_code;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, EnvUse, Fix};
 use crate::model::{ParamSpec, ParamType, Str};
 use crate::source::Span;
 use crate::vars::{RefKind, Reference, Selector};
@@ -23,6 +23,7 @@ declare_code! {
     ///
     /// Pass the value through an environment variable and quote it; the shell then never
     /// reads it as code. Params with an `enum` are not reported: their values are fixed.
+    /// In an editor, `tkc lsp` offers this change as a quick fix for a `script`.
     ///
     /// ## Example
     /// ```yaml
@@ -209,8 +210,22 @@ fn report(cx: &mut Checker, injected: Vec<(Reference, Span)>, code: ShellCode) {
         ShellCode::Script => "the script",
         ShellCode::DashC => "the command string",
     };
-    cx.report(d.with_help(format!(
+    d = d.with_help(format!(
         "pass it through the step's env and quote it:\n{env}\nthen use {} in {place}",
         names.join(", ")
-    )));
+    ));
+    // A script's references can move to the step's env as they are; a `-c` string's too,
+    // but there the quoting belongs to the argv as well: left to the user.
+    if code == ShellCode::Script {
+        let uses = injected
+            .iter()
+            .map(|(r, span)| EnvUse {
+                span: *span,
+                var: env_name(r),
+                reference: r.to_string(),
+            })
+            .collect();
+        d = d.with_fix(Fix::ScriptToEnv { uses });
+    }
+    cx.report(d);
 }

@@ -82,13 +82,13 @@ fn object_texts<'a>(node: &'a Node, out: &mut Vec<Text<'a>>) {
 /// The `env[].valueFrom` and `envFrom` texts of a container.
 fn env_source_texts<'a>(
     env: &'a [crate::model::EnvVar],
-    env_from: &'a [Object],
+    env_from: &'a [crate::model::Kube<crate::model::kube::EnvFromSource>],
     out: &mut Vec<Text<'a>>,
 ) {
     let objects = env
         .iter()
-        .filter_map(|e| e.value_from.as_ref())
-        .chain(env_from);
+        .filter_map(|e| e.value_from.as_deref())
+        .chain(env_from.iter().map(|e| &**e));
     for Object(node) in objects {
         if let Some(node) = node {
             object_texts(node, out);

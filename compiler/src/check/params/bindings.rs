@@ -13,7 +13,7 @@ use crate::check::{
     task_strings,
 };
 use crate::declare_code;
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, Fix, NewParam};
 use crate::model::{
     Param, ParamSpec, ParamType, ParamValue, PipelineRunSpec, Resource, Str, TaskRunSpec, TaskSpec,
 };
@@ -32,6 +32,9 @@ declare_code! {
     /// PipelineRun fails validation with `missing values for these params which have no
     /// default values`). A matrix param counts as given.
     ///
+    /// In an editor, `tkc lsp` offers a quick fix on a pipeline task: the missing bindings
+    /// added to its `params`, with an empty value of the param's type to fill in.
+    ///
     /// ## Example
     /// ```yaml
     /// tasks:
@@ -48,6 +51,10 @@ declare_code! {
     /// Tekton accepts extra params and ignores them, so this is a warning: the value goes
     /// nowhere, which is usually a misspelt name. For runs it is reported only when the name
     /// is close to a declared one.
+    ///
+    /// A `--param` of `tkc run` or `tkc compile` that the run does not declare is an
+    /// **error**, with a did-you-mean: on the command line it can only be a typo, and
+    /// `tkn pipeline start` refuses it too ("param 'x' not present in spec").
     pub static UNKNOWN = "tkc::params::unknown", Warning;
 }
 
@@ -178,6 +185,37 @@ fn add_params_help(missing: &[&ParamSpec], under: &str, syntax: Syntax) -> Strin
     help
 }
 
+/// A binding for the fix of a missing param: an empty value of its type, for the user to
+/// fill in (`""`, `[]`, an object with its declared keys).
+fn new_param(param: &ParamSpec) -> NewParam {
+    let (yaml_value, kdl_value) = match declared_shape(param) {
+        Shape::Array(_) => ("[]".to_string(), "{ (array)value; }".to_string()),
+        Shape::Object(Some(keys)) if !keys.is_empty() => (
+            format!(
+                "{{{}}}",
+                keys.iter()
+                    .map(|k| format!("{k}: \"\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "{{ value {}; }}",
+                keys.iter()
+                    .map(|k| format!("{k}=\"\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
+        Shape::Object(_) => ("{}".to_string(), "{ (object)value; }".to_string()),
+        _ => ("\"\"".to_string(), "value=\"\"".to_string()),
+    };
+    NewParam {
+        name: param.name.value.clone(),
+        yaml_value,
+        kdl_value,
+    }
+}
+
 /// A placeholder value in KDL: `value="<value>"`, `{ value "<item>" }`, `{ value key="<value>" }`.
 fn kdl_placeholder(param: &ParamSpec) -> String {
     match declared_shape(param) {
@@ -249,11 +287,18 @@ fn pipeline_task_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
             );
             d = label_missing(d, Some(pt.name.span), &missing);
             let syntax = world.doc(pipeline.doc).syntax;
-            cx.report(d.with_help(add_params_help(
-                &missing,
-                "the pipeline task's params",
-                syntax,
-            )));
+            let fix = Fix::AddParams {
+                task: pt.name.span,
+                params: missing.iter().map(|p| new_param(p)).collect(),
+            };
+            cx.report(
+                d.with_help(add_params_help(
+                    &missing,
+                    "the pipeline task's params",
+                    syntax,
+                ))
+                .with_fix(fix),
+            );
         }
 
         if !inline {

@@ -98,10 +98,15 @@ declare_code! {
     /// # A Pipeline param's default refers to params that cannot be resolved
     ///
     /// A Pipeline param's default may use other params (`default: "$(params.registry)/app"`).
-    /// When the run starts Tekton resolves these references, following chains up to 10
-    /// levels deep; a reference to a param the Pipeline does not declare, a cycle, or a deeper
-    /// chain fails the run (`parameter resolution failed: circular dependency detected in
-    /// param "<name>"`).
+    /// When the run starts Tekton resolves these references (`ApplyParameters`,
+    /// `pkg/reconciler/pipelinerun/resources/apply.go`; stage: reconcile): first the string
+    /// params, following chains of string defaults up to 10 levels deep; then array and
+    /// object defaults, once, with the resolved strings. In a string default, a reference to
+    /// a param the Pipeline does not declare, a cycle, a deeper chain, or a reference to an
+    /// array or object param that takes its default (`$(params.tags[0])`,
+    /// `$(params.config.host)`: not resolved yet) fails the run (`parameter resolution
+    /// failed: param "<p>" references undefined param "<q>"`). In an array or object default
+    /// an unknown reference is not an error: it stays as text (a **warning**).
     pub static DEFAULT_REFERENCE = "tkc::params::default-reference", Error, reason = "PipelineValidationFailed";
 }
 
@@ -327,18 +332,54 @@ fn default_references(cx: &mut Checker, params: &[ParamSpec], scope: &ParamScope
         .map(|(i, p)| (p.name.as_str(), i))
         .collect();
     let mut edges = Vec::new();
+    let is_string = |p: &ParamSpec| matches!(p.param_type(), None | Some(ParamType::String));
     for (i, param) in params.iter().enumerate() {
         let Some(default) = &param.default else {
             continue;
         };
+        // Only string defaults are resolved recursively; array and object defaults are
+        // substituted once, with the resolved strings.
+        let string_default = is_string(param);
         for text in param_value_texts(default) {
             for (r, span) in refs(cx.world, text) {
                 let RefKind::Param { name, .. } = &r.kind else {
                     continue;
                 };
                 match index.get(name.as_str()) {
-                    Some(&to) => edges.push(DefaultRef { from: i, to, span }),
+                    Some(&to) if string_default && is_string(&params[to]) => {
+                        edges.push(DefaultRef { from: i, to, span })
+                    }
+                    Some(&to) if string_default && params[to].default.is_some() => {
+                        let target = &params[to];
+                        cx.report(
+                            Diagnostic::new(
+                                &DEFAULT_REFERENCE,
+                                format!(
+                                    "the default of string param `{}` references `{r}`, which is not resolved yet: string defaults are resolved before array and object defaults",
+                                    param.name.value
+                                ),
+                            )
+                            .with_label(span, format!("undefined while `{}` takes its default", target.name.value))
+                            .with_secondary(target.name.span, "an array or object param")
+                            .with_help("copy the value into this default, or make every PipelineRun give the array or object param"),
+                        );
+                    }
+                    Some(_) => {}
                     None if scope.get(name).is_some() => {}
+                    None if !string_default => {
+                        cx.report(
+                            Diagnostic::new(
+                                &DEFAULT_REFERENCE,
+                                format!(
+                                    "the default of param `{}` uses `{r}`, which is not a param of this Pipeline",
+                                    param.name.value
+                                ),
+                            )
+                            .with_label(span, "stays as text: array and object defaults are substituted, not checked")
+                            .with_optional_help(did_you_mean(name, scope.names()).map(|s| format!("did you mean `{s}`?")))
+                            .with_severity(crate::diag::Severity::Warning),
+                        );
+                    }
                     None => {
                         let help = did_you_mean(name, scope.names())
                             .map(|s| format!("did you mean `{s}`?"))

@@ -33,8 +33,10 @@ declare_code! {
     /// What is visible: a Task sees its own params. An inline `taskSpec` of a pipeline task
     /// also sees the Pipeline's params and the params the pipeline task passes (Tekton
     /// propagates them); an inline `taskSpec` of a TaskRun sees the run's params, and an inline
-    /// `pipelineSpec` of a PipelineRun the run's params. A name with dots (`a.b`) may be
-    /// written `$(params.a.b)` or `$(params["a.b"])`.
+    /// `pipelineSpec` of a PipelineRun the run's params. A name with dots (`a.b`) is written
+    /// `$(params["a.b"])`: where the webhook checks references it reads `$(params.a.b)` as
+    /// key `b` of a param `a` and rejects it (`non-existent variable`); elsewhere the dotted
+    /// form is replaced too.
     ///
     /// ## Example
     /// ```yaml
@@ -73,8 +75,11 @@ declare_code! {
     /// `stepTemplate`, `volumes`, param defaults, step `when`, workspace mount paths: only the
     /// step fields `validateStepVariables` lists are checked, `pkg/apis/pipeline/v1/
     /// task_validation.go`), or it puts an index (`[N]`, `[*]`) or a key (`.key`) on a string
-    /// param, which no substitution pass replaces. Either way the step sees the text
-    /// `$(params...)` as it is written, when it runs (stage: step run).
+    /// param, an index on an object param, or a key on an array param that is an item of its
+    /// own in `command`/`args` or an array value (the webhook's `ExtractVariablesFromString`
+    /// trims indexes and keys, so it sees a use of a declared param), which no substitution
+    /// pass replaces. Either way the step sees the text `$(params...)` as it is written, when
+    /// it runs (stage: step run).
     ///
     /// ## Example
     /// ```yaml
@@ -92,9 +97,12 @@ declare_code! {
     /// # A selector that does not fit the param's type
     ///
     /// `[N]` indexes an array param, `[*]` takes a whole array (or object), `.key` reads a key
-    /// of an object param. An index into an object param, or a key or `[*]` on an array, is
-    /// an error here. On a string param Tekton has no value for the reference and leaves it in
-    /// place as text (no webhook function looks at it), so that is the warning
+    /// of an object param. A key on an array param in a string field (a step's `image`, `env`,
+    /// `script`, a pipeline task's string param) is an error here: Tekton's webhook takes it
+    /// for a use of the whole array (`ValidateNoReferencesToProhibitedVariables`, `variable
+    /// type invalid`; stage: validating webhook). An index or key on a string param, an index
+    /// on an object param, and a key on an array param that is a whole `args` item are
+    /// accepted by the webhook and left in place as text: the warning
     /// `tkc::params::literal-reference`.
     ///
     /// ## Example
@@ -355,6 +363,8 @@ pub fn check_text(cx: &mut Checker, scope: &ParamScope, place: &Place, text: Tex
 
 /// What is wrong with one use against one visible param.
 enum Problem<'a> {
+    /// A selector that does not fit and that Tekton accepts, leaving the text in place.
+    Literal(&'static str),
     Selector(&'static str),
     UnknownKey(&'a str, Option<&'a [&'a str]>),
     NotIsolated,
@@ -379,7 +389,24 @@ fn problem<'a>(
         };
     }
     if let Some(p) = selector_problem(&visible.shape, selector) {
-        return Some(Problem::Selector(p));
+        return Some(match (&visible.shape, selector) {
+            // Tekton's webhook reads `$(params.s[0])`, `$(params.s.k)` and `$(params.o[0])` as
+            // uses of `s` and `o` (`ExtractVariablesFromString` trims the index and the key)
+            // and no substitution pass replaces them: they stay as text.
+            (Shape::String, _) | (Shape::Object(_), Selector::Index(_)) => Problem::Literal(p),
+            // `$(params.arr.k)` is a use of the array `arr` for the webhook: an isolated item of
+            // `command`/`args` or of an array value passes `ValidateVariableReferenceIsIsolated`
+            // (and stays as text); inside a longer item it is not isolated; in any other field
+            // `ValidateNoReferencesToProhibitedVariables` rejects it (`variable type invalid`).
+            (Shape::Array(_), Selector::Key(_)) if slot == Slot::ArrayItem => {
+                if whole_text {
+                    Problem::Literal(p)
+                } else {
+                    Problem::NotIsolated
+                }
+            }
+            _ => Problem::Selector(p),
+        });
     }
     match (&visible.shape, selector) {
         (Shape::Object(Some(keys)), Selector::Key(k)) if !keys.contains(&k.as_str()) => {
@@ -418,7 +445,24 @@ fn check_use(
     };
     let whole_text = r.is_whole(text.text);
     let Some(visible) = scope.get(name) else {
-        if dotted.is_some() {
+        if let Some(dotted) = dotted {
+            // The webhook's pattern (`ExtractVariablesFromString`, pkg/substitution) reads
+            // `params.a.b` as key `b` of param `a`; only the bracket form names `a.b` there.
+            if site.checked == Checked::Webhook
+                && let Selector::Key(key) = selector
+            {
+                let full = format!("{name}.{key}");
+                let mut d = Diagnostic::new(
+                    &UNDECLARED,
+                    format!("non-existent variable `{name}` in `{r}`: Tekton reads it as key `{key}` of a param `{name}`"),
+                )
+                .with_label(span, format!("not the param `{full}`"))
+                .with_help(format!("write `$(params[\"{full}\"])` for a param whose name has dots"));
+                if let Some(v) = dotted.first() {
+                    d = d.with_secondary(v.span, format!("`{full}` is declared here"));
+                }
+                cx.report(d);
+            }
             return;
         }
         if site.checked == Checked::Literal {
@@ -459,16 +503,20 @@ fn check_use(
     let ty = v.shape.type_name();
     let d = match p {
         // No substitution pass replaces an index or key of a string param: it stays text.
-        Problem::Selector(what) if matches!(v.shape, Shape::String) => Diagnostic::new(
-            &LITERAL_REFERENCE,
-            format!("`{r}` does not fit string param `{name}`; Tekton leaves it as text"),
-        )
-        .with_label(span, what.to_string())
-        .with_secondary(v.span, format!("`{name}` is a string"))
-        .with_help(format!(
-            "use `{}`",
-            param_ref_text(name, &Selector::Whole)
-        )),
+        Problem::Literal(what) => {
+            let fix = match &v.shape {
+                Shape::Array(_) => format!("use an item, `{}`", param_ref_text(name, &Selector::Index(0))),
+                Shape::Object(_) => format!("use a key, `$(params.{name}.<key>)`"),
+                _ => format!("use `{}`", param_ref_text(name, &Selector::Whole)),
+            };
+            Diagnostic::new(
+                &LITERAL_REFERENCE,
+                format!("`{r}` does not fit {ty} param `{name}`; Tekton leaves it as text"),
+            )
+            .with_label(span, what.to_string())
+            .with_secondary(v.span, format!("`{name}` is {} {ty}", article(ty)))
+            .with_help(fix)
+        }
         Problem::Selector(what) => {
             let fix = match &v.shape {
                 Shape::String => format!("use `{}`", param_ref_text(name, &Selector::Whole)),
