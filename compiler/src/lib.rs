@@ -11,6 +11,8 @@ pub mod diag;
 pub mod emit;
 pub mod lower;
 pub mod model;
+pub mod names;
+mod parallel;
 pub mod plan;
 pub mod resolve;
 pub mod schema;
@@ -28,11 +30,22 @@ use source::{FileId, SourceMap, Span};
 pub struct Options {
     /// Tekton's `enable-api-fields` (default `beta`).
     pub api_fields: ApiFields,
+    /// Tekton's `enable-artifacts` feature flag (default off). Independent of `api_fields`:
+    /// `alpha` does not turn it on.
+    pub enable_artifacts: bool,
+    /// Tekton's `enable-concise-resolver-syntax` feature flag (default off): a `taskRef`,
+    /// `pipelineRef` or step `ref` whose `name` is a URL (`git://...`) and that names a
+    /// `resolver`.
+    pub enable_concise_resolver_syntax: bool,
     /// Per-code levels (`tkc.toml` `[severity]`), keyed by full code name.
     pub levels: std::collections::BTreeMap<String, diag::Level>,
 }
 
 /// Parses and decodes files into documents, with every syntax and schema diagnostic.
+///
+/// Files are independent here, so they are decoded on as many threads as there are cores
+/// (in contiguous runs of about equal size); the documents and diagnostics come out in the
+/// order of `files` whatever the number of threads.
 pub fn decode_files(
     sources: &SourceMap,
     files: &[FileId],
@@ -40,8 +53,18 @@ pub fn decode_files(
 ) -> (Vec<Document>, Diagnostics) {
     let mut documents = Vec::new();
     let mut diagnostics = Diagnostics::new();
-    for &file in files {
-        let (docs, diags) = decode_file(sources, file, options);
+    let size = |file: &FileId| sources.get(*file).text().len();
+    let threads = parallel::threads_for(files.iter().map(size).sum());
+    for (docs, diags) in parallel::map_runs(files, threads, size, |run| {
+        let mut documents = Vec::new();
+        let mut diagnostics = Vec::new();
+        for &file in run {
+            let (docs, diags) = decode_file(sources, file, options);
+            documents.extend(docs);
+            diagnostics.extend(diags);
+        }
+        (documents, diagnostics)
+    }) {
         documents.extend(docs);
         diagnostics.extend(diags);
     }
@@ -217,7 +240,12 @@ pub fn compile(
             .filter_map(Diagnostic::primary_span)
             .collect();
         diagnostics.retain(|d| {
-            let same_ref = [&resolve::NOT_FOUND, &resolve::REMOTE_REF].contains(&d.code);
+            let same_ref = [
+                &resolve::NOT_FOUND,
+                &resolve::REMOTE_REF,
+                &resolve::AMBIGUOUS_REF,
+            ]
+            .contains(&d.code);
             !(same_ref && d.primary_span().is_some_and(|at| unresolved.contains(&at)))
         });
         diagnostics.extend(found);

@@ -153,7 +153,17 @@ pub struct TaskPlan {
     pub service_account_name: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// What one attempt runs; empty for a child pipeline.
     pub pod: Pod,
+    /// A pipeline in the pipeline (alpha `pipelineRef`/`pipelineSpec`): the child
+    /// PipelineRun Tekton creates for this task (`createChildPipelineRun`), lowered with the
+    /// params and workspaces the task passes. Its `run.name` is the pipeline task's name;
+    /// the runtime names the child `<run>-<task>` (kmeta `ChildName`). References to the
+    /// parent run's values are [`RunValue::Parent`]. Its workspace bindings name the
+    /// top-level run's bindings, whose `configMaps`, `secrets` and `claimTemplates` it
+    /// uses (its own are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Box<Plan>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -664,6 +674,10 @@ pub enum RunValue {
     },
     /// A path in the pod; `tekton` is where Tekton puts it.
     Path { path: PathRef, tekton: String },
+    /// A value of the parent run, in a child pipeline's plan: a param the pipeline task
+    /// passes that holds a reference (a parent task's result, the parent's context). Tekton
+    /// substitutes it when it creates the child PipelineRun.
+    Parent(Box<RunValue>),
 }
 
 /// Which path.
@@ -683,6 +697,19 @@ pub enum PathRef {
 }
 
 impl Plan {
+    /// Every task of the run, those of child pipelines included (depth first, in order).
+    pub fn every_task(&self) -> Vec<&TaskPlan> {
+        let mut out = vec![];
+        let mut stack: Vec<&TaskPlan> = self.tasks.iter().rev().collect();
+        while let Some(task) = stack.pop() {
+            out.push(task);
+            if let Some(child) = &task.pipeline {
+                stack.extend(child.tasks.iter().rev());
+            }
+        }
+        out
+    }
+
     /// Deterministic JSON (two-space indented, trailing newline).
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();

@@ -41,8 +41,14 @@ pub enum Event {
     },
     /// Something the user should know once (for example that images are not pulled).
     Note(String),
+    /// A pipeline task's dependencies are done and it will run: its task runs wait for a free
+    /// slot (the parallelism limit) until they start.
+    TaskReady { task: String },
     /// An attempt of a task run started (`attempt` counts from 0).
     TaskStarted { task: TaskId, attempt: u32 },
+    /// An attempt waits for its sidecars to be ready before its first step (`ready: false`),
+    /// or they are (`ready: true`).
+    TaskSidecars { task: TaskId, ready: bool },
     /// An attempt failed and the task run will be tried again.
     TaskRetrying {
         task: TaskId,
@@ -246,6 +252,10 @@ pub struct TaskSummary {
     pub attempts: u32,
     pub results: BTreeMap<String, ParamValue>,
     pub steps: Vec<StepSummary>,
+    /// The child PipelineRun of a pipeline task that runs a Pipeline (alpha
+    /// `pipelineRef`/`pipelineSpec`), with its own tasks and results.
+    #[serde(rename = "pipelineRun", skip_serializing_if = "Option::is_none")]
+    pub pipeline_run: Option<Box<RunSummary>>,
     /// Wall-clock time of all attempts (not part of the JSON summary).
     #[serde(skip)]
     pub duration: Duration,

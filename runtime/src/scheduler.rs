@@ -9,8 +9,10 @@ use crate::values::{self, ResultError, Values, no_paths};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tkc_compiler::model::Duration as GoDuration;
+use tkc_compiler::names;
 use tkc_compiler::plan::{
     OnError, ParamValue, Plan, RunKind, RunValue, Section, TaskPlan, Template, When, WhenOperator,
 };
@@ -83,6 +85,8 @@ struct TaskRun {
     status: TaskStatus,
     reason: String,
     message: String,
+    /// The summary of the child PipelineRun, for a pipeline task that runs a Pipeline.
+    child: Option<Box<RunSummary>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -142,16 +146,72 @@ impl Node {
     }
 }
 
+/// How many attempts may run at once: shared by a run and the runs of its child pipelines,
+/// so that `--parallel` bounds the pods of the whole run. A child pipeline's run holds no
+/// slot itself (it is no pod).
+#[derive(Debug)]
+struct Slots {
+    limit: usize,
+    used: Mutex<usize>,
+    /// Bumped whenever a slot is given back, to wake runs waiting for one.
+    freed: watch::Sender<u64>,
+}
+
+impl Slots {
+    fn new(limit: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            limit: limit.max(1),
+            used: Mutex::new(0),
+            freed: watch::channel(0).0,
+        })
+    }
+
+    fn take(&self) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if *used < self.limit {
+            *used += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn give(&self) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(1);
+        drop(used);
+        self.freed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// Where a run sits: the top-level run, or a child pipeline's run inside it.
+struct Nesting {
+    /// Prefixed to the task names of events (`<pipeline task>/` per level), so that the
+    /// tasks of a child pipeline are told apart from the parent's in logs and the live view.
+    prefix: String,
+    /// What the parent run knew when it created this child run.
+    parent: Option<Arc<Values>>,
+    slots: Arc<Slots>,
+}
+
+/// What ended: an attempt (one pod), or the run of a child pipeline.
+enum Finished {
+    Attempt(AttemptOutcome),
+    Child(RunSummary),
+}
+
 struct Scheduler<B: Backend> {
     plan: Arc<Plan>,
     backend: Arc<B>,
     events: EventSink,
     identity: RunIdentity,
-    parallel: usize,
+    nesting: Nesting,
+    freed: watch::Receiver<u64>,
     nodes: Vec<Node>,
     index: BTreeMap<String, usize>,
+    /// Attempts and child runs under way (in `join`).
     running: usize,
-    join: JoinSet<(usize, usize, AttemptOutcome)>,
+    join: JoinSet<(usize, usize, Finished)>,
     started: Instant,
     cancelled: bool,
     graceful: Option<&'static str>,
@@ -205,10 +265,12 @@ pub async fn run<B: Backend>(
         RunKind::PipelineRun => "PipelineRun",
         RunKind::TaskRun => "TaskRun",
     };
+    let mut tasks = vec![];
+    task_names(&plan, "", &mut tasks);
     events.emit(Event::RunStarted {
         kind: kind.to_string(),
         name: identity.name.clone(),
-        tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+        tasks,
     });
     let started = Instant::now();
     match backend.prepare(&plan, &identity) {
@@ -233,11 +295,26 @@ pub async fn run<B: Backend>(
             return summary;
         }
     }
-    let mut scheduler = Scheduler::new(plan, backend, identity, &options, events, started);
+    let nesting = Nesting {
+        prefix: String::new(),
+        parent: None,
+        slots: Slots::new(options.parallel),
+    };
+    let mut scheduler = Scheduler::new(plan, backend, identity, nesting, events, started);
     scheduler.drive(options.cancel).await;
     let summary = scheduler.summary();
     finish_event(&scheduler.events, &summary);
     summary
+}
+
+/// The names of every task of a run, those of child pipelines as `<pipeline task>/<task>`.
+fn task_names(plan: &Plan, prefix: &str, out: &mut Vec<String>) {
+    for t in &plan.tasks {
+        out.push(format!("{prefix}{}", t.name));
+        if let Some(child) = &t.pipeline {
+            task_names(child, &format!("{prefix}{}/", t.name), out);
+        }
+    }
 }
 
 fn finish_event(events: &EventSink, summary: &RunSummary) {
@@ -253,7 +330,7 @@ impl<B: Backend> Scheduler<B> {
         plan: Arc<Plan>,
         backend: Arc<B>,
         identity: RunIdentity,
-        options: &RunOptions,
+        nesting: Nesting,
         events: EventSink,
         started: Instant,
     ) -> Scheduler<B> {
@@ -299,7 +376,8 @@ impl<B: Backend> Scheduler<B> {
             backend,
             events,
             identity,
-            parallel: options.parallel.max(1),
+            freed: nesting.slots.freed.subscribe(),
+            nesting,
             nodes,
             index,
             running: 0,
@@ -329,18 +407,29 @@ impl<B: Backend> Scheduler<B> {
             }
             self.check_deadlines();
             self.schedule();
+            // Slots given back from now on wake this run.
+            self.freed.borrow_and_update();
             self.start_queued();
-            if self.running == 0 {
+            let queued = self.has_queued();
+            if self.running == 0 && !queued {
                 break;
             }
             let wake = self.next_deadline();
             tokio::select! {
                 Some(joined) = self.join.join_next() => {
-                    if let Ok((node, run, outcome)) = joined {
-                        self.finish_attempt(node, run, outcome);
+                    match joined {
+                        Ok((node, run, Finished::Attempt(outcome))) => {
+                            self.nesting.slots.give();
+                            self.finish_attempt(node, run, outcome);
+                        }
+                        Ok((node, run, Finished::Child(summary))) => {
+                            self.finish_child(node, run, summary);
+                        }
+                        Err(_) => {}
                     }
                 }
                 _ = sleep_until(wake) => {}
+                _ = self.freed.changed(), if queued => {}
                 changed = cancel.changed(), if listening && !self.cancelled => {
                     if changed.is_err() {
                         listening = false;
@@ -389,7 +478,7 @@ impl<B: Backend> Scheduler<B> {
         match node.state {
             NodeState::Waiting => {
                 node.state = NodeState::Skipped(reason);
-                let name = node.plan.name.clone();
+                let name = format!("{}{}", self.nesting.prefix, node.plan.name);
                 self.events.emit(Event::TaskSkipped {
                     task: name,
                     reason: reason.to_string(),
@@ -544,7 +633,7 @@ impl<B: Backend> Scheduler<B> {
             Decision::Skip(reason) => {
                 self.nodes[i].state = NodeState::Skipped(reason);
                 self.events.emit(Event::TaskSkipped {
-                    task: name,
+                    task: format!("{}{name}", self.nesting.prefix),
                     reason: reason.to_string(),
                 });
                 true
@@ -555,21 +644,19 @@ impl<B: Backend> Scheduler<B> {
             }
             Decision::Start(combos) => {
                 let matrixed = self.nodes[i].plan.matrix.is_some();
-                let base = child_name(&self.identity.name, &name);
+                let count = combos.len();
                 let mut runs: Vec<TaskRun> = combos
                     .into_iter()
                     .enumerate()
                     .map(|(k, matrix)| TaskRun {
                         id: TaskId {
-                            name: name.clone(),
+                            name: format!("{}{name}", self.nesting.prefix),
                             index: matrixed.then_some(k),
                         },
                         name: if self.plan.run.kind == RunKind::TaskRun {
                             self.identity.name.clone()
-                        } else if matrixed {
-                            format!("{base}-{k}")
                         } else {
-                            base.clone()
+                            names::task_run_name(&self.identity.name, &name, k, count)
                         },
                         matrix,
                         attempts: 0,
@@ -579,6 +666,7 @@ impl<B: Backend> Scheduler<B> {
                         status: TaskStatus::Succeeded,
                         reason: String::new(),
                         message: String::new(),
+                        child: None,
                     })
                     .collect();
                 if runs.is_empty() {
@@ -588,6 +676,7 @@ impl<B: Backend> Scheduler<B> {
                 runs.shrink_to_fit();
                 self.nodes[i].runs = runs;
                 self.nodes[i].state = NodeState::Active;
+                self.events.emit(Event::TaskReady { task: name });
                 true
             }
         }
@@ -790,7 +879,10 @@ impl<B: Backend> Scheduler<B> {
 
     /// What finished tasks tell the templates.
     fn values(&self) -> Values {
-        let mut v = Values::default();
+        let mut v = Values {
+            parent: self.nesting.parent.clone(),
+            ..Values::default()
+        };
         for node in &self.nodes {
             let name = &node.plan.name;
             if node.done() {
@@ -866,15 +958,137 @@ impl<B: Backend> Scheduler<B> {
             if self.nodes[i].state != NodeState::Active {
                 continue;
             }
+            let child = self.nodes[i].plan.pipeline.is_some();
             for k in 0..self.nodes[i].runs.len() {
-                if self.running >= self.parallel {
-                    return;
+                if !matches!(self.nodes[i].runs[k].phase, Phase::Queued) {
+                    continue;
                 }
-                if matches!(self.nodes[i].runs[k].phase, Phase::Queued) {
+                if child {
+                    self.start_child(i, k);
+                } else if self.nesting.slots.take() {
                     self.start(i, k);
+                } else {
+                    return;
                 }
             }
         }
+    }
+
+    /// Some task run waits for a slot.
+    fn has_queued(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            n.state == NodeState::Active && n.runs.iter().any(|r| matches!(r.phase, Phase::Queued))
+        })
+    }
+
+    /// Starts the child PipelineRun of a pipeline task that runs a Pipeline, as Tekton's
+    /// `createChildPipelineRun` does: named `<run>-<task>` (kmeta `ChildName`), with what
+    /// this run knows now for the values the pipeline task passes. The child is a run of its
+    /// own (its own timeouts, status and reason); its tasks' attempts share this run's
+    /// backend and slots. Stopping the pipeline task cancels the child run.
+    fn start_child(&mut self, i: usize, k: usize) {
+        let values = Arc::new(self.values());
+        let node = &self.nodes[i];
+        let Some(child_plan) = node.plan.pipeline.clone() else {
+            return;
+        };
+        let run = &node.runs[k];
+        let identity = RunIdentity {
+            name: run.name.clone(),
+            uid: uid_of(&self.identity.uid, &run.name),
+        };
+        let nesting = Nesting {
+            prefix: format!("{}{}/", self.nesting.prefix, node.plan.name),
+            parent: Some(values),
+            slots: self.nesting.slots.clone(),
+        };
+        let (stop_tx, mut stop_rx) = watch::channel(None);
+        let now = Instant::now();
+        self.events.emit(Event::TaskStarted {
+            task: run.id.clone(),
+            attempt: 0,
+        });
+        let run = &mut self.nodes[i].runs[k];
+        run.attempts += 1;
+        run.phase = Phase::Running {
+            stop: stop_tx,
+            deadline: None,
+            stopping: None,
+            started: now,
+        };
+        self.running += 1;
+        let mut child = Scheduler::new(
+            Arc::new(*child_plan),
+            self.backend.clone(),
+            identity,
+            nesting,
+            self.events.clone(),
+            now,
+        );
+        let task: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+            Box::pin(async move {
+                let (cancel_tx, cancel_rx) = watch::channel(false);
+                {
+                    let drive = child.drive(cancel_rx);
+                    tokio::pin!(drive);
+                    let mut listening = true;
+                    loop {
+                        tokio::select! {
+                            () = &mut drive => break,
+                            changed = stop_rx.changed(), if listening => {
+                                if changed.is_err() {
+                                    listening = false;
+                                } else if stop_rx.borrow().is_some() {
+                                    let _ = cancel_tx.send(true);
+                                }
+                            }
+                        }
+                    }
+                }
+                (i, k, Finished::Child(child.summary()))
+            });
+        self.join.spawn(task);
+    }
+
+    /// A child PipelineRun ended: the pipeline task's status and reason are the child's
+    /// condition (`isSuccessful`, `isFailure` and `getReason` of `ResolvedPipelineTask` in
+    /// `pipelinerunresolution.go` read the child PipelineRun's). Tekton passes no results
+    /// back (`GetTaskRunsResults` skips child pipelines), and retries none.
+    fn finish_child(&mut self, i: usize, k: usize, summary: RunSummary) {
+        self.running = self.running.saturating_sub(1);
+        let on_error = self.nodes[i].plan.on_error;
+        let run = &mut self.nodes[i].runs[k];
+        let Phase::Running {
+            stopping, started, ..
+        } = &run.phase
+        else {
+            return;
+        };
+        let stopping = *stopping;
+        run.elapsed += started.elapsed();
+        run.outcome = AttemptOutcome::default();
+        run.status = if summary.status == "Succeeded" {
+            TaskStatus::Succeeded
+        } else {
+            match stopping {
+                Some(StopCause::RunTimeout) => TaskStatus::TimedOut,
+                Some(StopCause::Cancel) => TaskStatus::Cancelled,
+                _ if on_error == OnError::Continue => TaskStatus::FailureIgnored,
+                _ => TaskStatus::Failed,
+            }
+        };
+        run.reason = summary.reason.clone();
+        run.message = summary.message.clone();
+        run.child = Some(Box::new(summary));
+        run.phase = Phase::Done;
+        self.events.emit(Event::TaskFinished {
+            task: run.id.clone(),
+            status: run.status,
+            reason: run.reason.clone(),
+            message: run.message.clone(),
+            duration: run.elapsed,
+        });
+        self.settle(i);
     }
 
     fn start(&mut self, i: usize, k: usize) {
@@ -918,7 +1132,7 @@ impl<B: Backend> Scheduler<B> {
         let events = self.events.clone();
         self.join.spawn(async move {
             let outcome = backend.run_attempt(attempt, stop_rx, events).await;
-            (i, k, outcome)
+            (i, k, Finished::Attempt(outcome))
         });
     }
 
@@ -1015,6 +1229,7 @@ impl<B: Backend> Scheduler<B> {
                         attempts: 0,
                         results: BTreeMap::new(),
                         steps: vec![],
+                        pipeline_run: None,
                         duration: Duration::ZERO,
                         message: format!("TaskRun \"{}\" was cancelled", self.identity.name),
                     })
@@ -1027,6 +1242,7 @@ impl<B: Backend> Scheduler<B> {
                     attempts: 0,
                     results: BTreeMap::new(),
                     steps: vec![],
+                    pipeline_run: None,
                     duration: Duration::ZERO,
                     message: String::new(),
                 }),
@@ -1038,6 +1254,7 @@ impl<B: Backend> Scheduler<B> {
                     attempts: 0,
                     results: BTreeMap::new(),
                     steps: vec![],
+                    pipeline_run: None,
                     duration: Duration::ZERO,
                     message: message.clone(),
                 }),
@@ -1060,6 +1277,7 @@ impl<B: Backend> Scheduler<B> {
                                     status: s.status.clone(),
                                 })
                                 .collect(),
+                            pipeline_run: run.child.clone(),
                             duration: run.elapsed,
                             message: run.message.clone(),
                         });
@@ -1382,21 +1600,6 @@ pub fn when_holds(when: &[When], values: &Values) -> Result<bool, String> {
         }
     }
     Ok(true)
-}
-
-/// Tekton's child name: `parent-suffix`, shortened with a hash past 63 characters.
-fn child_name(parent: &str, task: &str) -> String {
-    let name = format!("{parent}-{task}");
-    if name.len() <= 63 {
-        return name;
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    parent.hash(&mut h);
-    let suffix = format!("-{task}");
-    let keep = 31usize.saturating_sub(suffix.len());
-    let head: String = parent.chars().take(keep).collect();
-    let name = format!("{head}{:016x}{suffix}", h.finish());
-    name.chars().take(63).collect()
 }
 
 /// A stable uid for a child of the run.

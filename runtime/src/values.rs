@@ -21,6 +21,9 @@ pub struct Values {
     pub context: BTreeMap<String, String>,
     /// This combination's matrix params.
     pub matrix: BTreeMap<String, String>,
+    /// In a child pipeline's run: what its parent run knew when it created the child
+    /// ([`RunValue::Parent`] references are looked up there).
+    pub parent: Option<std::sync::Arc<Values>>,
 }
 
 /// A value as text: strings as they are, arrays and objects as JSON.
@@ -138,6 +141,16 @@ impl Values {
             RunValue::Context { variable } => self.context.get(variable).map(|s| text(s))?,
             RunValue::MatrixParam { name, .. } => self.matrix.get(name).map(|s| text(s))?,
             RunValue::Path { .. } => None,
+            RunValue::Parent(parent) => self.parent.as_ref()?.lookup(parent),
+        }
+    }
+
+    /// The run a reference is about and the reference there: [`RunValue::Parent`] layers
+    /// peeled off.
+    fn owner<'a>(&'a self, value: &'a RunValue) -> Option<(&'a Values, &'a RunValue)> {
+        match value {
+            RunValue::Parent(parent) => self.parent.as_deref()?.owner(parent),
+            other => Some((self, other)),
         }
     }
 
@@ -172,7 +185,7 @@ impl Values {
 
     /// The array a template stands for, when it is exactly one reference to an array.
     fn as_array(&self, template: &Template) -> Option<Vec<String>> {
-        let r = template.as_single_ref()?;
+        let (values, r) = self.owner(template.as_single_ref()?)?;
         if !matches!(
             r,
             RunValue::TaskResult {
@@ -183,7 +196,7 @@ impl Values {
         ) {
             return None;
         }
-        match self.lookup(r)? {
+        match values.lookup(r)? {
             ParamValue::Array(items) => Some(items),
             _ => None,
         }
@@ -198,14 +211,16 @@ impl Values {
     ) -> ParamValue {
         match value {
             ValueTemplate::String(t) => {
-                if let Some(
+                if let Some((
+                    values,
                     r @ RunValue::TaskResult {
                         index: None,
                         key: None,
                         ..
                     },
-                ) = t.as_single_ref()
-                    && let Some(v @ (ParamValue::Array(_) | ParamValue::Object(_))) = self.lookup(r)
+                )) = t.as_single_ref().and_then(|r| self.owner(r))
+                    && let Some(v @ (ParamValue::Array(_) | ParamValue::Object(_))) =
+                        values.lookup(r)
                 {
                     return v;
                 }

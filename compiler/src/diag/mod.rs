@@ -7,6 +7,7 @@
 
 pub mod codes;
 pub mod render;
+pub mod sarif;
 
 use crate::source::{FileId, SourceMap, Span};
 use std::cmp::Ordering;
@@ -165,6 +166,39 @@ pub struct Diagnostic {
     /// Further findings that belong to this one (for example the other definition of a
     /// duplicated name, in another file).
     pub related: Vec<Diagnostic>,
+    /// The change that resolves the finding, as data, where the check knows it: editors
+    /// offer it as a quick fix (the renderers show `help`, which says the same in words).
+    pub fix: Option<Fix>,
+}
+
+/// A change a finding proposes, in terms of the model: the language server finds where it
+/// goes in the text and writes it in the document's syntax.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fix {
+    /// Bind params on the pipeline task whose name is at `task`.
+    AddParams { task: Span, params: Vec<NewParam> },
+    /// Pass the values of references pasted into a step's script through the step's `env`,
+    /// and use the variables, quoted, instead.
+    ScriptToEnv { uses: Vec<EnvUse> },
+}
+
+/// A param to bind, with a placeholder value for its type in each syntax.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewParam {
+    pub name: String,
+    /// `""`, `[]`, `{key: ""}`.
+    pub yaml_value: String,
+    /// `value=""`, `{ (array)value }`, `{ value key="" }`.
+    pub kdl_value: String,
+}
+
+/// A reference pasted into a script: where, the environment variable to pass it through,
+/// and the reference's text (`$(params.revision)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvUse {
+    pub span: Span,
+    pub var: String,
+    pub reference: String,
 }
 
 impl Diagnostic {
@@ -177,7 +211,14 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             related: Vec::new(),
+            fix: None,
         }
+    }
+
+    /// Sets the fix the finding proposes.
+    pub fn with_fix(mut self, fix: Fix) -> Diagnostic {
+        self.fix = Some(fix);
+        self
     }
 
     /// Adds the primary label (the first one added is primary).

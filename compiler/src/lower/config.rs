@@ -23,7 +23,7 @@ pub(super) fn collect_config(world: &World, plan: &mut Plan) {
     for w in &plan.workspaces {
         from_binding(&w.binding, &mut config_maps, &mut secrets);
     }
-    for task in &plan.tasks {
+    for task in plan.every_task() {
         for w in &task.pod.workspaces {
             if let Some(WorkspaceSource::Binding(b)) = &w.source {
                 from_binding(b, &mut config_maps, &mut secrets);

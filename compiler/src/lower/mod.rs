@@ -100,9 +100,35 @@ pub mod codes {
         /// # Something tkc does not run
         ///
         /// Custom tasks (a `taskRef` or `taskSpec` with `apiVersion` and `kind`, run as
-        /// CustomRuns by their own controllers) and pipelines in pipelines (alpha) have no
-        /// pod to plan. `tkc check` still checks them.
+        /// CustomRuns by their own controllers) have no pod to plan, and a pipeline in a
+        /// pipeline (alpha) cannot be matrixed: Tekton's `createChildPipelineRun` passes a
+        /// child PipelineRun the pipeline task's params only, never a combination's
+        /// (`docs/pipelines-in-pipelines.md` lists it as a limitation). Child pipelines nest
+        /// at most 16 deep. `tkc check` still checks them.
         pub static UNSUPPORTED = "tkc::lower::unsupported", Error;
+    }
+
+    declare_code! {
+        /// # A pipeline in a pipeline that runs itself
+        ///
+        /// A pipeline task's `pipelineRef` names a Pipeline that is already running above it
+        /// (the Pipeline itself, or one of the Pipelines that run it). Tekton finds the cycle
+        /// when it creates the child PipelineRun (`detectPipelineRefCycle` in
+        /// `pkg/reconciler/pipelinerun/pipelinerun.go`, walking the owner references) and
+        /// fails the run with `CreateRunFailed`: `detected cycle in pipeline-in-pipeline`.
+        ///
+        /// ## Example
+        /// ```yaml
+        /// kind: Pipeline
+        /// metadata:
+        ///   name: release
+        /// spec:
+        ///   tasks:
+        ///     - name: again
+        ///       pipelineRef:
+        ///         name: release
+        /// ```
+        pub static PIPELINE_CYCLE = "tkc::lower::pipeline-cycle", Error, reason = "CreateRunFailed";
     }
 
     declare_code! {
@@ -118,7 +144,12 @@ pub mod codes {
         /// # `onError` is neither `continue` nor `stopAndFail`
         ///
         /// `onError` may be a param reference; after substitution it must be one of the two
-        /// values. Tekton fails the pod (step) or the pipeline (task) when it is not.
+        /// values. Tekton fails the pod (step: `orderContainers` in `pkg/pod/entrypoint.go`,
+        /// stage: pod creation) or the PipelineRun (pipeline task:
+        /// `validatePipelineSpecAfterApplyParameters`, stage: reconciling) when it is not.
+        /// `tkc check` reports it where the value is known: a run's param or a pipeline
+        /// task's literal param (an error), or a Task's or Pipeline's default (a warning: a
+        /// run may still give another value).
         pub static INVALID_ON_ERROR = "tkc::lower::invalid-on-error", Error, reason = "TaskRunValidationFailed";
     }
 
@@ -138,6 +169,7 @@ pub fn codes() -> Vec<&'static Code> {
         &UNRESOLVED_REF,
         &UNRESOLVED_PIPELINE,
         &UNSUPPORTED,
+        &PIPELINE_CYCLE,
         &NO_RUN,
         &INVALID_ON_ERROR,
         &MATRIX_TOO_LARGE,
@@ -161,6 +193,14 @@ pub struct RunRequest {
 pub struct Lowering<'w> {
     pub world: &'w World<'w>,
     diagnostics: Vec<Diagnostic>,
+    /// The named Pipelines being lowered, outermost first (a child pipeline's `pipelineRef`
+    /// must not name one of them).
+    pipelines: Vec<String>,
+    /// How many child pipelines deep the lowering is.
+    depth: usize,
+    /// How many pipeline tasks of child pipelines have been lowered so far (bounded: a chain
+    /// of Pipelines each running the next several times would grow exponentially).
+    child_tasks: usize,
 }
 
 impl<'w> Lowering<'w> {
@@ -198,11 +238,21 @@ impl<'w> Lowering<'w> {
             )
             .with_label(name.span, "not found")
             .with_help("pass the file that defines it, or its folder with `--search-path`"),
+            Resolved::Ambiguous { name } => Diagnostic::new(
+                code,
+                format!(
+                    "{what} `{}` is defined in several files, none nearer than the others",
+                    name.value
+                ),
+            )
+            .with_label(name.span, "ambiguous")
+            .with_help(
+                "`kubectl apply` keeps the copy applied last: pass only the file that defines \
+                 the one you mean",
+            ),
             Resolved::Custom => Diagnostic::new(
                 &codes::UNSUPPORTED,
-                format!(
-                    "{what} is a custom task or a pipeline in a pipeline, which tkc does not run"
-                ),
+                format!("{what} is a custom task, which tkc does not run"),
             )
             .with_label(at, "no pod to plan"),
             Resolved::Found { .. } | Resolved::Missing => return,
@@ -237,6 +287,9 @@ pub fn lower_reporting(
     let mut lw = Lowering {
         world,
         diagnostics: Vec::new(),
+        pipelines: Vec::new(),
+        depth: 0,
+        child_tasks: 0,
     };
     let plan = match select(world, request) {
         Ok(target) => lower_target(&mut lw, target, request),

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// A run document's params as values.
+pub(super) fn given_values(given: &[model::Param]) -> Vec<(String, PVal)> {
+    given
+        .iter()
+        .filter_map(|p| Some((p.name.value.clone(), PVal::from_model(p.value.as_ref()?))))
+        .collect()
+}
+
 /// The values of declared params: given (run document, then request), else the default.
 /// Undeclared given values are kept too (Tekton substitutes them where they are referenced).
 /// Pipeline defaults may use other params (resolved recursively, at most 10 deep); Task
@@ -10,31 +18,29 @@ use super::*;
 pub(super) fn param_values(
     lw: &mut Lowering,
     decls: &[ParamSpec],
-    given: &[model::Param],
+    given: Vec<(String, PVal)>,
     request: &[(String, plan::ParamValue)],
     at: Span,
     pipeline_defaults: bool,
 ) -> BTreeMap<String, PVal> {
-    let mut values: BTreeMap<String, PVal> = BTreeMap::new();
-    for p in given {
-        if let Some(v) = &p.value {
-            values.insert(p.name.value.clone(), PVal::from_model(v));
-        }
-    }
+    let mut values: BTreeMap<String, PVal> = given.into_iter().collect();
     for (name, value) in request {
         values.insert(name.clone(), PVal::from_plan(value));
         if !decls.iter().any(|d| &d.name.value == name) {
-            lw.report(
-                Diagnostic::new(
-                    &codes::UNKNOWN_PARAM,
-                    format!("`--param {name}` is not declared"),
-                )
-                .with_label(at, "declares no such param")
-                .with_optional_help(
-                    crate::suggest::did_you_mean(name, decls.iter().map(|d| d.name.as_str()))
-                        .map(|s| format!("did you mean `{s}`?")),
-                ),
+            // Tekton ignores an undeclared param of a run document, but a `--param` the run does
+            // not declare is a typo on the command line: an error, as `tkn pipeline start`
+            // refuses it ("param 'x' not present in spec").
+            let mut d = Diagnostic::new(
+                &codes::UNKNOWN_PARAM,
+                format!("`--param {name}` is not declared"),
+            )
+            .with_label(at, "declares no such param")
+            .with_optional_help(
+                crate::suggest::did_you_mean(name, decls.iter().map(|d| d.name.as_str()))
+                    .map(|s| format!("did you mean `{s}`?")),
             );
+            d.severity = crate::diag::Severity::Error;
+            lw.report(d);
         }
     }
     // An object value takes the keys it leaves out from the default.

@@ -93,11 +93,23 @@ pub(super) struct PipelineScope<'a> {
     matrix_lengths: BTreeMap<String, usize>,
     bound: BTreeMap<String, bool>,
     workspaces: &'a [WorkspaceBinding],
+    /// In a child pipeline: the top-level run's binding each of `workspaces` is.
+    aliases: BTreeMap<String, String>,
     run: Option<&'a PipelineRunSpec>,
     timeouts: timeouts::RunTimeouts,
     service_account: String,
     pod_template: Option<serde_json::Value>,
     labels: BTreeMap<String, String>,
+}
+
+impl PipelineScope<'_> {
+    /// The top-level run's name of one of this run's workspace bindings.
+    fn alias(&self, binding: &str) -> String {
+        self.aliases
+            .get(binding)
+            .cloned()
+            .unwrap_or_else(|| binding.to_string())
+    }
 }
 
 pub(super) fn lower_pipeline(
@@ -120,7 +132,7 @@ pub(super) fn lower_pipeline(
     let values = param_values(
         lw,
         &spec.params,
-        given,
+        params::given_values(given),
         &request.params,
         doc.name_span(),
         true,
@@ -156,7 +168,14 @@ pub(super) fn lower_pipeline(
                     &codes::UNKNOWN_WORKSPACE,
                     format!("`--workspace {name}` is not a workspace of the Pipeline"),
                 )
-                .with_label(doc.name_span(), "declares no such workspace"),
+                .with_label(doc.name_span(), "declares no such workspace")
+                .with_optional_help(
+                    crate::suggest::did_you_mean(
+                        name,
+                        spec.workspaces.iter().map(|w| w.name.as_str()),
+                    )
+                    .map(|s| format!("did you mean `{s}`?")),
+                ),
             );
         }
         bindings.retain(|w| &w.name != name);
@@ -202,24 +221,6 @@ pub(super) fn lower_pipeline(
         })
         .collect();
 
-    let mut results = BTreeMap::new();
-    for pt in spec.tasks.iter().chain(&spec.finally) {
-        let types = match lw.world.resolve_pipeline_task(pt) {
-            Resolved::Found { spec, .. } => pod::task_results(spec)
-                .into_iter()
-                .map(|r| (r.name, r.result_type))
-                .collect(),
-            _ => BTreeMap::new(),
-        };
-        results.insert(
-            pt.name.value.clone(),
-            ResultTypes {
-                matrixed: pt.is_matrixed(),
-                types,
-            },
-        );
-    }
-
     let run_timeouts = timeouts::RunTimeouts::new(run.and_then(|r| r.timeouts.as_ref()));
     info.timeouts = run_timeouts.to_plan();
     let template = run.and_then(|r| r.task_run_template.as_ref());
@@ -237,10 +238,11 @@ pub(super) fn lower_pipeline(
         values,
         pipeline_name: pipeline_name_tpl,
         namespace: info.namespace.clone(),
-        results,
+        results: result_types(lw, spec),
         matrix_lengths: BTreeMap::new(),
         bound,
         workspaces: &bindings,
+        aliases: BTreeMap::new(),
         run,
         timeouts: run_timeouts,
         service_account: info.service_account_name.clone(),
@@ -250,13 +252,70 @@ pub(super) fn lower_pipeline(
             .map(crate::syntax::node_to_json),
         labels: info.labels.clone(),
     };
+    if let Some(name) = &pipeline_name {
+        lw.pipelines.push(name.clone());
+    }
+    let (tasks, pipeline_results) = lower_tasks(lw, &mut scope, spec);
+    if pipeline_name.is_some() {
+        lw.pipelines.pop();
+    }
 
+    let params = scope
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_plain()))
+        .collect();
+    let mut plan = Plan {
+        api_version: plan::API_VERSION.to_string(),
+        kind: "Plan".to_string(),
+        run: info,
+        params,
+        workspaces: bindings.clone(),
+        tasks,
+        results: pipeline_results,
+        config_maps: BTreeMap::new(),
+        secrets: Default::default(),
+        claim_templates,
+    };
+    collect_config(lw.world, &mut plan);
+    Some(plan)
+}
+
+/// The declared result types of every pipeline task (none for a child pipeline: Tekton
+/// propagates no results from one).
+fn result_types(lw: &Lowering, spec: &PipelineSpec) -> BTreeMap<String, ResultTypes> {
+    let mut results = BTreeMap::new();
+    for pt in spec.tasks.iter().chain(&spec.finally) {
+        let types = match lw.world.resolve_pipeline_task(pt) {
+            Resolved::Found { spec, .. } => pod::task_results(spec)
+                .into_iter()
+                .map(|r| (r.name, r.result_type))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        results.insert(
+            pt.name.value.clone(),
+            ResultTypes {
+                matrixed: pt.is_matrixed(),
+                types,
+            },
+        );
+    }
+    results
+}
+
+/// The pipeline's tasks (DAG, then finally) and results, in `scope`.
+fn lower_tasks(
+    lw: &mut Lowering,
+    scope: &mut PipelineScope,
+    spec: &PipelineSpec,
+) -> (Vec<TaskPlan>, Vec<PipelineResult>) {
     // Static matrix sizes first: `$(tasks.T.matrix.length)` may be used by any task.
     for pt in spec.tasks.iter().chain(&spec.finally) {
         if let Some(m) = &pt.matrix
             && pt.is_matrixed()
         {
-            let lowered = lower_matrix(&scope, pt, m, Section::Tasks);
+            let lowered = lower_matrix(&*scope, pt, m, Section::Tasks);
             if let FanOut::Static(c) = lowered.fan_out() {
                 scope.matrix_lengths.insert(pt.name.value.clone(), c.len());
             }
@@ -269,7 +328,7 @@ pub(super) fn lower_pipeline(
         (Section::Finally, &spec.finally),
     ] {
         for pt in list {
-            if let Some(task) = lower_pipeline_task(lw, &scope, pt, section) {
+            if let Some(task) = lower_pipeline_task(lw, scope, pt, section) {
                 tasks.push(task);
             }
         }
@@ -310,25 +369,7 @@ pub(super) fn lower_pipeline(
         })
         .collect();
 
-    let params = scope
-        .values
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_plain()))
-        .collect();
-    let mut plan = Plan {
-        api_version: plan::API_VERSION.to_string(),
-        kind: "Plan".to_string(),
-        run: info,
-        params,
-        workspaces: bindings.clone(),
-        tasks,
-        results: pipeline_results,
-        config_maps: BTreeMap::new(),
-        secrets: Default::default(),
-        claim_templates,
-    };
-    collect_config(lw.world, &mut plan);
-    Some(plan)
+    (tasks, pipeline_results)
 }
 
 pub(super) fn lower_matrix(
@@ -396,6 +437,9 @@ pub(super) fn lower_pipeline_task(
     pt: &PipelineTask,
     section: Section,
 ) -> Option<TaskPlan> {
+    if pt.pipeline_ref.is_some() || pt.pipeline_spec.is_some() {
+        return lower_child_pipeline(lw, scope, pt, section);
+    }
     let (spec, inline) = match lw.world.resolve_pipeline_task(pt) {
         Resolved::Found { spec, doc } => (spec, doc.is_none()),
         other => {
@@ -572,7 +616,7 @@ pub(super) fn lower_pipeline_task(
             &task_chain,
             name,
             decl,
-            run_binding.map(|b| WorkspaceSource::Run(b.name.clone())),
+            run_binding.map(|b| WorkspaceSource::Run(scope.alias(&b.name))),
             run_binding
                 .map(|b| claim_of(&b.binding))
                 .unwrap_or_default(),
@@ -619,25 +663,6 @@ pub(super) fn lower_pipeline_task(
         },
     );
 
-    let mut after: BTreeSet<String> = BTreeSet::new();
-    if section == Section::Tasks {
-        after.extend(pt.run_after.iter().map(|r| r.value.clone()));
-        for text in dependency_texts(pt) {
-            for r in crate::vars::parse(text.text) {
-                if let RefKind::TaskResult {
-                    task,
-                    finally: false,
-                    bracket: false,
-                    ..
-                } = r.kind
-                {
-                    after.insert(task);
-                }
-            }
-        }
-        after.remove(&pt.name.value);
-    }
-
     let mut labels = scope.labels.clone();
     if let Some(meta) = pt.task_spec.as_ref().and_then(|t| t.metadata.as_ref()) {
         labels.extend(string_map(meta.labels.as_ref()));
@@ -666,7 +691,7 @@ pub(super) fn lower_pipeline_task(
             (Some(r), false) => r.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
             _ => String::new(),
         },
-        after: after.into_iter().collect(),
+        after: task_after(pt, section),
         retries: u32::try_from(retries).unwrap_or(u32::MAX),
         timeout: Some(scope.timeouts.task(
             section,
@@ -682,6 +707,299 @@ pub(super) fn lower_pipeline_task(
             .map_or_else(|| scope.service_account.clone(), |s| s.value.clone()),
         labels,
         pod,
+        pipeline: None,
+    })
+}
+
+/// The tasks a pipeline task waits for: `runAfter` and the producers of the results it uses.
+fn task_after(pt: &PipelineTask, section: Section) -> Vec<String> {
+    let mut after: BTreeSet<String> = BTreeSet::new();
+    if section == Section::Tasks {
+        after.extend(pt.run_after.iter().map(|r| r.value.clone()));
+        for text in dependency_texts(pt) {
+            for r in crate::vars::parse(text.text) {
+                if let RefKind::TaskResult {
+                    task,
+                    finally: false,
+                    bracket: false,
+                    ..
+                } = r.kind
+                {
+                    after.insert(task);
+                }
+            }
+        }
+        after.remove(&pt.name.value);
+    }
+    after.into_iter().collect()
+}
+
+/// How deep child pipelines may nest: lowering recurses once per level, and a plan must read
+/// back within serde_json's nesting limit (the kube backend's `--attach`).
+const MAX_CHILD_DEPTH: usize = 16;
+
+/// How many pipeline tasks all the child pipelines of one run may have together: a few dozen
+/// lines of Pipelines that each run the next one several times would otherwise lower to
+/// billions of tasks.
+const MAX_CHILD_TASKS: usize = 10_000;
+
+/// A pipeline task that runs a Pipeline (alpha `pipelineRef`/`pipelineSpec`), lowered to the
+/// child PipelineRun Tekton's `createChildPipelineRun` (`pkg/reconciler/pipelinerun/pipelinerun.go`)
+/// creates: the pipeline task's params, substituted as any pipeline task's are (a reference
+/// to the parent run stays one, [`RunValue::Parent`]); its workspaces bound to the parent
+/// run's bindings with the subPaths joined (`getChildPipelineRunWorkspaces`); the parent's
+/// service account and pod template (`TaskRunTemplate`). Tekton passes neither the pipeline
+/// task's `timeout` and `retries` nor the parent's timeouts: the child runs with the default
+/// timeouts, once.
+fn lower_child_pipeline(
+    lw: &mut Lowering,
+    scope: &PipelineScope,
+    pt: &PipelineTask,
+    section: Section,
+) -> Option<TaskPlan> {
+    let (spec, pipeline_name): (&PipelineSpec, Option<String>) =
+        match (&pt.pipeline_ref, &pt.pipeline_spec) {
+            (Some(r), _) => match lw.world.resolve_pipeline_ref(r) {
+                Resolved::Found { spec, .. } => (spec, r.name.as_ref().map(|n| n.value.clone())),
+                other => {
+                    lw.unresolved("pipelineRef", r.head, &other);
+                    return None;
+                }
+            },
+            (None, Some(spec)) => (spec, None),
+            (None, None) => return None,
+        };
+    let size = spec.tasks.len() + spec.finally.len();
+    if lw.child_tasks + size > MAX_CHILD_TASKS {
+        lw.report(
+            Diagnostic::new(
+                &codes::UNSUPPORTED,
+                format!(
+                    "pipeline task `{}`: the run's child pipelines have more than {MAX_CHILD_TASKS} tasks together",
+                    pt.name.value
+                ),
+            )
+            .with_label(pt.name.span, "too many child pipeline tasks"),
+        );
+        return None;
+    }
+    lw.child_tasks += size;
+    if lw.depth >= MAX_CHILD_DEPTH {
+        lw.report(
+            Diagnostic::new(
+                &codes::UNSUPPORTED,
+                format!(
+                    "pipeline task `{}` runs a Pipeline nested more than {MAX_CHILD_DEPTH} deep",
+                    pt.name.value
+                ),
+            )
+            .with_label(pt.name.span, "too deep"),
+        );
+        return None;
+    }
+    if let Some(name) = &pipeline_name
+        && lw.pipelines.contains(name)
+    {
+        let at = pt.pipeline_ref.as_ref().map_or(pt.head, |r| r.head);
+        lw.report(
+            Diagnostic::new(
+                &codes::PIPELINE_CYCLE,
+                format!(
+                    "detected cycle in pipeline-in-pipeline: pipeline \"{name}\" is already running in ancestor chain [{}]",
+                    lw.pipelines.join(" ")
+                ),
+            )
+            .with_label(at, "runs a Pipeline that is running already"),
+        );
+        return None;
+    }
+    if let Some(m) = &pt.matrix
+        && pt.is_matrixed()
+    {
+        lw.report(
+            Diagnostic::new(
+                &codes::UNSUPPORTED,
+                format!(
+                    "pipeline task `{}` runs a Pipeline: it cannot be matrixed",
+                    pt.name.value
+                ),
+            )
+            .with_label(m.head, "Tekton gives a child PipelineRun no matrix params"),
+        );
+        return None;
+    }
+    let pparams = Params {
+        values: &scope.values,
+        except: &[],
+    };
+    let pctx = PipelineContext {
+        pipeline_name: &scope.pipeline_name,
+        namespace: &scope.namespace,
+        retries: 0,
+    };
+    let bound = PipelineWorkspacesBound {
+        bound: &scope.bound,
+    };
+    let results = TaskResults {
+        tasks: &scope.results,
+        allow_finally: false,
+    };
+    let state = RunState {
+        finally: section == Section::Finally,
+        matrix_lengths: &scope.matrix_lengths,
+    };
+    let chain = Chain::new(vec![&pparams, &pctx, &bound, &results, &state]);
+    let given: Vec<(String, PVal)> = pt
+        .params
+        .iter()
+        .filter_map(|p| {
+            let v = p.value.as_ref()?;
+            Some((p.name.value.clone(), chain.value(PVal::from_model(v))))
+        })
+        .collect();
+    let values = param_values(
+        lw,
+        &spec.params,
+        given
+            .iter()
+            .map(|(k, v)| (k.clone(), v.in_parent()))
+            .collect(),
+        &[],
+        pt.name.span,
+        true,
+    );
+
+    // The parent's bindings, under the child's names.
+    let mut bindings: Vec<WorkspaceBinding> = Vec::new();
+    let mut aliases = BTreeMap::new();
+    for w in &pt.workspaces {
+        let parent_name = w
+            .workspace
+            .as_ref()
+            .map_or_else(|| w.name.value.clone(), |p| p.value.clone());
+        // An unbound one is left out: the child fails if it needs it.
+        let Some(b) = scope.workspaces.iter().find(|b| b.name == parent_name) else {
+            continue;
+        };
+        let sub_path = join_sub_paths(
+            b.sub_path.clone().map(Tpl::lit),
+            w.sub_path.as_ref().map(|s| chain.str(s)),
+        );
+        bindings.push(WorkspaceBinding {
+            name: w.name.value.clone(),
+            binding: b.binding.clone(),
+            sub_path: sub_path.map(|s| s.text()),
+        });
+        aliases.insert(w.name.value.clone(), scope.alias(&b.name));
+    }
+    for decl in &spec.workspaces {
+        let optional = decl.optional.as_ref().is_some_and(|o| o.value);
+        if !optional && !bindings.iter().any(|b| b.name == decl.name.value) {
+            lw.report(
+                Diagnostic::new(
+                    &codes::PIPELINERUN_MISSING,
+                    format!(
+                        "pipeline task `{}` does not bind workspace `{}` of the Pipeline it runs",
+                        pt.name.value, decl.name.value
+                    ),
+                )
+                .with_label(decl.name.span, "required by the Pipeline")
+                .with_secondary(pt.name.span, "this pipeline task")
+                .with_help("bind it in the pipeline task's `workspaces`"),
+            );
+        }
+    }
+    bindings.sort_by(|a, b| a.name.cmp(&b.name));
+    let child_bound = spec
+        .workspaces
+        .iter()
+        .map(|w| {
+            let name = w.name.value.clone();
+            let is_bound = bindings.iter().any(|b| b.name == name);
+            (name, is_bound)
+        })
+        .collect();
+    let timeouts = timeouts::RunTimeouts::new(None);
+    let mut child_scope = PipelineScope {
+        values,
+        pipeline_name: match &pipeline_name {
+            Some(n) => Tpl::lit(n.as_str()),
+            None => Tpl::run(RunValue::Context {
+                variable: ContextVar::PipelineRunName.as_str().to_string(),
+            }),
+        },
+        namespace: scope.namespace.clone(),
+        results: result_types(lw, spec),
+        matrix_lengths: BTreeMap::new(),
+        bound: child_bound,
+        workspaces: &bindings,
+        aliases,
+        // `taskRunSpecs` name the parent's pipeline tasks; the child gets none.
+        run: None,
+        timeouts,
+        service_account: scope.service_account.clone(),
+        pod_template: scope.pod_template.clone(),
+        labels: scope.labels.clone(),
+    };
+    if let Some(name) = &pipeline_name {
+        lw.pipelines.push(name.clone());
+    }
+    lw.depth += 1;
+    let (tasks, pipeline_results) = lower_tasks(lw, &mut child_scope, spec);
+    lw.depth -= 1;
+    if pipeline_name.is_some() {
+        lw.pipelines.pop();
+    }
+    let child = Plan {
+        api_version: plan::API_VERSION.to_string(),
+        kind: "Plan".to_string(),
+        run: RunInfo {
+            kind: RunKind::PipelineRun,
+            name: pt.name.value.clone(),
+            generate_name: false,
+            namespace: scope.namespace.clone(),
+            pipeline: pipeline_name.unwrap_or_default(),
+            task: String::new(),
+            service_account_name: scope.service_account.clone(),
+            status: None,
+            timeouts: child_scope.timeouts.to_plan(),
+            labels: scope.labels.clone(),
+        },
+        params: child_scope
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_plain()))
+            .collect(),
+        workspaces: bindings.clone(),
+        tasks,
+        results: pipeline_results,
+        config_maps: BTreeMap::new(),
+        secrets: Default::default(),
+        claim_templates: BTreeMap::new(),
+    };
+    let on_error = match &pt.on_error {
+        Some(o) => pod::on_error(lw, Some((o, chain.str(o)))),
+        None => OnError::StopAndFail,
+    };
+    Some(TaskPlan {
+        name: pt.name.value.clone(),
+        section,
+        display_name: pt.display_name.as_ref().map(|d| chain.str(d).to_template()),
+        task_ref: String::new(),
+        after: task_after(pt, section),
+        retries: 0,
+        timeout: None,
+        on_error,
+        when: pipeline_whens(&chain, &scope.values, &pt.when),
+        matrix: None,
+        params: given
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_value_template()))
+            .collect(),
+        service_account_name: scope.service_account.clone(),
+        labels: scope.labels.clone(),
+        pod: plan::Pod::default(),
+        pipeline: Some(Box::new(child)),
     })
 }
 

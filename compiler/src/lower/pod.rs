@@ -177,8 +177,8 @@ struct Container {
     script: Option<Tpl>,
 }
 
-fn object(o: &Object) -> Option<Json> {
-    o.0.as_ref().map(node_to_json)
+fn object(o: &impl AsRef<Object>) -> Option<Json> {
+    o.as_ref().0.as_ref().map(node_to_json)
 }
 
 fn nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
@@ -838,10 +838,10 @@ fn sidecar_extra(chain: &Chain, s: &ModelSidecar) -> BTreeMap<String, Json> {
             out.insert(key.to_string(), chain.json(&v));
         }
     };
-    let list = |items: &[Object]| -> Option<Json> {
+    fn list<O: AsRef<Object>>(items: &[O]) -> Option<Json> {
         let items: Vec<Json> = items.iter().filter_map(object).collect();
         (!items.is_empty()).then_some(Json::Array(items))
-    };
+    }
     put("ports", list(&s.ports));
     put("envFrom", list(&s.env_from));
     put("volumeDevices", list(&s.volume_devices));

@@ -108,6 +108,21 @@ impl Tpl {
         self.text().starts_with(prefix)
     }
 
+    /// The same text with every reference made one of the parent run
+    /// ([`RunValue::Parent`]): a value a pipeline task passes to a child pipeline.
+    pub fn in_parent(&self) -> Tpl {
+        Tpl {
+            parts: self
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Ref(v) => Part::Ref(RunValue::Parent(Box::new(v.clone()))),
+                    lit => lit.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// The plan's form: plain text, or text with byte-ranged references.
     pub fn to_template(&self) -> Template {
         if !self.has_refs() {
@@ -136,6 +151,8 @@ impl Tpl {
 /// How a run-time reference is written in a template's text.
 pub fn ref_text(value: &RunValue) -> String {
     let body = match value {
+        // As the parent wrote it.
+        RunValue::Parent(parent) => return ref_text(parent),
         RunValue::TaskResult {
             task,
             result,
@@ -283,6 +300,24 @@ impl PVal {
                 PVal::Object(given)
             }
             (value, _) => value,
+        }
+    }
+
+    /// The value with every reference made one of the parent run ([`Tpl::in_parent`]).
+    pub fn in_parent(&self) -> PVal {
+        match self {
+            PVal::Str(t) => PVal::Str(t.in_parent()),
+            PVal::Array(items) => PVal::Array(items.iter().map(Tpl::in_parent).collect()),
+            PVal::Object(entries) => PVal::Object(
+                entries
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.in_parent()))
+                    .collect(),
+            ),
+            PVal::Deferred { value, ty } => PVal::Deferred {
+                value: RunValue::Parent(Box::new(value.clone())),
+                ty: *ty,
+            },
         }
     }
 

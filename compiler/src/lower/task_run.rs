@@ -23,7 +23,7 @@ pub(super) fn lower_task_run(
     let values = param_values(
         lw,
         &spec.params,
-        given,
+        params::given_values(given),
         &request.params,
         doc.name_span(),
         false,
@@ -60,7 +60,14 @@ pub(super) fn lower_task_run(
                     &codes::UNKNOWN_WORKSPACE,
                     format!("`--workspace {name}` is not a workspace of the Task"),
                 )
-                .with_label(doc.name_span(), "declares no such workspace"),
+                .with_label(doc.name_span(), "declares no such workspace")
+                .with_optional_help(
+                    crate::suggest::did_you_mean(
+                        name,
+                        spec.workspaces.iter().map(|w| w.name.as_str()),
+                    )
+                    .map(|s| format!("did you mean `{s}`?")),
+                ),
             );
         }
         bindings.retain(|(n, _, _)| n != name);
@@ -151,6 +158,7 @@ pub(super) fn lower_task_run(
         service_account_name: info.service_account_name.clone(),
         labels: info.labels.clone(),
         pod,
+        pipeline: None,
     };
     let mut plan = Plan {
         api_version: plan::API_VERSION.to_string(),

@@ -158,6 +158,7 @@ fn task(name: &str) -> TaskPlan {
             steps: vec![Step::default()],
             ..Pod::default()
         },
+        pipeline: None,
     }
 }
 
@@ -913,4 +914,114 @@ async fn a_matrixed_task_counts_once() {
         s.message,
         "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 0"
     );
+}
+
+/// TaskRuns are named as Tekton names them (`kmeta.ChildName` through `getNewRunNames`), the
+/// same names `tkc-pods` gives their pods: past 63 characters the run's name is cut and its
+/// md5 inserted (the expected names were computed with `md5sum`), and a matrix of one
+/// combination gets no index.
+#[tokio::test(start_paused = true)]
+async fn task_runs_get_tektons_names_past_63_characters() {
+    let long = "a-pipeline-run-with-a-rather-long-name-that-goes-on-and-on";
+    let mut one = task("matrixed");
+    one.matrix = Some(Matrix {
+        params: vec![NamedValue {
+            name: "a".into(),
+            value: ValueTemplate::Array(vec![text("1")]),
+        }],
+        include: vec![],
+        combinations: None,
+    });
+    let plan = pipeline(vec![task("build"), one]);
+    let fake = Arc::new(Fake::default());
+    let (_tx, rx) = watch::channel(false);
+    let options = RunOptions {
+        name: long.into(),
+        uid: "uid".into(),
+        parallel: 4,
+        cancel: rx,
+    };
+    run(&plan, fake.clone(), options, EventSink::discard()).await;
+    let mut names: Vec<String> = fake.attempts().into_iter().map(|a| a.0).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "a-pipeline-run-with-a-57334c7d823a16bb7f16d422ec277b21-matrixed",
+            "a-pipeline-run-with-a-rat57334c7d823a16bb7f16d422ec277b21-build",
+        ]
+    );
+}
+
+/// A pipeline task that runs a child pipeline (`TaskPlan::pipeline`).
+fn child(name: &str, tasks: Vec<TaskPlan>) -> TaskPlan {
+    let mut t = task(name);
+    t.pod = Pod::default();
+    let mut plan = pipeline(tasks);
+    plan.run.name = name.into();
+    t.pipeline = Some(Box::new(plan));
+    t
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_pipeline_runs_nested_with_the_parents_values_and_slots() {
+    // One slot: the child run holds none, so its tasks and the parent's take turns.
+    let x = param(
+        task("x"),
+        "q",
+        reference(RunValue::Parent(Box::new(result_ref("a", "v")))),
+    );
+    let plan = pipeline(vec![
+        task("a"),
+        after(child("c", vec![x, after(task("y"), &["x"])]), &["a"]),
+        after(task("b"), &["a"]),
+    ]);
+    let fake = Fake::default()
+        .with("a", vec![with_results(100, vec![("v", "hi")])])
+        .with("c/y", vec![fail(10)]);
+    let (s, fake) = run_with(plan, fake, 1).await;
+    let seen: Vec<(String, BTreeMap<String, String>)> =
+        fake.attempts().into_iter().map(|a| (a.0, a.2)).collect();
+    assert_eq!(seen[0].0, "pr-a");
+    let x_run = seen.iter().find(|(name, _)| name == "pr-c-x");
+    assert_eq!(
+        x_run.and_then(|(_, p)| p.get("q")).map(String::as_str),
+        Some("hi")
+    );
+    assert_eq!(seen.len(), 4);
+    // The task's status and reason are the child run's condition; Tekton retries nothing.
+    assert_eq!(
+        statuses(&s),
+        [
+            row("a", "Succeeded", "Succeeded"),
+            row("c", "Failed", "Failed"),
+            row("b", "Succeeded", "Succeeded"),
+        ]
+    );
+    let c = &s.tasks[1];
+    let nested = c.pipeline_run.as_deref();
+    assert_eq!(nested.map(|n| n.name.as_str()), Some("pr-c"));
+    assert_eq!(
+        nested.map(statuses).unwrap_or_default(),
+        [
+            row("x", "Succeeded", "Succeeded"),
+            row("y", "Failed", "StepFailed")
+        ]
+    );
+    assert_eq!((s.status.as_str(), s.reason.as_str()), ("Failed", "Failed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_timeout_cancels_a_running_child() {
+    let mut plan = pipeline(vec![child("c", vec![task("x")])]);
+    plan.run.timeouts.pipeline = Some("1s".into());
+    let fake = Fake::default().with("c/x", vec![ok(60_000)]);
+    let (s, _) = go(plan, fake).await;
+    assert_eq!(statuses(&s), [row("c", "TimedOut", "Cancelled")]);
+    let nested = s.tasks[0].pipeline_run.as_deref();
+    assert_eq!(
+        nested.map(statuses).unwrap_or_default(),
+        [row("x", "Cancelled", "TaskRunCancelled")]
+    );
+    assert_eq!(s.reason, "PipelineRunTimeout");
 }
