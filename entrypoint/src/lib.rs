@@ -24,6 +24,8 @@ mod wait;
 
 use cli::Invocation;
 use std::path::Path;
+/// The timestamp format of termination messages, for other crates that show times.
+pub use termination::format_utc_millis;
 
 /// Runs the entrypoint with `args` (without the program name) and returns the exit code.
 ///

@@ -6,8 +6,8 @@
 //! 4. substitute `$(steps.S.results.R)` in env, argv and `when`;
 //! 5. watch the cancel file (inside [`process::Running::supervise`]);
 //! 6. evaluate step `when`;
-//! 7. run with the timeout and report the outcome through post file, `exitCode` and message;
-//! 8. read results into the termination message (after the post file, as Tekton does);
+//! 7. run with the timeout and record the outcome in `exitCode` and the message;
+//! 8. read results into the termination message, then write the post file;
 //! 9. write the entrypoint's own entries (`StartedAt`, `Reason`, `ExitCode`).
 
 use crate::cli::Options;
@@ -200,10 +200,12 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
     let failure_or_outcome = prepare_and_run(o, &mut waiter);
     let mut exit_code = 0;
     let mut breakpoint_failure = false;
+    // The post file is written once the results are in the message (step 8).
+    let mut post_failed = None;
     match failure_or_outcome {
         Ok(StepEnd::Succeeded) => {
             write_exit_code(meta, "0")?;
-            write_post_file(&o.post_file, false)?;
+            post_failed = Some(false);
         }
         Ok(StepEnd::SkippedByWhen) => {
             internal.push(Entry::new("Reason", "Skipped", INTERNAL));
@@ -215,7 +217,7 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
         Ok(StepEnd::Cancelled) => {
             internal.push(Entry::new("Reason", "Cancelled", INTERNAL));
             write_exit_code(meta, "killed")?;
-            write_post_file(&o.post_file, true)?;
+            post_failed = Some(true);
             exit_code = EXIT_CANCELLED;
         }
         Err(failure) => {
@@ -230,9 +232,9 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
                     let text = code.unwrap_or(-1).to_string();
                     internal.push(Entry::new("ExitCode", text.clone(), INTERNAL));
                     write_exit_code(meta, &text)?;
-                    write_post_file(&o.post_file, false)?;
+                    post_failed = Some(false);
                 }
-                _ => write_post_file(&o.post_file, true)?,
+                _ => post_failed = Some(true),
             }
             exit_code = match failure {
                 Failure::Exit(_) if tolerated => 0,
@@ -250,7 +252,29 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
         }
     }
 
-    // 8. Results go into the message after the post file, as in Tekton.
+    // 8. Results go into the message before the post file. Tekton writes the post file
+    // first (`Entrypointer.Go`), but its next step polls for it once a second
+    // (`defaultWaitPollingInterval`), so in practice the results are read long before a
+    // later step can move them away. Our waiter wakes at once, so the same outcome needs
+    // this order.
+    let results = record_results(o, meta);
+    // A results failure (too large, unreadable) still writes the post file the step earned:
+    // in Tekton the next step runs and the container's own exit fails the TaskRun.
+    if let Some(failed) = post_failed {
+        write_post_file(&o.post_file, failed)?;
+    }
+    results?;
+    // 9.
+    append_message(&o.termination_path, &internal)?;
+
+    if breakpoint_failure {
+        return Ok(breakpoint_exit_code(&mut waiter, &o.post_file));
+    }
+    Ok(exit_code)
+}
+
+/// Step 8: the results present now go into the termination message.
+fn record_results(o: &Options, meta: &str) -> Result<(), Fatal> {
     if o.result_from != "sidecar-logs" {
         let task = read_results(&o.results_dir, &o.results, TASK_RESULT)?;
         if !task.is_empty() {
@@ -267,13 +291,7 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
             }
         }
     }
-    // 9.
-    append_message(&o.termination_path, &internal)?;
-
-    if breakpoint_failure {
-        return Ok(breakpoint_exit_code(&mut waiter, &o.post_file));
-    }
-    Ok(exit_code)
+    Ok(())
 }
 
 /// How the run phase ended when it did not fail.

@@ -407,7 +407,7 @@ fn results_over_4096_bytes_fail_with_tektons_message() {
         "{}",
         stderr(&o)
     );
-    // The post file was written before the results were read, as in Tekton.
+    // The post file the step earned is still written: the next step runs, as in Tekton.
     assert!(t.path("run/0/out").exists());
     assert!(!t.path("term/0").exists() || !read(&t.path("term/0")).contains("xxxx"));
 }

@@ -87,6 +87,9 @@ fn run(
         network: false,
         allow_host_paths: false,
         secrets,
+        env: vec![],
+        engine: None,
+        keep: false,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

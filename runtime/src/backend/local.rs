@@ -20,14 +20,20 @@
 //! any capability (root included), in its own PID, UTS, IPC and (unless the run asks for
 //! the network) network namespaces and session. `docs/security.md` is the threat model.
 //!
+//! With a container engine ([`engine`], `tkc run --backend podman|docker`), each step and
+//! sidecar runs in its own image instead, seeing the same directories through bind mounts at
+//! Tekton's paths, and chained by the same entrypoint (the static build, mounted read-only).
+//!
 //! Names from the run never become host paths unchecked: see [`paths`].
 
 mod dirs;
+pub mod engine;
 pub mod paths;
 mod procs;
 
 pub use dirs::{
-    check_private, create_run_dir, make_removable, private_dir, reap_dead_runs, runs_base, user_id,
+    MIN_TMPFS_FREE, check_private, create_run_dir, make_removable, own_identity, owner_alive,
+    private_dir, reap_dead_runs, remove_tree, runs_base, user_id,
 };
 pub use procs::{adopt_orphans, kill_own_descendants};
 
@@ -35,11 +41,12 @@ use super::outcome::{self, MAX_MESSAGE_BYTES, MessageEntry, StepEnd};
 use super::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop, StopSignal};
 use crate::events::{Event, EventSink, LogLines, Stream, TaskId};
 use crate::values::{self, Values};
+use engine::{ContainerSpec, Engine, ImageInfo, PullPolicy};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tkc_compiler::plan::{
     Binding, EnvVar, OnError, PathRef, Plan, ResultDecl, Step, StepWorkspace, VolumeMount,
@@ -96,6 +103,66 @@ const ETC_VISIBLE: &[&str] = &[
     "xattr.conf",
 ];
 
+/// Proxy settings, both cases, that steps on this machine (host or isolated) keep.
+pub const PROXY_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The toolchain variables that steps on the host (`--host`) keep from tkc's environment
+/// (documented in docs/run.md). `HOME` is the attempt's own, so where rustup, cargo and Go
+/// would look under the user's home, they are told: `RUSTUP_HOME`, `CARGO_HOME` and `GOPATH`
+/// default to `~/.rustup`, `~/.cargo` and `~/go` when those exist.
+pub const HOST_TOOLCHAIN_ENV: &[&str] = &[
+    "USER",
+    "LOGNAME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "CARGO_HOME",
+    "CARGO_TARGET_DIR",
+    "GOPATH",
+    "GOROOT",
+    "GOMODCACHE",
+    "GOCACHE",
+    "GOFLAGS",
+    "GOPROXY",
+    "JAVA_HOME",
+    "NVM_DIR",
+    "PYENV_ROOT",
+    "VIRTUAL_ENV",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// [`HOST_TOOLCHAIN_ENV`] from this process's environment, with the defaults under the
+/// user's home that a replaced `HOME` would hide.
+fn host_toolchain_env() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = HOST_TOOLCHAIN_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        let home = PathBuf::from(home);
+        for (key, dir) in [
+            ("RUSTUP_HOME", ".rustup"),
+            ("CARGO_HOME", ".cargo"),
+            ("GOPATH", "go"),
+        ] {
+            let path = home.join(dir);
+            if !out.iter().any(|(k, _)| k == key) && path.is_dir() {
+                out.push((key.to_string(), path.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    out
+}
+
 /// Settings of the local backend.
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
@@ -116,6 +183,14 @@ pub struct LocalConfig {
     pub allow_host_paths: bool,
     /// The data of the Secrets the plan names (`Plan::secrets`), which the plan never holds.
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// Variables every step and sidecar gets (`tkc run --env`), before its own `env`.
+    pub env: Vec<(String, String)>,
+    /// Run each step and sidecar in its image with this engine (instead of host processes).
+    pub engine: Option<Arc<Engine>>,
+    /// Keep each attempt's directory when the attempt ends (`--keep`). Otherwise it is
+    /// removed in the background as soon as the attempt has ended ([`LocalBackend::finish`]
+    /// waits for that).
+    pub keep: bool,
 }
 
 /// What backs a run workspace on this machine.
@@ -135,6 +210,8 @@ pub struct LocalBackend {
     run_workspaces: Mutex<BTreeMap<String, RunWorkspace>>,
     config_maps: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     counter: AtomicU64,
+    /// Removes the directories of ended attempts.
+    sweeper: dirs::Sweeper,
 }
 
 impl LocalBackend {
@@ -144,7 +221,14 @@ impl LocalBackend {
             run_workspaces: Mutex::new(BTreeMap::new()),
             config_maps: Mutex::new(BTreeMap::new()),
             counter: AtomicU64::new(0),
+            sweeper: dirs::Sweeper::default(),
         }
+    }
+
+    /// Waits until the directories of ended attempts are removed. Call it before removing the
+    /// run directory (which is then almost empty: the run workspaces and the owner file).
+    pub fn finish(&self) {
+        self.sweeper.finish();
     }
 
     pub fn root(&self) -> &Path {
@@ -362,7 +446,7 @@ fn write_items(
 }
 
 /// Takes write permission away from the files below `dir`, as Kubernetes mounts ConfigMaps
-/// and Secrets read-only. Under `--isolate` the mount itself is read-only; on the host this is
+/// and Secrets read-only. In isolation the mount itself is read-only; on the host this is
 /// a guard against mistakes only (a step may `chmod`), and directories stay writable by
 /// their owner so that a kept run directory can still be deleted.
 fn read_only(dir: &Path) {
@@ -384,10 +468,16 @@ fn read_only(dir: &Path) {
 impl Backend for LocalBackend {
     fn prepare(&self, plan: &Plan, _run: &RunIdentity) -> Result<Vec<String>, String> {
         private_dir(&self.config.root)?;
-        adopt_orphans();
+        // The engine's monitors (conmon) leave tkc's process tree on purpose: they must not be
+        // adopted, and killed, as a step's leftovers.
+        if self.config.engine.is_none() {
+            adopt_orphans();
+        }
         *lock(&self.config_maps) = plan.config_maps.clone();
         let mut notes = vec!["images are not pulled; steps run with the host's tools".to_string()];
-        if self.config.bwrap.is_some() {
+        if let Some(engine) = &self.config.engine {
+            notes[0] = format!("each step runs in its image with {}", engine.kind().name());
+        } else if self.config.bwrap.is_some() {
             notes[0].push_str(" (isolated with bubblewrap at Tekton's paths)");
         }
         for w in &plan.workspaces {
@@ -404,9 +494,12 @@ impl Backend for LocalBackend {
             };
             lock(&self.run_workspaces).insert(w.name.clone(), workspace);
         }
-        if self.config.bwrap.is_none() && mentions_tekton_paths(plan) {
+        if self.config.bwrap.is_none()
+            && self.config.engine.is_none()
+            && mentions_tekton_paths(plan)
+        {
             notes.push(
-                "some steps use /tekton or /workspace paths directly; run with --isolate (bubblewrap) to give them those paths"
+                "some steps use /tekton or /workspace paths directly, which only isolated steps have (run without --host, with bubblewrap installed)"
                     .to_string(),
             );
         }
@@ -421,7 +514,28 @@ impl Backend for LocalBackend {
     ) -> AttemptOutcome {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         match Pod::create(self, &attempt, n) {
-            Ok(pod) => pod.run(attempt, stop, events).await,
+            Ok(pod) => {
+                let dir = pod.dir.clone();
+                let outcome = match pod.config_error(&attempt) {
+                    // Tekton's `isPodHitConfigError` (pkg/pod/status.go) fails the TaskRun at
+                    // once; what follows the colon is the kubelet's waiting message.
+                    Some(message) => AttemptOutcome {
+                        steps: vec![],
+                        results: BTreeMap::new(),
+                        failure: Some((
+                            "CreateContainerConfigError".into(),
+                            format!("Failed to create pod due to config error: {message}"),
+                        )),
+                    },
+                    None => pod.run(attempt, stop, events).await,
+                };
+                // Its steps and sidecars have ended and their output is read: nothing uses
+                // the attempt's directory any more.
+                if !self.config.keep {
+                    self.sweeper.remove(dir);
+                }
+                outcome
+            }
             Err(message) => AttemptOutcome {
                 steps: vec![],
                 results: BTreeMap::new(),
@@ -466,11 +580,18 @@ struct Pod {
     /// Volume name → (host dir, always read-only: a ConfigMap's or Secret's files).
     volumes: BTreeMap<String, (PathBuf, bool)>,
     isolate: Option<PathBuf>,
+    /// With an engine: the attempt has sidecars, so its containers share the infra
+    /// container's network namespace, as a pod's do.
+    pod_network: bool,
+    /// The container engine, and the prefix of this attempt's container names.
+    engine: Option<(Arc<Engine>, String)>,
     network: bool,
     entrypoint: PathBuf,
     entrypoint_args: Vec<String>,
     config_maps: BTreeMap<String, BTreeMap<String, String>>,
     secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// `tkc run --env`.
+    given_env: Vec<(String, String)>,
     salt: u64,
 }
 
@@ -483,30 +604,49 @@ impl Pod {
         };
         let dir = fresh_dir(&backend.config.root, &sanitize(&pod_name), n)?;
         let tekton = dir.join("tekton");
+        // Each directory is made once, parents first, and only those every attempt needs:
+        // `ws/`, `volumes/` and `tekton/scripts/` come with their first entry, `tekton/bin/`
+        // (the entrypoint's mount point) only under bubblewrap. On a disk each costs about as
+        // much as the step it serves.
         let mk = |p: &Path| {
-            std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
+            std::fs::create_dir(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
         };
-        for sub in ["bin", "results", "steps", "scripts", "downward", "home"] {
+        mk(&tekton)?;
+        for sub in ["results", "steps", "downward", "home", "run"] {
             mk(&tekton.join(sub))?;
         }
+        if backend.config.bwrap.is_some() {
+            mk(&tekton.join("bin"))?;
+        }
         for i in 0..attempt.plan.pod.steps.len() {
-            mk(&tekton.join("run").join(i.to_string()).join("status"))?;
+            let run = tekton.join("run").join(i.to_string());
+            mk(&run)?;
+            mk(&run.join("status"))?;
         }
         mk(&dir.join("workspace"))?;
-        mk(&dir.join("ws"))?;
-        mk(&dir.join("volumes"))?;
+        let ws = dir.join("ws");
+        let volumes_dir = dir.join("volumes");
+        // `ws/` or `volumes/` before its first entry (nothing runs yet: no step can have
+        // made it).
+        let mk_parent = |p: &Path| match std::fs::create_dir(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                Err(format!("cannot create {}: {e}", p.display()))
+            }
+            _ => Ok(()),
+        };
         let run_workspaces = lock(&backend.run_workspaces).clone();
         let mut workspaces = BTreeMap::new();
         let mut isolated: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut notes = vec![];
         for w in &attempt.plan.pod.workspaces {
             let name = paths::component(&w.name, "workspace name")?;
-            let own = dir.join("ws").join(name);
+            let own = ws.join(name);
             let (host, files) = match &w.source {
                 None => continue,
                 Some(WorkspaceSource::Run(run)) => match run_workspaces.get(run) {
                     Some(RunWorkspace::Dir(d)) => (Some(d.clone()), false),
                     Some(RunWorkspace::Files(b)) => {
+                        mk_parent(&ws)?;
                         backend.materialise(run, b, &own, &mut notes)?;
                         (Some(own.clone()), true)
                     }
@@ -516,6 +656,7 @@ impl Pod {
                     Some(d) => (Some(d), false),
                     None if matches!(b, Binding::EmptyDir {}) => (None, false),
                     None => {
+                        mk_parent(&ws)?;
                         backend.materialise(&w.name, b, &own, &mut notes)?;
                         (Some(own.clone()), true)
                     }
@@ -524,6 +665,7 @@ impl Pod {
             let mut host = match host {
                 Some(h) => h,
                 None => {
+                    mk_parent(&ws)?;
                     mk(&own)?;
                     own
                 }
@@ -570,14 +712,18 @@ impl Pod {
             if volumes.contains_key(&v.name) {
                 continue;
             }
-            let host = dir
-                .join("volumes")
-                .join(paths::component(&v.name, "volume name")?);
+            let host = volumes_dir.join(paths::component(&v.name, "volume name")?);
             let src = &v.source;
             if let Some(path) = src.pointer("/hostPath/path").and_then(|p| p.as_str()) {
+                if backend.config.engine.is_some() && !backend.config.allow_host_paths {
+                    return Err(format!(
+                        "volume `{}`: hostPath volumes are refused in containers (it would bind {path} of this machine into the step); pass --allow-host-path to allow them",
+                        v.name
+                    ));
+                }
                 if backend.config.bwrap.is_some() && !backend.config.allow_host_paths {
                     return Err(format!(
-                        "volume `{}`: hostPath volumes are refused under --isolate (it would bind {path} of this machine into the step); pass --allow-host-path to allow them",
+                        "volume `{}`: hostPath volumes are refused in isolation (it would bind {path} of this machine into the step); pass --allow-host-path to allow them",
                         v.name
                     ));
                 }
@@ -594,6 +740,7 @@ impl Pod {
                 };
             match data {
                 Some(data) => {
+                    mk_parent(&volumes_dir)?;
                     let items = src
                         .pointer("/configMap/items")
                         .or_else(|| src.pointer("/secret/items"));
@@ -605,11 +752,35 @@ impl Pod {
                     volumes.insert(v.name.clone(), (host, true));
                 }
                 None => {
+                    mk_parent(&volumes_dir)?;
                     mk(&host)?;
                     volumes.insert(v.name.clone(), (host, false));
                 }
             }
         }
+        if backend.config.engine.is_some() {
+            // A container may run as any user (its image's, `runAsUser`): the directories it
+            // writes are open to all, as Kubernetes makes emptyDirs (0777). The private run
+            // and state directories above them still keep other users of the host out. The
+            // user's own `dir:` workspaces and hostPath volumes are left as they are.
+            let ours = |p: &Path| {
+                p.starts_with(&backend.config.root)
+                    || p.starts_with(backend.config.state_dir.join("claims"))
+            };
+            open_dirs(&tekton, true);
+            open_dirs(&dir.join("workspace"), false);
+            for (host, _, ro) in workspaces.values() {
+                if !ro && ours(host) {
+                    open_dirs(host, false);
+                }
+            }
+            for (host, ro) in volumes.values() {
+                if !ro && ours(host) {
+                    open_dirs(host, false);
+                }
+            }
+        }
+        let prefix = container_prefix(&dir);
         Ok(Pod {
             dir,
             tekton,
@@ -617,18 +788,31 @@ impl Pod {
             isolated,
             volumes,
             isolate: backend.config.bwrap.clone(),
+            pod_network: backend.config.engine.is_some() && !attempt.plan.pod.sidecars.is_empty(),
+            engine: backend.config.engine.clone().map(|e| (e, prefix)),
             network: backend.config.network,
             entrypoint: backend.config.entrypoint.clone(),
-            entrypoint_args: backend.config.entrypoint_args.clone(),
+            // The static entrypoint in a container takes no arguments of tkc's.
+            entrypoint_args: if backend.config.engine.is_some() {
+                vec![]
+            } else {
+                backend.config.entrypoint_args.clone()
+            },
             config_maps,
             secrets,
+            given_env: backend.config.env.clone(),
             salt: n,
         })
     }
 
+    /// Do the steps see Tekton's own paths (bubblewrap or containers)?
+    fn at_tekton_paths(&self) -> bool {
+        self.isolate.is_some() || self.engine.is_some()
+    }
+
     /// `/tekton` as the steps see it.
     fn tekton_seen(&self) -> String {
-        if self.isolate.is_some() {
+        if self.at_tekton_paths() {
             "/tekton".to_string()
         } else {
             self.tekton.to_string_lossy().into_owned()
@@ -637,7 +821,7 @@ impl Pod {
 
     /// A path as the steps see it, from Tekton's path.
     fn path_of(&self, path: &PathRef, tekton: &str) -> Option<String> {
-        if self.isolate.is_some() {
+        if self.at_tekton_paths() {
             return Some(tekton.to_string());
         }
         if let PathRef::Workspace { name } = path
@@ -696,6 +880,27 @@ impl Pod {
             .filter(|r| r.from_step.is_none())
             .map(|r| r.name.as_str())
             .collect();
+        // With an engine, every image is present (pulled as its policy says, once per run)
+        // before any container starts, as a kubelet pulls a pod's images before starting it.
+        let images = match self.pull_images(&attempt, &events).await {
+            Ok(images) => images,
+            Err(failure) => {
+                return AttemptOutcome {
+                    steps: vec![],
+                    results: BTreeMap::new(),
+                    failure: Some(failure),
+                };
+            }
+        };
+        if let Err(message) = self.start_infra(&images).await {
+            return AttemptOutcome {
+                steps: vec![],
+                results: BTreeMap::new(),
+                failure: Some(("PodCreationFailed".into(), message)),
+            };
+        }
+        let image_of = |container: &str| images.get(container).map(|(image, _)| image);
+        let info_of = |container: &str| images.get(container).map(|(_, info)| info);
         // steps/<container> and steps/<i> → run/<i>/status (Tekton's step-init).
         for (i, step) in steps.iter().enumerate() {
             let target = PathBuf::from(format!("../run/{i}/status"));
@@ -720,7 +925,14 @@ impl Pod {
                 })
             };
             let mut argv = values.render_list(&sidecar.command, &paths);
-            argv.extend(values.render_list(&sidecar.args, &paths));
+            let args = values.render_list(&sidecar.args, &paths);
+            if argv.is_empty()
+                && sidecar.script.is_none()
+                && let Some(info) = info_of(&sidecar.container)
+            {
+                argv = info.command(!args.is_empty());
+            }
+            argv.extend(args);
             if let Some(script) = &sidecar.script {
                 match self.write_script(
                     &format!("sidecar-script-{i}"),
@@ -754,7 +966,11 @@ impl Pod {
                 .working_dir
                 .as_ref()
                 .map(|w| values.render(w, &paths));
-            let container = Container::new(&sidecar.container, &sidecar.workspaces);
+            let container = Container::new(&sidecar.container, &sidecar.workspaces).in_image(
+                image_of(&sidecar.container),
+                &sidecar.env,
+                sidecar.extra.get("securityContext"),
+            );
             let mounts = own_mounts(&sidecar.volume_mounts);
             let mut cmd = self.command(&argv, &env, workdir.as_deref(), &mounts, &container);
             match cmd.spawn() {
@@ -764,9 +980,10 @@ impl Pod {
                         let mut argv = vec![self.entrypoint_seen()];
                         argv.extend(self.entrypoint_args.iter().cloned());
                         argv.extend(["sidecar".to_string(), "--".to_string()]);
-                        argv.extend(probe);
+                        argv.extend(probe.iter().cloned());
                         probes.push(Probe {
                             argv,
+                            raw: probe,
                             env,
                             workdir,
                             mounts,
@@ -782,6 +999,10 @@ impl Pod {
             }
         }
         if gated {
+            events.emit(Event::TaskSidecars {
+                task: attempt.task.clone(),
+                ready: false,
+            });
             // Kubernetes counts a sidecar as started once its container runs: here, once its
             // entrypoint has exec'd its command (the started file), or it has ended.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -806,13 +1027,25 @@ impl Pod {
                         ready[n] = true;
                         continue;
                     }
-                    let mut cmd = self.command(
-                        &probe.argv,
-                        &probe.env,
-                        probe.workdir.as_deref(),
-                        &probe.mounts,
-                        &probe.container,
-                    );
+                    let mut cmd = match &self.engine {
+                        // In the sidecar's own container, as a kubelet runs an exec probe.
+                        Some((engine, _)) => engine.exec_command(
+                            &self.container_name(probe.container.name),
+                            probe
+                                .workdir
+                                .as_deref()
+                                .map(|w| workdir_seen(Some(w)))
+                                .as_deref(),
+                            &probe.raw,
+                        ),
+                        None => self.command(
+                            &probe.argv,
+                            &probe.env,
+                            probe.workdir.as_deref(),
+                            &probe.mounts,
+                            &probe.container,
+                        ),
+                    };
                     cmd.stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .kill_on_drop(true);
@@ -826,7 +1059,15 @@ impl Pod {
                     }
                 }
             }
-            let _ = std::fs::write(self.tekton.join("downward").join("ready"), "READY");
+            let _ = paths::create_new_file(
+                &self.tekton.join("downward").join("ready"),
+                b"READY",
+                0o644,
+            );
+            events.emit(Event::TaskSidecars {
+                task: attempt.task.clone(),
+                ready: true,
+            });
         }
         let mut children: Vec<Option<StepProcess>> = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
@@ -888,7 +1129,11 @@ impl Pod {
                 }
             }
             let rest = values.render_list(&step.args, &paths);
-            if argv.is_empty() && rest.first().is_some_and(|a| a.starts_with('-')) {
+            if let Some(info) = info_of(&step.container) {
+                if argv.is_empty() && step.script.is_none() {
+                    argv = info.command(!rest.is_empty());
+                }
+            } else if argv.is_empty() && rest.first().is_some_and(|a| a.starts_with('-')) {
                 let image = values.render(&step.image, &paths);
                 argv = image_command(&image);
             }
@@ -905,7 +1150,12 @@ impl Pod {
             let mut full = vec![self.entrypoint_seen()];
             full.extend(self.entrypoint_args.iter().cloned());
             full.extend(args);
-            let container = Container::new(&step.container, &step.workspaces);
+            let mut container = Container::new(&step.container, &step.workspaces).in_image(
+                image_of(&step.container),
+                &step.env,
+                step.security_context.as_ref(),
+            );
+            container.step = Some(i);
             let mut cmd = self.command(
                 &full,
                 &env,
@@ -925,7 +1175,11 @@ impl Pod {
                         stream: Stream::Stderr,
                         line: format!("cannot start the entrypoint: {e}"),
                     });
-                    let _ = std::fs::write(self.tekton.join(format!("run/{i}/out.err")), "");
+                    let _ = paths::create_new_file(
+                        &self.tekton.join(format!("run/{i}/out.err")),
+                        b"",
+                        0o644,
+                    );
                     children.push(None);
                 }
             }
@@ -948,7 +1202,20 @@ impl Pod {
                     let post = run_dir.join(format!("run/{i}/out"));
                     let err = run_dir.join(format!("run/{i}/out.err"));
                     if !post.exists() && !err.exists() {
-                        let _ = std::fs::write(&err, "");
+                        let _ = paths::create_new_file(&err, b"", 0o644);
+                        // The engine's own exit codes: the container never ran the entrypoint.
+                        let code = status.and_then(|s| s.code());
+                        if let (Some((engine, _)), Some(125..=127)) = (&self.engine, code) {
+                            events.emit(Event::StepLog {
+                                task: attempt.task.clone(),
+                                step: steps[i].name.clone(),
+                                stream: Stream::Stderr,
+                                line: format!(
+                                    "tkc: {} could not start this step's container (its error is above); docs/containers.md gives the settings it needs on hosts without systemd or with low rlimits",
+                                    engine.kind().name()
+                                ),
+                            });
+                        }
                     }
                     out.push(status);
                 }
@@ -971,13 +1238,19 @@ impl Pod {
             }
         }
         if stopped {
-            let _ = std::fs::write(self.tekton.join("downward").join("cancel"), "cancel");
+            let _ = paths::create_new_file(
+                &self.tekton.join("downward").join("cancel"),
+                b"cancel",
+                0o644,
+            );
             let deadline = tokio::time::Instant::now() + STOP_GRACE;
             for (i, c) in children.iter_mut().enumerate() {
                 if let Some(p) = c {
                     codes[i] = match tokio::time::timeout_at(deadline, p.wait()).await {
                         Ok(code) => code,
                         Err(_) => {
+                            self.remove_containers(std::slice::from_ref(&steps[i].container))
+                                .await;
                             p.kill_group();
                             p.wait().await
                         }
@@ -993,6 +1266,12 @@ impl Pod {
                 (s.name.clone(), code)
             })
             .collect();
+        let ending: Vec<String> = sidecars.iter().map(|s| s.name.clone()).collect();
+        self.remove_containers(&ending).await;
+        // The infra container last: the engine keeps it while others use its network.
+        if self.pod_network {
+            self.remove_containers(&["infra".to_string()]).await;
+        }
         for s in &mut sidecars {
             s.kill_group();
             let _ = s.wait().await;
@@ -1032,11 +1311,133 @@ impl Pod {
         // entrypoint writes the results present when it ends (a bounded, no-follow read of
         // each file), so a result a later step moves away is still reported, and tkc itself
         // never reads a file a step may have made a FIFO or a device.
-        outcome::attempt_outcome(steps, decls, &ends, stop)
+        let mut out = outcome::attempt_outcome(steps, decls, &ends, stop);
+        if self.engine.is_none() {
+            command_hint(&mut out, steps);
+        }
+        out
+    }
+
+    /// With an engine: the image of each step and sidecar (by container name), mapped and
+    /// present, and what it runs by default. A pull that fails fails the attempt as Tekton
+    /// does (`TaskRunImagePullFailed`, `checkContainerFailure` in
+    /// `pkg/reconciler/taskrun/taskrun.go`).
+    async fn pull_images(
+        &self,
+        attempt: &Attempt,
+        events: &EventSink,
+    ) -> Result<BTreeMap<String, (String, ImageInfo)>, (String, String)> {
+        let mut out = BTreeMap::new();
+        let Some((engine, _)) = &self.engine else {
+            return Ok(out);
+        };
+        let pod = &attempt.plan.pod;
+        let containers = pod
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    "step",
+                    &s.name,
+                    &s.container,
+                    &s.image,
+                    s.image_pull_policy.clone(),
+                )
+            })
+            .chain(pod.sidecars.iter().map(|s| {
+                let policy = s
+                    .extra
+                    .get("imagePullPolicy")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string);
+                ("sidecar", &s.name, &s.container, &s.image, policy)
+            }));
+        let progress = |line: String| events.emit(Event::Note(line));
+        for (kind, name, container, image, policy) in containers {
+            let written = attempt.values.render(image, &values::no_paths);
+            let image = engine.map_image(&written);
+            let failed = |message: String| {
+                (
+                    "TaskRunImagePullFailed".to_string(),
+                    format!(
+                        "the {kind} \"{name}\" in TaskRun \"{}\" failed to pull the image \"{image}\". The pod errored with the message: \"{message}.\"",
+                        attempt.task_run
+                    ),
+                )
+            };
+            let Some(policy) = PullPolicy::of(policy.as_deref(), &image) else {
+                return Err(failed(format!(
+                    "unknown imagePullPolicy {:?}",
+                    policy.unwrap_or_default()
+                )));
+            };
+            let info = engine
+                .image(&image, policy, &progress)
+                .await
+                .map_err(failed)?;
+            out.insert(container.clone(), (image, info));
+        }
+        Ok(out)
+    }
+
+    /// With an engine and sidecars: the container that holds the attempt's network
+    /// namespace, which the others join (a pod's infra container), in the first image.
+    async fn start_infra(
+        &self,
+        images: &BTreeMap<String, (String, ImageInfo)>,
+    ) -> Result<(), String> {
+        let (Some((engine, _)), true) = (&self.engine, self.pod_network) else {
+            return Ok(());
+        };
+        let Some((image, _)) = images.values().next() else {
+            return Ok(());
+        };
+        let argv: Vec<String> = [
+            "/tekton/bin/entrypoint",
+            "-wait_file",
+            "/tekton/downward/never",
+            "-cancel_file",
+            "",
+            "-termination_path",
+            "/tekton/infra-termination",
+            "--",
+            "true",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let mounts = [
+            (self.tekton.clone(), "/tekton".to_string(), false),
+            (
+                engine.entrypoint().to_path_buf(),
+                "/tekton/bin/entrypoint".to_string(),
+                true,
+            ),
+        ];
+        engine
+            .start_infra(&ContainerSpec {
+                name: &self.container_name("infra"),
+                image,
+                argv: &argv,
+                env: &[],
+                hidden_env: &[],
+                workdir: None,
+                network: if self.network { "bridge" } else { "none" },
+                mounts: &mounts,
+                user: None,
+            })
+            .await
+    }
+
+    /// With an engine: removes these containers of the attempt (by their pod names) at once.
+    async fn remove_containers(&self, containers: &[String]) {
+        if let Some((engine, _)) = &self.engine {
+            let names: Vec<String> = containers.iter().map(|c| self.container_name(c)).collect();
+            engine.remove(&names).await;
+        }
     }
 
     fn entrypoint_seen(&self) -> String {
-        if self.isolate.is_some() {
+        if self.at_tekton_paths() {
             "/tekton/bin/entrypoint".into()
         } else {
             self.entrypoint.to_string_lossy().into_owned()
@@ -1050,9 +1451,16 @@ impl Pod {
         } else {
             format!("#!/bin/sh\nset -e\n{script}")
         };
-        let body = with_host_shell(body);
+        // In a container the script runs with the image's own shell.
+        let body = if self.engine.is_some() {
+            body
+        } else {
+            with_host_shell(body)
+        };
         let name = format!("{prefix}-{}", rand5(self.salt, prefix));
-        let path = self.tekton.join("scripts").join(&name);
+        // Made with the first script; never through a link a step left in its place.
+        let scripts = paths::mkdirs_under(&self.tekton, "scripts", "scripts")?;
+        let path = scripts.join(&name);
         // A new file, never through a link a step could have left in the attempt's directory.
         paths::create_new_file(&path, body.as_bytes(), 0o755)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -1069,15 +1477,30 @@ impl Pod {
         attempt: &Attempt,
     ) -> Vec<(String, String)> {
         let mut env = vec![];
-        for key in ["PATH", "LANG", "LC_ALL", "TZ", "TERM"] {
-            if let Ok(v) = std::env::var(key) {
-                env.push((key.to_string(), v));
+        // A container has its image's PATH and locale.
+        if self.engine.is_none() {
+            for key in ["PATH", "LANG", "LC_ALL", "TZ", "TERM"] {
+                if let Ok(v) = std::env::var(key) {
+                    env.push((key.to_string(), v));
+                }
+            }
+            if !env.iter().any(|(k, _)| k == "PATH") {
+                env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+            }
+            for key in PROXY_ENV {
+                if let Ok(v) = std::env::var(key) {
+                    env.push((key.to_string(), v));
+                }
+            }
+            if self.isolate.is_none() {
+                env.extend(host_toolchain_env());
             }
         }
-        if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
-        }
         env.push(("HOME".into(), format!("{}/home", self.tekton_seen())));
+        for (name, value) in &self.given_env {
+            env.retain(|(k, _)| k != name);
+            env.push((name.clone(), value.clone()));
+        }
         for v in vars {
             let value = match (&v.value, &v.value_from) {
                 (Some(t), _) => Some(values.render(t, paths)),
@@ -1090,6 +1513,58 @@ impl Pod {
             }
         }
         env
+    }
+
+    /// The first `env.valueFrom` of a step or sidecar that names a ConfigMap, a Secret or a
+    /// key that does not exist, without `optional: true`: the kubelet's message
+    /// (`makeEnvironmentVariables` in pkg/kubelet/kubelet_pods.go), with which the container
+    /// waits in `CreateContainerConfigError`.
+    fn config_error(&self, attempt: &Attempt) -> Option<String> {
+        let namespace = attempt
+            .values
+            .context
+            .get("taskRun.namespace")
+            .cloned()
+            .unwrap_or_else(|| "default".into());
+        let envs = attempt
+            .plan
+            .pod
+            .steps
+            .iter()
+            .map(|s| &s.env)
+            .chain(attempt.plan.pod.sidecars.iter().map(|s| &s.env));
+        for vars in envs {
+            for from in vars.iter().filter_map(|v| v.value_from.as_ref()) {
+                for (field, kind, lower, data) in [
+                    (
+                        "configMapKeyRef",
+                        "ConfigMap",
+                        "configmap",
+                        &self.config_maps,
+                    ),
+                    ("secretKeyRef", "Secret", "secret", &self.secrets),
+                ] {
+                    let Some(r) = from.get(field) else {
+                        continue;
+                    };
+                    if r.get("optional").and_then(|o| o.as_bool()) == Some(true) {
+                        continue;
+                    }
+                    let name = r.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+                    let key = r.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+                    match data.get(name) {
+                        None => return Some(format!("{lower} {name:?} not found")),
+                        Some(values) if !values.contains_key(key) => {
+                            return Some(format!(
+                                "couldn't find key {key} in {kind} {namespace}/{name}"
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn value_from(&self, from: &serde_json::Value, attempt: &Attempt) -> Option<String> {
@@ -1117,7 +1592,121 @@ impl Pod {
         }
     }
 
-    /// The command for a process: the host process itself, or under bubblewrap.
+    /// What a process at Tekton's paths sees of the attempt: (host path, path inside,
+    /// read-only), parents before what is mounted inside them.
+    fn binds(
+        &self,
+        entrypoint: &Path,
+        mounts: &[(String, String, bool)],
+        container: &Container,
+    ) -> Vec<(PathBuf, String, bool)> {
+        let mut out = vec![
+            (self.dir.join("workspace"), "/workspace".to_string(), false),
+            (self.tekton.clone(), "/tekton".to_string(), false),
+            (
+                entrypoint.to_path_buf(),
+                "/tekton/bin/entrypoint".to_string(),
+                true,
+            ),
+        ];
+        // Each step writes only its own `/tekton/run/<i>` (and so `/tekton/steps/<i>`, which
+        // links there): Tekton mounts the others read-only (pkg/pod/pod.go, `runMount` and
+        // `runVolume`; examples' readonly-internal-dir.yaml).
+        let steps = std::fs::read_dir(self.tekton.join("run"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<usize>().ok());
+        for j in steps {
+            if container.step != Some(j) {
+                out.push((
+                    self.tekton.join("run").join(j.to_string()),
+                    format!("/tekton/run/{j}"),
+                    true,
+                ));
+            }
+        }
+        for (name, (host, mount, ro)) in &self.workspaces {
+            // An isolated workspace is mounted only into the containers that list it, at the
+            // path they give.
+            let mount = match self.isolated.get(name) {
+                None => mount.as_str(),
+                Some(only) if only.contains(&container.name.to_string()) => container
+                    .workspaces
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(mount.as_str(), |(_, p)| p.as_str()),
+                Some(_) => continue,
+            };
+            out.push((host.clone(), mount.to_string(), *ro));
+        }
+        for (name, mount, ro) in mounts {
+            if let Some((host, always_ro)) = self.volumes.get(name) {
+                out.push((host.clone(), mount.clone(), *ro || *always_ro));
+            }
+        }
+        out
+    }
+
+    /// `podman run` (or `docker run`) of a step or sidecar in its image.
+    fn container_command(
+        &self,
+        engine: &Engine,
+        argv: &[String],
+        env: &[(String, String)],
+        workdir: Option<&str>,
+        mounts: &[(String, String, bool)],
+        container: &Container,
+    ) -> Command {
+        let network = if self.pod_network {
+            format!("container:{}", self.container_name("infra"))
+        } else if self.network {
+            "bridge".to_string()
+        } else {
+            "none".to_string()
+        };
+        let (hidden, shown): (Vec<_>, Vec<_>) = env
+            .iter()
+            .cloned()
+            .partition(|(k, _)| container.secret_env.contains(k) && !engine_reads(k));
+        let dir = workdir_seen(workdir);
+        let mounts = self.binds(engine.entrypoint(), mounts, container);
+        // Kubernetes creates a missing working directory (podman does not): inside a writable
+        // mount, tkc makes it on the host; elsewhere in the image it is the engine's to make.
+        if let Some((host, inside, _)) = mounts
+            .iter()
+            .filter(|(_, inside, ro)| !ro && Path::new(&dir).starts_with(inside))
+            .max_by_key(|(_, inside, _)| inside.len())
+            && let Ok(rel) = Path::new(&dir).strip_prefix(inside)
+            && !rel.as_os_str().is_empty()
+        {
+            let _ = paths::mkdirs_under(host, &rel.to_string_lossy(), "workingDir");
+        }
+        let name = self.container_name(container.name);
+        let image = container.image.as_deref().unwrap_or_default();
+        engine.run_command(&ContainerSpec {
+            name: &name,
+            image,
+            argv,
+            env: &shown,
+            hidden_env: &hidden,
+            workdir: Some(&dir),
+            network: &network,
+            mounts: &mounts,
+            user: container.user.as_deref(),
+        })
+    }
+
+    /// The engine's name of one of this attempt's containers.
+    fn container_name(&self, container: &str) -> String {
+        match &self.engine {
+            Some((_, prefix)) => format!("{prefix}-{container}"),
+            None => container.to_string(),
+        }
+    }
+
+    /// The command for a process: the host process itself, under bubblewrap, or in a
+    /// container.
     fn command(
         &self,
         argv: &[String],
@@ -1128,6 +1717,9 @@ impl Pod {
     ) -> Command {
         let mut cmd;
         let workdir = workdir.filter(|w| !w.is_empty());
+        if let Some((engine, _)) = &self.engine {
+            return self.container_command(engine, argv, env, workdir, mounts, container);
+        }
         match &self.isolate {
             Some(bwrap) => {
                 cmd = Command::new(bwrap);
@@ -1155,76 +1747,17 @@ impl Pod {
                     cmd.args(["--ro-bind-try", knob, knob]);
                 }
                 cmd.args(["--dev", "/dev", "--tmpfs", "/tmp"]);
-                for d in [
-                    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
-                ] {
-                    let p = Path::new(d);
-                    match std::fs::read_link(p) {
-                        Ok(target) => {
-                            cmd.arg("--symlink").arg(target).arg(d);
-                        }
-                        Err(_) if p.is_dir() => {
-                            cmd.args(["--ro-bind", d, d]);
-                        }
-                        Err(_) => {}
-                    }
-                }
-                // Only the parts of /etc that tools read: never shadow, sudoers or host keys.
-                cmd.args(["--dir", "/etc"]);
-                for name in ETC_VISIBLE {
-                    let host = Path::new("/etc").join(name);
-                    match std::fs::symlink_metadata(&host) {
-                        Ok(m) if m.file_type().is_symlink() => {
-                            if let Ok(target) = std::fs::read_link(&host) {
-                                cmd.arg("--symlink").arg(target).arg(&host);
-                            }
-                        }
-                        Ok(_) => {
-                            cmd.arg("--ro-bind").arg(&host).arg(&host);
-                        }
-                        Err(_) => {}
-                    }
-                }
-                cmd.arg("--bind")
-                    .arg(self.dir.join("workspace"))
-                    .arg("/workspace");
-                cmd.arg("--bind").arg(&self.tekton).arg("/tekton");
-                cmd.arg("--ro-bind")
-                    .arg(&self.entrypoint)
-                    .arg("/tekton/bin/entrypoint");
-                for (name, (host, mount, ro)) in &self.workspaces {
-                    // An isolated workspace is mounted only into the containers that list
-                    // it, at the path they give.
-                    let mount = match self.isolated.get(name) {
-                        None => mount.as_str(),
-                        Some(only) if only.contains(&container.name.to_string()) => container
-                            .workspaces
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .map_or(mount.as_str(), |(_, p)| p.as_str()),
-                        Some(_) => continue,
-                    };
-                    cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
+                cmd.args(host_view());
+                for (host, inside, ro) in self.binds(&self.entrypoint, mounts, container) {
+                    cmd.arg(if ro { "--ro-bind" } else { "--bind" })
                         .arg(host)
-                        .arg(mount);
+                        .arg(inside);
                 }
-                for (name, mount, ro) in mounts {
-                    if let Some((host, always_ro)) = self.volumes.get(name) {
-                        cmd.arg(if *ro || *always_ro {
-                            "--ro-bind"
-                        } else {
-                            "--bind"
-                        })
-                        .arg(host)
-                        .arg(mount);
-                    }
-                }
-                let dir = match workdir {
-                    Some(w) if w.starts_with('/') => w.to_string(),
-                    Some(w) => format!("/workspace/{w}"),
-                    None => "/workspace".to_string(),
-                };
-                cmd.args(["--dir", &dir, "--chdir", &dir, "--"]);
+                let dir = workdir_seen(workdir);
+                // The sandbox's own root (where `/etc` and the mount points are made) is
+                // read-only too: only the attempt's directories, writable workspaces and the
+                // private `/tmp` can be written.
+                cmd.args(["--dir", &dir, "--remount-ro", "/", "--chdir", &dir, "--"]);
                 cmd.args(argv);
             }
             None => {
@@ -1246,7 +1779,8 @@ impl Pod {
                         .filter(|(_, _, ro)| !ro)
                         .map(|(host, _, _)| host.as_path()),
                 );
-                for base in bases {
+                // (The default, `workspace/`, exists.)
+                for base in bases.filter(|_| workdir.is_some()) {
                     if let Ok(rel) = dir.strip_prefix(base) {
                         let _ = paths::mkdirs_under(base, &rel.to_string_lossy(), "workingDir");
                         break;
@@ -1298,6 +1832,163 @@ impl Pod {
             readers,
         }
     }
+}
+
+/// When the failed step's command is missing on this machine (a shell's exit 127, or a
+/// `command` that is not on PATH), says so in the TaskRun's message: the step was written for
+/// its image, whose tools the host may not have, and a container backend runs it there.
+fn command_hint(out: &mut AttemptOutcome, steps: &[Step]) {
+    let Some((reason, message)) = &mut out.failure else {
+        return;
+    };
+    if reason != crate::scheduler::STEP_FAILED {
+        return;
+    }
+    let failed = out
+        .steps
+        .iter()
+        .zip(steps)
+        .find(|(o, _)| o.status == "Failed");
+    let Some((end, step)) = failed else {
+        return;
+    };
+    let missing = match (end.exit_code, step.command.first()) {
+        (Some(127), _) => true,
+        (Some(_), Some(first)) => {
+            let program = first.text();
+            !program.contains('$')
+                && if program.contains('/') {
+                    !Path::new(program).exists()
+                } else {
+                    !on_path(program)
+                }
+        }
+        _ => false,
+    };
+    if missing {
+        message.push_str(&format!(
+            "; a command it runs is not on this machine: the step was written for image {}, and steps run with the host's tools (--backend container runs each step in its image, docs/containers.md)",
+            step.image.text()
+        ));
+    }
+}
+
+/// Mode 0777 on directory `dir` (never through a link), and on every directory below it
+/// with `below`.
+fn open_dirs(dir: &Path, below: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
+    if below {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            open_dirs(&entry.path(), true);
+        }
+    }
+}
+
+/// The working directory at Tekton's paths: relative ones are below `/workspace`.
+fn workdir_seen(workdir: Option<&str>) -> String {
+    match workdir.filter(|w| !w.is_empty()) {
+        Some(w) if w.starts_with('/') => w.to_string(),
+        Some(w) => format!("/workspace/{w}"),
+        None => "/workspace".to_string(),
+    }
+}
+
+/// Variables that change how the engine program itself (podman, docker, their Go runtime,
+/// the dynamic loader) behaves: a Secret's value under such a name is never put in the
+/// engine's environment (it goes on the container's `--env` instead, visible in the process
+/// list but powerless over the engine).
+fn engine_reads(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    matches!(
+        upper.as_str(),
+        "PATH"
+            | "HOME"
+            | "TMPDIR"
+            | "USER"
+            | "SHELL"
+            | "HTTP_PROXY"
+            | "HTTPS_PROXY"
+            | "NO_PROXY"
+            | "ALL_PROXY"
+            | "TZ"
+    ) || [
+        "CONTAINERS_",
+        "_CONTAINERS_",
+        "CONTAINER_",
+        "DOCKER_",
+        "BUILDAH_",
+        "PODMAN_",
+        "CONMON",
+        "CNI_",
+        "XDG_",
+        "REGISTRY_",
+        "STORAGE_",
+        "LD_",
+        "GO",
+        "SSL_",
+        "CURL_",
+        "NOTIFY_SOCKET",
+        "DBUS_",
+    ]
+    .iter()
+    .any(|p| upper.starts_with(p))
+}
+
+/// The prefix of an attempt's container names: `tkc-` and a hash of its directory, which no
+/// other attempt on this machine shares.
+fn container_prefix(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("tkc-{:016x}", h.finish())
+}
+
+/// The bubblewrap arguments that show the host's system directories (`/usr`, `/bin`,
+/// `/lib*`, `/opt`: read-only, links as links) and the parts of `/etc` in [`ETC_VISIBLE`].
+/// Looked up once per process (some 45 system calls) rather than once per step.
+fn host_view() -> &'static [std::ffi::OsString] {
+    static VIEW: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    VIEW.get_or_init(|| {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        for d in [
+            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
+        ] {
+            let p = Path::new(d);
+            match std::fs::read_link(p) {
+                Ok(target) => {
+                    args.extend(["--symlink".into(), target.into(), d.into()]);
+                }
+                Err(_) if p.is_dir() => {
+                    args.extend(["--ro-bind".into(), d.into(), d.into()]);
+                }
+                Err(_) => {}
+            }
+        }
+        // Only the parts of /etc that tools read: never shadow, sudoers or host keys.
+        args.extend(["--dir".into(), "/etc".into()]);
+        for name in ETC_VISIBLE {
+            let host = Path::new("/etc").join(name);
+            match std::fs::symlink_metadata(&host) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(&host) {
+                        args.extend(["--symlink".into(), target.into(), host.into()]);
+                    }
+                }
+                Ok(_) => {
+                    args.extend(["--ro-bind".into(), host.clone().into(), host.into()]);
+                }
+                Err(_) => {}
+            }
+        }
+        args
+    })
 }
 
 /// Is the host's `/bin/sh` dash (with bash available to stand in for an image's shell)?
@@ -1356,28 +2047,33 @@ fn with_host_shell(script: String) -> String {
         "/bin/ash" | "/usr/bin/env ash" | "/bin/busybox ash" | "/bin/busybox sh"
     );
     if wants_ash && !on_path("ash") {
-        if let Some(busybox) = which_path("busybox") {
+        if let Some(busybox) = which("busybox") {
             return format!("#!{} ash{rest}", busybox.display());
         }
     } else if !(wants_sh && host_sh_is_dash()) {
         return script;
     }
-    match which_path("bash") {
+    match which("bash") {
         Some(bash) => format!("#!{}{rest}", bash.display()),
         None => format!("#!/bin/sh{rest}"),
     }
 }
 
 fn on_path(name: &str) -> bool {
-    which_path(name).is_some()
+    which(name).is_some()
 }
 
-fn which_path(name: &str) -> Option<PathBuf> {
+/// The executable `name` on `PATH`, as a shell would find it: a regular file with an execute
+/// bit. The one PATH lookup of the local and container backends and of the CLI.
+pub fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|d| d.join(name))
-        .find(|p| p.is_file())
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// The container a process stands for, as the mounts see it.
@@ -1386,11 +2082,22 @@ struct Container<'a> {
     name: &'a str,
     /// Its own workspace mount paths: (workspace, mount path).
     workspaces: Vec<(String, String)>,
+    /// With an engine: the image it runs (mapped and present).
+    image: Option<String>,
+    /// With an engine: the variables that come from Secrets.
+    secret_env: Vec<String>,
+    /// With an engine: `--user`, from its `securityContext`.
+    user: Option<String>,
+    /// The index of the step it is (`None` for a sidecar): only its own `/tekton/run/<i>`
+    /// is writable.
+    step: Option<usize>,
 }
 
 /// A sidecar's readiness (or startup) probe, run as the sidecar's own process would be.
 struct Probe<'a> {
     argv: Vec<String>,
+    /// The probe's own command (run with `exec` in the sidecar's container).
+    raw: Vec<String>,
     env: Vec<(String, String)>,
     workdir: Option<String>,
     mounts: Vec<(String, String, bool)>,
@@ -1407,8 +2114,42 @@ impl<'a> Container<'a> {
                 .iter()
                 .map(|w| (w.name.clone(), w.mount_path.clone()))
                 .collect(),
+            image: None,
+            secret_env: vec![],
+            user: None,
+            step: None,
         }
     }
+
+    /// The same container in an image, for an engine.
+    fn in_image(
+        mut self,
+        image: Option<&String>,
+        env: &[EnvVar],
+        security_context: Option<&serde_json::Value>,
+    ) -> Container<'a> {
+        self.image = image.cloned();
+        self.secret_env = env
+            .iter()
+            .filter(|v| {
+                v.value_from
+                    .as_ref()
+                    .is_some_and(|f| f.get("secretKeyRef").is_some())
+            })
+            .map(|v| v.name.clone())
+            .collect();
+        self.user = security_context.and_then(run_as);
+        self
+    }
+}
+
+/// `runAsUser[:runAsGroup]` of a `securityContext`, for `--user`.
+fn run_as(context: &serde_json::Value) -> Option<String> {
+    let user = context.get("runAsUser")?.as_i64()?;
+    Some(match context.get("runAsGroup").and_then(|g| g.as_i64()) {
+        Some(group) => format!("{user}:{group}"),
+        None => user.to_string(),
+    })
 }
 
 /// Mounts of a step's or sidecar's own volumes: (volume, mount path, read-only).
@@ -1584,4 +2325,27 @@ fn rand5(salt: u64, what: &str) -> String {
             c
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::engine_reads;
+
+    #[test]
+    fn secrets_named_like_the_engines_own_variables_stay_out_of_its_environment() {
+        for name in [
+            "LD_PRELOAD",
+            "_CONTAINERS_USERNS_CONFIGURED",
+            "https_proxy",
+            "GODEBUG",
+            "SSL_CERT_FILE",
+            "CONTAINERS_CONF",
+            "DOCKER_HOST",
+        ] {
+            assert!(engine_reads(name), "{name}");
+        }
+        for name in ["TOKEN", "API_KEY", "PASSWORD"] {
+            assert!(!engine_reads(name), "{name}");
+        }
+    }
 }
