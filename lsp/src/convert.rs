@@ -4,6 +4,7 @@
 use lsp_types::{Position, Range, Uri};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use tkc_compiler::source::SourceFile;
 
 /// The LSP position of byte `offset` in `text` (clamped to the text, snapped back to a char
 /// boundary): 0-based line, character counted in UTF-16 code units.
@@ -22,6 +23,29 @@ pub fn position(text: &str, offset: usize) -> Position {
 /// The LSP range of bytes `start..end` of `text`.
 pub fn range(text: &str, start: usize, end: usize) -> Range {
     Range::new(position(text, start), position(text, end.max(start)))
+}
+
+/// [`range`] through the file's line index: a binary search and the characters of the line,
+/// instead of a scan from the start of the text for each position (a check of a 2,000-task
+/// pipeline may publish thousands of findings, each with several ranges).
+pub fn range_in(source: &SourceFile, start: usize, end: usize) -> Range {
+    Range::new(
+        position_in(source, start),
+        position_in(source, end.max(start)),
+    )
+}
+
+/// [`position`] through the file's line index.
+pub fn position_in(source: &SourceFile, offset: usize) -> Position {
+    let text = source.text();
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line = source.line_col(to_u32(offset)).line;
+    let line_start = source.line_start(line).min(offset);
+    let character: usize = text[line_start..offset].chars().map(char::len_utf16).sum();
+    Position::new(to_u32(line.saturating_sub(1)), to_u32(character))
 }
 
 /// The byte offset of an LSP position in `text`. A line past the end is the end of the text;
@@ -109,6 +133,11 @@ mod tests {
         let rocket = text.find('🚀').unwrap_or_default();
         assert_eq!(offset(text, Position::new(0, 5)), rocket);
         assert_eq!(offset(text, Position::new(9, 0)), text.len());
+        let mut sources = tkc_compiler::source::SourceMap::new();
+        let id = sources.add("a.yaml", text);
+        for at in 0..=text.len() + 1 {
+            assert_eq!(position_in(sources.get(id), at), position(text, at), "{at}");
+        }
         assert_eq!(
             offset(text, Position::new(0, 99)),
             text.find('\n').unwrap_or_default()

@@ -8,10 +8,13 @@
 
 #![forbid(unsafe_code)]
 
+mod actions;
 mod config;
 pub mod convert;
 mod diagnostics;
+mod fields;
 mod nav;
+mod rename;
 mod workspace;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
@@ -20,8 +23,8 @@ use lsp_types::notification::{
     Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest, References,
-    Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest,
+    PrepareRenameRequest, References, Rename, Request as _,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
@@ -30,8 +33,7 @@ use lsp_types::{
     HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
     Location, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
     ReferenceParams, ServerCapabilities, ServerInfo, ShowMessageParams, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Uri,
-    WorkspaceEdit,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri, WorkspaceEdit,
 };
 use lsp_types::{DocumentChanges, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit};
 use lsp_types::{DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, SymbolKind};
@@ -126,6 +128,10 @@ fn capabilities() -> ServerCapabilities {
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(lsp_types::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: lsp_types::WorkDoneProgressOptions::default(),
+        })),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![".".to_string(), "(".to_string()]),
@@ -170,6 +176,12 @@ impl Server<'_> {
 
     fn respond(&self, id: RequestId, result: impl serde::Serialize) -> Result<(), Error> {
         let response = Response::new_ok(id, result);
+        self.connection.sender.send(Message::Response(response))?;
+        Ok(())
+    }
+
+    fn respond_error(&self, id: RequestId, message: String) -> Result<(), Error> {
+        let response = Response::new_err(id, ErrorCode::RequestFailed as i32, message);
         self.connection.sender.send(Message::Response(response))?;
         Ok(())
     }
@@ -304,6 +316,7 @@ impl Server<'_> {
                         )),
                     }
                 });
+                let hover = hover.or_else(|| self.field_hover(&at.text_document.uri, at.position));
                 self.respond(id, hover)
             }
             GotoDefinition::METHOD => {
@@ -332,21 +345,27 @@ impl Server<'_> {
             CodeActionRequest::METHOD => {
                 let p: CodeActionParams = parse(request)?;
                 let uri = p.text_document.uri;
+                let current = path_of(&uri).and_then(|p| {
+                    let file = self.workspace.files.get(&p)?;
+                    Some((p.to_string_lossy().into_owned(), file.text.clone()))
+                });
                 let actions: Vec<CodeActionOrCommand> = p
                     .context
                     .diagnostics
                     .into_iter()
                     .filter_map(|d| {
                         let fix: diagnostics::Fix = serde_json::from_value(d.data.clone()?).ok()?;
+                        let (name, text) = current.as_ref()?;
+                        let (title, edits) = diagnostics::edits(fix, name, text)?;
                         let edit = TextDocumentEdit {
                             text_document: OptionalVersionedTextDocumentIdentifier {
                                 uri: uri.clone(),
                                 version: None,
                             },
-                            edits: vec![OneOf::Left(TextEdit::new(fix.range, fix.new_text))],
+                            edits: edits.into_iter().map(OneOf::Left).collect(),
                         };
                         Some(CodeActionOrCommand::CodeAction(CodeAction {
-                            title: fix.title,
+                            title,
                             kind: Some(CodeActionKind::QUICKFIX),
                             diagnostics: Some(vec![d]),
                             edit: Some(WorkspaceEdit {
@@ -364,6 +383,21 @@ impl Server<'_> {
                 let p: DocumentSymbolParams = parse(request)?;
                 let symbols = self.outline(&p.text_document.uri);
                 self.respond(id, DocumentSymbolResponse::Nested(symbols))
+            }
+            PrepareRenameRequest::METHOD => {
+                let p: lsp_types::TextDocumentPositionParams = parse(request)?;
+                match self.prepare_rename(&p.text_document.uri, p.position) {
+                    Ok(answer) => self.respond(id, answer),
+                    Err(message) => self.respond_error(id, message),
+                }
+            }
+            Rename::METHOD => {
+                let p: lsp_types::RenameParams = parse(request)?;
+                let at = p.text_document_position;
+                match self.rename(&at.text_document.uri, at.position, &p.new_name) {
+                    Ok(edit) => self.respond(id, edit),
+                    Err(message) => self.respond_error(id, message),
+                }
             }
             Completion::METHOD => {
                 let p: CompletionParams = parse(request)?;
@@ -436,7 +470,12 @@ impl Server<'_> {
         };
         let offset = convert::offset(loaded.sources.get(file).text(), position);
         let world = loaded.world(&self.workspace.config.options);
-        nav::complete(&world, file, offset)
+        let found = nav::complete(&world, file, offset);
+        if found.is_empty() {
+            let source = loaded.sources.get(file);
+            return field_completions(source.name(), source.text(), offset);
+        }
+        found
             .into_iter()
             .map(|c| CompletionItem {
                 label: c.label,
@@ -451,6 +490,27 @@ impl Server<'_> {
                 ..CompletionItem::default()
             })
             .collect()
+    }
+
+    /// The documentation of the field whose key is at `position`.
+    fn field_hover(&self, uri: &Uri, position: lsp_types::Position) -> Option<Hover> {
+        let path = path_of(uri)?;
+        let loaded = self.workspace.load_files(std::slice::from_ref(&path));
+        let file = loaded.id(&path)?;
+        let text = loaded.sources.get(file).text();
+        let offset = convert::offset(text, position);
+        let key = fields::key_at(&loaded.sources, file, offset)?;
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: fields::hover(&key)?,
+            }),
+            range: Some(convert::range(
+                text,
+                key.key_span.start as usize,
+                key.key_span.end as usize,
+            )),
+        })
     }
 
     /// Calls `answer` with the symbol at a position, in the world of the file's group.
@@ -471,12 +531,62 @@ impl Server<'_> {
     }
 }
 
+/// Field names valid where a key is being typed, or the values of the field whose value is.
+fn field_completions(name: &str, text: &str, offset: usize) -> Vec<CompletionItem> {
+    let markdown = |value: String| {
+        (!value.is_empty()).then_some(Documentation::MarkupContent(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value,
+        }))
+    };
+    match fields::offer(name, text, offset) {
+        Some(fields::Offer::Fields {
+            owner,
+            written,
+            syntax,
+        }) => owner
+            .iter()
+            .filter(|(meta, _)| !meta.v1beta1_only)
+            // A KDL node's name is its argument, not a child.
+            .filter(|(meta, _)| !(meta.positional && syntax == tkc_compiler::source::Syntax::Kdl))
+            .filter_map(|(meta, shape)| {
+                let label = fields::spelling(meta, syntax);
+                // A KDL list item repeats: it is offered again.
+                let repeats =
+                    syntax == tkc_compiler::source::Syntax::Kdl && meta.kdl_item.is_some();
+                if written.contains(&label) && !repeats {
+                    return None;
+                }
+                Some(CompletionItem {
+                    label,
+                    kind: Some(CompletionItemKind::FIELD),
+                    detail: Some(fields::describe(shape)),
+                    documentation: markdown(fields::documentation(meta, shape)),
+                    ..CompletionItem::default()
+                })
+            })
+            .collect(),
+        Some(fields::Offer::Values(meta)) => meta
+            .values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .map(|v| CompletionItem {
+                label: (*v).to_string(),
+                kind: Some(CompletionItemKind::ENUM_MEMBER),
+                detail: Some(format!("`{}` value", meta.key)),
+                ..CompletionItem::default()
+            })
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
 fn location(loaded: &Loaded, span: Span) -> Option<Location> {
     let path = loaded.path(span.file)?;
-    let text = loaded.sources.get(span.file).text();
+    let source = loaded.sources.get(span.file);
     Some(Location {
         uri: convert::path_to_uri(path)?,
-        range: convert::range(text, span.start as usize, span.end as usize),
+        range: convert::range_in(source, span.start as usize, span.end as usize),
     })
 }
 

@@ -23,10 +23,54 @@ pub struct Symbol {
 
 /// What a symbol is, for finding its uses.
 enum What {
-    Param { doc: usize, name: String },
-    PipelineTask { doc: usize, name: String },
-    Resource { doc: usize },
+    Param {
+        doc: usize,
+        name: String,
+    },
+    PipelineTask {
+        doc: usize,
+        name: String,
+    },
+    /// A result of the Task document `doc`, or (`inline`: the pipeline task) of an inline
+    /// task spec in the Pipeline document `doc`.
+    Result {
+        doc: usize,
+        inline: Option<String>,
+        name: String,
+    },
+    Resource {
+        doc: usize,
+    },
     Other,
+}
+
+/// What a rename may change.
+pub enum Renamable {
+    Param,
+    Result,
+    PipelineTask,
+}
+
+impl Symbol {
+    /// Whether renaming the symbol is supported, and what it is.
+    pub fn renamable(&self) -> Option<Renamable> {
+        match self.what {
+            What::Param { .. } => Some(Renamable::Param),
+            What::Result { .. } => Some(Renamable::Result),
+            What::PipelineTask { .. } => Some(Renamable::PipelineTask),
+            What::Resource { .. } | What::Other => None,
+        }
+    }
+
+    /// The name as written in its declaration.
+    pub fn name(&self) -> Option<&str> {
+        match &self.what {
+            What::Param { name, .. }
+            | What::PipelineTask { name, .. }
+            | What::Result { name, .. } => Some(name),
+            What::Resource { .. } | What::Other => None,
+        }
+    }
 }
 
 fn contains(span: Span, file: FileId, offset: usize) -> bool {
@@ -89,13 +133,22 @@ fn reference_at(
         RefKind::TaskResult { task, result, .. } => {
             let pipeline = pipeline_at(doc, offset)?;
             let ptask = pipeline_task(pipeline, task)?;
-            let spec = world.resolve_pipeline_task(ptask).spec()?;
+            let resolved = world.resolve_pipeline_task(ptask);
+            let declaring = match &resolved {
+                Resolved::Found { doc: Some(id), .. } => Some(id.0),
+                _ => None,
+            };
+            let spec = resolved.spec()?;
             let declared = spec.results.iter().find(|r| r.name.value == *result)?;
             Some(Symbol {
                 hover: result_hover(world, &ptask.name.value, declared),
                 declaration: Some(declared.name.span),
                 at,
-                what: What::Other,
+                what: What::Result {
+                    doc: declaring.unwrap_or(index),
+                    inline: declaring.is_none().then(|| ptask.name.value.clone()),
+                    name: result.clone(),
+                },
             })
         }
         RefKind::Workspace { name, attr } => {
@@ -109,6 +162,22 @@ fn reference_at(
                 declaration: Some(declaration),
                 at,
                 what: What::Other,
+            })
+        }
+        RefKind::ResultPath { result } => {
+            let Resource::Task(spec) = &doc.resource else {
+                return None;
+            };
+            let declared = spec.results.iter().find(|r| r.name.value == *result)?;
+            Some(Symbol {
+                hover: result_hover(world, doc.name(), declared),
+                declaration: Some(declared.name.span),
+                at,
+                what: What::Result {
+                    doc: index,
+                    inline: None,
+                    name: result.clone(),
+                },
             })
         }
         RefKind::Context(var) => Some(Symbol {
@@ -155,6 +224,20 @@ fn name_at(
             });
         }
     }
+    if let Resource::Task(spec) = &doc.resource
+        && let Some(declared) = spec.results.iter().find(|r| here(r.name.span))
+    {
+        return Some(Symbol {
+            hover: result_hover(world, doc.name(), declared),
+            declaration: Some(declared.name.span),
+            at: declared.name.span,
+            what: What::Result {
+                doc: index,
+                inline: None,
+                name: declared.name.value.clone(),
+            },
+        });
+    }
     let pipeline = pipeline_at(doc, offset)?;
     for task in pipeline.tasks.iter().chain(&pipeline.finally) {
         let pipeline_task = |at: Span| Symbol {
@@ -170,12 +253,15 @@ fn name_at(
             return Some(pipeline_task(task.name.span));
         }
         if let Some(after) = task.run_after.iter().find(|a| here(a.span)) {
-            let target = pipeline_task(after.span);
             let task = pipeline_task_named(pipeline, &after.value)?;
             return Some(Symbol {
-                declaration: Some(task.name.span),
                 hover: format!("**pipeline task** `{}`", task.name.value),
-                ..target
+                declaration: Some(task.name.span),
+                at: after.span,
+                what: What::PipelineTask {
+                    doc: index,
+                    name: task.name.value.clone(),
+                },
             });
         }
         if let Some(name) = task.task_ref.as_ref().and_then(|r| r.name.as_ref())
@@ -194,7 +280,12 @@ fn name_at(
             return None;
         }
         if let Some(binding) = task.params.iter().find(|p| here(p.name.span)) {
-            let spec = world.resolve_pipeline_task(task).spec()?;
+            let resolved = world.resolve_pipeline_task(task);
+            let declaring = match &resolved {
+                Resolved::Found { doc: Some(id), .. } => Some(id.0),
+                _ => None,
+            };
+            let spec = resolved.spec()?;
             let declared = spec
                 .params
                 .iter()
@@ -203,7 +294,13 @@ fn name_at(
                 hover: param_hover(world, declared),
                 declaration: Some(declared.name.span),
                 at: binding.name.span,
-                what: What::Other,
+                what: match declaring {
+                    Some(doc) => What::Param {
+                        doc,
+                        name: declared.name.value.clone(),
+                    },
+                    None => What::Other,
+                },
             });
         }
     }
@@ -219,8 +316,38 @@ pub fn references(world: &World, symbol: &Symbol) -> Vec<Span> {
                 return out;
             };
             out.extend(text_references(world, document, |kind| {
-                matches!(kind, RefKind::Param { name: n, .. } if n == name).then_some(name.as_str())
+                matches!(kind, RefKind::Param { name: n, .. } if n == name)
+                    .then_some((name.as_str(), false))
             }));
+            // Bindings by the runs of this Task or Pipeline.
+            for other in &world.documents {
+                let run_params = match &other.resource {
+                    Resource::TaskRun(run) => run
+                        .task_ref
+                        .as_ref()
+                        .filter(|r| {
+                            matches!(world.resolve_task_ref(r),
+                            Resolved::Found { doc: Some(id), .. } if id.0 == *doc)
+                        })
+                        .map(|_| &run.params),
+                    Resource::PipelineRun(run) => run
+                        .pipeline_ref
+                        .as_ref()
+                        .filter(|r| {
+                            matches!(world.resolve_pipeline_ref(r),
+                            Resolved::Found { doc: Some(id), .. } if id.0 == *doc)
+                        })
+                        .map(|_| &run.params),
+                    _ => None,
+                };
+                out.extend(
+                    run_params
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p.name.value == *name)
+                        .map(|p| p.name.span),
+                );
+            }
             // Bindings of this param by pipeline tasks that run this Task.
             for other in &world.documents {
                 let Resource::Pipeline(pipeline) = &other.resource else {
@@ -261,10 +388,42 @@ pub fn references(world: &World, symbol: &Symbol) -> Vec<Span> {
                 | RefKind::MatrixLength { task, .. }
                     if task == name =>
                 {
-                    Some(name.as_str())
+                    Some((name.as_str(), false))
                 }
                 _ => None,
             }));
+        }
+        What::Result { doc, inline, name } => {
+            if let (Some(document), None) = (world.documents.get(*doc), inline) {
+                out.extend(text_references(world, document, |kind| {
+                    matches!(kind, RefKind::ResultPath { result } if result == name)
+                        .then_some((name.as_str(), false))
+                }));
+            }
+            for (index, other) in world.documents.iter().enumerate() {
+                let Some(pipeline) = pipeline_at(other, 0) else {
+                    continue;
+                };
+                for task in pipeline.tasks.iter().chain(&pipeline.finally) {
+                    let runs_it = match inline {
+                        Some(ptask) => index == *doc && task.name.value == *ptask,
+                        None => matches!(world.resolve_pipeline_task(task),
+                            Resolved::Found { doc: Some(id), .. } if id.0 == *doc),
+                    };
+                    if !runs_it {
+                        continue;
+                    }
+                    let ptask = task.name.value.as_str();
+                    out.extend(text_references(world, other, |kind| match kind {
+                        RefKind::TaskResult { task, result, .. }
+                            if task == ptask && result == name =>
+                        {
+                            Some((name.as_str(), true))
+                        }
+                        _ => None,
+                    }));
+                }
+            }
         }
         What::Resource { doc } => {
             for other in &world.documents {
@@ -291,24 +450,60 @@ pub fn references(world: &World, symbol: &Symbol) -> Vec<Span> {
     out
 }
 
+/// Why renaming `symbol` would miss uses tkc cannot tell apart (`None`: it would not): a
+/// Pipeline's param whose name an inline task spec declares too (`$(params.x)` inside that
+/// spec means the inline task's param).
+pub fn incomplete_rename(world: &World, symbol: &Symbol) -> Option<String> {
+    let What::Param { doc, name } = &symbol.what else {
+        return None;
+    };
+    let pipeline = pipeline_at(world.documents.get(*doc)?, 0)?;
+    let shadowing = pipeline.tasks.iter().chain(&pipeline.finally).find(|t| {
+        t.task_spec
+            .as_ref()
+            .is_some_and(|e| e.task.params.iter().any(|p| p.name.value == *name))
+    })?;
+    Some(format!(
+        "the inline task of `{}` declares a param `{name}` too: its `$(params.{name})` \
+         references cannot be told apart from the Pipeline's; rename that one first",
+        shadowing.name.value
+    ))
+}
+
 /// The `$(...)` references in a document's text whose kind `names` picks, narrowed to the
-/// name they mention.
+/// name they mention (`true`: a pipeline task's result name, found after `results`).
 fn text_references<'a>(
     world: &World,
     doc: &Document,
-    names: impl Fn(&RefKind) -> Option<&'a str>,
+    names: impl Fn(&RefKind) -> Option<(&'a str, bool)>,
 ) -> Vec<Span> {
     let text = world.sources.text(doc.span);
     let base = doc.span.start as usize;
     vars::parse(text)
         .into_iter()
         .filter_map(|r| {
-            let name = names(&r.kind)?;
-            let in_expr = r.expr.find(name)?;
+            let (name, result) = names(&r.kind)?;
+            let in_expr = segment(&r.expr, name, result)?;
             let start = base + r.start + 2 + in_expr;
             Some(Span::new(doc.span.file, start, start + name.len()))
         })
         .collect()
+}
+
+/// Where `name` is in a reference's text as a segment of its own (`params.a`: not the `a` of
+/// `params`): after a `.`, `[` or quote, and followed by none of a name's characters. A result
+/// of a pipeline task (`result`) is the one after `results` (`tasks.build.results.build`).
+fn segment(expr: &str, name: &str, result: bool) -> Option<usize> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let from = match result {
+        true => expr.find("results").map_or(0, |i| i + "results".len()),
+        false => 0,
+    };
+    expr.match_indices(name).map(|(i, _)| i).find(|&i| {
+        let before = expr[..i].chars().next_back();
+        let after = expr[i + name.len()..].chars().next();
+        i >= from && matches!(before, Some('.' | '[' | '"' | '\'')) && !after.is_some_and(is_name)
+    })
 }
 
 /// The params a reference at `offset` may see, innermost first: an inline `taskSpec`'s, then
@@ -534,10 +729,14 @@ fn complete_reference(
                 )
             })
             .collect(),
+        // Not the task the cursor is in: a task using its own results is a cycle Tekton
+        // rejects (`dag.Build`), as in `runAfter`.
         ["tasks", _] => pipeline_at(doc, offset)
             .map(|p| {
+                let here = task_at(p, offset).map(|t| t.name.value.as_str());
                 p.tasks
                     .iter()
+                    .filter(|t| Some(t.name.value.as_str()) != here)
                     .map(|t| completion(&t.name.value, "pipeline task", None))
                     .collect()
             })

@@ -3,7 +3,7 @@
 //! connected to the edited one (by the names their resources define and reference), not over
 //! the whole workspace.
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::{Diagnostic, Diagnostics};
@@ -32,6 +32,58 @@ struct Names {
 pub struct Workspace {
     pub config: Config,
     pub files: BTreeMap<PathBuf, File>,
+    /// The files defining and referencing each name: the edges between files, kept up to date
+    /// as names change, so that finding what an edit affects is a lookup per name, not a scan
+    /// of every file (in a 200-file workspace the scans were most of an edit's work).
+    index: Index,
+}
+
+#[derive(Default)]
+struct Index {
+    definers: BTreeMap<String, BTreeSet<PathBuf>>,
+    referrers: BTreeMap<String, BTreeSet<PathBuf>>,
+}
+
+impl Index {
+    fn add(&mut self, path: &Path, names: &Names) {
+        for n in &names.defines {
+            self.definers
+                .entry(n.clone())
+                .or_default()
+                .insert(path.to_path_buf());
+        }
+        for n in &names.references {
+            self.referrers
+                .entry(n.clone())
+                .or_default()
+                .insert(path.to_path_buf());
+        }
+    }
+
+    fn remove(&mut self, path: &Path, names: &Names) {
+        let drop = |map: &mut BTreeMap<String, BTreeSet<PathBuf>>, n: &String| {
+            if let Some(set) = map.get_mut(n) {
+                set.remove(path);
+                if set.is_empty() {
+                    map.remove(n);
+                }
+            }
+        };
+        for n in &names.defines {
+            drop(&mut self.definers, n);
+        }
+        for n in &names.references {
+            drop(&mut self.referrers, n);
+        }
+    }
+
+    fn definers<'a>(&'a self, names: &'a BTreeSet<String>) -> impl Iterator<Item = &'a PathBuf> {
+        names.iter().filter_map(|n| self.definers.get(n)).flatten()
+    }
+
+    fn referrers<'a>(&'a self, names: &'a BTreeSet<String>) -> impl Iterator<Item = &'a PathBuf> {
+        names.iter().filter_map(|n| self.referrers.get(n)).flatten()
+    }
 }
 
 /// What checking a group found.
@@ -90,15 +142,12 @@ impl Workspace {
         let Some(root) = root else {
             return (workspace, None);
         };
-        let (config, problem) = Config::discover(root);
+        let (config, problem) = config::discover(root);
         workspace.config = config;
-        let walked = source::expand_paths(&[root.to_path_buf()]).unwrap_or_default();
-        for path in walked {
-            if workspace.config.includes(&path) {
-                workspace.read(path, false);
-            }
+        for path in workspace.config.file.walk(root).unwrap_or_default() {
+            workspace.read(path, false);
         }
-        for dir in workspace.config.search_paths.clone() {
+        for dir in workspace.config.file.search_paths.clone() {
             for path in source::expand_paths(&[dir]).unwrap_or_default() {
                 workspace.read(path, true);
             }
@@ -115,6 +164,7 @@ impl Workspace {
             return;
         };
         let names = names(&path, &text, &self.config.options);
+        self.index.add(&path, &names);
         self.files.insert(
             path,
             File {
@@ -166,6 +216,8 @@ impl Workspace {
             if let Some(file) = self.files.get_mut(path)
                 && file.names != names
             {
+                self.index.remove(path, &file.names);
+                self.index.add(path, &names);
                 file.names = names;
                 changed.push(path.to_path_buf());
             }
@@ -179,7 +231,9 @@ impl Workspace {
             Some(text) => self.set(path.to_path_buf(), text, false),
             None => {
                 let before = self.component(path);
-                self.files.remove(path);
+                if let Some(file) = self.files.remove(path) {
+                    self.index.remove(path, &file.names);
+                }
                 before
             }
         }
@@ -188,28 +242,22 @@ impl Workspace {
     /// The files connected to `path`: transitively, those defining a name another references,
     /// or the same name (a duplicate). `path` first.
     pub fn component(&self, path: &Path) -> Vec<PathBuf> {
-        let Some(_) = self.files.get(path) else {
+        if !self.files.contains_key(path) {
             return Vec::new();
-        };
-        let mut seen: BTreeSet<&Path> = BTreeSet::new();
-        let mut order = vec![path.to_path_buf()];
-        seen.insert(path);
-        let mut next = 0;
-        while let Some(current) = order.get(next).cloned() {
-            next += 1;
-            let Some(file) = self.files.get(&current) else {
-                continue;
-            };
-            for (other_path, other) in &self.files {
-                if seen.contains(other_path.as_path()) {
-                    continue;
-                }
-                if connected(&file.names, &other.names) {
-                    seen.insert(other_path);
-                    order.push(other_path.clone());
-                }
-            }
         }
+        let mut order = vec![path.to_path_buf()];
+        order.extend(
+            self.closure(&[path.to_path_buf()], |names, index| {
+                index
+                    .definers(&names.references)
+                    .chain(index.referrers(&names.defines))
+                    .chain(index.definers(&names.defines))
+                    .cloned()
+                    .collect()
+            })
+            .into_iter()
+            .filter(|p| p != path),
+        );
         order
     }
 
@@ -218,23 +266,33 @@ impl Workspace {
     /// edited Task), and those defining the same names (duplicates). A Task's findings do not
     /// depend on the Pipelines that run it, so editing a Pipeline re-checks that Pipeline only.
     pub fn dependents(&self, paths: &[PathBuf]) -> BTreeSet<PathBuf> {
-        self.closure(paths, |from, other| {
-            meets(&other.references, &from.defines) || meets(&other.defines, &from.defines)
+        self.closure(paths, |names, index| {
+            index
+                .referrers(&names.defines)
+                .chain(index.definers(&names.defines))
+                .cloned()
+                .collect()
         })
     }
 
     /// What checking `paths` needs besides them: the files defining what they reference,
     /// transitively, and those defining the same names.
     pub fn context(&self, paths: &[PathBuf]) -> BTreeSet<PathBuf> {
-        self.closure(paths, |from, other| {
-            meets(&from.references, &other.defines) || meets(&other.defines, &from.defines)
+        self.closure(paths, |names, index| {
+            index
+                .definers(&names.references)
+                .chain(index.definers(&names.defines))
+                .cloned()
+                .collect()
         })
     }
 
+    /// `paths` and every file reached from them through `next` (a file's neighbours, from its
+    /// names and the index).
     fn closure(
         &self,
         paths: &[PathBuf],
-        edge: impl Fn(&Names, &Names) -> bool,
+        next: impl Fn(&Names, &Index) -> Vec<PathBuf>,
     ) -> BTreeSet<PathBuf> {
         let mut seen: BTreeSet<PathBuf> = paths
             .iter()
@@ -246,10 +304,9 @@ impl Workspace {
             let Some(from) = self.files.get(&current) else {
                 continue;
             };
-            for (path, other) in &self.files {
-                if !seen.contains(path) && edge(&from.names, &other.names) {
-                    seen.insert(path.clone());
-                    queue.push(path.clone());
+            for path in next(&from.names, &self.index) {
+                if self.files.contains_key(&path) && seen.insert(path.clone()) {
+                    queue.push(path);
                 }
             }
         }
@@ -320,16 +377,6 @@ impl Workspace {
             documents: result.documents,
         }
     }
-}
-
-fn meets(x: &BTreeSet<String>, y: &BTreeSet<String>) -> bool {
-    x.iter().any(|n| y.contains(n))
-}
-
-fn connected(a: &Names, b: &Names) -> bool {
-    meets(&a.references, &b.defines)
-        || meets(&b.references, &a.defines)
-        || meets(&a.defines, &b.defines)
 }
 
 /// The names a file's resources define and the names they reference (taskRef, pipelineRef,

@@ -110,12 +110,29 @@ impl Client {
         }
     }
 
+    /// The diagnostics of `path` published for document version `version` (older ones, still
+    /// queued, are skipped).
+    fn diagnostics_of_version(&mut self, path: &Path, version: i32) -> Value {
+        loop {
+            let published = self.diagnostics(path);
+            if published["version"] == version || published.get("error").is_some() {
+                return published;
+            }
+        }
+    }
+
     /// Replaces the workspace root in every string of `value`, so snapshots do not depend on
     /// where the checkout is.
     fn redact(&self, value: Value) -> Value {
         let text = value.to_string();
         let root = uri(&self.root);
         let text = text.replace(&root, "file:///ROOT");
+        // Paths in messages; the search path beside the workspace too.
+        let parent = self.root.parent().map(|p| p.display().to_string());
+        let text = match parent {
+            Some(parent) => text.replace(&parent, "ROOT/.."),
+            None => text,
+        };
         serde_json::from_str(&text).unwrap_or(value)
     }
 
@@ -442,7 +459,7 @@ fn code_action_fixes_a_misspelt_result() {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|d| d["data"] != Value::Null)
+        .filter(|d| d["data"]["fix"] == "replace")
         .cloned()
         .collect();
     assert_eq!(misspelt.len(), 1);
@@ -488,5 +505,376 @@ fn document_symbols_are_tasks_and_steps() {
         outline.insert(file.to_string(), Value::Array(names));
     }
     insta::assert_json_snapshot!(Value::Object(outline));
+    client.shutdown();
+}
+
+// Field keys, fixes and rename: `testdata/lsp/edit-workspace` (a Task, a YAML Pipeline and a
+// KDL file with a Pipeline and a Task, non-ASCII text before the places edited) with
+// `testdata/lsp/edit-library` on its search path.
+
+fn edit_workspace() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/lsp/edit-workspace");
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// The position just after the `nth` occurrence of `needle` in `text`.
+fn after(text: &str, needle: &str, nth: usize) -> Value {
+    let offset = text
+        .match_indices(needle)
+        .nth(nth)
+        .map_or(0, |(i, _)| i + needle.len());
+    let p = tkc_lsp::convert::position(text, offset);
+    json!({"line": p.line, "character": p.character})
+}
+
+/// The position of the first character of `needle` (+1, inside it).
+fn inside(text: &str, needle: &str) -> Value {
+    let offset = text.find(needle).map_or(0, |i| i + 1);
+    let p = tkc_lsp::convert::position(text, offset);
+    json!({"line": p.line, "character": p.character})
+}
+
+/// `text` with LSP `edits` applied (ranges in UTF-16 positions of the original text).
+fn apply(text: &str, edits: &Value) -> String {
+    let offset = |p: &Value| {
+        let position = lsp_types::Position::new(
+            p["line"].as_u64().unwrap_or_default() as u32,
+            p["character"].as_u64().unwrap_or_default() as u32,
+        );
+        tkc_lsp::convert::offset(text, position)
+    };
+    let mut list: Vec<(usize, usize, String)> = edits
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    list.sort_by_key(|(s, e, _)| std::cmp::Reverse((*s, *e)));
+    let mut out = text.to_string();
+    for (start, end, new) in list {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+fn open(client: &Client, path: &Path, text: &str, version: i32) {
+    let item = json!({"uri": uri(path), "languageId": "yaml", "version": version, "text": text});
+    client.notify("textDocument/didOpen", json!({"textDocument": item}));
+}
+
+fn change(client: &Client, path: &Path, text: &str, version: i32) {
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(path), "version": version},
+               "contentChanges": [{"text": text}]}),
+    );
+}
+
+fn codes(published: &Value) -> Vec<String> {
+    published["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn hover_on_field_keys() {
+    let root = edit_workspace();
+    let mut client = Client::start(&root);
+    let mut answers = serde_json::Map::new();
+    for (file, needle) in [
+        ("tasks/build.yaml", "onError"),
+        ("tasks/build.yaml", "description: Builds"),
+        ("tasks/build.yaml", "type: array"),
+        ("pipeline.yaml", "runAfter"),
+        ("pipeline.yaml", "taskRef"),
+        ("pipeline.kdl", "on-error"),
+        ("pipeline.kdl", "run-after"),
+        ("pipeline.kdl", "step \"hello\""),
+    ] {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let hover = client.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": uri(&path)}, "position": inside(&text, needle)}),
+        );
+        answers.insert(format!("{file}: {needle}"), hover);
+    }
+    insta::assert_json_snapshot!(Value::Object(answers));
+    client.shutdown();
+}
+
+#[test]
+fn completion_of_field_names_and_values() {
+    let root = edit_workspace();
+    let mut client = Client::start(&root);
+    let mut answers = serde_json::Map::new();
+    let cases = [
+        // A key being typed in a step: the Step's fields not written yet.
+        (
+            "tasks/build.yaml",
+            "      onError: continue\n",
+            "      onError: continue\n      imagePu\n",
+            "imagePu",
+        ),
+        // A new list item of `params`: a ParamSpec's fields.
+        (
+            "tasks/build.yaml",
+            "  params:\n",
+            "  params:\n    - \n",
+            "  params:\n    - ",
+        ),
+        // Enum values.
+        (
+            "tasks/build.yaml",
+            "      onError: continue",
+            "      onError: ",
+            "onError: ",
+        ),
+        (
+            "tasks/build.yaml",
+            "      type: array",
+            "      type: ar",
+            "type: ar",
+        ),
+        (
+            "pipeline.yaml",
+            "      runAfter: [fetch]\n",
+            "      runAfter: [fetch]\n      onError: \n",
+            "onError: ",
+        ),
+        // KDL: a child node of a pipeline task, and a property's values.
+        (
+            "pipeline.kdl",
+            "        run-after \"compile\"\n",
+            "        run-after \"compile\"\n        \n",
+            "\"compile\"\n        ",
+        ),
+        (
+            "pipeline.kdl",
+            "image=\"alpine:3.20\"",
+            "image=\"alpine:3.20\" image-pull-policy=\"",
+            "image-pull-policy=\"",
+        ),
+    ];
+    for (version, (file, from, to, cursor)) in cases.into_iter().enumerate() {
+        let path = root.join(file);
+        let original = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = original.replacen(from, to, 1);
+        open(&client, &path, &text, version as i32);
+        let items = client.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri(&path)}, "position": after(&text, cursor, 0)}),
+        );
+        let labels: Vec<Value> = items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| json!([i["label"], i["kind"], i["detail"]]))
+            .collect();
+        answers.insert(format!("{file}: {}", to.trim()), Value::Array(labels));
+        // The documentation of the first field offered.
+        if let Some(doc) = items[0]["documentation"]["value"].as_str() {
+            answers.insert(format!("{file}: {} (doc)", to.trim()), json!(doc));
+        }
+        change(&client, &path, &original, 100 + version as i32);
+    }
+    // A workspace binding of a PipelineRun, in a new document: the kinds of volume it may be.
+    let run = root.join("run.yaml");
+    let text = "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: ship-ü\nspec:\n  pipelineRef:\n    name: release\n  workspaces:\n    - name: source\n      \n";
+    open(&client, &run, text, 1);
+    let items = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri(&run)}, "position": after(text, "source\n      ", 0)}),
+    );
+    let labels: Vec<Value> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| json!([i["label"], i["kind"], i["detail"]]))
+        .collect();
+    answers.insert(
+        "run.yaml: a workspace binding".to_string(),
+        Value::Array(labels),
+    );
+    insta::assert_json_snapshot!(Value::Object(answers));
+    client.shutdown();
+}
+
+/// Asks for the quick fixes of the findings of `code` in `path`, applies them one by one,
+/// and returns the titles and the fixed text, after checking the fixed text no longer has
+/// that finding.
+fn fix_all(client: &mut Client, path: &Path, code: &str) -> Value {
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut titles = Vec::new();
+    // The first publication of the file (the initial check), then those of each fixed version.
+    let mut published = client.diagnostics(path);
+    for version in 1..10 {
+        let Some(finding) = published["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["code"] == code)
+            .cloned()
+        else {
+            break;
+        };
+        let actions = client.request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri(path)}, "range": finding["range"],
+                   "context": {"diagnostics": [finding]}}),
+        );
+        titles.push(actions[0]["title"].clone());
+        text = apply(&text, &actions[0]["edit"]["documentChanges"][0]["edits"]);
+        if version == 1 {
+            open(client, path, &text, version);
+        } else {
+            change(client, path, &text, version);
+        }
+        published = client.diagnostics_of_version(path, version);
+    }
+    assert!(!codes(&published).iter().any(|c| c == code), "{text}");
+    json!({"titles": titles, "fixed": text.lines().collect::<Vec<_>>()})
+}
+
+#[test]
+fn code_action_adds_missing_param_bindings() {
+    let root = edit_workspace();
+    let mut client = Client::start(&root);
+    let yaml = fix_all(
+        &mut client,
+        &root.join("pipeline.yaml"),
+        "tkc::params::missing",
+    );
+    let kdl = fix_all(
+        &mut client,
+        &root.join("pipeline.kdl"),
+        "tkc::params::missing",
+    );
+    insta::assert_json_snapshot!(json!({"yaml": yaml, "kdl": kdl}));
+    client.shutdown();
+}
+
+#[test]
+fn code_action_moves_pasted_params_into_env() {
+    let root = edit_workspace();
+    let mut client = Client::start(&root);
+    let yaml = fix_all(
+        &mut client,
+        &root.join("tasks/build.yaml"),
+        "tkc::lint::script-injection",
+    );
+    let kdl = fix_all(
+        &mut client,
+        &root.join("pipeline.kdl"),
+        "tkc::lint::script-injection",
+    );
+    insta::assert_json_snapshot!(json!({"yaml": yaml, "kdl": kdl}));
+    client.shutdown();
+}
+
+#[test]
+fn rename_params_results_and_pipeline_tasks() {
+    let root = edit_workspace();
+    let mut client = Client::start(&root);
+    let task = root.join("tasks/build.yaml");
+    let pipeline = root.join("pipeline.yaml");
+    let kdl = root.join("pipeline.kdl");
+    let task_text = std::fs::read_to_string(&task).unwrap_or_default();
+    let pipeline_text = std::fs::read_to_string(&pipeline).unwrap_or_default();
+    let kdl_text = std::fs::read_to_string(&kdl).unwrap_or_default();
+    let mut answers = serde_json::Map::new();
+    let cases = [
+        (
+            "param from a reference",
+            &task,
+            inside(&task_text, "revision) &&"),
+            "commit",
+        ),
+        (
+            "result from a pipeline's reference",
+            &pipeline,
+            inside(&pipeline_text, "digest)"),
+            "sha",
+        ),
+        (
+            "pipeline task from runAfter",
+            &pipeline,
+            inside(&pipeline_text, "fetch]"),
+            "clone",
+        ),
+        (
+            "pipeline task in KDL",
+            &kdl,
+            inside(&kdl_text, "compile\" {"),
+            "make",
+        ),
+        (
+            "param bound by a library file",
+            &task,
+            inside(&task_text, "flags\n"),
+            "options",
+        ),
+        ("not a symbol", &task, inside(&task_text, "alpine"), "x"),
+        (
+            "an invalid name",
+            &task,
+            inside(&task_text, "revision) &&"),
+            "two words",
+        ),
+    ];
+    for (what, path, position, new_name) in cases {
+        let prepared = client.request(
+            "textDocument/prepareRename",
+            json!({"textDocument": {"uri": uri(path)}, "position": position}),
+        );
+        let renamed = client.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": uri(path)}, "position": position, "newName": new_name}),
+        );
+        // The edits as the files would read after them.
+        let mut files = serde_json::Map::new();
+        for change in renamed["documentChanges"].as_array().into_iter().flatten() {
+            let file_uri = change["textDocument"]["uri"].as_str().unwrap_or_default();
+            let file = file_uri
+                .parse::<lsp_types::Uri>()
+                .ok()
+                .and_then(|u| tkc_lsp::convert::uri_to_path(&u))
+                .unwrap_or_default();
+            let before = std::fs::read_to_string(&file).unwrap_or_default();
+            let after = apply(&before, &change["edits"]);
+            let changed: Vec<String> = before
+                .lines()
+                .zip(after.lines())
+                .filter(|(b, a)| b != a)
+                .map(|(_, a)| a.trim().to_string())
+                .collect();
+            files.insert(
+                file.strip_prefix(&root)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string(),
+                json!(changed),
+            );
+        }
+        let result = if renamed.get("error").is_some() {
+            renamed["error"].clone()
+        } else {
+            Value::Object(files)
+        };
+        answers.insert(
+            what.to_string(),
+            json!({"prepareRename": prepared, "rename": result}),
+        );
+    }
+    insta::assert_json_snapshot!(client.redact(Value::Object(answers)));
     client.shutdown();
 }
