@@ -53,6 +53,17 @@ fn reference_text(value: &RunValue) -> String {
     }
 }
 
+/// The tasks of a plan that run pods, with the name of the run each belongs to: those of a
+/// child pipeline under its child run's name.
+fn child_tasks<'p>(plan: &'p Plan, run: &str, out: &mut Vec<(String, &'p TaskPlan)>) {
+    for task in &plan.tasks {
+        match &task.pipeline {
+            Some(child) => child_tasks(child, &tkc_pods::task_run_name(run, &task.name, None), out),
+            None => out.push((run.to_string(), task)),
+        }
+    }
+}
+
 /// The whole stream: a header, then per task attempt its claims (each once), its scripts
 /// ConfigMap and its pod; the entrypoint ConfigMaps last. Attempts that cannot be built
 /// are named in a comment and returned as errors.
@@ -71,7 +82,13 @@ pub fn emit(
     } else {
         plan.run.name.clone()
     };
-    for task in &plan.tasks {
+    // A child pipeline's tasks run in its child PipelineRun, `<run>-<pipeline task>`.
+    let mut tasks: Vec<(String, &TaskPlan)> = vec![];
+    child_tasks(plan, run, &mut tasks);
+    // Pods are the top-level run's (labels, owner), as the kube backend creates them.
+    let top = run;
+    for (run, task) in &tasks {
+        let run = &run.clone();
         let combinations: Vec<Option<(usize, &BTreeMap<String, String>)>> =
             match task.matrix.as_ref().map(|m| m.combinations.as_ref()) {
                 None => vec![None],
@@ -85,11 +102,12 @@ pub fn emit(
                     vec![None]
                 }
             };
+        let count = combinations.len();
         for combination in combinations {
             let task_run = match plan.run.kind {
                 RunKind::TaskRun => run.clone(),
                 RunKind::PipelineRun => {
-                    tkc_pods::task_run_name(run, &task.name, combination.map(|(i, _)| i))
+                    tkc_pods::task_run_name(run, &task.name, combination.map(|(i, _)| (i, count)))
                 }
             };
             for retry in 0..=task.retries {
@@ -107,8 +125,8 @@ pub fn emit(
                     missing: RefCell::new(BTreeSet::new()),
                 };
                 let identity = Identity {
-                    run: run.clone(),
-                    run_uid: run.clone(),
+                    run: top.clone(),
+                    run_uid: top.clone(),
                     namespace: plan.run.namespace.clone(),
                     task_run: task_run.clone(),
                     retry,

@@ -5,7 +5,8 @@
 //! - Parity: every `testdata/run/` fixture gives the same JSON summary and exit code as its
 //!   local snapshot (`cli/tests/run_fixtures.rs`, same redaction), and leaves nothing of the
 //!   run behind (no pods, ConfigMaps, Secrets or claims; the shared entrypoint ConfigMap
-//!   stays).
+//!   stays). A fixture that differs runs once more: sub-second timeouts race a pod's start
+//!   on a loaded machine, and a real difference repeats.
 //! - Faults: watches dropped and the API server restarted mid-run, an evicted pod (retried),
 //!   creates failing with 429/500; Ctrl-C cancellation cleans up.
 //! - Traffic: requests per task attempt, by verb.
@@ -16,44 +17,17 @@
 
 mod common;
 
-use common::{header_args, workspace_root};
+use common::{header_args, redact, workspace_root};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use kube::Api;
 use kube::api::ListParams;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 use tkc_kubetest::{Options, Server};
 
 /// Every test ends within this, whatever happens.
 const BOUND: Duration = Duration::from_secs(240);
-
-/// The static entrypoint pods mount: `TKC_KUBE_ENTRYPOINT`, else built once by
-/// `entrypoint/build-static.sh` (musl, about 560 KB).
-fn static_entrypoint() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("TKC_KUBE_ENTRYPOINT") {
-                return PathBuf::from(p);
-            }
-            let root = workspace_root();
-            let out = std::process::Command::new(root.join("entrypoint/build-static.sh"))
-                .current_dir(&root)
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("entrypoint/build-static.sh runs");
-            assert!(out.status.success(), "entrypoint/build-static.sh failed");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let path = text
-                .lines()
-                .find_map(|l| l.strip_prefix("path:"))
-                .expect("build-static.sh prints the path");
-            PathBuf::from(path.trim())
-        })
-        .clone()
-}
 
 /// A test server with a kubelet, or `None` (and why) where pods cannot run here.
 async fn server(dir: &Path) -> Option<(Server, PathBuf)> {
@@ -81,25 +55,17 @@ fn tkc(kubeconfig: &Path, namespace: &str) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tkc"));
     cmd.current_dir(workspace_root())
         .env("NO_COLOR", "1")
-        .env("TKC_KUBE_ENTRYPOINT", static_entrypoint())
+        .env(
+            "TKC_KUBE_ENTRYPOINT",
+            common::static_entrypoint()
+                .expect("entrypoint/build-static.sh builds the static entrypoint"),
+        )
         .env("TKC_KUBE_TRAFFIC", "1")
         .args(["run", "--backend", "kube", "--kubeconfig"])
         .arg(kubeconfig)
         .args(["--namespace", namespace])
         .kill_on_drop(true);
     cmd
-}
-
-/// The summary with what changes from run to run redacted (as `run_fixtures.rs` does).
-fn redact(stdout: &[u8]) -> String {
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(stdout) else {
-        return format!("not JSON:\n{}", String::from_utf8_lossy(stdout));
-    };
-    if let Some(o) = v.as_object_mut() {
-        o.insert("name".into(), "[name]".into());
-        o.insert("duration_ms".into(), "[duration]".into());
-    }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// The exit code and redacted summary of a local snapshot.
@@ -145,13 +111,6 @@ async fn leftovers(client: &kube::Client, ns: &str) -> Vec<String> {
     left
 }
 
-/// Fixtures whose kube summary differs from the local one, and why (each a limit of the test
-/// server, not of the backend).
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "sidecar-ready",
-    "the test kubelet runs no readiness probes: a running sidecar is ready at once",
-)];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_run_fixture_gives_the_local_summary() {
     tokio::time::timeout(BOUND, async {
@@ -171,25 +130,31 @@ async fn every_run_fixture_gives_the_local_summary() {
         let mut failures = vec![];
         for fixture in &fixtures {
             let stem = fixture.file_stem().unwrap().to_string_lossy().into_owned();
-            if let Some((_, why)) = KNOWN_DIFFERENCES.iter().find(|(n, _)| *n == stem) {
-                eprintln!("{stem}: not compared ({why})");
-                continue;
-            }
             let text = std::fs::read_to_string(fixture).unwrap();
             let relative = fixture.strip_prefix(&root).unwrap();
             let want = local_snapshot(fixture);
-            let out = tkc(&kubeconfig, &stem)
-                .args(header_args(&text))
-                .args(["--output", "json"])
-                .arg(relative)
-                .output()
-                .await
-                .unwrap();
-            let got = (
-                out.status.code().map_or("none".into(), |c| c.to_string()),
-                redact(&out.stdout),
-            );
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let run = || async {
+                let out = tkc(&kubeconfig, &stem)
+                    .args(header_args(&text))
+                    .args(["--output", "json"])
+                    .arg(relative)
+                    .output()
+                    .await
+                    .unwrap();
+                let got = (
+                    out.status.code().map_or("none".into(), |c| c.to_string()),
+                    redact(&out.stdout),
+                );
+                (got, String::from_utf8_lossy(&out.stderr).into_owned())
+            };
+            // Once more after a difference (as container_fixtures.rs does): sub-second
+            // timeouts race a pod's start on a loaded machine; a real difference repeats. Not
+            // when the first run left objects behind: that is a failure of its own.
+            let (mut got, mut stderr) = run().await;
+            if got != want && leftovers(&client, &stem).await.is_empty() {
+                eprintln!("{stem}: differed once; running it again");
+                (got, stderr) = run().await;
+            }
             if got != want {
                 failures.push(format!(
                     "{stem}: kube gave exit {} and\n{}\nlocal: exit {} and\n{}\nstderr:\n{}",

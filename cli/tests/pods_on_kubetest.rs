@@ -1,9 +1,10 @@
 //! The objects `tkc compile --emit pods` writes run on a Kubernetes API server: the output for
 //! `testdata/pods/three-steps.yaml`, with the static entrypoint's ConfigMap, is created on the
 //! API test server (`kubetest/`, strict admission) through a real `kube::Client`; its kubelet
-//! runs the pod; the test patches the `tekton.dev/ready` annotation as Tekton's controller
-//! does; the pod reaches `Succeeded`, each step's termination message carries the results, and
-//! the steps ran in order, chained by the real tkc-entrypoint.
+//! runs the pod; nothing ends before the test patches the `tekton.dev/ready` annotation as
+//! Tekton's controller does; the pod reaches `Succeeded`, each step's termination message
+//! carries the results (a step result passed to the next step's env included), and the steps
+//! ran in order, chained by the real tkc-entrypoint.
 //!
 //! Needs the static (musl) entrypoint, which a ConfigMap can hold: `TKC_STATIC_ENTRYPOINT`
 //! names it (`.ci/run` builds it first), else `entrypoint/build-static.sh` builds it here.
@@ -12,7 +13,6 @@
 
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -25,26 +25,6 @@ use tkc_kubetest::{Options, Server};
 
 mod common;
 use common::{skip, workspace_root};
-
-fn static_entrypoint(root: &Path) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TKC_STATIC_ENTRYPOINT") {
-        return Some(PathBuf::from(path));
-    }
-    let out = Command::new(root.join("entrypoint/build-static.sh"))
-        .current_dir(root)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        return None;
-    }
-    // The script prints `path:   <binary>` among its last lines.
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("path:"))
-        .map(|p| PathBuf::from(p.trim()))
-        .filter(|p| p.is_file())
-}
 
 /// The emitted YAML stream as JSON documents.
 fn documents(yaml_text: &str) -> Vec<serde_json::Value> {
@@ -76,7 +56,7 @@ fn terminated(pod: &Pod, container: &str) -> k8s_openapi::api::core::v1::Contain
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emitted_pod_runs_to_success_on_the_api_test_server() {
     let root = workspace_root();
-    let Some(entrypoint) = static_entrypoint(&root) else {
+    let Some(entrypoint) = common::static_entrypoint() else {
         return skip("the static entrypoint cannot be built (entrypoint/build-static.sh)");
     };
     let server = match Server::start(Options::default()).await {
@@ -149,8 +129,35 @@ async fn an_emitted_pod_runs_to_success_on_the_api_test_server() {
         panic!("no Pod in the output")
     };
 
-    // The first step waits for the annotation, as on a cluster: Tekton's controller sets it
-    // once the sidecars are ready (here there are none).
+    // The first step waits for the annotation, as on a cluster: all steps run, and none ends
+    // until the gate opens. Tekton's controller sets it once the sidecars are ready (here
+    // there are none).
+    let gated = async {
+        loop {
+            if let Ok(p) = pods.get(&name).await
+                && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), gated)
+        .await
+        .unwrap_or_else(|_| panic!("the pod did not run within 30 s"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = pods.get(&name).await.ok();
+    let ended: Vec<String> = waiting
+        .iter()
+        .filter_map(|p| p.status.as_ref()?.container_statuses.clone())
+        .flatten()
+        .filter(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
+        .map(|c| c.name)
+        .collect();
+    assert!(
+        ended.is_empty(),
+        "steps ended before the gate opened: {ended:?}"
+    );
     let ready = serde_json::json!({"metadata": {"annotations": {"tekton.dev/ready": "READY"}}});
     if let Err(e) = pods
         .patch(&name, &PatchParams::default(), &Patch::Merge(&ready))
@@ -196,6 +203,10 @@ async fn an_emitted_pod_runs_to_success_on_the_api_test_server() {
             .map(str::to_string)
     };
     assert_eq!(result("order").as_deref(), Some("first second third"));
-    assert_eq!(result("greeting").as_deref(), Some("hello"));
+    // The first step's result reached the second through its env: the entrypoint substitutes
+    // `$(steps.first.results.word)` at run time, as Tekton's does.
+    assert_eq!(result("greeting").as_deref(), Some("hello world"));
+    let first = terminated(&pod, "step-first").message.unwrap_or_default();
+    assert!(first.contains(r#""key":"word","value":"hello""#), "{first}");
     server.stop().await;
 }

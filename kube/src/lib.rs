@@ -104,6 +104,64 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Cluster, String> {
     Ok(Cluster { client, namespace })
 }
 
+/// A request tkc makes, on a core (`v1`) resource of the run's namespace, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Permission {
+    /// The resource, with its subresource after a `/` (`pods/log`).
+    pub resource: &'static str,
+    pub verb: &'static str,
+    pub when: Need,
+}
+
+/// Which runs make a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Always,
+    /// Claims of `volumeClaimTemplate` workspaces are created.
+    ClaimTemplates,
+    /// Secrets given among the inputs are created.
+    InputSecrets,
+    /// The preflight checks that a workspace's Secret exists.
+    SecretWorkspaces,
+    /// The preflight checks that a workspace's claim exists.
+    ClaimWorkspaces,
+}
+
+const fn allow(resource: &'static str, verb: &'static str, when: Need) -> Permission {
+    Permission {
+        resource,
+        verb,
+        when,
+    }
+}
+
+/// Every request tkc makes (`tkc run --backend kube`, `--attach`, `tkc runs`): the preflight
+/// asks a SelfSubjectAccessReview for each one the run needs, and `deploy/rbac.yaml` grants
+/// exactly these (a test holds them equal).
+pub const PERMISSIONS: &[Permission] = &[
+    // One pod per attempt, followed by the run's watch (a list, then watches), annotated
+    // ready, deleted on timeout, cancellation and when its sidecars must stop; never read
+    // one by one.
+    allow("pods", "create", Need::Always),
+    allow("pods", "list", Need::Always),
+    allow("pods", "watch", Need::Always),
+    allow("pods", "patch", Need::Always),
+    allow("pods", "delete", Need::Always),
+    allow("pods/log", "get", Need::Always),
+    // The owner object (read by --attach, listed by `tkc runs`, and the preflight's first
+    // request), the scripts of each attempt, the entrypoint, the ConfigMaps among the inputs
+    // and the workspaces' ConfigMaps (the preflight checks they exist).
+    allow("configmaps", "create", Need::Always),
+    allow("configmaps", "get", Need::Always),
+    allow("configmaps", "list", Need::Always),
+    allow("configmaps", "patch", Need::Always),
+    allow("configmaps", "delete", Need::Always),
+    allow("secrets", "create", Need::InputSecrets),
+    allow("secrets", "get", Need::SecretWorkspaces),
+    allow("persistentvolumeclaims", "create", Need::ClaimTemplates),
+    allow("persistentvolumeclaims", "get", Need::ClaimWorkspaces),
+];
+
 /// What is missing for a run, found before anything is created: each item says what and
 /// what to do.
 pub async fn preflight(cluster: &Cluster, plan: &Plan) -> Vec<String> {
@@ -121,35 +179,29 @@ pub async fn preflight(cluster: &Cluster, plan: &Plan) -> Vec<String> {
         });
         return problems;
     }
-    // The verbs tkc uses, where the API server answers SelfSubjectAccessReviews.
-    let mut needed = vec![
-        ("", "pods", "create"),
-        ("", "pods", "delete"),
-        ("", "pods", "patch"),
-        ("", "pods", "list"),
-        ("", "pods", "watch"),
-        ("", "pods/log", "get"),
-        ("", "configmaps", "create"),
-        ("", "configmaps", "get"),
-        ("", "configmaps", "patch"),
-        ("", "configmaps", "delete"),
-    ];
-    if !plan.claim_templates.is_empty()
+    // The verbs this run needs, where the API server answers SelfSubjectAccessReviews.
+    let claims = !plan.claim_templates.is_empty()
         || plan.workspaces.iter().any(|w| {
             matches!(
                 w.binding,
                 Binding::VolumeClaimTemplate {} | Binding::RunShared {}
             )
-        })
-    {
-        needed.push(("", "persistentvolumeclaims", "create"));
-    }
-    if !plan.secrets.is_empty() {
-        needed.push(("", "secrets", "create"));
-    }
+        });
+    let needed = PERMISSIONS.iter().filter(|p| match p.when {
+        Need::Always => true,
+        Need::ClaimTemplates => claims,
+        Need::InputSecrets => !plan.secrets.is_empty(),
+        Need::SecretWorkspaces => plan.workspaces.iter().any(|w| {
+            matches!(&w.binding, Binding::Secret { secret_name, .. } if !plan.secrets.contains(secret_name))
+        }),
+        Need::ClaimWorkspaces => plan
+            .workspaces
+            .iter()
+            .any(|w| matches!(w.binding, Binding::PersistentVolumeClaim { .. })),
+    });
     let reviews: Api<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview> =
         Api::all(cluster.client.clone());
-    for (group, resource, verb) in needed {
+    for &Permission { resource, verb, .. } in needed {
         let (resource, subresource) = match resource.split_once('/') {
             Some((r, s)) => (r, Some(s.to_string())),
             None => (resource, None),
@@ -158,7 +210,7 @@ pub async fn preflight(cluster: &Cluster, plan: &Plan) -> Vec<String> {
             spec: k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(
                     k8s_openapi::api::authorization::v1::ResourceAttributes {
-                        group: Some(group.to_string()),
+                        group: Some(String::new()),
                         namespace: Some(ns.clone()),
                         resource: Some(resource.to_string()),
                         subresource: subresource.clone(),
@@ -966,6 +1018,19 @@ impl KubeBackend {
                 if terminal(pod) {
                     break;
                 }
+                // A pending pod whose container cannot get its configuration (a missing
+                // Secret, ConfigMap or key) fails the TaskRun at once: Tekton's
+                // `isPodHitConfigError` (pkg/pod/status.go); the kubelet's message follows.
+                if let Some(message) = config_error(pod) {
+                    self.delete_pod(&pods, pod_name).await;
+                    for (_, handle) in logs {
+                        handle.abort();
+                    }
+                    return failed(
+                        "CreateContainerConfigError",
+                        format!("Failed to create pod due to config error: {message}"),
+                    );
+                }
                 // Without sidecars the kubelet ends the pod itself once its steps are done
                 // (and its phase says whether it was evicted meanwhile); with sidecars,
                 // Tekton's `stopSidecars`: the steps are done, the sidecars must go.
@@ -1240,7 +1305,30 @@ fn container_started(pod: &Pod, container: &str) -> bool {
         .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
 }
 
-/// The pod has ended (`Succeeded` or `Failed`).
+/// The waiting message of a container of a pending pod in `CreateContainerConfigError`, but
+/// for a subPath directory not made yet, which Tekton waits for (`isPodHitConfigError`,
+/// `isSubPathDirectoryError` in pkg/pod/status.go).
+fn config_error(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Pending") {
+        return None;
+    }
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .find(|w| {
+            w.reason.as_deref() == Some("CreateContainerConfigError")
+                && !w
+                    .message
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("failed to create subPath directory")
+        })
+        .map(|w| w.message.clone().unwrap_or_default())
+}
+
 fn terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -1256,6 +1344,33 @@ mod tests {
     fn pod(status: serde_json::Value) -> Pod {
         serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "status": status}))
             .unwrap()
+    }
+
+    #[test]
+    fn a_pending_container_without_its_configuration_fails_the_attempt() {
+        let waiting = |message: &str| {
+            pod(
+                serde_json::json!({"phase": "Pending", "containerStatuses": [
+                    {"name": "step-a", "ready": false, "restartCount": 0, "image": "", "imageID": "",
+                     "state": {"waiting": {"reason": "CreateContainerConfigError", "message": message}}}
+                ]}),
+            )
+        };
+        assert_eq!(
+            config_error(&waiting("couldn't find key token in Secret default/creds")).as_deref(),
+            Some("couldn't find key token in Secret default/creds")
+        );
+        // Tekton waits for a subPath directory to be made.
+        assert_eq!(
+            config_error(&waiting(
+                "failed to create subPath directory for volumeMount"
+            )),
+            None
+        );
+        assert_eq!(
+            config_error(&pod(serde_json::json!({"phase": "Running"}))),
+            None
+        );
     }
 
     #[test]
@@ -1297,6 +1412,36 @@ mod tests {
         assert!(sidecars_ready(&pod(
             serde_json::json!({"phase": "Running"})
         )));
+    }
+
+    /// `deploy/rbac.yaml` grants exactly what the preflight asks for: no verb tkc never uses
+    /// (the cluster's admin would grant it for nothing), none it uses and does not check.
+    #[test]
+    fn the_role_grants_exactly_the_preflights_permissions() {
+        use std::collections::BTreeSet;
+        use tkc_compiler::syntax::{node_to_json, yaml};
+        let text = include_str!("../../deploy/rbac.yaml");
+        let parsed = yaml::parse(tkc_compiler::source::FileId::default(), text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let role = parsed
+            .documents
+            .iter()
+            .map(node_to_json)
+            .find(|d| d["kind"] == "Role")
+            .unwrap();
+        let mut granted = BTreeSet::new();
+        for rule in role["rules"].as_array().unwrap() {
+            assert_eq!(rule["apiGroups"], serde_json::json!([""]), "{rule}");
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    let pair = (resource.as_str().unwrap(), verb.as_str().unwrap());
+                    assert!(granted.insert(pair), "granted twice: {pair:?}");
+                }
+            }
+        }
+        let asked: BTreeSet<(&str, &str)> =
+            PERMISSIONS.iter().map(|p| (p.resource, p.verb)).collect();
+        assert_eq!(granted, asked);
     }
 
     #[test]

@@ -199,6 +199,24 @@ fn set_default(obj: &mut Value, key: &str, value: Value) {
     }
 }
 
+/// `SetDefaults_Probe` (a field unset or 0 gets its default) and `SetDefaults_HTTPGetAction`.
+fn default_probe(probe: &mut Value) {
+    for (k, v) in [
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ] {
+        if probe.get(k).is_none_or(|x| x.is_null() || x == 0) {
+            probe[k] = json!(v);
+        }
+    }
+    if let Some(http) = probe.get_mut("httpGet").filter(|h| h.is_object()) {
+        set_default(http, "path", json!("/"));
+        set_default(http, "scheme", json!("HTTP"));
+    }
+}
+
 /// `SetDefaults_Pod`, `SetDefaults_PodSpec`, `SetDefaults_Container`, `SetDefaults_Secret`,
 /// `SetDefaults_PersistentVolumeClaim`, and the Secret's `stringData` merged into `data`.
 fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
@@ -239,6 +257,11 @@ fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
                             ("resources", json!({})),
                         ] {
                             set_default(c, k, v);
+                        }
+                        for kind in ["readinessProbe", "livenessProbe", "startupProbe"] {
+                            if let Some(probe) = c.get_mut(kind).filter(|p| p.is_object()) {
+                                default_probe(probe);
+                            }
                         }
                     }
                 }
@@ -843,6 +866,21 @@ mod tests {
             a.is_ok_and(|a| a.object["spec"]["restartPolicy"] == "Always"
                 && a.object["spec"]["containers"][0]["terminationMessagePath"]
                     == "/dev/termination-log")
+        );
+    }
+
+    #[test]
+    fn probes_get_kubernetes_defaults() {
+        let p = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x",
+            "readinessProbe": {"httpGet": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5}}]}});
+        let a = admit(Kind::Pod, p, FieldValidation::Strict);
+        let probe = a.map(|a| a.object["spec"]["containers"][0]["readinessProbe"].clone());
+        assert_eq!(
+            probe.ok(),
+            Some(
+                json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1,
+                "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 5})
+            )
         );
     }
 }

@@ -15,7 +15,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::Shared;
@@ -1202,45 +1201,14 @@ async fn logs(
         }
         (None, None) => None,
     };
-    let render_lines = move |raw: &[u8]| -> Vec<u8> {
-        let mut out = Vec::new();
-        for line in raw.split_inclusive(|b| *b == b'\n') {
-            if let Some(since) = since {
-                let stamp = line
-                    .iter()
-                    .position(|b| *b == b' ')
-                    .and_then(|p| std::str::from_utf8(&line[..p]).ok())
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                if stamp.is_some_and(|t| t < since) {
-                    continue;
-                }
-            }
-            if timestamps {
-                out.extend_from_slice(line);
-            } else {
-                let cut = line.iter().position(|b| *b == b' ').map_or(0, |p| p + 1);
-                out.extend_from_slice(&line[cut..]);
-            }
-        }
-        out
+    // Streamed a chunk at a time, never the whole file: from where `tailLines` starts, to
+    // the end as it is now (or, `follow`ed, until the container has ended), `limitBytes` at
+    // most.
+    let end = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+    let start = match tail {
+        Some(n) => crate::logs::tail_start(&path, end, n).await,
+        None => 0,
     };
-    let existing = tokio::fs::read(&path).await.unwrap_or_default();
-    // Only whole lines: a partial last line is sent once it is complete.
-    let complete = existing
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |p| p + 1);
-    let mut head = &existing[..complete];
-    if let Some(n) = tail {
-        let lines: Vec<&[u8]> = head.split_inclusive(|b| *b == b'\n').collect();
-        let skip = lines.len().saturating_sub(n);
-        let start: usize = lines[..skip].iter().map(|l| l.len()).sum();
-        head = &head[start..];
-    }
-    let mut first = render_lines(head);
-    if let Some(l) = limit {
-        first.truncate(l);
-    }
     let text_plain = |mut r: Response<ResponseBody>| {
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
@@ -1248,41 +1216,45 @@ async fn logs(
         );
         r
     };
-    if !follow {
-        return Ok(text_plain(Response::new(full(first))));
-    }
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
     let shared = shared.clone();
     let (ns, name) = (ns.to_string(), name.to_string());
-    let mut offset = complete as u64;
     tokio::spawn(async move {
-        if tx.send(Bytes::from(first)).await.is_err() {
-            return;
-        }
+        let mut renderer = crate::logs::Renderer::new(timestamps, since);
+        let mut offset = start;
+        let mut left = limit.unwrap_or(usize::MAX);
         let mut shutdown = shared.shutdown.subscribe();
         let mut epoch = shared.conn_epoch.subscribe();
         loop {
-            // Read what is there, then decide: a container that has ended has written all.
-            let done = match shared.store.get(Kind::Pod, &ns, &name) {
+            if !follow && offset >= end {
+                return;
+            }
+            // A container that has ended has written all: its last record is taken whole.
+            let ended = match shared.store.get(Kind::Pod, &ns, &name) {
                 Some(p) if meta_str(&p, "uid") == uid => {
                     container_state(&p, &container).is_some_and(|s| s.get("terminated").is_some())
                 }
                 _ => true,
             };
-            let chunk = read_from(&path, offset).await;
-            let whole = chunk.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-            let take = if done { chunk.len() } else { whole };
-            if take > 0 {
-                offset += take as u64;
-                if tx
-                    .send(Bytes::from(render_lines(&chunk[..take])))
-                    .await
-                    .is_err()
-                {
+            let mut chunk = crate::logs::read_records(&path, offset, ended).await;
+            if !follow {
+                chunk.truncate(usize::try_from(end - offset).unwrap_or(usize::MAX));
+            }
+            if !chunk.is_empty() {
+                offset += chunk.len() as u64;
+                let mut out = Vec::new();
+                renderer.render(&chunk, &mut out);
+                out.truncate(left);
+                left -= out.len();
+                if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
                     return;
                 }
+                if left == 0 {
+                    return;
+                }
+                continue;
             }
-            if done {
+            if !follow || ended {
                 return;
             }
             tokio::select! {
@@ -1294,16 +1266,6 @@ async fn logs(
         }
     });
     Ok(text_plain(Response::new(ChannelBody(rx).boxed())))
-}
-
-async fn read_from(path: &std::path::Path, offset: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    if let Ok(mut f) = tokio::fs::File::open(path).await
-        && f.seek(std::io::SeekFrom::Start(offset)).await.is_ok()
-    {
-        let _ = f.read_to_end(&mut out).await;
-    }
-    out
 }
 
 fn container_state<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {

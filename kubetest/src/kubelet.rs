@@ -9,13 +9,14 @@
 //! containers run one after the other, then its containers all at once. A container is its
 //! `command` + `args` run under bubblewrap (images are ignored: host programs, as the local
 //! backend runs them), with its volumes at their `mountPath`s over a read-only view of the
-//! host, a private `/tmp`, `/dev` and `/proc`, and its `terminationMessagePath` bound to a
-//! file that becomes `state.terminated.message`. Deletion sends SIGTERM to the container's
+//! host, a private `/tmp` (a directory of its own), `/dev` and `/proc`, and its
+//! `terminationMessagePath` bound to a file that becomes `state.terminated.message`. A
+//! container's `ready` follows its readiness probe (`prober`), and the pod's `ContainersReady`
+//! and `Ready` conditions follow its containers'. Deletion sends SIGTERM to the container's
 //! processes and SIGKILL after the grace period; `activeDeadlineSeconds` fails the pod with
 //! reason `DeadlineExceeded`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,9 +29,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::prober;
 use crate::store::{ChangeType, Kind, meta_str};
 use crate::{Shared, relock};
 
@@ -243,6 +244,7 @@ enum Wake {
     Evict,
     Shutdown,
     Tick,
+    Probe(prober::Report),
 }
 
 struct PodRun {
@@ -265,6 +267,10 @@ struct PodRun {
     gone: bool,
     /// Warnings already reported (a retried failure is one event, as the recorder counts it).
     reported: BTreeSet<String>,
+    /// The readiness probe workers of running containers, by container.
+    probes: BTreeMap<String, prober::Worker>,
+    probe_tx: mpsc::UnboundedSender<prober::Report>,
+    probe_rx: mpsc::UnboundedReceiver<prober::Report>,
 }
 
 async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Option<Value>>) {
@@ -278,6 +284,7 @@ async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Optio
     relock(&shared.kubelet.evictions).insert((ns.clone(), name.clone()), (uid.clone(), evict_tx));
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let status = spec.status.clone().unwrap_or_default();
+    let (probe_tx, probe_rx) = mpsc::unbounded_channel();
     let mut run = PodRun {
         dir: shared.pod_dir(&ns, &name, &uid),
         shutdown: shared.shutdown.subscribe(),
@@ -297,6 +304,9 @@ async fn run_pod(shared: Arc<Shared>, pod: Value, updates: watch::Receiver<Optio
         deadline: None,
         gone: false,
         reported: BTreeSet::new(),
+        probes: BTreeMap::new(),
+        probe_tx,
+        probe_rx,
     };
     run.run().await;
     run.kill_everything().await;
@@ -694,10 +704,20 @@ impl PodRun {
         }
     }
 
-    /// Writes the pod's status to the store (a no-op when unchanged).
+    /// Writes the pod's status to the store (a no-op when unchanged), and has the probe of
+    /// every running container that is not ready run now, as `UpdatePodStatus` does on each
+    /// status sync.
     fn publish(&mut self) {
         if self.gone {
             return;
+        }
+        for (name, worker) in &self.probes {
+            let running = self
+                .container_status(name, false)
+                .is_some_and(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()));
+            if running && !worker.ready {
+                worker.trigger();
+            }
         }
         let (ns, name, uid) = (self.ns.clone(), self.name.clone(), self.uid.clone());
         let status = serde_json::to_value(&self.status).unwrap_or(Value::Null);
@@ -767,6 +787,7 @@ impl PodRun {
             .find(|c| c.name == name)
             .and_then(|c| c.image)
             .unwrap_or_default();
+        let probe_ready = self.probes.get(name).is_none_or(|w| w.ready);
         let list = if init {
             self.status
                 .init_container_statuses
@@ -795,7 +816,13 @@ impl PodRun {
             return;
         };
         s.state = Some(state);
-        s.ready = if init { done && exit_ok } else { running };
+        // `UpdatePodStatus`: an init container is ready once it succeeded; a container once it
+        // runs and, if it has a readiness probe, that probe has succeeded.
+        s.ready = if init {
+            done && exit_ok
+        } else {
+            running && probe_ready
+        };
         s.started = Some(started && running);
         if started && s.container_id.is_none() {
             s.container_id = Some(format!("tkc://{}-{name}", self.uid));
@@ -812,10 +839,6 @@ impl PodRun {
     fn update_phase(&mut self) {
         let statuses: Vec<&ContainerStatus> =
             self.status.container_statuses.iter().flatten().collect();
-        let all_running = !statuses.is_empty()
-            && statuses
-                .iter()
-                .all(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()));
         // `getPhase`: a container not yet started keeps the pod Pending; else one that
         // runs (or has run, the others still running) makes it Running.
         let any_waiting = statuses
@@ -834,15 +857,18 @@ impl PodRun {
             }
             .into(),
         );
-        if all_running {
+        // `GenerateContainersReadyCondition` / `GeneratePodReadyCondition`: ready when every
+        // container is, else the unready ones in the spec's order.
+        let not_ready: Vec<String> = self
+            .containers(false)
+            .into_iter()
+            .filter(|c| !statuses.iter().any(|s| s.name == c.name && s.ready))
+            .map(|c| c.name)
+            .collect();
+        if not_ready.is_empty() {
             self.set_condition("ContainersReady", true, None, None);
             self.set_condition("Ready", true, None, None);
         } else {
-            let not_ready: Vec<String> = statuses
-                .iter()
-                .filter(|s| s.state.as_ref().is_none_or(|st| st.running.is_none()))
-                .map(|s| s.name.clone())
-                .collect();
             let msg = format!("containers with unready status: [{}]", not_ready.join(" "));
             self.set_condition(
                 "ContainersReady",
@@ -851,6 +877,35 @@ impl PodRun {
                 Some(msg.clone()),
             );
             self.set_condition("Ready", false, Some("ContainersNotReady"), Some(msg));
+        }
+    }
+
+    /// A probe worker's report: the container's readiness (and the pod's conditions) follow
+    /// it while the container runs; a failure is a Warning `Unhealthy` event.
+    fn probed(&mut self, report: prober::Report) {
+        match report {
+            prober::Report::Unhealthy(name, message) => self.event_once(
+                "Warning",
+                "Unhealthy",
+                &message,
+                Some(container_path(&name, false)),
+                "kubelet",
+            ),
+            prober::Report::Ready(name, ready) => {
+                let Some(worker) = self.probes.get_mut(&name) else {
+                    return;
+                };
+                worker.ready = ready;
+                let Some(state) = self
+                    .container_status(&name, false)
+                    .and_then(|s| s.state.clone())
+                else {
+                    return;
+                };
+                self.set_state(&name, false, state);
+                self.update_phase();
+                self.publish();
+            }
         }
     }
 
@@ -888,6 +943,7 @@ impl PodRun {
                     self.kill_everything().await;
                     return Some(Stop::Deleted);
                 }
+                Wake::Probe(report) => self.probed(report),
                 Wake::Tick => {}
             }
         }
@@ -928,6 +984,7 @@ impl PodRun {
                         self.publish();
                     }
                 }
+                Wake::Probe(report) => self.probed(report),
                 Wake::Tick => {}
             }
         }
@@ -984,6 +1041,7 @@ impl PodRun {
             }
             _ = sleep_until(deadline) => Wake::Deadline,
             Some(()) = self.evictions.recv() => Wake::Evict,
+            Some(report) = self.probe_rx.recv() => Wake::Probe(report),
             _ = self.shutdown.changed() => Wake::Shutdown,
             _ = tokio::time::sleep(Duration::from_secs(1)) => Wake::Tick,
         }
@@ -994,6 +1052,8 @@ impl PodRun {
             return;
         };
         self.shared.kubelet.unregister(proc_.registry);
+        // A container that will not restart is not probed again (`doProbe` returns false).
+        self.probes.remove(name);
         let init = self.containers(true).iter().any(|c| c.name == name);
         let container = self
             .containers(init)
@@ -1009,7 +1069,8 @@ impl PodRun {
             && code != 0
             && container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
         {
-            message = log_tail(&self.shared.log_path(&self.ns, &self.name, &self.uid, name));
+            let log = self.shared.log_path(&self.ns, &self.name, &self.uid, name);
+            message = crate::logs::fallback_tail(&log, FALLBACK_LINES, FALLBACK_BYTES);
         }
         let started_at = self
             .container_status(name, init)
@@ -1084,6 +1145,7 @@ impl PodRun {
         for p in std::mem::take(&mut self.running).into_values() {
             self.shared.kubelet.unregister(p.registry);
         }
+        self.probes.clear();
     }
 
     /// Makes every volume's directory.
@@ -1503,7 +1565,8 @@ impl PodRun {
             .log_path(&self.ns, &self.name, &self.uid, &c.name);
         let log_file = std::fs::File::create(&log).map_err(err)?;
 
-        let mut cmd = tokio::process::Command::new(&bwrap);
+        // The sandbox's arguments are kept: the container's exec probes run in one like it.
+        let mut cmd = Args::default();
         cmd.args([
             "--die-with-parent",
             "--unshare-pid",
@@ -1580,7 +1643,16 @@ impl PodRun {
             targets.push(PathBuf::from(w));
         }
         host_view(&mut cmd, Path::new("/"), &targets);
-        cmd.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        // The container's own `/tmp` (on disk, as an image's writable layer is), which its
+        // exec probes see too.
+        let tmp = cdir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(err)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).map_err(err)?;
+        }
+        cmd.args(["--proc", "/proc", "--dev", "/dev"]);
+        cmd.arg("--bind").arg(&tmp).arg("/tmp");
         for (path, host, ro) in &mounts {
             cmd.arg(if *ro { "--ro-bind" } else { "--bind" })
                 .arg(host)
@@ -1592,10 +1664,17 @@ impl PodRun {
         } else {
             cmd.args(["--chdir", "/"]);
         }
+        let sandbox = prober::Sandbox {
+            bwrap: bwrap.clone(),
+            args: cmd.0,
+            env,
+        };
+        let mut cmd = tokio::process::Command::new(&bwrap);
+        cmd.args(&sandbox.args);
         cmd.arg("--");
         cmd.args(&argv);
         cmd.env_clear();
-        cmd.envs(env);
+        cmd.envs(sandbox.env.iter().cloned());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1613,11 +1692,11 @@ impl PodRun {
         let out = child
             .stdout
             .take()
-            .map(|s| tokio::spawn(pump(s, log_file.clone())));
+            .map(|s| tokio::spawn(crate::logs::pump(s, "stdout", log_file.clone())));
         let errs = child
             .stderr
             .take()
-            .map(|s| tokio::spawn(pump(s, log_file.clone())));
+            .map(|s| tokio::spawn(crate::logs::pump(s, "stderr", log_file.clone())));
         let tx = self.exits_tx.clone();
         let name = c.name.clone();
         tokio::spawn(async move {
@@ -1649,6 +1728,9 @@ impl PodRun {
             let _ = tx.send((name, exit));
         });
         self.running.insert(c.name.clone(), Proc { pid, registry });
+        if !init && let Some(worker) = prober::Worker::start(c, sandbox, self.probe_tx.clone()) {
+            self.probes.insert(c.name.clone(), worker);
+        }
         let started = format!("Started container {}", c.name);
         self.event(
             "Normal",
@@ -1677,7 +1759,7 @@ impl PodRun {
 /// created without writing to the host, and a host directory that happens to share a
 /// mount's path (`/workspace`) is hidden by the mount as an image's would be. `/proc`, `/dev`,
 /// `/tmp` and `/sys` are the container's own.
-fn host_view(cmd: &mut tokio::process::Command, dir: &Path, targets: &[PathBuf]) {
+fn host_view(cmd: &mut Args, dir: &Path, targets: &[PathBuf]) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -1708,6 +1790,24 @@ fn host_view(cmd: &mut tokio::process::Command, dir: &Path, targets: &[PathBuf])
                 host_view(cmd, &p, targets);
             }
         }
+    }
+}
+
+/// Arguments being collected for a command (bubblewrap's, for a container's sandbox).
+#[derive(Default)]
+struct Args(Vec<std::ffi::OsString>);
+
+impl Args {
+    fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Args {
+        self.0.push(a.as_ref().to_os_string());
+        self
+    }
+
+    fn args<A: AsRef<std::ffi::OsStr>>(&mut self, all: impl IntoIterator<Item = A>) -> &mut Args {
+        for a in all {
+            self.arg(a);
+        }
+        self
     }
 }
 
@@ -1748,63 +1848,17 @@ fn terminate(pid: i32) {
     }
 }
 
-/// Copies a container's output into its log file, a timestamp before each line (as the CRI
-/// log format keeps them, so `timestamps=true` can show them).
-async fn pump(stream: impl AsyncRead + Unpin, file: Arc<Mutex<std::fs::File>>) {
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if !line.ends_with(b"\n") {
-                    line.push(b'\n');
-                }
-                let mut f = relock(&file);
-                let _ = f.write_all(format!("{} ", crate::time::now_nanos()).as_bytes());
-                let _ = f.write_all(&line);
-            }
-        }
-    }
-}
-
-/// The last lines of a log, for `FallbackToLogsOnError`.
-fn log_tail(path: &Path) -> String {
-    // Only the end of a log that may be gigabytes: the lines kept fit in far less.
-    let raw = read_tail(path, (FALLBACK_BYTES * 4) as u64);
-    let text = String::from_utf8_lossy(&raw);
-    let lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest))
-        .collect();
-    let tail = lines[lines.len().saturating_sub(FALLBACK_LINES)..].join("\n");
-    let start = tail.len().saturating_sub(FALLBACK_BYTES);
-    let start = (start..=tail.len())
-        .find(|i| tail.is_char_boundary(*i))
-        .unwrap_or(tail.len());
-    tail[start..].to_string()
-}
-
 /// At most the first `limit` bytes of a file a container wrote (nothing if it cannot be read).
 fn read_head(path: &Path, limit: u64) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
+    // The container wrote it: only a regular file, never through a link (a FIFO there would
+    // block the pod's worker, a link would read a host file).
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return out;
+    }
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(limit).read_to_end(&mut out);
-    }
-    out
-}
-
-/// At most the last `limit` bytes of a file a container wrote.
-fn read_tail(path: &Path, limit: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut out = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let len = f.metadata().map_or(0, |m| m.len());
-        if f.seek(SeekFrom::Start(len.saturating_sub(limit))).is_ok() {
-            let _ = f.take(limit).read_to_end(&mut out);
-        }
     }
     out
 }
@@ -1848,7 +1902,7 @@ fn select_items(
 }
 
 /// `expansion.Expand`: `$(VAR)` becomes VAR's value when VAR is defined, `$$` a `$`.
-fn expand(s: &str, env: &BTreeMap<String, String>) -> String {
+pub(crate) fn expand(s: &str, env: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {

@@ -17,7 +17,9 @@
 mod admission;
 mod api;
 mod kubelet;
+mod logs;
 mod patch;
+mod prober;
 mod selector;
 mod status;
 mod store;

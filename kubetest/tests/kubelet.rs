@@ -605,3 +605,164 @@ fn pids_with(marker: &str) -> Vec<u32> {
         })
         .unwrap_or_default()
 }
+
+/// Whether container `name` of the pod is ready.
+fn ready(p: &Pod, name: &str) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|all| all.iter().find(|c| c.name == name))
+        .is_some_and(|c| c.ready)
+}
+
+/// An HTTP server for probes, in the test: `/ok` answers 200, anything else 500.
+async fn probe_target() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+        panic!("bind")
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let status = if request.starts_with("GET /ok ")
+                    && request.contains("User-Agent: kube-probe/")
+                {
+                    "200 OK"
+                } else {
+                    "500 Internal Server Error"
+                };
+                let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// Readiness probes as the kubelet's prober runs them: a container with a probe is not ready
+/// until the probe passes (exec in the container's sandbox, httpGet, tcpSocket on a named
+/// port), not before `initialDelaySeconds`, and not ready again after `failureThreshold`
+/// failures in a row; the pod's `ContainersReady`/`Ready` conditions name the unready ones; a
+/// failing probe is an `Unhealthy` event; a container without a probe is ready once it runs.
+#[tokio::test]
+async fn readiness_probes_follow_the_kubelets_prober() {
+    let (server, client) = server().await;
+    if !can_run_pods(&server) {
+        return;
+    }
+    bounded(60, async {
+        let port = probe_target().await;
+        let pods: Api<Pod> = Api::default_namespaced(client);
+        let sleeper = |name: &str, probe: serde_json::Value| {
+            json!({"name": name, "image": "x", "command": ["sleep", "60"],
+                "ports": [{"name": "svc", "containerPort": port}], "readinessProbe": probe})
+        };
+        let p = pod(json!({"metadata": {"name": "probed"}, "spec": {"restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {"name": "exec", "image": "x", "env": [{"name": "FILE", "value": "/tmp/up"}],
+                    "command": ["sh", "-c", "sleep 0.5; touch /tmp/up; sleep 2; rm /tmp/up; sleep 60"],
+                    "readinessProbe": {"exec": {"command": ["test", "-f", "$(FILE)"]},
+                        "periodSeconds": 1, "failureThreshold": 2}},
+                sleeper("http", json!({"httpGet": {"path": "/ok", "port": port},
+                    "initialDelaySeconds": 2, "periodSeconds": 1})),
+                sleeper("tcp", json!({"tcpSocket": {"port": "svc"}, "periodSeconds": 1})),
+                sleeper("bad", json!({"httpGet": {"path": "/bad", "port": port}, "periodSeconds": 1})),
+                {"name": "none", "image": "x", "command": ["sleep", "60"]},
+            ]}}));
+        let created = Instant::now();
+        assert!(pods.create(&PostParams::default(), &p).await.is_ok());
+        // Running, and ready only where no probe stands in the way yet.
+        let running = wait_pod(&pods, "probed", |p| phase(p) == "Running" && ready(p, "none")).await;
+        assert!(!ready(&running, "http"));
+        assert!(!ready(&running, "bad"));
+        wait_pod(&pods, "probed", |p| ready(p, "exec")).await;
+        wait_pod(&pods, "probed", |p| ready(p, "http")).await;
+        assert!(created.elapsed() >= Duration::from_secs(2), "initialDelaySeconds: 2");
+        let up = wait_pod(&pods, "probed", |p| ready(p, "tcp") && ready(p, "http")).await;
+        assert!(!ready(&up, "bad"));
+        let conditions = |p: &Pod, kind: &str| {
+            p.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| {
+                cs.iter().find(|c| c.type_ == kind).map(|c| (c.status.clone(), c.message.clone()))
+            })
+        };
+        let msg = Some("containers with unready status: [bad]".to_string());
+        assert_eq!(conditions(&up, "ContainersReady"), Some(("False".into(), msg.clone())));
+        assert_eq!(conditions(&up, "Ready"), Some(("False".into(), msg)));
+        // The file is gone 2.5 s in: two failures a second apart make the container unready.
+        let down = wait_pod(&pods, "probed", |p| !ready(p, "exec")).await;
+        assert!(created.elapsed() >= Duration::from_millis(3500), "failureThreshold: 2");
+        assert_eq!(phase(&down), "Running");
+        let events: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(pods.clone().into_client());
+        let listed = events.list(&ListParams::default().fields("involvedObject.name=probed")).await;
+        let unhealthy: Vec<String> = listed
+            .map(|l| l.items.into_iter().filter(|e| e.reason.as_deref() == Some("Unhealthy"))
+                .filter_map(|e| e.message).collect())
+            .unwrap_or_default();
+        assert!(
+            unhealthy.iter().any(|m| m == "Readiness probe failed: HTTP probe failed with statuscode: 500"),
+            "{unhealthy:?}"
+        );
+        let _ = pods.delete("probed", &DeleteParams::default()).await;
+    })
+    .await;
+}
+
+/// A line of 200 KB is logged and served whole, though neither the kubelet nor `pods/log`
+/// ever holds it whole (CRI partial records of 16 KiB, read a chunk at a time): plain,
+/// followed, its tail and `limitBytes`.
+#[tokio::test]
+async fn a_long_line_is_logged_whole() {
+    let (server, client) = server().await;
+    if !can_run_pods(&server) {
+        return;
+    }
+    bounded(30, async {
+        let pods: Api<Pod> = Api::default_namespaced(client);
+        let p = pod(
+            json!({"metadata": {"name": "long"}, "spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "x", "command": ["sh", "-c",
+                "head -c 200000 /dev/zero | tr '\\0' x; echo; echo end"]}]}}),
+        );
+        assert!(pods.create(&PostParams::default(), &p).await.is_ok());
+        let follow = LogParams {
+            follow: true,
+            ..LogParams::default()
+        };
+        let Ok(stream) = pods.log_stream("long", &follow).await else {
+            panic!("log stream")
+        };
+        let lines: Vec<String> = stream.lines().try_collect().await.unwrap_or_default();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), 200_000);
+        assert!(lines[0].bytes().all(|b| b == b'x'));
+        assert_eq!(lines[1], "end");
+        wait_pod(&pods, "long", finished).await;
+        let all = pods
+            .logs("long", &LogParams::default())
+            .await
+            .unwrap_or_default();
+        assert_eq!(all, format!("{}\nend\n", "x".repeat(200_000)));
+        let tail = LogParams {
+            tail_lines: Some(1),
+            ..LogParams::default()
+        };
+        assert_eq!(
+            pods.logs("long", &tail).await.ok().as_deref(),
+            Some("end\n")
+        );
+        let limited = LogParams {
+            limit_bytes: Some(5),
+            ..LogParams::default()
+        };
+        assert_eq!(
+            pods.logs("long", &limited).await.ok().as_deref(),
+            Some("xxxxx")
+        );
+    })
+    .await;
+}

@@ -264,14 +264,12 @@ pub fn pod_name(task_run: &str, retry: u32) -> String {
     names::child_name(task_run, &suffix)
 }
 
-/// A pipeline task's TaskRun name: `ChildName(<run>, "-<task>")`, with `-<i>` for matrix
-/// combination i (`pkg/reconciler/pipelinerun/resources/pipelinerunresolution.go`,
-/// `getNewRunNames`).
-pub fn task_run_name(run: &str, task: &str, combination: Option<usize>) -> String {
-    match combination {
-        Some(i) => names::child_name(run, &format!("-{task}-{i}")),
-        None => names::child_name(run, &format!("-{task}")),
-    }
+/// A pipeline task's TaskRun name: combination `i` of `count` (`None` for a task without a
+/// matrix), as Tekton's `getNewRunNames` names it (`tkc_compiler::names::task_run_names`, which
+/// the scheduler names its TaskRuns with too).
+pub fn task_run_name(run: &str, task: &str, combination: Option<(usize, usize)>) -> String {
+    let (index, count) = combination.unwrap_or((0, 1));
+    tkc_compiler::names::task_run_name(run, task, index, count)
 }
 
 /// Tekton's labels for the TaskRun's pod (`makeLabels` in `pkg/pod/pod.go`; the pipeline

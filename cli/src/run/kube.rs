@@ -1,7 +1,8 @@
 //! `tkc run --backend kube`: the run's task attempts as pods on a cluster (`tkc_kube`), with
 //! the same live view and summary as a local run.
 
-use super::{Output, RunArgs, drive, report};
+use super::store::Tails;
+use super::{BackendKind, Output, RunArgs, drive_recorded, report_with};
 use crate::exit;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,10 +72,20 @@ async fn finish(
     run: &RunIdentity,
     notes: Vec<String>,
     color: bool,
-) -> (tkc_runtime::RunSummary, bool, Result<(), String>) {
+) -> Outcome {
     let backend = Arc::new(backend);
-    let (summary, interrupted) =
-        drive(args, plan, backend.clone(), run.uid.clone(), notes, color).await;
+    // Not stored as a local run, but the failing steps' last lines still reach the summary
+    // and the JUnit report.
+    let (summary, interrupted, tails) = drive_recorded(
+        args,
+        plan,
+        backend.clone(),
+        run.uid.clone(),
+        notes,
+        color,
+        None,
+    )
+    .await;
     backend.mark(&summary.status).await;
     let cleanup = backend.finish(CLEANUP_WAIT).await;
     if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
@@ -83,18 +94,17 @@ async fn finish(
             serde_json::to_string(&backend.traffic()).unwrap_or_default()
         );
     }
-    (summary, interrupted, cleanup)
+    (summary, interrupted, tails, cleanup)
 }
 
-fn conclude(
-    args: &RunArgs,
-    outcome: Result<(tkc_runtime::RunSummary, bool, Result<(), String>), String>,
-    name: &str,
-    color: bool,
-) -> u8 {
+/// A finished kube run: its summary, whether it was interrupted, the failing steps' last
+/// lines, and how the cleanup went.
+type Outcome = (tkc_runtime::RunSummary, bool, Tails, Result<(), String>);
+
+fn conclude(args: &RunArgs, outcome: Result<Outcome, String>, name: &str, color: bool) -> u8 {
     let keep = args.keep;
     match outcome {
-        Ok((summary, interrupted, cleanup)) => {
+        Ok((summary, interrupted, tails, cleanup)) => {
             if let Err(e) = cleanup {
                 eprintln!("warning: {e}");
             }
@@ -105,7 +115,7 @@ fn conclude(
                     name
                 );
             }
-            report(args, &summary, interrupted, color)
+            report_with(args, &summary, interrupted, color, &tails, None)
         }
         Err(message) => {
             eprintln!("error: cannot run on Kubernetes: {message}");
@@ -114,19 +124,50 @@ fn conclude(
     }
 }
 
-/// The static entrypoint: `--entrypoint-binary`, else `TKC_KUBE_ENTRYPOINT`, else a static
-/// `tkc-entrypoint` beside tkc, else the one `entrypoint/build-static.sh` builds in the same
-/// target directory. A dynamically linked binary is refused (it would not run in an image).
+/// The static entrypoint's bytes (see [`static_entrypoint_for`]).
 fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
-    let explicit = given
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("TKC_KUBE_ENTRYPOINT").map(PathBuf::from));
+    static_entrypoint_for(given, None).map(|(_, bytes)| bytes)
+}
+
+/// The static entrypoint for this machine's architecture, which the container backends
+/// mount into every container.
+pub(super) fn static_entrypoint(given: Option<&Path>) -> Result<PathBuf, String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => Some(tkc_pods::Arch::Amd64),
+        "aarch64" => Some(tkc_pods::Arch::Arm64),
+        _ => None,
+    };
+    static_entrypoint_for(given, arch).map(|(path, _)| path)
+}
+
+/// The static entrypoint: `--entrypoint-binary`, else `TKC_KUBE_ENTRYPOINT`, else
+/// `TKC_STATIC_ENTRYPOINT` (which `.ci/run` sets), else a static `tkc-entrypoint` beside tkc,
+/// else the one `entrypoint/build-static.sh` builds in the same target directory (of `arch`,
+/// if given). A dynamically linked binary is refused (it would not run in an image).
+fn static_entrypoint_for(
+    given: Option<&Path>,
+    arch: Option<tkc_pods::Arch>,
+) -> Result<(PathBuf, Vec<u8>), String> {
+    let explicit = given.map(Path::to_path_buf).or_else(|| {
+        ["TKC_KUBE_ENTRYPOINT", "TKC_STATIC_ENTRYPOINT"]
+            .iter()
+            .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
+            .map(PathBuf::from)
+    });
     if let Some(path) = explicit {
         let bytes = std::fs::read(&path)
             .map_err(|e| format!("cannot read the entrypoint {}: {e}", path.display()))?;
-        tkc_pods::EntrypointBinary::inspect(&bytes)
+        let binary = tkc_pods::EntrypointBinary::inspect(&bytes)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(bytes);
+        if let Some(arch) = arch.filter(|a| *a != binary.arch) {
+            return Err(format!(
+                "{}: built for {}, but this machine is {}",
+                path.display(),
+                binary.arch.label(),
+                arch.label()
+            ));
+        }
+        return Ok((path, bytes));
     }
     let dir = std::env::current_exe()
         .ok()
@@ -139,9 +180,10 @@ fn entrypoint_binary(given: Option<&Path>) -> Result<Vec<u8>, String> {
     ];
     for c in &candidates {
         if let Ok(bytes) = std::fs::read(c)
-            && tkc_pods::EntrypointBinary::inspect(&bytes).is_ok()
+            && let Ok(binary) = tkc_pods::EntrypointBinary::inspect(&bytes)
+            && arch.is_none_or(|a| a == binary.arch)
         {
-            return Ok(bytes);
+            return Ok((c.clone(), bytes));
         }
     }
     Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
@@ -206,6 +248,10 @@ pub fn attach(args: &RunArgs, name: &str) -> u8 {
 
 #[derive(clap::Args)]
 pub struct RunsArgs {
+    /// Whose runs: `local` (the default, unless a Kubernetes option is given) lists the runs
+    /// of this machine that `tkc logs` can show; `kube` those in a namespace.
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
     /// Kubernetes namespace [default: the context's, else `default`].
     #[arg(long, value_name = "NS")]
     namespace: Option<String>,
@@ -222,6 +268,13 @@ pub struct RunsArgs {
 
 /// `tkc runs`: the runs in a namespace (their owner ConfigMaps) and their status.
 pub fn runs(args: RunsArgs) -> u8 {
+    let kube = match args.backend {
+        Some(b) => b == BackendKind::Kube,
+        None => args.namespace.is_some() || args.context.is_some() || args.kubeconfig.is_some(),
+    };
+    if !kube {
+        return super::store::list(args.output);
+    }
     let Some(runtime) = runtime() else {
         return exit::USAGE;
     };
