@@ -1,11 +1,11 @@
 //! Reading the files a command is given: paths, directories, stdin, and the library files of
 //! the search paths.
 
-use crate::config::Config;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::Diagnostic;
 use tkc_compiler::source::{self, FileId, MAX_FILE_SIZE, SourceMap, Syntax, read_capped};
+use tkc_config::Config;
 
 /// The files of one invocation, loaded.
 pub struct Inputs {
@@ -45,9 +45,8 @@ pub fn load(
             .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?
             .is_dir();
         if is_dir {
-            let walked = source::expand_paths(std::slice::from_ref(path))
-                .map_err(|e| InputError(e.to_string()))?;
-            expanded.extend(walked.into_iter().filter(|p| config.walk_includes(p)));
+            let walked = config.walk(path).map_err(|e| InputError(e.to_string()))?;
+            expanded.extend(walked);
         } else if !config.excluded(path) {
             expanded.push(path.clone());
         }

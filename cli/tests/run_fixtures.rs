@@ -8,49 +8,22 @@
 // A test that cannot start `tkc` has nothing left to check.
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{exit_code, snapshot_fixtures, tkc_on_fixture, workspace_root};
+use common::{exit_code, redact, snapshot_fixtures, tkc_on_fixture, workspace_root};
 
 const FIXTURES: &str = "testdata/run";
-
-/// The entrypoint beside the `tkc` under test; built if `cargo test -p tkc` did not build it.
-fn entrypoint() -> PathBuf {
-    let tkc = PathBuf::from(env!("CARGO_BIN_EXE_tkc"));
-    let dir = tkc.parent().map(Path::to_path_buf).unwrap_or_default();
-    let ep = dir.join("tkc-entrypoint");
-    if !ep.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let _ = Command::new(cargo)
-            .args(["build", "-p", "tkc-entrypoint"])
-            .current_dir(workspace_root())
-            .status();
-    }
-    ep
-}
 
 fn tkc(root: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
     cmd.current_dir(root)
         .env("NO_COLOR", "1")
-        .env("TKC_ENTRYPOINT", entrypoint())
+        .env("TKC_ENTRYPOINT", common::entrypoint())
         .env("TKC_STATE_DIR", std::env::temp_dir().join("tkc-test-state"));
     cmd
-}
-
-/// The summary with what changes from run to run redacted.
-fn redact(stdout: &[u8]) -> String {
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(stdout) else {
-        return format!("not JSON:\n{}", String::from_utf8_lossy(stdout));
-    };
-    if let Some(o) = v.as_object_mut() {
-        o.insert("name".into(), "[name]".into());
-        o.insert("duration_ms".into(), "[duration]".into());
-    }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// Runs one fixture with `tkc run --output json`; the report holds the redacted summary.

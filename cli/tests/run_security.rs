@@ -17,21 +17,6 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-/// The entrypoint beside the `tkc` under test; built if `cargo test -p tkc` did not build it.
-fn entrypoint() -> PathBuf {
-    let tkc = PathBuf::from(env!("CARGO_BIN_EXE_tkc"));
-    let dir = tkc.parent().map(Path::to_path_buf).unwrap_or_default();
-    let ep = dir.join("tkc-entrypoint");
-    if !ep.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let _ = Command::new(cargo)
-            .args(["build", "-p", "tkc-entrypoint"])
-            .current_dir(common::workspace_root())
-            .status();
-    }
-    ep
-}
-
 /// A scratch directory per test, holding its pipeline, its run directories
 /// (`XDG_RUNTIME_DIR`) and its state directory; removed on drop.
 struct Scratch(PathBuf);
@@ -60,10 +45,17 @@ impl Scratch {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
         cmd.current_dir(&self.0)
             .env("NO_COLOR", "1")
-            .env("TKC_ENTRYPOINT", entrypoint())
+            .env("TKC_ENTRYPOINT", common::entrypoint())
             .env("XDG_RUNTIME_DIR", self.path("xdg"))
             .env("TKC_STATE_DIR", self.path("state"))
             .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `tkc` as [`Scratch::tkc`], with `name` set to `value` in its environment.
+    fn tkc_with(&self, name: &str, value: &str) -> Command {
+        let mut cmd = self.tkc();
+        cmd.env(name, value);
         cmd
     }
 
@@ -255,6 +247,127 @@ spec:
     );
 }
 
+/// Isolation is the default (no flag): a step can write its own directories and `/tmp`,
+/// but not `/etc`, `/root`, the user's `$HOME`, another run's directory, nor the host's `/tmp`.
+#[test]
+fn isolated_by_default_a_step_cannot_write_etc_home_or_another_run() {
+    if common::bwrap_works().is_none() {
+        common::skip("bwrap cannot make namespaces here");
+        return;
+    }
+    let s = Scratch::new("default");
+    let home = s.path("home");
+    let other = s.path("xdg/tkc/other-run-bcdfg");
+    let _ = std::fs::create_dir_all(&home);
+    let _ = std::fs::create_dir_all(&other);
+    let _ = Command::new("chmod")
+        .args(["0700"])
+        .arg(s.path("xdg/tkc"))
+        .status();
+    let marker = format!("tkc-default-{}", std::process::id());
+    let targets = [
+        format!("/etc/{marker}"),
+        format!("/root/{marker}"),
+        format!("{}/{marker}", home.display()),
+        format!("{}/{marker}", other.display()),
+    ];
+    let mut script = String::new();
+    for t in &targets {
+        script.push_str(&format!(
+            "          if (echo x > '{t}') 2>/dev/null; then echo 'WROTE {t}'; fi\n"
+        ));
+    }
+    script.push_str(&format!(
+        "          echo x > /tmp/{marker} && echo x > $(workspaces.out.path)/ok && echo own-ok\n"
+    ));
+    s.write(
+        "p.yaml",
+        &format!(
+            "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: default\nspec:\n  workspaces: [{{name: out, emptyDir: {{}}}}]\n  taskSpec:\n    workspaces: [{{name: out}}]\n    steps:\n      - name: try\n        image: alpine:3.20\n        script: |\n{script}"
+        ),
+    );
+    let o = run_within(
+        s.tkc_with("HOME", &home.to_string_lossy()),
+        &["run", "p.yaml"],
+        Duration::from_secs(60),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("own-ok"), "{out}\n{}", stderr(&o));
+    assert!(!out.contains("WROTE"), "{out}");
+    for t in &targets {
+        assert!(!Path::new(t).exists(), "{t} was written on the host");
+    }
+    assert!(
+        !Path::new(&format!("/tmp/{marker}")).exists(),
+        "the step's /tmp is the host's"
+    );
+}
+
+/// Without isolation (no bwrap, or one that cannot make namespaces), root is refused unless
+/// `--host` says so, with how to install bubblewrap; `--isolate` insists; anyone else is warned
+/// and runs on the host.
+#[test]
+fn without_isolation_root_is_refused_unless_host() {
+    let s = Scratch::new("nobwrap");
+    s.write(
+        "p.yaml",
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: plain\nspec:\n  taskSpec:\n    steps: [{name: s, image: alpine:3.20, script: 'echo ran'}]\n",
+    );
+    let _ = std::fs::create_dir_all(s.path("bin"));
+    // A bwrap that cannot make namespaces, as in a container without user namespaces.
+    s.write(
+        "bin/bwrap",
+        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n",
+    );
+    let _ = Command::new("chmod")
+        .args(["0755"])
+        .arg(s.path("bin/bwrap"))
+        .status();
+    let path = format!("{}:/usr/bin:/bin", s.path("bin").display());
+    for (label, path) in [
+        ("no bwrap", "/nonexistent"),
+        ("broken bwrap", path.as_str()),
+    ] {
+        let o = run_within(
+            s.tkc_with("PATH", path),
+            &["run", "--output", "json", "p.yaml"],
+            Duration::from_secs(30),
+        );
+        let err = stderr(&o);
+        assert!(err.contains("apt-get install bubblewrap"), "{label}: {err}");
+        if is_root() {
+            assert_eq!(o.status.code(), Some(2), "{label}: {err}");
+            assert!(err.contains("refusing to run as root"), "{label}: {err}");
+            assert!(o.stdout.is_empty(), "{label}: something ran");
+        } else {
+            assert!(
+                err.contains("warning: the steps run on the host"),
+                "{label}: {err}"
+            );
+            assert_eq!(summary(&o)["status"], "Succeeded", "{label}: {err}");
+        }
+        let o = run_within(
+            s.tkc_with("PATH", path),
+            &["run", "--isolate", "--output", "json", "p.yaml"],
+            Duration::from_secs(30),
+        );
+        assert_eq!(o.status.code(), Some(2), "{label}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cannot isolate"), "{label}");
+        let o = run_within(
+            s.tkc_with("PATH", path),
+            &["run", "--host", "--output", "json", "p.yaml"],
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            summary(&o)["status"],
+            "Succeeded",
+            "{label}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("warning"), "{label}: {}", stderr(&o));
+    }
+}
+
 /// `--network` gives isolated steps the host's network back; without it they have none.
 #[test]
 fn isolated_steps_have_no_network_unless_asked() {
@@ -414,14 +527,14 @@ fn run_files_are_private_and_keep_warns_about_secrets() {
     s.write("p.yaml", SECRET_RUN);
     let o = run_within(
         s.tkc(),
-        &["run", "--output", "json", "p.yaml"],
+        &["run", "--host", "--output", "json", "p.yaml"],
         Duration::from_secs(60),
     );
     assert_eq!(summary(&o)["status"], "Succeeded", "{}", stderr(&o));
     assert!(s.run_dirs().is_empty(), "the run directory was not removed");
     let kept = run_within(
         s.tkc(),
-        &["run", "--keep", "--output", "json", "p.yaml"],
+        &["run", "--host", "--keep", "--output", "json", "p.yaml"],
         Duration::from_secs(60),
     );
     assert_eq!(summary(&kept)["status"], "Succeeded", "{}", stderr(&kept));
@@ -431,6 +544,25 @@ fn run_files_are_private_and_keep_warns_about_secrets() {
         stderr(&kept)
     );
     assert_eq!(s.run_dirs().len(), 1);
+    // `--keep` keeps the attempt's directory, which attempts otherwise lose as they end.
+    let attempt = s.run_dirs()[0].join("files-pod");
+    assert!(attempt.join("ws/creds/token").is_file(), "{attempt:?}");
+    assert!(attempt.join("tekton/run/0/termination").is_file());
+    // Only the directories the attempt uses: no volumes, no entrypoint mount point on the host.
+    assert!(attempt.join("tekton/scripts").is_dir());
+    assert!(!attempt.join("volumes").exists());
+    assert!(!attempt.join("tekton/bin").exists());
+    // A later run does not take the kept directory for a dead run's and reap it.
+    let later = run_within(
+        s.tkc(),
+        &["run", "--host", "--output", "json", "p.yaml"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(summary(&later)["status"], "Succeeded", "{}", stderr(&later));
+    assert!(
+        attempt.join("ws/creds/token").is_file(),
+        "the kept run was reaped"
+    );
 }
 
 /// Under `--isolate` ConfigMap and Secret workspaces are read-only mounts: even root cannot
@@ -504,7 +636,7 @@ spec:
     );
     let o = run_within(
         s.tkc(),
-        &["run", "--output", "json", "p.yaml"],
+        &["run", "--host", "--output", "json", "p.yaml"],
         Duration::from_secs(60),
     );
     let sum = summary(&o);
@@ -677,28 +809,48 @@ fn sighup_and_sigquit_cancel_like_sigterm() {
     }
 }
 
-/// SIGKILLed, tkc cannot clean up: its steps and sidecars die with it (the kernel's
-/// parent-death signal), and the next `tkc run` removes the directory it left.
+/// SIGKILLed, tkc cannot clean up: its steps, their daemons and its sidecars die with it
+/// (isolated: bwrap's `--die-with-parent` and the sandbox's PID namespace), and the next
+/// `tkc run` removes the directory it left.
 #[test]
 fn sidecars_and_steps_die_with_tkc_and_its_directory_is_reaped() {
-    let s = Scratch::new("kill");
-    let marker = format!("tkc-kill-marker-{}", std::process::id());
+    if common::bwrap_works().is_none() {
+        common::skip("bwrap cannot make namespaces here");
+        return;
+    }
+    killed_tkc_leaves_nothing("kill", &[]);
+}
+
+/// On the host too (`--host`): the entrypoint asks for SIGTERM when tkc dies
+/// (`PR_SET_PDEATHSIG`) and ends everything below it, `setsid` daemons included.
+#[test]
+fn with_host_too_nothing_survives_a_sigkilled_tkc() {
+    killed_tkc_leaves_nothing("kill-host", &["--host"]);
+}
+
+/// SIGKILLs a `tkc run <extra>` whose step, step daemon and sidecar are running; asserts
+/// that none of them is left, and that the next run reaps the directory.
+fn killed_tkc_leaves_nothing(tag: &str, extra: &[&str]) {
+    let s = Scratch::new(tag);
+    let marker = format!("tkc-{tag}-marker-{}", std::process::id());
     s.write(
         "p.yaml",
         &format!(
-            "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: killed\nspec:\n  taskSpec:\n    sidecars:\n      - name: side\n        image: alpine:3.20\n        script: sh -c 'sleep 301; echo {marker}'\n    steps:\n      - name: wait\n        image: alpine:3.20\n        script: sh -c 'sleep 302; echo {marker}'\n"
+            "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: killed\nspec:\n  taskSpec:\n    sidecars:\n      - name: side\n        image: alpine:3.20\n        script: sh -c 'sleep 301; echo {marker}'\n    steps:\n      - name: wait\n        image: alpine:3.20\n        script: |\n          setsid sh -c 'sleep 303; echo {marker}' </dev/null >/dev/null 2>&1 &\n          sh -c 'sleep 302; echo {marker}'\n"
         ),
     );
     let child = s
         .tkc()
-        .args(["run", "--output", "json", "p.yaml"])
+        .arg("run")
+        .args(extra)
+        .args(["--output", "json", "p.yaml"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
     let Ok(mut child) = child else {
         panic!("cannot start tkc");
     };
-    wait_for_processes(&marker, 2);
+    wait_for_processes(&marker, 3);
     let _ = child.kill();
     let _ = child.wait();
     assert_none_left(&marker);
@@ -707,11 +859,10 @@ fn sidecars_and_steps_die_with_tkc_and_its_directory_is_reaped() {
         "q.yaml",
         "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: next\nspec:\n  taskSpec:\n    steps: [{name: s, image: alpine:3.20, script: 'true'}]\n",
     );
-    let o = run_within(
-        s.tkc(),
-        &["run", "--output", "json", "q.yaml"],
-        Duration::from_secs(30),
-    );
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend(["--output", "json", "q.yaml"]);
+    let o = run_within(s.tkc(), &args, Duration::from_secs(30));
     assert_eq!(summary(&o)["status"], "Succeeded", "{}", stderr(&o));
     assert!(
         s.run_dirs().is_empty(),
@@ -728,7 +879,7 @@ fn a_missing_post_file_fails_the_step_at_once() {
         "entrypoint.sh",
         &format!(
             "#!/bin/sh\n# Step 0's entrypoint dies before posting; the others are the real one.\ncase \"$*\" in *-post_file\\ */run/0/out\\ *) exit 3 ;; esac\nexec '{}' \"$@\"\n",
-            entrypoint().display()
+            common::entrypoint().display()
         ),
     );
     let _ = Command::new("chmod").arg("+x").arg(&wrapper).status();
@@ -740,7 +891,7 @@ fn a_missing_post_file_fails_the_step_at_once() {
     cmd.env("TKC_ENTRYPOINT", &wrapper);
     let o = run_within(
         cmd,
-        &["run", "--output", "json", "p.yaml"],
+        &["run", "--host", "--output", "json", "p.yaml"],
         Duration::from_secs(20),
     );
     let sum = summary(&o);
@@ -799,7 +950,7 @@ fn reading_output_held_by_a_leftover_is_bounded() {
     cmd.env("TKC_ENTRYPOINT", &fake);
     let o = run_within(
         cmd,
-        &["run", "--output", "json", "p.yaml"],
+        &["run", "--host", "--output", "json", "p.yaml"],
         Duration::from_secs(15),
     );
     assert_eq!(summary(&o)["status"], "Succeeded", "{}", stderr(&o));
@@ -809,4 +960,39 @@ fn reading_output_held_by_a_leftover_is_bounded() {
         stderr(&o)
     );
     assert_none_left(&marker);
+}
+
+/// On the host (`--host`), steps keep `PATH`, the proxies and the user's toolchain variables,
+/// and find rustup's and cargo's homes under the user's `HOME` though theirs is replaced.
+#[test]
+fn host_steps_keep_the_toolchain_and_proxy_variables() {
+    let s = Scratch::new("toolchain");
+    let home = s.path("home");
+    let _ = std::fs::create_dir_all(home.join(".cargo"));
+    let _ = std::fs::create_dir_all(home.join(".rustup"));
+    s.write(
+        "p.yaml",
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: env\nspec:\n  taskSpec:\n    steps:\n      - name: show\n        image: rust:1\n        script: |\n          echo \"CARGO_HOME=$CARGO_HOME\"\n          echo \"RUSTUP_HOME=$RUSTUP_HOME\"\n          echo \"GOPATH=$GOPATH\"\n          echo \"https_proxy=$https_proxy\"\n          echo \"NO_PROXY=$NO_PROXY\"\n",
+    );
+    let mut cmd = s.tkc_with("HOME", &home.to_string_lossy());
+    cmd.env_remove("CARGO_HOME")
+        .env_remove("RUSTUP_HOME")
+        .env("GOPATH", "/opt/go-path")
+        .env("https_proxy", "http://proxy.invalid:3128")
+        .env("NO_PROXY", "localhost");
+    let o = run_within(cmd, &["run", "--host", "p.yaml"], Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        format!("CARGO_HOME={}", home.join(".cargo").display()),
+        format!("RUSTUP_HOME={}", home.join(".rustup").display()),
+        "GOPATH=/opt/go-path".to_string(),
+        "https_proxy=http://proxy.invalid:3128".to_string(),
+        "NO_PROXY=localhost".to_string(),
+    ] {
+        assert!(
+            out.contains(&want),
+            "{want} missing:\n{out}\n{}",
+            stderr(&o)
+        );
+    }
 }

@@ -124,3 +124,116 @@ pub fn skip(why: &str) {
     assert!(std::env::var_os("CI").is_none(), "CI is set, but {why}");
     eprintln!("skipped: {why}");
 }
+
+/// A `tkc run --output json` summary with what changes from run to run redacted: the run's
+/// name and duration, and those of its child pipelines' runs (`pipelineRun` of a task), whose
+/// names keep what follows the top-level run's (`[name]-<task>`).
+pub fn redact(stdout: &[u8]) -> String {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(stdout) else {
+        return format!("not JSON:\n{}", String::from_utf8_lossy(stdout));
+    };
+    let name = v["name"].as_str().unwrap_or_default().to_string();
+    redact_run(&mut v, &name);
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+fn redact_run(run: &mut serde_json::Value, top: &str) {
+    let Some(o) = run.as_object_mut() else {
+        return;
+    };
+    let name = o.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+    let redacted = match name.strip_prefix(top) {
+        Some(rest) if !top.is_empty() => format!("[name]{rest}"),
+        _ => "[name]".to_string(),
+    };
+    o.insert("name".into(), redacted.into());
+    o.insert("duration_ms".into(), "[duration]".into());
+    if let Some(serde_json::Value::Array(tasks)) = o.get_mut("tasks") {
+        for t in tasks {
+            if let Some(child) = t.get_mut("pipelineRun") {
+                redact_run(child, top);
+            }
+        }
+    }
+}
+
+/// The entrypoint beside the `tkc` under test; built if `cargo test -p tkc` did not build it.
+pub fn entrypoint() -> std::path::PathBuf {
+    let tkc = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tkc"));
+    let dir = tkc
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let ep = dir.join("tkc-entrypoint");
+    if !ep.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let _ = std::process::Command::new(cargo)
+            .args(["build", "-p", "tkc-entrypoint"])
+            .current_dir(workspace_root())
+            .status();
+    }
+    ep
+}
+
+/// A scratch directory for one test, removed when the test ends well (kept when it panics,
+/// for a look).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A fresh `tkc-<prefix>-<pid>-<name>` in the temporary directory.
+    pub fn new(prefix: &str, name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tkc-{prefix}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The static entrypoint that pods and containers mount: `TKC_STATIC_ENTRYPOINT` (as
+/// `.ci/run` sets it), else built once per test binary by `entrypoint/build-static.sh`,
+/// which prints `path: <binary>`; `None` where it cannot be built.
+pub fn static_entrypoint() -> Option<std::path::PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("TKC_STATIC_ENTRYPOINT").filter(|p| !p.is_empty()) {
+                return Some(std::path::PathBuf::from(p));
+            }
+            let root = workspace_root();
+            let out = std::process::Command::new(root.join("entrypoint/build-static.sh"))
+                .current_dir(&root)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .ok()?;
+            if !out.status.success() {
+                return None;
+            }
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("path:"))
+                .map(|p| std::path::PathBuf::from(p.trim()))
+                .filter(|p| p.is_file())
+        })
+        .clone()
+}
