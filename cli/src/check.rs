@@ -112,10 +112,32 @@ fn render_report(
             out
         }
         Format::Json => render::json(sources, diagnostics, files),
-        Format::Sarif => render::sarif(sources, diagnostics, &codes::all()),
+        Format::Sarif => render::sarif(sources, diagnostics, &codes::all(), src_root().as_ref()),
         Format::Github => render::github(sources, diagnostics),
         Format::Short => render::short(sources, diagnostics),
     }
+}
+
+/// The root SARIF URIs are relative to: the repository around the working directory (the
+/// nearest ancestor with a `.git` entry, as `git rev-parse --show-toplevel` finds it), else the
+/// working directory itself. None if the working directory is unknown or not UTF-8 (then
+/// relative names stay as written).
+fn src_root() -> Option<render::SrcRoot> {
+    let cwd = std::env::current_dir().ok()?;
+    let root = cwd
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(&cwd);
+    let relative = cwd.strip_prefix(root).ok()?;
+    let to_slashes = |p: &std::path::Path| -> Option<String> {
+        let parts: Option<Vec<&str>> = p.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
+    };
+    let dir = root.to_str()?.trim_end_matches('/').to_owned();
+    Some(render::SrcRoot {
+        dir,
+        cwd: to_slashes(relative)?,
+    })
 }
 
 fn summary(diagnostics: &[Diagnostic], files: usize) -> String {

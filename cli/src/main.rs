@@ -3,9 +3,9 @@
 
 mod check;
 mod compile;
-mod config;
 mod convert;
 mod inputs;
+mod manual;
 mod pods;
 mod project;
 mod run;
@@ -17,6 +17,7 @@ use std::process::ExitCode;
 /// Check, compile and run Tekton pipelines, offline.
 #[derive(Parser)]
 #[command(name = "tkc", version, about, max_term_width = 100)]
+#[command(after_help = manual::exit_codes_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,9 +31,12 @@ enum Command {
     Explain(check::ExplainArgs),
     /// Run a PipelineRun, TaskRun, Pipeline or Task on this machine, or on Kubernetes
     /// (`--backend kube`) with tkc as the controller.
-    Run(run::RunArgs),
-    /// List the runs `tkc run --backend kube` has in a namespace, with their status.
+    Run(Box<run::RunArgs>),
+    /// List past runs of this machine (name, start, duration, status), or with `--backend kube`
+    /// the runs in a namespace.
     Runs(run::RunsArgs),
+    /// Print the step logs of a past or running local run (`-f` follows it).
+    Logs(run::LogsArgs),
     /// Compile a run to its pod plan (JSON), or the sources to canonical Tekton YAML.
     Compile(compile::CompileArgs),
     /// Convert Tekton YAML to KDL, or KDL to YAML.
@@ -41,6 +45,10 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Serve the Language Server Protocol over stdio (for editors; see docs/editors.md).
     Lsp,
+    /// Write a shell completion script to stdout (bash, elvish, fish, powershell, zsh).
+    Completions(manual::CompletionsArgs),
+    /// Write the man page (roff) to stdout, or every page into `--out-dir`.
+    Man(manual::ManArgs),
 }
 
 /// When to colour output.
@@ -98,8 +106,9 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => check::explain(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Runs(args) => run::runs(args),
+        Command::Logs(args) => run::logs(args),
         Command::Compile(args) => compile::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
@@ -110,6 +119,8 @@ fn main() -> ExitCode {
                 exit::USAGE
             }
         },
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     };
     ExitCode::from(code)
 }

@@ -3,7 +3,6 @@
 
 use crate::ColorChoice;
 use crate::check::ApiFieldsArg;
-use crate::config::{self, Config, ConfigError};
 use crate::exit;
 use crate::inputs::{self, Inputs};
 use clap::Args;
@@ -11,6 +10,7 @@ use std::path::{Path, PathBuf};
 use tkc_compiler::diag::{self, Diagnostics, render};
 use tkc_compiler::source::SourceMap;
 use tkc_compiler::{CheckResult, Options};
+use tkc_config::{self as config, Config, ConfigError};
 
 /// Flags about where sources come from and how they are read.
 #[derive(Args, Clone, Debug, Default)]
@@ -22,6 +22,14 @@ pub struct SourceArgs {
     /// Tekton's `enable-api-fields`: which maturity of fields to accept [default: beta].
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub enable_api_fields: Option<ApiFieldsArg>,
+    /// Tekton's `enable-artifacts` feature flag: artifact references are replaced (off by
+    /// default, and not turned on by `--enable-api-fields alpha`).
+    #[arg(long)]
+    pub enable_artifacts: bool,
+    /// Tekton's `enable-concise-resolver-syntax` feature flag: a reference's `name` may be a
+    /// URL read by its `resolver` (off by default).
+    #[arg(long)]
+    pub enable_concise_resolver_syntax: bool,
     /// A directory of Tasks, Pipelines and StepActions that references resolve against; its
     /// files are not reported on (repeatable; adds to `search-paths` in tkc.toml).
     #[arg(long = "search-path", value_name = "DIR")]
@@ -82,14 +90,13 @@ impl Project {
                 return Err(exit::USAGE);
             }
         };
-        let options = Options {
-            api_fields: args
-                .enable_api_fields
-                .map(Into::into)
-                .or(config.api_fields)
-                .unwrap_or_default(),
-            levels: config.levels.clone(),
-        };
+        // tkc.toml's settings, as the language server reads them, then the flags over them.
+        let mut options = config.options();
+        if let Some(level) = args.enable_api_fields {
+            options.api_fields = level.into();
+        }
+        options.enable_artifacts |= args.enable_artifacts;
+        options.enable_concise_resolver_syntax |= args.enable_concise_resolver_syntax;
         Ok(Project {
             sources,
             inputs,

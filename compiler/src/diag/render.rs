@@ -1,7 +1,7 @@
 //! Renderers: the same diagnostics as a miette report, JSON, SARIF, GitHub annotations or
 //! one line each. Every renderer returns a `String`; the CLI decides where it goes.
 
-use super::{Code, Diagnostic, Label, Severity};
+use super::{Diagnostic, Label, Severity};
 use crate::source::{FileId, SourceFile, SourceMap, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
@@ -541,131 +541,7 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A code's explanation without its `# Title` line (the title is the short description).
-fn body(code: &Code) -> String {
-    let explanation = code.explanation();
-    let mut lines = explanation.lines().skip_while(|l| l.trim().is_empty());
-    let first = lines.next().unwrap_or_default();
-    let rest: Vec<&str> = if first.starts_with("# ") {
-        lines.skip_while(|l| l.trim().is_empty()).collect()
-    } else {
-        std::iter::once(first).chain(lines).collect()
-    };
-    rest.join("\n")
-}
-
-/// A file name as a SARIF artifact URI: relative paths stay relative (code scanning resolves
-/// them against the repository), absolute ones become `file://` URIs; characters outside
-/// the URI path set are percent-encoded.
-fn uri(file: &str) -> String {
-    let mut out = String::new();
-    if file.starts_with('/') {
-        out.push_str("file://");
-    }
-    for b in file.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// `--format sarif`: SARIF 2.1.0 with rule metadata from the code registry.
-pub fn sarif(sources: &SourceMap, diagnostics: &[Diagnostic], rules: &[&Code]) -> String {
-    use serde_json::json;
-    let level = |s: Severity| match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Advice => "note",
-    };
-    let region = |l: &Location| {
-        json!({
-            "startLine": l.line, "startColumn": l.column,
-            "endLine": l.end_line, "endColumn": l.end_column,
-        })
-    };
-    let rules_json: Vec<_> = rules
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.name,
-                "name": c.name.rsplit("::").next().unwrap_or(c.name),
-                "shortDescription": { "text": c.summary() },
-                "fullDescription": { "text": body(c) },
-                "help": { "text": c.explanation(), "markdown": c.explanation() },
-                "defaultConfiguration": { "level": level(c.severity) },
-            })
-        })
-        .collect();
-    let results: Vec<_> = diagnostics
-        .iter()
-        .map(|d| {
-            let mut message = d.message.clone();
-            if let Some(help) = &d.help {
-                message.push_str("\nhelp: ");
-                message.push_str(help);
-            }
-            let locations: Vec<_> = d
-                .primary_span()
-                .map(|s| locate(sources, s))
-                .into_iter()
-                .map(|l| {
-                    json!({ "physicalLocation": {
-                        "artifactLocation": { "uri": uri(&l.file) },
-                        "region": region(&l),
-                    }})
-                })
-                .collect();
-            let related: Vec<_> = d
-                .labels
-                .iter()
-                .filter(|l| !l.primary)
-                .chain(d.related.iter().flat_map(|r| r.labels.iter()))
-                .enumerate()
-                .map(|(i, label)| {
-                    let l = locate(sources, label.span);
-                    json!({
-                        "id": i,
-                        "message": { "text": label.message },
-                        "physicalLocation": {
-                            "artifactLocation": { "uri": uri(&l.file) },
-                            "region": region(&l),
-                        },
-                    })
-                })
-                .collect();
-            let rule_index = rules.iter().position(|c| c.name == d.code.name);
-            json!({
-                "ruleId": d.code.name,
-                "ruleIndex": rule_index,
-                "level": level(d.severity),
-                "message": { "text": message },
-                "locations": locations,
-                "relatedLocations": related,
-            })
-        })
-        .collect();
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "tkc",
-                "informationUri": "https://github.com/tkc-dev/tkc",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules_json,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
-    text.push('\n');
-    text
-}
+pub use super::sarif::{SrcRoot, sarif};
 
 #[cfg(test)]
 mod window_tests {
