@@ -7,6 +7,7 @@
 #   bench/check.sh                  # build, generate the Task, measure
 #   RUNS=500 bench/check.sh         # more runs
 #   NO_HYPERFINE=1 bench/check.sh   # the shell loop even where hyperfine is installed
+#   TKC=path/to/tkc bench/check.sh  # a binary already built
 #
 # Target: mean <= 5 ms for the YAML Task.
 set -euo pipefail
@@ -15,8 +16,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${RUNS:-200}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p tkc
-tkc="$target_dir/release/tkc"
+if [ -n "${TKC:-}" ]; then
+    tkc="$TKC"
+else
+    cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p tkc
+    tkc="$target_dir/release/tkc"
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

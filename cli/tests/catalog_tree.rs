@@ -1,6 +1,7 @@
 //! A catalog-style tree checked at once (`task/<name>/<version>/` with `samples/` and
 //! `tests/`, one Task name in several versions): only true findings (issue 11, item 3).
-//! Each run resolves to the version beside it, and the versions do not collide.
+//! Each run resolves to the version beside it, and the versions do not collide; a run equally
+//! far from both versions is ambiguous, reported once and not checked against either.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,6 +48,9 @@ fn a_catalog_tree_gives_only_true_findings() -> std::io::Result<()> {
         &format!("{RUN}    - name: revision\n      value: main\n"),
     )?;
     write(&root, "task/git-clone/0.2/samples/run.yaml", RUN)?;
+    // Outside both versions, equally far from each: ambiguous, said once, and not checked
+    // against either copy (0.2 would want `revision`).
+    write(&root, "runs/git-clone-run.yaml", RUN)?;
     let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
         .args(["check", ".", "--format", "short"])
         .current_dir(&root)
@@ -60,7 +64,8 @@ fn a_catalog_tree_gives_only_true_findings() -> std::io::Result<()> {
     assert_eq!(
         findings,
         [
-            "./task/git-clone/0.2/samples/run.yaml:7:11: error[tkc::params::taskrun-invalid] the TaskRun does not give param `revision` that Task `git-clone` requires"
+            "./runs/git-clone-run.yaml:7:11: warning[tkc::resolve::ambiguous-ref] Task `git-clone` is defined in 2 files, none nearer than the others",
+            "./task/git-clone/0.2/samples/run.yaml:7:11: error[tkc::params::taskrun-invalid] the TaskRun does not give param `revision` that Task `git-clone` requires",
         ],
         "{stdout}"
     );

@@ -27,7 +27,13 @@ fn every_tekton_example_checks_clean() {
             .arg("short")
             .env("NO_COLOR", "1");
         if file.components().any(|c| c.as_os_str() == "alpha") {
-            cmd.args(["--enable-api-fields", "alpha"]);
+            // As Tekton's own alpha test run (test/e2e-tests-kind-alpha.env) sets them.
+            cmd.args([
+                "--enable-api-fields",
+                "alpha",
+                "--enable-artifacts",
+                "--enable-concise-resolver-syntax",
+            ]);
         }
         let out = match cmd.arg(file).output() {
             Ok(out) => out,

@@ -75,8 +75,14 @@ fn emitted_tekton_yaml_checks_clean() {
     for file in &files {
         let path = file.to_string_lossy();
         let alpha = file.components().any(|c| c.as_os_str() == "alpha");
+        // Tekton's alpha examples run with its alpha flags (`test/e2e-tests-kind-alpha.env`).
         let api: &[&str] = if alpha {
-            &["--enable-api-fields", "alpha"]
+            &[
+                "--enable-api-fields",
+                "alpha",
+                "--enable-artifacts",
+                "--enable-concise-resolver-syntax",
+            ]
         } else {
             &[]
         };
