@@ -324,7 +324,8 @@ fn compliant_entries(
     })
 }
 
-/// A layer's blob, refused beyond [`MAXIMUM_LAYER_BYTES`] (the client checks its digest).
+/// A layer's blob, refused beyond [`MAXIMUM_LAYER_BYTES`], declared or sent (the client
+/// checks its digest).
 async fn pull_layer(
     client: &Client,
     image: &Reference,
@@ -340,12 +341,50 @@ async fn pull_layer(
             ),
         });
     }
-    let mut blob = Vec::new();
+    let mut blob = CappedBuffer::default();
     client
         .pull_blob(image, layer, &mut blob)
         .await
         .map_err(|e| registry_error(reference, e))?;
-    Ok(blob)
+    Ok(blob.data)
+}
+
+/// A buffer that refuses to grow past [`MAXIMUM_LAYER_BYTES`]: a registry may send more than
+/// the size its manifest declares, and the client only checks the digest at the end.
+#[derive(Default)]
+struct CappedBuffer {
+    data: Vec<u8>,
+}
+
+impl tokio::io::AsyncWrite for CappedBuffer {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bytes: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if (this.data.len() + bytes.len()) as u64 > MAXIMUM_LAYER_BYTES {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the layer is larger than {MAXIMUM_LAYER_BYTES} bytes"
+            ))));
+        }
+        this.data.extend_from_slice(bytes);
+        std::task::Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 /// The client's error with its causes, on one line.
@@ -403,6 +442,22 @@ mod tests {
             pinned("localhost:5000/tasks", digest).unwrap(),
             "localhost:5000/tasks@sha256:0123"
         );
+    }
+
+    #[tokio::test]
+    async fn a_layer_larger_than_the_cap_is_refused_as_it_arrives() {
+        use tokio::io::AsyncWriteExt;
+        let mut buffer = CappedBuffer::default();
+        let chunk = vec![0u8; 1 << 20];
+        let mut written = 0u64;
+        let refused = loop {
+            match buffer.write_all(&chunk).await {
+                Ok(()) => written += chunk.len() as u64,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(written, MAXIMUM_LAYER_BYTES);
+        assert!(refused.to_string().contains("larger than"));
     }
 
     #[test]
