@@ -5,9 +5,11 @@
 //!
 //! Registries are spoken to over HTTPS, except registries on a loopback address (`localhost`,
 //! `127.0.0.0/8`, `[::1]`: traffic that never leaves the machine, as docker also allows) and
-//! those named in [`Options::insecure_registries`], which get plain HTTP. Credentials: none
-//! (anonymous pulls and pushes, with the registry's anonymous token when it asks for one).
+//! those named in [`Options::insecure_registries`], which get plain HTTP. Credentials come
+//! from the docker client's configuration ([`auth`]); without an entry for the registry,
+//! requests are anonymous (with the registry's anonymous token when it asks for one).
 
+pub mod auth;
 mod layout;
 
 pub use layout::{
@@ -22,6 +24,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What one layer of a bundle holds, from its annotations.
@@ -53,14 +56,19 @@ pub struct Options {
     /// Registries (`host` or `host:port`, as in the reference) spoken to over plain HTTP,
     /// besides the loopback ones.
     pub insecure_registries: Vec<String>,
+    /// The docker configuration to take credentials from (a missing file means none); `None`:
+    /// anonymous.
+    pub docker_config: Option<PathBuf>,
 }
 
 impl Default for Options {
-    /// Tekton's resolution timeout (one minute), no insecure registries.
+    /// Tekton's resolution timeout (one minute), no insecure registries, the credentials of
+    /// this user's docker configuration ([`auth::docker_config_path`]).
     fn default() -> Options {
         Options {
             timeout: Duration::from_secs(60),
             insecure_registries: Vec::new(),
+            docker_config: auth::docker_config_path(),
         }
     }
 }
@@ -72,6 +80,8 @@ pub enum BundleError {
     Reference { reference: String, reason: String },
     /// The registry could not be reached or refused the request.
     Registry { reference: String, reason: String },
+    /// The registry could not be reached or refused the push.
+    Push { reference: String, reason: String },
     /// The operation took longer than [`Options::timeout`].
     Timeout { reference: String, after: Duration },
     /// The image is not a valid Tekton bundle (`checkImageCompliance`).
@@ -95,6 +105,12 @@ impl fmt::Display for BundleError {
             }
             BundleError::Registry { reference, reason } => {
                 write!(f, "cannot retrieve the oci image {reference}: {reason}")
+            }
+            BundleError::Push { reference, reason } => {
+                write!(
+                    f,
+                    "could not push image to registry as {reference}: {reason}"
+                )
             }
             BundleError::Timeout { reference, after } => write!(
                 f,
@@ -139,9 +155,9 @@ pub async fn pull(
     name: &str,
     options: &Options,
 ) -> Result<Fetched, BundleError> {
-    let (client, image) = connect(reference, options)?;
+    let (client, image, auth) = connect(reference, options)?;
     bounded(reference, options, async {
-        let (manifest, digest) = pull_manifest(&client, &image, reference).await?;
+        let (manifest, digest) = pull_manifest(&client, &image, &auth, reference).await?;
         let entries = compliant_entries(&manifest, reference)?;
         let wanted = kind.to_lowercase();
         let Some(index) = entries
@@ -178,9 +194,9 @@ pub async fn pull(
 
 /// What the bundle `reference` holds, in layer order, with its manifest's digest.
 pub async fn list(reference: &str, options: &Options) -> Result<(Vec<Entry>, String), BundleError> {
-    let (client, image) = connect(reference, options)?;
+    let (client, image, auth) = connect(reference, options)?;
     bounded(reference, options, async {
-        let (manifest, digest) = pull_manifest(&client, &image, reference).await?;
+        let (manifest, digest) = pull_manifest(&client, &image, &auth, reference).await?;
         Ok((compliant_entries(&manifest, reference)?, digest))
     })
     .await
@@ -193,7 +209,7 @@ pub async fn push(
     documents: &[Document],
     options: &Options,
 ) -> Result<String, BundleError> {
-    let (client, image) = connect(reference, options)?;
+    let (client, image, auth) = connect(reference, options)?;
     if image.digest().is_some() {
         return Err(BundleError::Reference {
             reference: reference.to_owned(),
@@ -202,9 +218,12 @@ pub async fn push(
     }
     let built = layout::build(documents)?;
     bounded(reference, options, async {
-        let failed = |e: OciDistributionError| registry_error(reference, e);
+        let failed = |e: OciDistributionError| BundleError::Push {
+            reference: reference.to_owned(),
+            reason: reason(&e),
+        };
         client
-            .auth(&image, &RegistryAuth::Anonymous, RegistryOperation::Push)
+            .auth(&image, &auth, RegistryOperation::Push)
             .await
             .map_err(failed)?;
         for blob in built.layers.iter().chain([&built.config]) {
@@ -237,8 +256,12 @@ pub fn pinned(reference: &str, digest: &str) -> Result<String, BundleError> {
     ))
 }
 
-/// The client for `reference`'s registry: plain HTTP for loopback and insecure registries.
-fn connect(reference: &str, options: &Options) -> Result<(Client, Reference), BundleError> {
+/// The client for `reference`'s registry (plain HTTP for loopback and insecure registries),
+/// the reference, and the credentials to use there.
+fn connect(
+    reference: &str,
+    options: &Options,
+) -> Result<(Client, Reference, RegistryAuth), BundleError> {
     let image: Reference = reference.parse().map_err(|e| BundleError::Reference {
         reference: reference.to_owned(),
         reason: format!("{e}"),
@@ -246,6 +269,7 @@ fn connect(reference: &str, options: &Options) -> Result<(Client, Reference), Bu
     // rustls needs a process-wide crypto provider; another caller may have installed one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let registry = image.resolve_registry().to_owned();
+    let auth = registry_auth(&registry, options)?;
     let plain_http = is_loopback(&registry) || options.insecure_registries.contains(&registry);
     let config = ClientConfig {
         protocol: if plain_http {
@@ -258,7 +282,29 @@ fn connect(reference: &str, options: &Options) -> Result<(Client, Reference), Bu
         ..ClientConfig::default()
     };
     let client = Client::try_from(config).map_err(|e| registry_error(reference, e))?;
-    Ok((client, image))
+    Ok((client, image, auth))
+}
+
+/// The credentials of `registry` in [`Options::docker_config`], else anonymous.
+fn registry_auth(registry: &str, options: &Options) -> Result<RegistryAuth, BundleError> {
+    let Some(path) = &options.docker_config else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
+        Err(e) => {
+            return Err(BundleError::Invalid(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    match auth::from_docker_config(&text, registry) {
+        Ok(Some(c)) => Ok(RegistryAuth::Basic(c.username, c.password)),
+        Ok(None) => Ok(RegistryAuth::Anonymous),
+        Err(e) => Err(BundleError::Invalid(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// Whether `registry` (`host[:port]`) is this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
@@ -292,10 +338,11 @@ async fn bounded<T>(
 async fn pull_manifest(
     client: &Client,
     image: &Reference,
+    auth: &RegistryAuth,
     reference: &str,
 ) -> Result<(OciImageManifest, String), BundleError> {
     let (manifest, digest) = client
-        .pull_image_manifest(image, &RegistryAuth::Anonymous)
+        .pull_image_manifest(image, auth)
         .await
         .map_err(|e| registry_error(reference, e))?;
     if let Some(wanted) = image.digest()
@@ -387,10 +434,17 @@ impl tokio::io::AsyncWrite for CappedBuffer {
     }
 }
 
-/// The client's error with its causes, on one line.
 fn registry_error(reference: &str, error: OciDistributionError) -> BundleError {
+    BundleError::Registry {
+        reference: reference.to_owned(),
+        reason: reason(&error),
+    }
+}
+
+/// The client's error with its causes, on one line.
+fn reason(error: &OciDistributionError) -> String {
     let mut reason = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let text = cause.to_string();
         if !reason.contains(&text) {
@@ -399,10 +453,7 @@ fn registry_error(reference: &str, error: OciDistributionError) -> BundleError {
         }
         source = cause.source();
     }
-    BundleError::Registry {
-        reference: reference.to_owned(),
-        reason,
-    }
+    reason
 }
 
 #[cfg(test)]

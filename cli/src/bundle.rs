@@ -28,7 +28,8 @@ enum BundleCommand {
     List(ListArgs),
 }
 
-/// How to reach the registry.
+/// How to reach the registry. Credentials come from `$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json` (what `docker login` writes).
 #[derive(Args)]
 struct RegistryArgs {
     /// Speak plain HTTP to this registry (`host` or `host:port`, as in the reference;
@@ -45,6 +46,7 @@ impl RegistryArgs {
         Options {
             timeout: self.timeout,
             insecure_registries: self.insecure_registries.clone(),
+            docker_config: tkc_bundle::auth::docker_config_path(),
         }
     }
 }

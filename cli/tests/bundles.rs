@@ -25,6 +25,25 @@ struct Registry {
 impl Registry {
     /// Starts one, or says why it cannot (then the test skips).
     fn start(dir: &Path) -> Option<Registry> {
+        Registry::start_with(dir, "")
+    }
+
+    /// One that requires the user `tkc` with the password `secret` (htpasswd, bcrypt).
+    fn start_with_login(dir: &Path) -> Option<Registry> {
+        let htpasswd = dir.join("htpasswd");
+        std::fs::write(
+            &htpasswd,
+            "tkc:$2b$04$jM/UDc2IHxHAcXKJPhSRHOFhi.Evj5vR3PX7CAwVY8qe86xbBItGq\n",
+        )
+        .unwrap();
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: tkc-test\n    path: {}\n",
+            htpasswd.display()
+        );
+        Registry::start_with(dir, &auth)
+    }
+
+    fn start_with(dir: &Path, extra_config: &str) -> Option<Registry> {
         let Some(binary) = find_registry() else {
             common::skip("docker-registry is not installed (apt-get install docker-registry)");
             return None;
@@ -39,7 +58,7 @@ impl Registry {
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: {host}\n  secret: tkc-test\n",
+                 http:\n  addr: {host}\n  secret: tkc-test\n{extra_config}",
                 dir.join("storage").display()
             ),
         )
@@ -66,7 +85,11 @@ impl Registry {
                 let _ = write!(stream, "GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.host);
                 let mut answer = String::new();
                 let _ = stream.read_to_string(&mut answer);
-                if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                // 401 when it wants a login: up all the same.
+                if ["200", "401"]
+                    .iter()
+                    .any(|code| answer.split(' ').nth(1) == Some(code))
+                {
                     return;
                 }
             }
@@ -92,11 +115,14 @@ fn find_registry() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// `tkc` in `dir`, with the docker configuration of `dir/docker` (none unless a test writes
+/// one), not the user's.
 fn tkc(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tkc"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("DOCKER_CONFIG", dir.join("docker"))
         .output()
         .unwrap()
 }
@@ -325,4 +351,39 @@ fn an_unreachable_registry_and_a_silent_one_fail_with_the_reason() {
         "error: 127.0.0.1:5000/team/tasks@sha256:abc is an unparseable image reference: \
          invalid reference format\n"
     );
+}
+
+#[test]
+fn credentials_come_from_the_docker_configuration() {
+    let dir = TempDir::new("bundle", "login");
+    let Some(registry) = Registry::start_with_login(&dir) else {
+        return;
+    };
+    std::fs::write(dir.join("tasks.yaml"), TASKS).unwrap();
+    let reference = format!("{}/team/tasks:v1", registry.host);
+
+    let anonymous = tkc(&dir, &["bundle", "push", &reference, "tasks.yaml"]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    let stderr = text(&anonymous.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: could not push image to registry as {reference}: "
+        )) && stderr.contains("401"),
+        "{stderr}"
+    );
+
+    // As `docker login` writes it: base64 of `tkc:secret`, keyed by the registry's address.
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(
+        dir.join("docker/config.json"),
+        format!(
+            r#"{{"auths": {{"http://{}": {{"auth": "dGtjOnNlY3JldA=="}}}}}}"#,
+            registry.host
+        ),
+    )
+    .unwrap();
+    let pushed = tkc(&dir, &["bundle", "push", &reference, "tasks.yaml"]);
+    assert_eq!(pushed.status.code(), Some(0), "{}", text(&pushed.stderr));
+    let pulled = tkc(&dir, &["bundle", "list", &reference, "task", "hello"]);
+    assert_eq!(text(&pulled.stdout), HELLO, "{}", text(&pulled.stderr));
 }
