@@ -106,21 +106,34 @@ fn push(args: PushArgs) -> u8 {
         );
         return exit::FAILED;
     }
-    let local: Vec<_> = checked
+    let mut documents = Vec::new();
+    for document in checked
         .documents
         .iter()
         .filter(|d| project.inputs.files.contains(&d.file()))
-        .collect();
-    let mut documents = Vec::with_capacity(local.len());
-    for document in local {
+    {
+        let file = project.sources.get(document.file()).name();
+        if !is_bundled(document.kind) {
+            // Runs, ConfigMaps and Secrets often sit beside the Pipeline they run; a
+            // Secret pushed to a registry would be a leak.
+            eprintln!(
+                "note: {file}: {} {} left out: a bundle holds Tasks, Pipelines and StepActions",
+                document.kind.as_str(),
+                document.name()
+            );
+            continue;
+        }
         match bundle_document(document) {
             Ok(d) => documents.push(d),
             Err(reason) => {
-                let file = project.sources.get(document.file()).name();
                 eprintln!("error: {file}: {reason}; nothing was pushed");
                 return exit::FAILED;
             }
         }
+    }
+    if documents.is_empty() {
+        eprintln!("error: no Task, Pipeline or StepAction to push");
+        return exit::FAILED;
     }
     let options = args.registry.options();
     match block_on(tkc_bundle::push(&args.reference, &documents, &options)) {
@@ -140,18 +153,15 @@ fn push(args: PushArgs) -> u8 {
     }
 }
 
+/// The kinds Tekton's resolvers fetch from a bundle.
+fn is_bundled(kind: Kind) -> bool {
+    matches!(kind, Kind::Task | Kind::Pipeline | Kind::StepAction)
+}
+
 /// A checked document as a bundle layer: canonical Tekton YAML (what `tkc compile --emit
 /// tekton` writes, so KDL sources are pushed as YAML Tekton reads), annotated as `tkn` does.
 fn bundle_document(document: &model::Document) -> Result<Document, String> {
-    let kind = match document.kind {
-        Kind::Task | Kind::Pipeline | Kind::StepAction => document.kind.as_str().to_lowercase(),
-        other => {
-            return Err(format!(
-                "a {} cannot go in a bundle: it holds Tasks, Pipelines and StepActions",
-                other.as_str()
-            ));
-        }
-    };
+    let kind = document.kind.as_str().to_lowercase();
     let Some(name) = document.metadata.name.as_ref() else {
         return Err(format!(
             "a {} in a bundle needs metadata.name",
