@@ -1,6 +1,7 @@
 //! `tkc`: check, compile and run Tekton pipelines. This crate parses arguments and wires the
 //! libraries together; it is the only place that prints or exits.
 
+mod bundle;
 mod check;
 mod compile;
 mod convert;
@@ -45,6 +46,8 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// Serve the Language Server Protocol over stdio (for editors; see docs/editors.md).
     Lsp,
+    /// Push Tasks, Pipelines and StepActions to a registry as a Tekton Bundle, or list one.
+    Bundle(bundle::BundleArgs),
     /// Write a shell completion script to stdout (bash, elvish, fish, powershell, zsh).
     Completions(manual::CompletionsArgs),
     /// Write the man page (roff) to stdout, or every page into `--out-dir`.
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Lsp => match tkc_lsp::serve_stdio() {
             Ok(()) => exit::OK,
             Err(e) => {

@@ -105,19 +105,30 @@ fn render(cmd: clap::Command, top_level: bool, w: &mut dyn Write) -> std::io::Re
     w.write_all(page.as_bytes())
 }
 
-/// `tkc.1` and `tkc-SUB.1` for each visible subcommand (the names `man tkc-check` finds).
+/// `tkc.1` and `tkc-SUB.1` for each visible subcommand (the names `man tkc-check` finds),
+/// and `tkc-SUB-SUBSUB.1` for nested ones (`man tkc-bundle-push`).
 fn write_pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        // After `build`, clap names a subcommand's page `tkc-check` (its display name).
-        let name = format!("tkc-{}", sub.get_name());
-        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
-        render(sub.clone(), false, &mut file)?;
-    }
+    write_subcommand_pages(&cmd, "tkc", dir)?;
     let mut file = std::fs::File::create(dir.join("tkc.1"))?;
     render(cmd, true, &mut file)
+}
+
+fn write_subcommand_pages(
+    cmd: &clap::Command,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // After `build`, clap names a subcommand's page `tkc-check` (its display name).
+        let name = format!("{prefix}-{}", sub.get_name());
+        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        render(sub.clone(), false, &mut file)?;
+        write_subcommand_pages(sub, &name, dir)?;
+    }
+    Ok(())
 }
 
 /// Roff text: a leading `.` or `'` would be read as a request, `\` as an escape.

@@ -32,9 +32,13 @@ const SUBCOMMANDS: &[&str] = &[
     "convert",
     "schema",
     "lsp",
+    "bundle",
     "completions",
     "man",
 ];
+
+/// Subcommands of subcommands, each with a page of its own (`man tkc-bundle-push`).
+const NESTED: &[&str] = &["bundle-push", "bundle-list"];
 
 #[test]
 fn help_lists_the_exit_codes() {
@@ -135,7 +139,11 @@ fn man_out_dir_writes_a_page_per_subcommand() {
     names.sort();
     let check = std::fs::read_to_string(dir.join("tkc-check.1")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
-    let mut expected: Vec<String> = SUBCOMMANDS.iter().map(|s| format!("tkc-{s}.1")).collect();
+    let mut expected: Vec<String> = SUBCOMMANDS
+        .iter()
+        .chain(NESTED)
+        .map(|s| format!("tkc-{s}.1"))
+        .collect();
     expected.push("tkc.1".to_owned());
     expected.sort();
     assert_eq!(names, expected);

@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cluster_resolver;
 mod pods;
 pub mod retry;
 
