@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod convert;
+mod graph;
 mod inputs;
 mod manual;
 mod pods;
@@ -39,6 +40,8 @@ enum Command {
     Logs(run::LogsArgs),
     /// Compile a run to its pod plan (JSON), or the sources to canonical Tekton YAML.
     Compile(compile::CompileArgs),
+    /// Draw a pipeline's task graph (Graphviz dot or Mermaid).
+    Graph(graph::GraphArgs),
     /// Convert Tekton YAML to KDL, or KDL to YAML.
     Convert(convert::ConvertArgs),
     /// Write the JSON Schemas of the Tekton resources (for editors) and of the plan.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => run::runs(args),
         Command::Logs(args) => run::logs(args),
         Command::Compile(args) => compile::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Lsp => match tkc_lsp::serve_stdio() {

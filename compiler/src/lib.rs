@@ -2,13 +2,14 @@
 //! pod-plan out.
 //!
 //! Stages follow the data: [`source`] → [`syntax`] → [`model`] → `resolve` → [`check`] →
-//! `lower` → `plan`. Each stage is a function from one plain data type to the next; spans
+//! `lower` → `plan`; [`graph`] draws a checked Pipeline's tasks. Each stage is a function from one plain data type to the next; spans
 //! travel with the data. The library never prints and never exits.
 
 pub mod cel;
 pub mod check;
 pub mod diag;
 pub mod emit;
+pub mod graph;
 pub mod lower;
 pub mod model;
 pub mod names;
@@ -136,6 +137,35 @@ pub fn check(
     diagnostics.sort();
     CheckResult {
         documents: world.documents,
+        diagnostics,
+    }
+}
+
+/// What [`task_graphs`] produces.
+#[derive(Debug, Default)]
+pub struct Graphs {
+    /// The task graph of every pipeline of `files` ([`graph::pipelines`]), in document order.
+    pub graphs: Vec<graph::TaskGraph>,
+    /// Every finding of the checks, sorted.
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks `files` (with `library` files for references) and draws the task graph of each
+/// of their pipelines: the one call `tkc graph` makes.
+pub fn task_graphs(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+) -> Graphs {
+    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    diagnostics.sort();
+    let graphs = graph::pipelines(&world)
+        .into_iter()
+        .map(|drawable| graph::build(&world, &drawable))
+        .collect();
+    Graphs {
+        graphs,
         diagnostics,
     }
 }
