@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod convert;
+mod describe;
 mod graph;
 mod inputs;
 mod manual;
@@ -42,6 +43,9 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Draw a pipeline's task graph (Graphviz dot or Mermaid).
     Graph(graph::GraphArgs),
+    /// Describe a compiled run: the waves of tasks that start together, params and where
+    /// their values come from, workspaces and their bindings, results.
+    Describe(describe::DescribeArgs),
     /// Convert Tekton YAML to KDL, or KDL to YAML.
     Convert(convert::ConvertArgs),
     /// Write the JSON Schemas of the Tekton resources (for editors) and of the plan.
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => run::logs(args),
         Command::Compile(args) => compile::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Describe(args) => describe::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Lsp => match tkc_lsp::serve_stdio() {
