@@ -185,6 +185,7 @@ fn checked_world<'s>(
     diagnostics.extend(check::run(&world, options));
     drop_cascades(&world, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
+    diagnostics.extend(diag::unknown_suppressions(sources, files));
     diag::apply_levels(&options.levels, &mut diagnostics);
     (world, diagnostics)
 }
