@@ -79,6 +79,9 @@ pub fn decode_file(
     options: &Options,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
     let parsed = syntax::parse_file(sources, file);
+    if let Some(skipped) = helm_template(sources, file, &parsed.diagnostics) {
+        return (Vec::new(), vec![skipped]);
+    }
     let mut cx = Cx::new(sources.get(file).text(), options.api_fields);
     cx.diagnostics = parsed.diagnostics;
     let mut documents = Vec::new();
@@ -88,6 +91,33 @@ pub fn decode_file(
         }
     }
     (documents, cx.diagnostics)
+}
+
+/// A YAML file that does not parse because it is a Helm template (`{{ ... }}` outside a
+/// string): the note that it was skipped, in place of the YAML errors, which would only say
+/// that a template is not YAML yet.
+fn helm_template(
+    sources: &SourceMap,
+    file: FileId,
+    parse_errors: &[Diagnostic],
+) -> Option<Diagnostic> {
+    let source = sources.get(file);
+    if source.syntax() != source::Syntax::Yaml
+        || !parse_errors.iter().any(|d| d.code == &codes::YAML)
+    {
+        return None;
+    }
+    let action = syntax::helm_template_action(source.text())?;
+    Some(
+        Diagnostic::new(
+            &codes::HELM_TEMPLATE,
+            "a Helm template: not checked until Helm renders it",
+        )
+        .with_label(Span::new(file, action.start, action.end), "template action")
+        .with_help(
+            "check what Helm renders: `helm template CHART | tkc check --stdin-filename chart.yaml -`",
+        ),
+    )
 }
 
 /// A diagnostic for a file that is not valid UTF-8, at the first bad byte.

@@ -284,6 +284,34 @@ declare_code! {
 }
 
 declare_code! {
+    /// # A Helm template, skipped
+    ///
+    /// A file of a Helm chart's `templates/` holds Go template actions (`{{ .Values.x }}`,
+    /// `{{- if ... }}`) where YAML expects structure, so it is YAML only once Helm has rendered
+    /// it. Instead of the YAML errors the template would produce, tkc notes that it skipped the
+    /// file. To check the Tekton resources a chart makes, check what Helm renders:
+    ///
+    /// ```sh
+    /// helm template my-chart | tkc check --stdin-filename my-chart.yaml -
+    /// ```
+    ///
+    /// A file whose actions are all inside quoted strings (`name: "{{ .Values.name }}"`) is
+    /// valid YAML and is checked as it is.
+    pub static HELM_TEMPLATE = "tkc::syntax::helm-template", Advice;
+}
+
+declare_code! {
+    /// # No Tekton resource under a directory that was given
+    ///
+    /// `tkc check DIR` found no file under `DIR` that holds a Tekton resource (files of other
+    /// kinds, Helm templates and files `tkc.toml` excludes are skipped). Most often the path is
+    /// mistyped, or the resources moved: without this warning a CI job checking it would pass
+    /// while checking nothing. With `--deny-warnings` it fails. A file named on the command
+    /// line is not reported, as pre-commit passes every staged YAML file.
+    pub static NO_TEKTON_INPUT = "tkc::inputs::no-tekton", Warning;
+}
+
+declare_code! {
     /// # A `tkc:ignore` comment names a code that does not exist
     ///
     /// `# tkc:ignore[code, ...]` (`// tkc:ignore[...]` in KDL) silences the named codes on
@@ -308,6 +336,7 @@ pub fn all() -> Vec<&'static Code> {
         &KDL,
         &crate::syntax::kdl_escapes::KDL_ESCAPE,
         &DUPLICATE_KEY,
+        &HELM_TEMPLATE,
         &INVALID_UTF8,
         &NOT_TEXT,
         &LIMIT,
@@ -327,6 +356,7 @@ pub fn all() -> Vec<&'static Code> {
         &CONFIG_INVALID,
         &CONFIG_UNKNOWN_KEY,
         &UNKNOWN_IGNORE_CODE,
+        &NO_TEKTON_INPUT,
     ];
     all.extend(crate::check::codes());
     all.extend(crate::lower::codes());

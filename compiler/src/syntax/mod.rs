@@ -163,6 +163,31 @@ pub fn parse_file(sources: &SourceMap, file: FileId) -> ParsedFile {
     }
 }
 
+/// The first Go template action (`{{ ... }}`, Helm's syntax) of `text` that is not inside a
+/// quoted scalar, as a byte range: a Helm chart's template is YAML only once Helm has
+/// rendered it. An action inside quotes (`"{{ .Values.x }}"`) is a string to YAML and
+/// leaves the file readable.
+pub fn helm_template_action(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let start = line_start;
+        line_start += line.len();
+        let Some(open) = line.find("{{") else {
+            continue;
+        };
+        let Some(close) = line[open..].find("}}") else {
+            continue;
+        };
+        let before = &line[..open];
+        let quoted = before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
+        let comment = before.trim_start().starts_with('#');
+        if !quoted && !comment {
+            return Some(start + open..start + open + close + 2);
+        }
+    }
+    None
+}
+
 /// Maps a byte range of a scalar's *value* to the source span that produced it.
 ///
 /// For plain one-line scalars the value is the source text itself; for quoted, block and
