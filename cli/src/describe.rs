@@ -211,7 +211,7 @@ fn marks(task: &TaskPlan) -> String {
     if marks.is_empty() {
         String::new()
     } else {
-        format!("  [{}]", marks.join(", "))
+        format!("[{}]", marks.join(", "))
     }
 }
 
@@ -352,15 +352,13 @@ fn describe(plan: &Plan, given: &Given) -> String {
             } else {
                 String::new()
             };
-            let after = if task.after.is_empty() {
-                String::new()
-            } else {
-                format!("after {}", task.after.join(", "))
-            };
+            let after =
+                (!task.after.is_empty()).then(|| format!("after {}", task.after.join(", ")));
+            let notes: Vec<String> = after.into_iter().chain(Some(marks(task))).collect();
             rows.push(vec![
                 label,
                 task.name.clone(),
-                format!("{after}{}", marks(task)),
+                notes.join("  ").trim().to_string(),
             ]);
         }
     }
