@@ -146,49 +146,50 @@ impl Given {
 
 /// The tasks of the `tasks` section in waves: a task is in the wave after the last of the
 /// tasks it waits for (`TaskPlan::after`), so each wave's tasks can start together once the
-/// waves before it are done. Source order within a wave. The plan was checked, so it has no
-/// cycle; a task whose wave cannot be found (it could not) is put last.
+/// waves before it are done. Source order within a wave. Kahn's algorithm, linear in the
+/// tasks and edges (a `runAfter` chain of many thousands of tasks is fine). The plan was
+/// checked, so it has no cycle; a task a cycle would leave unplaced goes in a last wave.
 fn waves(tasks: &[&TaskPlan]) -> Vec<Vec<usize>> {
     let index: HashMap<&str, usize> = tasks
         .iter()
         .enumerate()
         .map(|(i, t)| (t.name.as_str(), i))
         .collect();
-    let mut wave: Vec<Option<usize>> = vec![None; tasks.len()];
-    // Relaxation in passes: each pass places every task whose dependencies are all placed;
-    // as many passes as there are waves.
-    let mut placed = 0;
-    while placed < tasks.len() {
-        let before = placed;
-        for (i, task) in tasks.iter().enumerate() {
-            if wave[i].is_some() {
-                continue;
-            }
-            let mut level = Some(0);
-            for dep in task.after.iter().filter_map(|a| index.get(a.as_str())) {
-                level = match (level, wave[*dep]) {
-                    (Some(l), Some(d)) => Some(l.max(d + 1)),
-                    _ => None,
-                };
-            }
-            if level.is_some() {
-                wave[i] = level;
-                placed += 1;
-            }
-        }
-        if placed == before {
-            break;
+    let mut waiting_for = vec![0usize; tasks.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+    for (i, task) in tasks.iter().enumerate() {
+        let deps: BTreeSet<usize> = task
+            .after
+            .iter()
+            .filter_map(|a| index.get(a.as_str()).copied())
+            .filter(|&d| d != i)
+            .collect();
+        waiting_for[i] = deps.len();
+        for d in deps {
+            dependents[d].push(i);
         }
     }
-    let last = wave.iter().flatten().max().map_or(0, |m| m + 1);
-    let count = wave
-        .iter()
-        .map(|w| w.unwrap_or(last))
-        .max()
-        .map_or(0, |m| m + 1);
-    let mut out = vec![Vec::new(); count];
-    for (i, w) in wave.iter().enumerate() {
-        out[w.unwrap_or(last)].push(i);
+    let mut wave = vec![usize::MAX; tasks.len()];
+    let mut ready: Vec<usize> = (0..tasks.len()).filter(|&i| waiting_for[i] == 0).collect();
+    let mut level = 0;
+    while !ready.is_empty() {
+        let mut next = Vec::new();
+        for &i in &ready {
+            wave[i] = level;
+            for &j in &dependents[i] {
+                waiting_for[j] -= 1;
+                if waiting_for[j] == 0 {
+                    next.push(j);
+                }
+            }
+        }
+        ready = next;
+        level += 1;
+    }
+    let unplaced = wave.contains(&usize::MAX);
+    let mut out = vec![Vec::new(); level + usize::from(unplaced)];
+    for (i, w) in wave.into_iter().enumerate() {
+        out[w.min(level)].push(i);
     }
     out
 }

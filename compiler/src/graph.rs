@@ -9,7 +9,7 @@ use crate::check::dag::{self, EdgeKind};
 use crate::model::{PipelineSpec, PipelineTask, Resource};
 use crate::plan::Section;
 use crate::resolve::World;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
 /// The task graph of one Pipeline.
@@ -175,8 +175,8 @@ pub fn build(world: &World, drawable: &Drawable) -> TaskGraph {
     }
     let mut edges = Vec::new();
     for (to, (_, task)) in sections.enumerate() {
-        // Producer → results, in the order producers are first named.
-        let mut producers: Vec<(usize, BTreeSet<String>)> = Vec::new();
+        // Producer → the results used; one edge per producer, in task order.
+        let mut producers: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         for dependency in dag::dependencies(world, task) {
             let Some(&from) = index.get(dependency.task.as_str()) else {
                 continue;
@@ -184,18 +184,11 @@ pub fn build(world: &World, drawable: &Drawable) -> TaskGraph {
             if from == to {
                 continue;
             }
-            let at = match producers.iter().position(|(p, _)| *p == from) {
-                Some(at) => at,
-                None => {
-                    producers.push((from, BTreeSet::new()));
-                    producers.len() - 1
-                }
-            };
+            let results = producers.entry(from).or_default();
             if let (EdgeKind::ResultRef, Some(result)) = (dependency.via, dependency.result) {
-                producers[at].1.insert(result);
+                results.insert(result);
             }
         }
-        producers.sort_by_key(|(from, _)| *from);
         edges.extend(producers.into_iter().map(|(from, results)| Edge {
             from,
             to,
