@@ -15,6 +15,9 @@ pub struct Inputs {
     pub library: Vec<FileId>,
     /// Findings about the bytes themselves (invalid UTF-8).
     pub diagnostics: Vec<Diagnostic>,
+    /// Each directory given, with the files read below it (`tkc check` warns about one
+    /// that holds no Tekton resource).
+    pub dirs: Vec<(PathBuf, Vec<FileId>)>,
 }
 
 /// An input that could not be read: exit code 2.
@@ -34,7 +37,9 @@ pub fn load(
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut expanded = Vec::new();
+    // Each path to read, with the index of the directory argument it was found under.
+    let mut expanded: Vec<(PathBuf, Option<usize>)> = Vec::new();
+    let mut dirs = Vec::new();
     let mut stdin = false;
     for path in paths {
         if path.as_os_str() == "-" {
@@ -46,9 +51,10 @@ pub fn load(
             .is_dir();
         if is_dir {
             let walked = config.walk(path).map_err(|e| InputError(e.to_string()))?;
-            expanded.extend(walked);
+            expanded.extend(walked.into_iter().map(|p| (p, Some(dirs.len()))));
+            dirs.push((path.clone(), Vec::new()));
         } else if !config.excluded(path) {
-            expanded.push(path.clone());
+            expanded.push((path.clone(), None));
         }
     }
     if stdin {
@@ -65,11 +71,15 @@ pub fn load(
         );
         files.push(id);
     }
-    for path in expanded {
+    for (path, dir) in expanded {
         if !seen.insert(identity(&path)) {
             continue;
         }
-        files.push(read(sources, &path, &mut diagnostics)?);
+        let id = read(sources, &path, &mut diagnostics)?;
+        files.push(id);
+        if let Some((_, below)) = dir.and_then(|d| dirs.get_mut(d)) {
+            below.push(id);
+        }
     }
     let mut library = Vec::new();
     for dir in search_paths {
@@ -87,6 +97,7 @@ pub fn load(
         files,
         library,
         diagnostics,
+        dirs,
     })
 }
 

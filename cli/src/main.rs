@@ -5,6 +5,8 @@ mod bundle;
 mod check;
 mod compile;
 mod convert;
+mod describe;
+mod graph;
 mod inputs;
 mod manual;
 mod pods;
@@ -40,6 +42,11 @@ enum Command {
     Logs(run::LogsArgs),
     /// Compile a run to its pod plan (JSON), or the sources to canonical Tekton YAML.
     Compile(compile::CompileArgs),
+    /// Draw a pipeline's task graph (Graphviz dot or Mermaid).
+    Graph(graph::GraphArgs),
+    /// Describe a compiled run: the waves of tasks that start together, params and where
+    /// their values come from, workspaces and their bindings, results.
+    Describe(describe::DescribeArgs),
     /// Convert Tekton YAML to KDL, or KDL to YAML.
     Convert(convert::ConvertArgs),
     /// Write the JSON Schemas of the Tekton resources (for editors) and of the plan.
@@ -113,6 +120,8 @@ fn main() -> ExitCode {
         Command::Runs(args) => run::runs(args),
         Command::Logs(args) => run::logs(args),
         Command::Compile(args) => compile::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Describe(args) => describe::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Bundle(args) => bundle::run(args),

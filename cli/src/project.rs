@@ -6,9 +6,10 @@ use crate::check::ApiFieldsArg;
 use crate::exit;
 use crate::inputs::{self, Inputs};
 use clap::Args;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use tkc_compiler::diag::{self, Diagnostics, render};
-use tkc_compiler::source::SourceMap;
+use tkc_compiler::diag::{self, Diagnostic, Diagnostics, codes, render};
+use tkc_compiler::source::{FileId, SourceMap};
 use tkc_compiler::{CheckResult, Options};
 use tkc_config::{self as config, Config, ConfigError};
 
@@ -114,10 +115,39 @@ impl Project {
         );
         let mut extra = Diagnostics::new();
         extra.extend(self.inputs.diagnostics.iter().cloned());
+        extra.extend(self.dirs_without_tekton(&result));
         diag::apply_levels(&self.options.levels, &mut extra);
         result.diagnostics.extend(extra);
         result.diagnostics.sort();
         result
+    }
+}
+
+impl Project {
+    /// [`codes::NO_TEKTON_INPUT`] for each directory given under which no file holds a
+    /// Tekton resource.
+    fn dirs_without_tekton(&self, checked: &CheckResult) -> Vec<Diagnostic> {
+        let found: HashSet<FileId> = checked.documents.iter().map(|d| d.file()).collect();
+        self.inputs
+            .dirs
+            .iter()
+            .filter(|(_, files)| !files.iter().any(|f| found.contains(f)))
+            .map(|(dir, files)| {
+                let read = match files.len() {
+                    0 => "no YAML or KDL file".to_string(),
+                    1 => "1 file read".to_string(),
+                    n => format!("{n} files read"),
+                };
+                Diagnostic::new(
+                    &codes::NO_TEKTON_INPUT,
+                    format!("no Tekton resource under `{}` ({read})", dir.display()),
+                )
+                .with_help(
+                    "check the path: tkc reads *.yaml, *.yml and *.kdl files whose apiVersion is \
+                     tekton.dev/*, except what tkc.toml excludes",
+                )
+            })
+            .collect()
     }
 }
 

@@ -29,6 +29,8 @@ const SUBCOMMANDS: &[&str] = &[
     "runs",
     "logs",
     "compile",
+    "graph",
+    "describe",
     "convert",
     "schema",
     "lsp",

@@ -2,13 +2,14 @@
 //! pod-plan out.
 //!
 //! Stages follow the data: [`source`] → [`syntax`] → [`model`] → `resolve` → [`check`] →
-//! `lower` → `plan`. Each stage is a function from one plain data type to the next; spans
+//! `lower` → `plan`; [`graph`] draws a checked Pipeline's tasks. Each stage is a function from one plain data type to the next; spans
 //! travel with the data. The library never prints and never exits.
 
 pub mod cel;
 pub mod check;
 pub mod diag;
 pub mod emit;
+pub mod graph;
 pub mod lower;
 pub mod model;
 pub mod names;
@@ -78,6 +79,9 @@ pub fn decode_file(
     options: &Options,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
     let parsed = syntax::parse_file(sources, file);
+    if let Some(skipped) = helm_template(sources, file, &parsed.diagnostics) {
+        return (Vec::new(), vec![skipped]);
+    }
     let mut cx = Cx::new(sources.get(file).text(), options.api_fields);
     cx.diagnostics = parsed.diagnostics;
     let mut documents = Vec::new();
@@ -87,6 +91,33 @@ pub fn decode_file(
         }
     }
     (documents, cx.diagnostics)
+}
+
+/// A YAML file that does not parse because it is a Helm template (`{{ ... }}` outside a
+/// string): the note that it was skipped, in place of the YAML errors, which would only say
+/// that a template is not YAML yet.
+fn helm_template(
+    sources: &SourceMap,
+    file: FileId,
+    parse_errors: &[Diagnostic],
+) -> Option<Diagnostic> {
+    let source = sources.get(file);
+    if source.syntax() != source::Syntax::Yaml
+        || !parse_errors.iter().any(|d| d.code == &codes::YAML)
+    {
+        return None;
+    }
+    let action = syntax::helm_template_action(source.text())?;
+    Some(
+        Diagnostic::new(
+            &codes::HELM_TEMPLATE,
+            "a Helm template: not checked until Helm renders it",
+        )
+        .with_label(Span::new(file, action.start, action.end), "template action")
+        .with_help(
+            "check what Helm renders: `helm template CHART | tkc check --stdin-filename chart.yaml -`",
+        ),
+    )
 }
 
 /// A diagnostic for a file that is not valid UTF-8, at the first bad byte.
@@ -140,6 +171,35 @@ pub fn check(
     }
 }
 
+/// What [`task_graphs`] produces.
+#[derive(Debug, Default)]
+pub struct Graphs {
+    /// The task graph of every pipeline of `files` ([`graph::pipelines`]), in document order.
+    pub graphs: Vec<graph::TaskGraph>,
+    /// Every finding of the checks, sorted.
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks `files` (with `library` files for references) and draws the task graph of each
+/// of their pipelines: the one call `tkc graph` makes.
+pub fn task_graphs(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+) -> Graphs {
+    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    diagnostics.sort();
+    let graphs = graph::pipelines(&world)
+        .into_iter()
+        .map(|drawable| graph::build(&world, &drawable))
+        .collect();
+    Graphs {
+        graphs,
+        diagnostics,
+    }
+}
+
 /// Decodes every file into one world and checks it: the findings on `files` (not on
 /// `library` files), with suppression comments and configured levels applied, unsorted.
 fn checked_world<'s>(
@@ -155,6 +215,7 @@ fn checked_world<'s>(
     diagnostics.extend(check::run(&world, options));
     drop_cascades(&world, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
+    diagnostics.extend(diag::unknown_suppressions(sources, files));
     diag::apply_levels(&options.levels, &mut diagnostics);
     (world, diagnostics)
 }

@@ -293,18 +293,8 @@ fn severity(
         let given: &str = key.get_ref();
         let code = codes::find(given);
         let Some(code) = code else {
-            // In the form the key was written: full, without `tkc::`, or the last part.
-            let shown = |c: &tkc_compiler::diag::Code| {
-                if given.starts_with("tkc::") {
-                    c.name
-                } else if given.contains("::") {
-                    c.name.trim_start_matches("tkc::")
-                } else {
-                    c.name.rsplit("::").next().unwrap_or(c.name)
-                }
-            };
-            let help = match codes::closest(given) {
-                Some(c) => format!("did you mean `{}`?", shown(c)),
+            let help = match codes::closest_as_written(given) {
+                Some(c) => format!("did you mean `{c}`?"),
                 None => "`tkc explain --list` lists the codes".to_string(),
             };
             out.push(

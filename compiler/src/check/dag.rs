@@ -141,6 +141,53 @@ pub fn dependency_texts(task: &PipelineTask) -> Vec<Text<'_>> {
 /// A dependency on a task that is not in the `tasks` section: (dependent task, name, span).
 pub type UnknownDependency = (usize, String, Span, EdgeKind);
 
+/// One dependency a pipeline task declares, as written: the task it names, where, how, and
+/// through which result (for a result reference).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependency {
+    pub task: String,
+    pub span: Span,
+    pub via: EdgeKind,
+    pub result: Option<String>,
+}
+
+/// The dependencies of one pipeline task in source order: its `runAfter` names, then the
+/// dot-form result references of its [`dependency_texts`] (Tekton's dependency pattern does
+/// not match the bracket form: [`BRACKET_RESULT_REF`]). The task graph is drawn from these
+/// too (`crate::graph`), so the drawing and the checks agree on what an edge is.
+pub fn dependencies(world: &World, task: &PipelineTask) -> Vec<Dependency> {
+    let mut out: Vec<Dependency> = task
+        .run_after
+        .iter()
+        .map(|after| Dependency {
+            task: after.value.clone(),
+            span: after.span,
+            via: EdgeKind::RunAfter,
+            result: None,
+        })
+        .collect();
+    for text in dependency_texts(task) {
+        for (r, span) in refs(world, text) {
+            if let RefKind::TaskResult {
+                task: producer,
+                result,
+                finally: false,
+                bracket: false,
+                ..
+            } = r.kind
+            {
+                out.push(Dependency {
+                    task: producer,
+                    span,
+                    via: EdgeKind::ResultRef,
+                    result: Some(result),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The dependency edges of the `tasks` section (indices into `spec.tasks`); unknown targets
 /// are returned separately, with their span.
 pub fn edges(world: &World, spec: &PipelineSpec) -> (Vec<Edge>, Vec<UnknownDependency>) {
@@ -153,29 +200,15 @@ pub fn edges(world: &World, spec: &PipelineSpec) -> (Vec<Edge>, Vec<UnknownDepen
     let mut edges = Vec::new();
     let mut unknown = Vec::new();
     for (i, task) in spec.tasks.iter().enumerate() {
-        let mut add = |name: &str, span: Span, via: EdgeKind| match index.get(name) {
-            Some(&j) => edges.push(Edge {
-                from: j,
-                to: i,
-                span,
-                via,
-            }),
-            None => unknown.push((i, name.to_string(), span, via)),
-        };
-        for after in &task.run_after {
-            add(after, after.span, EdgeKind::RunAfter);
-        }
-        for text in dependency_texts(task) {
-            for (r, span) in refs(world, text) {
-                if let RefKind::TaskResult {
-                    task: producer,
-                    finally: false,
-                    bracket: false,
-                    ..
-                } = &r.kind
-                {
-                    add(producer, span, EdgeKind::ResultRef);
-                }
+        for dependency in dependencies(world, task) {
+            match index.get(dependency.task.as_str()) {
+                Some(&j) => edges.push(Edge {
+                    from: j,
+                    to: i,
+                    span: dependency.span,
+                    via: dependency.via,
+                }),
+                None => unknown.push((i, dependency.task, dependency.span, dependency.via)),
             }
         }
     }

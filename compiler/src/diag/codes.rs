@@ -283,6 +283,52 @@ declare_code! {
     pub static CONFIG_UNKNOWN_KEY = "tkc::config::unknown-key", Error;
 }
 
+declare_code! {
+    /// # A Helm template, skipped
+    ///
+    /// A file of a Helm chart's `templates/` holds Go template actions (`{{ .Values.x }}`,
+    /// `{{- if ... }}`) where YAML expects structure, so it is YAML only once Helm has rendered
+    /// it. Instead of the YAML errors the template would produce, tkc notes that it skipped the
+    /// file. To check the Tekton resources a chart makes, check what Helm renders:
+    ///
+    /// ```sh
+    /// helm template my-chart | tkc check --stdin-filename my-chart.yaml -
+    /// ```
+    ///
+    /// A file whose actions are all inside quoted strings (`name: "{{ .Values.name }}"`) is
+    /// valid YAML and is checked as it is.
+    pub static HELM_TEMPLATE = "tkc::syntax::helm-template", Advice;
+}
+
+declare_code! {
+    /// # No Tekton resource under a directory that was given
+    ///
+    /// `tkc check DIR` found no file under `DIR` that holds a Tekton resource (files of other
+    /// kinds, Helm templates and files `tkc.toml` excludes are skipped). Most often the path is
+    /// mistyped, or the resources moved: without this warning a CI job checking it would pass
+    /// while checking nothing. With `--deny-warnings` it fails. A file named on the command
+    /// line is not reported, as pre-commit passes every staged YAML file.
+    pub static NO_TEKTON_INPUT = "tkc::inputs::no-tekton", Warning;
+}
+
+declare_code! {
+    /// # A `tkc:ignore` comment names a code that does not exist
+    ///
+    /// `# tkc:ignore[code, ...]` (`// tkc:ignore[...]` in KDL) silences the named codes on
+    /// its line and the next. A code that no finding can have, most often a misspelt one,
+    /// silences nothing, so the finding it was written for is still reported while the
+    /// comment looks as if it handled it. Codes are written in full (`tkc::lint::latest-image`),
+    /// without `tkc::` (`lint::latest-image`) or by their last part (`latest-image`);
+    /// `tkc explain --list` lists them.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// image: alpine:latest # tkc:ignore[latest-imgae]
+    /// ```
+    /// Write `latest-image`.
+    pub static UNKNOWN_IGNORE_CODE = "tkc::suppress::unknown-code", Warning;
+}
+
 /// Every code tkc can report, in a stable order.
 pub fn all() -> Vec<&'static Code> {
     let mut all: Vec<&'static Code> = vec![
@@ -290,6 +336,7 @@ pub fn all() -> Vec<&'static Code> {
         &KDL,
         &crate::syntax::kdl_escapes::KDL_ESCAPE,
         &DUPLICATE_KEY,
+        &HELM_TEMPLATE,
         &INVALID_UTF8,
         &NOT_TEXT,
         &LIMIT,
@@ -308,6 +355,8 @@ pub fn all() -> Vec<&'static Code> {
         &DISALLOWED_FIELD,
         &CONFIG_INVALID,
         &CONFIG_UNKNOWN_KEY,
+        &UNKNOWN_IGNORE_CODE,
+        &NO_TEKTON_INPUT,
     ];
     all.extend(crate::check::codes());
     all.extend(crate::lower::codes());
@@ -335,6 +384,28 @@ pub fn find(name: &str) -> Option<&'static Code> {
             if short.next().is_some() { None } else { first }
         })
         .copied()
+}
+
+/// Does `given` name `code`: in full, without its `tkc::` prefix, or by its last part? (An
+/// ambiguous last part names every code that ends with it.)
+pub fn names(code: &Code, given: &str) -> bool {
+    code.name == given
+        || code.name.strip_prefix("tkc::") == Some(given)
+        || code.name.rsplit("::").next() == Some(given)
+}
+
+/// [`closest`], written in the form `given` was: in full, without `tkc::`, or by its last
+/// part (`lint::latest-imgae` → `lint::latest-image`).
+pub fn closest_as_written(given: &str) -> Option<&'static str> {
+    let code = closest(given)?;
+    let given = given.trim();
+    Some(if given.starts_with("tkc::") {
+        code.name
+    } else if given.contains("::") {
+        code.name.trim_start_matches("tkc::")
+    } else {
+        code.name.rsplit("::").next().unwrap_or(code.name)
+    })
 }
 
 /// The code a misspelt name most likely means (`unknwon-field` → `tkc::schema::unknown-field`),

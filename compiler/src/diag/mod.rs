@@ -410,24 +410,88 @@ pub fn apply_suppressions(sources: &SourceMap, diagnostics: &mut Diagnostics) {
 }
 
 fn code_matches(code: &Code, given: &str) -> bool {
-    code.name == given || code.name.rsplit("::").next() == Some(given)
+    codes::names(code, given)
 }
 
 /// The codes a `tkc:ignore[...]` on this line names (empty list: all codes).
 fn suppressed_codes(line: &str) -> Option<Vec<String>> {
+    let listed = listed_codes(line)?;
+    Some(listed.into_iter().map(|(c, _)| c.to_string()).collect())
+}
+
+/// The codes a `tkc:ignore[...]` on this line names, each with its byte offset in the line
+/// (empty list: all codes).
+fn listed_codes(line: &str) -> Option<Vec<(&str, usize)>> {
     let at = line.find("tkc:ignore")?;
-    let rest = &line[at + "tkc:ignore".len()..];
-    let Some(list) = rest.strip_prefix('[') else {
+    let open = at + "tkc:ignore".len();
+    let Some(list) = line[open..].strip_prefix('[') else {
         return Some(Vec::new());
     };
     let end = list.find(']').unwrap_or(list.len());
-    Some(
-        list[..end]
-            .split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect(),
-    )
+    let mut out = Vec::new();
+    let mut offset = open + 1;
+    for item in list[..end].split(',') {
+        let code = item.trim();
+        if !code.is_empty() {
+            let lead = item.len() - item.trim_start().len();
+            out.push((code, offset + lead));
+        }
+        offset += item.len() + 1;
+    }
+    Some(out)
+}
+
+/// A `tkc:ignore[...]` comment in `files` that names a code no finding has: it silences
+/// nothing ([`codes::UNKNOWN_IGNORE_CODE`]), with the code it most likely means. Only text
+/// after a `#` or `//` on its line counts as a comment, and only words made of a code's
+/// characters count as codes.
+pub fn unknown_suppressions(sources: &SourceMap, files: &[FileId]) -> Vec<Diagnostic> {
+    let all = codes::all();
+    let mut out = Vec::new();
+    for &file in files {
+        let text = sources.get(file).text();
+        if !text.contains("tkc:ignore") {
+            continue;
+        }
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let line_start = start;
+            start += line.len();
+            let Some(at) = line.find("tkc:ignore") else {
+                continue;
+            };
+            if !(line[..at].contains('#') || line[..at].contains("//")) {
+                continue;
+            }
+            for (given, offset) in listed_codes(line).unwrap_or_default() {
+                // `tkc:ignore[...]` in prose about the syntax names no code.
+                let code_like = given.chars().any(|c| c.is_ascii_alphabetic())
+                    && given
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '-' || c == '_');
+                if !code_like || all.iter().any(|c| codes::names(c, given)) {
+                    continue;
+                }
+                let at = line_start + offset;
+                let help = match codes::closest_as_written(given) {
+                    Some(code) => format!("did you mean `{code}`?"),
+                    None => "`tkc explain --list` lists the codes".to_string(),
+                };
+                out.push(
+                    Diagnostic::new(
+                        &codes::UNKNOWN_IGNORE_CODE,
+                        format!("`tkc:ignore` names an unknown code `{given}`"),
+                    )
+                    .with_label(
+                        Span::new(file, at, at + given.len()),
+                        "no such code: this silences nothing",
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -442,5 +506,9 @@ mod tests {
         );
         assert_eq!(suppressed_codes("# tkc:ignore"), Some(vec![]));
         assert_eq!(suppressed_codes("nothing"), None);
+        assert_eq!(
+            listed_codes("x # tkc:ignore[ a,  bb ,c]"),
+            Some(vec![("a", 16), ("bb", 20), ("c", 24)])
+        );
     }
 }

@@ -163,6 +163,53 @@ pub fn parse_file(sources: &SourceMap, file: FileId) -> ParsedFile {
     }
 }
 
+/// The first Go template action (`{{ ... }}`, Helm's syntax) of `text` where YAML expects
+/// structure, as a byte range: a Helm chart's template is YAML only once Helm has rendered
+/// it. Structure is the start of a line (`{{- if .Values.x }}`, `{{ end }}`), a mapping
+/// value (`name: {{ .Values.name }}`) or a sequence item (`- {{ .Values.arg }}`). An action
+/// anywhere else (inside quotes, in the middle of a script line: `docker inspect -f
+/// {{.Id}}`) is text to YAML, and a YAML error near it is a YAML error.
+pub fn helm_template_action(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let start = line_start;
+        line_start += line.len();
+        let Some(open) = structural_action(line) else {
+            continue;
+        };
+        if let Some(close) = line[open..].find("}}") {
+            return Some(start + open..start + open + close + 2);
+        }
+    }
+    None
+}
+
+/// Where a template action starts on `line`, if it stands where YAML expects structure.
+fn structural_action(line: &str) -> Option<usize> {
+    let indent = line.len() - line.trim_start().len();
+    let mut rest = &line[indent..];
+    let mut at = indent;
+    // A sequence item: `- `.
+    if let Some(item) = rest.strip_prefix("- ") {
+        let skipped = rest.len() - item.trim_start().len();
+        at += skipped;
+        rest = &rest[skipped..];
+    }
+    if rest.starts_with("{{") {
+        return Some(at);
+    }
+    // A mapping value: `key: {{`, with a plain key.
+    let colon = rest.find(": ")?;
+    let key = &rest[..colon];
+    let plain_key = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    let value = &rest[colon + 1..];
+    let value_at = at + colon + 1 + (value.len() - value.trim_start().len());
+    (plain_key && value.trim_start().starts_with("{{")).then_some(value_at)
+}
+
 /// Maps a byte range of a scalar's *value* to the source span that produced it.
 ///
 /// For plain one-line scalars the value is the source text itself; for quoted, block and
@@ -317,6 +364,32 @@ impl Aligned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_actions_where_yaml_expects_structure() {
+        let found = |text: &str| helm_template_action(text).map(|r| text[r].to_string());
+        assert_eq!(
+            found("{{- if .Values.x }}\n"),
+            Some("{{- if .Values.x }}".into())
+        );
+        assert_eq!(
+            found("  name: {{ .Values.name }}\n"),
+            Some("{{ .Values.name }}".into())
+        );
+        assert_eq!(
+            found("  - {{ .Values.arg }}\n"),
+            Some("{{ .Values.arg }}".into())
+        );
+        assert_eq!(
+            found("    {{- include \"x\" . | nindent 4 }}\n"),
+            Some("{{- include \"x\" . | nindent 4 }}".into())
+        );
+        // Text to YAML: quoted, or inside a line of a script.
+        assert_eq!(found("  name: \"{{ .Values.name }}\"\n"), None);
+        assert_eq!(found("    docker inspect -f {{.Id}} app\n"), None);
+        assert_eq!(found("# {{ .Values.note }}\n"), None);
+        assert_eq!(found("  args: [\"{{x}}\"]\n"), None);
+    }
 
     #[test]
     fn subspan_inside_block_scalar_points_at_the_reference() {
