@@ -84,6 +84,7 @@ async fn finish(
         notes,
         color,
         None,
+        Default::default(),
     )
     .await;
     backend.mark(&summary.status).await;
