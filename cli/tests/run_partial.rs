@@ -352,6 +352,36 @@ fn unknown_task_names_are_refused_with_a_suggestion() {
     assert!(!Path::new(&scratch.dir.join("state/runs")).is_dir() || last_run_missing(&scratch));
 }
 
+#[test]
+fn partial_flags_are_refused_where_they_do_not_apply() {
+    let mut scratch = Scratch::new("refused");
+    let task = scratch.write(
+        "task.yaml",
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: one\nspec:\n  steps:\n    - name: s\n      image: alpine:3.20\n      script: echo hi\n",
+    );
+    let output = scratch.run(&["--task", "one", task.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("a TaskRun has one task: run it whole"),
+        "{}",
+        text(&output.stderr)
+    );
+    let file = scratch.write("pipeline.yaml", FLAKY);
+    let state = state_binding(&scratch);
+    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .env("TKC_STATE_DIR", scratch.dir.join("state"))
+        .args(["run", "--backend", "kube", "--task", "flaky", "-w", &state])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("apply to the local and container backends"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
 /// No run was recorded.
 fn last_run_missing(scratch: &Scratch) -> bool {
     let output = Command::new(env!("CARGO_BIN_EXE_tkc"))

@@ -485,7 +485,7 @@ pub fn human_summary(s: &RunSummary, color: bool) -> String {
             "TASK", "STATUS", "TIME", "REASON"
         ));
         for (label, t) in rows {
-            let time = if t.attempts == 0 {
+            let time = if t.attempts == 0 || t.reused_from.is_some() {
                 "-".to_string()
             } else {
                 secs(t.duration)
