@@ -279,6 +279,28 @@ fn rerun_failed_runs_only_the_failed_subgraph() {
     );
     assert_eq!(scratch.counts()["cleanup"], 3);
     assert_eq!(scratch.counts()["flaky"], 2);
+
+    // A task edited since runs again (and what depends on it: nothing, here).
+    let edited = FLAKY.replace("echo side >>", "echo side-edited >>");
+    let file = scratch.write("pipeline.yaml", &edited);
+    let file = file.to_str().unwrap();
+    let fourth = scratch.run(&[
+        "--rerun-failed",
+        "last",
+        "--output",
+        "json",
+        "-w",
+        &state,
+        file,
+    ]);
+    assert_eq!(fourth.status.code(), Some(0), "{}", text(&fourth.stderr));
+    assert!(
+        text(&fourth.stderr).contains("so run again: side\n"),
+        "{}",
+        text(&fourth.stderr)
+    );
+    let counts = scratch.counts();
+    assert_eq!((counts["side-edited"], counts["prepare"]), (1, 1));
 }
 
 #[test]

@@ -49,6 +49,23 @@ pub struct Previous<'a> {
     pub id: &'a str,
     /// Its task runs, as its summary lists them.
     pub tasks: &'a [TaskSummary],
+    /// The [`fingerprint`] of each of its tasks (empty: not known, taken as unchanged).
+    pub fingerprints: &'a BTreeMap<String, String>,
+}
+
+/// What a task is, as far as reusing it goes: its lowered plan (params substituted, pod,
+/// `when`, matrix), hashed. A task whose fingerprint changed since a run is not reused from
+/// it: its old results may not be what it gives now.
+pub fn fingerprint(task: &TaskPlan) -> String {
+    tkc_compiler::names::md5_hex(&serde_json::to_string(task).unwrap_or_default())
+}
+
+/// The DAG tasks of `plan` whose [`fingerprint`] differs from the one in `previous`.
+pub fn changed_tasks(plan: &Plan, previous: &BTreeMap<String, String>) -> BTreeSet<String> {
+    dag_tasks(plan)
+        .filter(|t| previous.get(&t.name).is_some_and(|f| *f != fingerprint(t)))
+        .map(|t| t.name.clone())
+        .collect()
 }
 
 /// What a run does differently from a whole run; the default is a whole run.
@@ -212,9 +229,10 @@ pub fn selected(plan: &Plan, selection: &Selection) -> BTreeSet<String> {
 }
 
 /// What a run of `plan` does: runs the tasks `selection` selects, except those whose task
-/// runs in `previous` all succeeded, which it reuses; but the tasks `--task` names, and
-/// `--from`'s task and what is downstream of it, run again whatever they did before, and so
-/// does every task downstream of one that runs again (its inputs may change).
+/// runs in `previous` all succeeded, which it reuses; but the tasks `--task` names,
+/// `--from`'s task and what is downstream of it, and the tasks that changed since
+/// ([`changed_tasks`]) run again whatever they did before, and so does every task downstream
+/// of one that runs again (its inputs may change).
 pub fn plan_partial(
     plan: &Plan,
     selection: &Selection,
@@ -235,6 +253,7 @@ pub fn plan_partial(
         return partial;
     };
     let mut again: BTreeSet<String> = selection.tasks.iter().cloned().collect();
+    again.extend(changed_tasks(plan, previous.fingerprints));
     if let Some(from) = &selection.from {
         again.extend(with_dependents(plan, &BTreeSet::from([from.clone()])));
     }

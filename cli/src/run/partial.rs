@@ -53,7 +53,16 @@ pub fn choose(
     let previous_tasks = Previous {
         id: &id,
         tasks: &previous.summary.tasks,
+        fingerprints: &previous.plan.fingerprints,
     };
+    let changed = partial::changed_tasks(plan, &previous.plan.fingerprints);
+    if !changed.is_empty() {
+        let names: Vec<&str> = changed.iter().map(String::as_str).collect();
+        eprintln!(
+            "note: changed since run {id}, so run again: {}",
+            names.join(", ")
+        );
+    }
     Ok(Chosen {
         partial: partial::plan_partial(plan, selection, Some(previous_tasks), flags),
         workspaces_from,

@@ -58,6 +58,9 @@ pub struct ReusablePlan {
     pub params: BTreeMap<String, ParamValue>,
     /// Its pipeline tasks, DAG then finally.
     pub tasks: Vec<String>,
+    /// The fingerprint of each task (`tkc_runtime::partial::fingerprint`).
+    #[serde(default)]
+    pub fingerprints: BTreeMap<String, String>,
     /// The run directory that holds its run-scoped workspaces, while it is kept.
     pub workspaces: Option<PathBuf>,
 }
@@ -220,6 +223,11 @@ impl RunLog {
         self.reusable = Some(ReusablePlan {
             params: plan.params.clone(),
             tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+            fingerprints: plan
+                .tasks
+                .iter()
+                .map(|t| (t.name.clone(), tkc_runtime::partial::fingerprint(t)))
+                .collect(),
             workspaces,
         });
     }

@@ -1145,9 +1145,11 @@ async fn rerun_failed_reuses_what_succeeded_and_reruns_what_failed_and_depends_o
         previous_run("x", TaskStatus::Succeeded, &[]),
         previous_run("f", TaskStatus::Skipped, &[]),
     ];
+    let unchanged = BTreeMap::new();
     let prev = || partial::Previous {
         id: "run-1",
         tasks: &previous,
+        fingerprints: &unchanged,
     };
     let partial = partial::plan_partial(&plan, &selection(&[], None, None), Some(prev()), vec![]);
     let reused: Vec<&str> = partial.reused.keys().map(String::as_str).collect();
@@ -1167,6 +1169,20 @@ async fn rerun_failed_reuses_what_succeeded_and_reruns_what_failed_and_depends_o
     let task = partial::plan_partial(&plan, &selection(&["b"], None, None), Some(prev()), vec![]);
     let reused: Vec<&str> = task.reused.keys().map(String::as_str).collect();
     assert_eq!(reused, ["a"]);
+    // A task whose plan changed since runs again, with what is downstream of it.
+    let mut fingerprints: BTreeMap<String, String> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.name.clone(), partial::fingerprint(t)))
+        .collect();
+    fingerprints.insert("x".into(), "old".into());
+    let changed = partial::Previous {
+        fingerprints: &fingerprints,
+        ..prev()
+    };
+    let edited = partial::plan_partial(&plan, &selection(&[], None, None), Some(changed), vec![]);
+    let reused: Vec<&str> = edited.reused.keys().map(String::as_str).collect();
+    assert_eq!(reused, ["a", "b"]);
 
     let fake = Arc::new(Fake::default().with("d", vec![with_results(5, vec![("out", "d1")])]));
     let (_tx, rx) = watch::channel(false);
