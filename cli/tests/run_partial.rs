@@ -392,13 +392,21 @@ fn partial_flags_are_refused_where_they_do_not_apply() {
     let state = state_binding(&scratch);
     let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
         .env("TKC_STATE_DIR", scratch.dir.join("state"))
-        .args(["run", "--backend", "kube", "--task", "flaky", "-w", &state])
+        .args([
+            "run",
+            "--backend",
+            "kube",
+            "--rerun-failed",
+            "last",
+            "-w",
+            &state,
+        ])
         .arg(&file)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output.stderr).contains("apply to the local and container backends"),
+        text(&output.stderr).contains("--rerun-failed applies to the local and container backends"),
         "{}",
         text(&output.stderr)
     );

@@ -17,19 +17,30 @@ use tkc_compiler::plan::{Plan, RunValue, Section, TaskPlan, Template};
 pub const NOT_SELECTED: &str = "Not selected for this partial run";
 
 /// Which tasks the user asked for (`--task`, `--from`, `--until`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
     /// `--task`: each of these, with what it needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<String>,
     /// `--from`: this task and everything downstream of it, with what they need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// `--until`: this task and what it needs, nothing after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
 
 impl Selection {
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty() && self.from.is_none() && self.until.is_none()
+    }
+
+    /// The flags as given (`--task build`), for the summary.
+    pub fn flags(&self) -> Vec<String> {
+        self.names()
+            .into_iter()
+            .map(|(flag, name)| format!("{flag} {name}"))
+            .collect()
     }
 
     /// Each name with the flag that gave it.

@@ -268,10 +268,9 @@ pub fn run(args: RunArgs) -> u8 {
         from: args.from.clone(),
         until: args.until.clone(),
     };
-    let partial_flags = !selection.is_empty() || args.rerun_failed.is_some();
-    if partial_flags && args.backend == BackendKind::Kube {
+    if args.rerun_failed.is_some() && args.backend == BackendKind::Kube {
         eprintln!(
-            "error: --task, --from, --until and --rerun-failed apply to the local and container backends (a kube run taken up with --attach would not know its selection)"
+            "error: --rerun-failed applies to the local and container backends: a kube run's workspaces are claims in the cluster, not a kept directory"
         );
         return exit::USAGE;
     }
@@ -414,7 +413,7 @@ fn execute(
         }
     };
     let code = match args.backend {
-        BackendKind::Kube => kube::execute(args, &runtime, plan, secrets, notes, color),
+        BackendKind::Kube => kube::execute(args, &runtime, plan, secrets, notes, color, chosen),
         _ => execute_local(args, &runtime, plan, secrets, env, notes, color, chosen),
     };
     runtime.shutdown_background();

@@ -12,6 +12,9 @@ use tkc_runtime::partial::{self, Partial, Previous, Selection};
 #[derive(Debug, Default)]
 pub struct Chosen {
     pub partial: Partial,
+    /// What `--task`, `--from` and `--until` asked for, if anything (the kube backend stores
+    /// it with the run, for `--attach`).
+    pub selection: Option<Selection>,
     /// The kept run directory whose run-scoped workspaces the run uses (`--rerun-failed`).
     pub workspaces_from: Option<PathBuf>,
 }
@@ -36,14 +39,11 @@ pub fn choose(
         let lines: Vec<String> = unknown.iter().map(ToString::to_string).collect();
         return Err(lines.join("\nerror: "));
     }
-    let mut flags: Vec<String> = selection
-        .names()
-        .into_iter()
-        .map(|(flag, name)| format!("{flag} {name}"))
-        .collect();
+    let mut flags = selection.flags();
     let Some(key) = rerun_failed else {
         return Ok(Chosen {
             partial: partial::plan_partial(plan, selection, None, flags),
+            selection: Some(selection.clone()),
             workspaces_from: None,
         });
     };
@@ -65,6 +65,7 @@ pub fn choose(
     }
     Ok(Chosen {
         partial: partial::plan_partial(plan, selection, Some(previous_tasks), flags),
+        selection: (!selection.is_empty()).then(|| selection.clone()),
         workspaces_from,
     })
 }
