@@ -107,7 +107,7 @@ fn check_reusable(plan: &Plan, id: &str, previous: &Reusable) -> Result<Option<P
         return Ok(None);
     }
     match &previous.plan.workspaces {
-        Some(dir) if dir.join("workspaces").is_dir() || dir.is_dir() => Ok(Some(dir.clone())),
+        Some(dir) if dir.is_dir() => Ok(Some(dir.clone())),
         Some(dir) => Err(format!(
             "{cannot}: its workspaces ({}) are gone with its run directory {}; run the pipeline whole",
             scoped.join(", "),
