@@ -569,6 +569,51 @@ async fn attach_finishes_a_run_whose_tkc_was_killed() {
     .expect("bounded");
 }
 
+/// A partial run (`--until b`) whose `tkc` was killed: `--attach` reads its selection from
+/// the run's owner object and still leaves c out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_keeps_the_selection_of_a_partial_run() {
+    tokio::time::timeout(BOUND, async {
+        let dir = scratch("attach-partial");
+        let Some((server, kubeconfig)) = server(&dir).await else {
+            return;
+        };
+        let client = kube::Client::try_from(server.client_config()).unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "partial");
+        let file = write_pipeline(&dir, "partial", THREE_SLOW_TASKS);
+        let mut child = tkc(&kubeconfig, "partial")
+            .args(["--until", "b", "--output", "json"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        running(&client, "partial", "partial-b-pod").await;
+        child.kill().await.unwrap(); // SIGKILL
+        let out = tkc(&kubeconfig, "partial")
+            .args(["--attach", "partial", "--output", "json"])
+            .output()
+            .await
+            .unwrap();
+        let (summary, _) = summary(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary["status"], "Succeeded", "{summary:#}\n{stderr}");
+        assert_eq!(summary["partial"]["flags"][0], "--until b");
+        let statuses: Vec<_> = summary["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].clone())
+            .collect();
+        assert_eq!(statuses, ["Succeeded", "Succeeded", "NotRun"]);
+        assert!(pods.get("partial-c-pod").await.is_err());
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .expect("bounded");
+}
+
 async fn tkc_runs(kubeconfig: &Path) -> Vec<serde_json::Value> {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tkc"))
         .args([

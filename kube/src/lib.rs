@@ -46,6 +46,9 @@ pub const PLAN_KEY: &str = "plan.json";
 pub const ATTEMPT_PREFIX: &str = "attempt.";
 /// Its key holding the run's status: `Running` until it ends.
 pub const STATUS_KEY: &str = "status";
+/// The key of the owner object's data that holds the tasks a partial run selected
+/// (`tkc run --task/--from/--until`, as JSON), so that `--attach` runs the same ones.
+pub const SELECTION_KEY: &str = "selection.json";
 const RUNNING: &str = "Running";
 /// Tekton's reason for a pod that could not be created (`pkg/pod/status.go`).
 pub const POD_CREATION_FAILED: &str = "PodCreationFailed";
@@ -316,6 +319,8 @@ pub struct RunOptions {
     /// The data of the Secrets among the run's inputs that it uses (`Plan::secrets` names
     /// them; their values are never in the plan, which the run's owner object stores).
     pub secrets: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The tasks a partial run selected, as JSON (stored with the plan; `None`: all).
+    pub selection: Option<String>,
 }
 
 /// The kube backend of one run.
@@ -427,6 +432,9 @@ impl KubeBackend {
             ("uid".to_string(), run.uid.clone()),
             (STATUS_KEY.to_string(), RUNNING.to_string()),
         ]);
+        if let Some(selection) = &opts.selection {
+            data.insert(SELECTION_KEY.to_string(), selection.clone());
+        }
         if plan_json.len() <= CONFIG_MAP_BUDGET {
             data.insert(PLAN_KEY.to_string(), plan_json);
         } else {
@@ -558,11 +566,12 @@ impl KubeBackend {
     /// attempts that ended from its owner object, and follows the pods that exist. The
     /// scheduler then drives the run again; an attempt that ended is answered from the record
     /// (not run again), one whose pod exists follows that pod, and only the others get pods.
+    /// Also the selection of a partial run ([`SELECTION_KEY`]).
     pub async fn attach(
         cluster: Cluster,
         name: &str,
         opts: RunOptions,
-    ) -> Result<(KubeBackend, Plan, RunIdentity), String> {
+    ) -> Result<(KubeBackend, Plan, RunIdentity, Option<String>), String> {
         let traffic = Arc::new(Traffic::default());
         let cms: Api<ConfigMap> = api(&cluster);
         let ns = &cluster.namespace;
@@ -625,7 +634,7 @@ impl KubeBackend {
         let backend = KubeBackend::assemble(
             cluster, &plan, &run, binary, owner, opts.keep, traffic, notes, recorded,
         );
-        Ok((backend, plan, run))
+        Ok((backend, plan, run, data.get(SELECTION_KEY).cloned()))
     }
 
     /// Records how the run ended in its owner object (seen with `--keep` and by `tkc runs`).

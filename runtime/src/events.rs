@@ -1,6 +1,6 @@
 //! What a run reports while it goes (a typed event stream) and when it ends (the summary).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +57,8 @@ pub enum Event {
     },
     /// A task was not run.
     TaskSkipped { task: String, reason: String },
+    /// A task is not run: the task runs of run `from` stand in for it (`--rerun-failed`).
+    TaskReused { task: String, from: String },
     /// A task run is done.
     TaskFinished {
         task: TaskId,
@@ -194,7 +196,7 @@ impl LogBudget {
 }
 
 /// The outcome of a task run, as `tkc run` reports it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskStatus {
     Succeeded,
     Failed,
@@ -203,6 +205,8 @@ pub enum TaskStatus {
     Skipped,
     Cancelled,
     TimedOut,
+    /// Left out of a partial run (`--task`, `--from`, `--until`): tkc's, not Tekton's.
+    NotRun,
 }
 
 impl TaskStatus {
@@ -214,12 +218,13 @@ impl TaskStatus {
             TaskStatus::Skipped => "Skipped",
             TaskStatus::Cancelled => "Cancelled",
             TaskStatus::TimedOut => "TimedOut",
+            TaskStatus::NotRun => "NotRun",
         }
     }
 }
 
-/// The summary `tkc run --output json` prints.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The summary `tkc run --output json` prints (and `--rerun-failed` reads back).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// `PipelineRun` or `TaskRun`.
     pub kind: String,
@@ -233,19 +238,22 @@ pub struct RunSummary {
     pub tasks: Vec<TaskSummary>,
     pub results: BTreeMap<String, ParamValue>,
     /// Why the run could not start (the `tkc check --format json` diagnostics).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<serde_json::Value>,
+    /// What made this a partial run; absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<crate::partial::PartialSummary>,
     /// Tekton's condition message (not part of the JSON summary).
     #[serde(skip)]
     pub message: String,
 }
 
 /// One task run (one per matrix combination).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub name: String,
     /// The combination of a matrixed task.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
     pub status: TaskStatus,
     pub reason: String,
@@ -254,8 +262,16 @@ pub struct TaskSummary {
     pub steps: Vec<StepSummary>,
     /// The child PipelineRun of a pipeline task that runs a Pipeline (alpha
     /// `pipelineRef`/`pipelineSpec`), with its own tasks and results.
-    #[serde(rename = "pipelineRun", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "pipelineRun",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pipeline_run: Option<Box<RunSummary>>,
+    /// The run whose task run this is, when `--rerun-failed` reused it instead of running
+    /// the task again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
     /// Wall-clock time of all attempts (not part of the JSON summary).
     #[serde(skip)]
     pub duration: Duration,
@@ -265,7 +281,7 @@ pub struct TaskSummary {
 }
 
 /// One step of the last attempt.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepSummary {
     pub name: String,
     /// `None` when the step did not run to an exit (skipped, killed).

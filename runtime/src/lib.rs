@@ -5,6 +5,8 @@
 //!   all as Tekton's controller computes them. It knows nothing about processes.
 //! - [`backend`] runs one task attempt (one pod in Tekton's terms); [`backend::local`] runs
 //!   its steps as host processes chained by the tkc entrypoint.
+//! - [`partial`] chooses the tasks of a partial run (`--task`, `--from`, `--until`,
+//!   `--rerun-failed`) on the plan, for every backend alike.
 //! - [`events`] is the typed stream a run reports on (renderers live in the CLI), and the
 //!   final [`events::RunSummary`].
 //!
@@ -12,6 +14,7 @@
 
 pub mod backend;
 pub mod events;
+pub mod partial;
 pub mod scheduler;
 pub mod values;
 

@@ -5,6 +5,7 @@
 
 use crate::backend::{Attempt, AttemptOutcome, Backend, RunIdentity, Stop};
 use crate::events::{Event, EventSink, RunSummary, StepSummary, TaskId, TaskStatus, TaskSummary};
+use crate::partial::{self, Partial};
 use crate::values::{self, ResultError, Values, no_paths};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -50,6 +51,8 @@ pub struct RunOptions {
     pub parallel: usize,
     /// Turns `true` to cancel the run (Ctrl-C): Tekton's `spec.status: Cancelled`.
     pub cancel: watch::Receiver<bool>,
+    /// The DAG tasks left out or reused (a partial run); the default runs them all.
+    pub partial: Partial,
 }
 
 /// Why a running attempt is being stopped.
@@ -87,6 +90,8 @@ struct TaskRun {
     message: String,
     /// The summary of the child PipelineRun, for a pipeline task that runs a Pipeline.
     child: Option<Box<RunSummary>>,
+    /// The run this task run was taken from instead of running (`--rerun-failed`).
+    reused_from: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -96,6 +101,9 @@ enum NodeState {
     Skipped(&'static str),
     /// Failed validation before it started (Tekton's `PipelineValidationFailed`).
     Invalid(String),
+    /// Left out of a partial run: to the tasks after it, as if it had never been in the
+    /// pipeline (no status, no results), and not counted in the run's condition.
+    NotSelected,
     Done,
 }
 
@@ -114,7 +122,10 @@ impl Node {
     fn done(&self) -> bool {
         matches!(
             self.state,
-            NodeState::Skipped(_) | NodeState::Invalid(_) | NodeState::Done
+            NodeState::Skipped(_)
+                | NodeState::Invalid(_)
+                | NodeState::NotSelected
+                | NodeState::Done
         )
     }
 
@@ -289,6 +300,7 @@ pub async fn run<B: Backend>(
                 tasks: vec![],
                 results: BTreeMap::new(),
                 diagnostics: None,
+                partial: options.partial.summary(),
                 message,
             };
             finish_event(&events, &summary);
@@ -301,8 +313,10 @@ pub async fn run<B: Backend>(
         slots: Slots::new(options.parallel),
     };
     let mut scheduler = Scheduler::new(plan, backend, identity, nesting, events, started);
+    scheduler.apply_partial(&options.partial);
     scheduler.drive(options.cancel).await;
-    let summary = scheduler.summary();
+    let mut summary = scheduler.summary();
+    summary.partial = options.partial.summary();
     finish_event(&scheduler.events, &summary);
     summary
 }
@@ -392,6 +406,77 @@ impl<B: Backend> Scheduler<B> {
             timed_out: None,
             tasks_timed_out: false,
             finally_timed_out: false,
+        }
+    }
+
+    /// Settles the DAG tasks a partial run does not run before anything starts: those left
+    /// out, and those whose task runs of an earlier run stand in for them (as if they had
+    /// just succeeded here, with those results).
+    fn apply_partial(&mut self, partial: &Partial) {
+        let from = partial.reused_from.clone().unwrap_or_default();
+        for i in 0..self.nodes.len() {
+            let name = self.nodes[i].plan.name.clone();
+            if partial.not_selected.contains(&name) {
+                self.nodes[i].state = NodeState::NotSelected;
+                self.events.emit(Event::TaskSkipped {
+                    task: format!("{}{name}", self.nesting.prefix),
+                    reason: partial::NOT_SELECTED.to_string(),
+                });
+            } else if let Some(previous) = partial.reused.get(&name) {
+                let count = previous.len();
+                let matrixed = self.nodes[i].plan.matrix.is_some();
+                self.nodes[i].runs = previous
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| self.reused_run(&name, k, count, matrixed, t, &from))
+                    .collect();
+                self.nodes[i].state = NodeState::Done;
+                self.events.emit(Event::TaskReused {
+                    task: format!("{}{name}", self.nesting.prefix),
+                    from: from.clone(),
+                });
+            }
+        }
+    }
+
+    /// Task run `k` of `count` of pipeline task `name`, as run `from` left it.
+    fn reused_run(
+        &self,
+        name: &str,
+        k: usize,
+        count: usize,
+        matrixed: bool,
+        previous: &TaskSummary,
+        from: &str,
+    ) -> TaskRun {
+        TaskRun {
+            id: TaskId {
+                name: format!("{}{name}", self.nesting.prefix),
+                index: matrixed.then_some(previous.index.unwrap_or(k)),
+            },
+            name: names::task_run_name(&self.identity.name, name, k, count),
+            matrix: BTreeMap::new(),
+            attempts: previous.attempts,
+            phase: Phase::Done,
+            elapsed: Duration::ZERO,
+            outcome: AttemptOutcome {
+                steps: previous
+                    .steps
+                    .iter()
+                    .map(|s| crate::backend::StepOutcome {
+                        name: s.name.clone(),
+                        exit_code: s.exit_code,
+                        status: s.status.clone(),
+                    })
+                    .collect(),
+                results: previous.results.clone(),
+                failure: None,
+            },
+            status: previous.status,
+            reason: previous.reason.clone(),
+            message: format!("reused from run {from}"),
+            child: previous.pipeline_run.clone(),
+            reused_from: Some(from.to_string()),
         }
     }
 
@@ -667,6 +752,7 @@ impl<B: Backend> Scheduler<B> {
                         reason: String::new(),
                         message: String::new(),
                         child: None,
+                        reused_from: None,
                     })
                     .collect();
                 if runs.is_empty() {
@@ -1230,6 +1316,7 @@ impl<B: Backend> Scheduler<B> {
                         results: BTreeMap::new(),
                         steps: vec![],
                         pipeline_run: None,
+                        reused_from: None,
                         duration: Duration::ZERO,
                         message: format!("TaskRun \"{}\" was cancelled", self.identity.name),
                     })
@@ -1243,6 +1330,20 @@ impl<B: Backend> Scheduler<B> {
                     results: BTreeMap::new(),
                     steps: vec![],
                     pipeline_run: None,
+                    reused_from: None,
+                    duration: Duration::ZERO,
+                    message: String::new(),
+                }),
+                NodeState::NotSelected => tasks.push(TaskSummary {
+                    name,
+                    index: None,
+                    status: TaskStatus::NotRun,
+                    reason: partial::NOT_SELECTED.into(),
+                    attempts: 0,
+                    results: BTreeMap::new(),
+                    steps: vec![],
+                    pipeline_run: None,
+                    reused_from: None,
                     duration: Duration::ZERO,
                     message: String::new(),
                 }),
@@ -1255,6 +1356,7 @@ impl<B: Backend> Scheduler<B> {
                     results: BTreeMap::new(),
                     steps: vec![],
                     pipeline_run: None,
+                    reused_from: None,
                     duration: Duration::ZERO,
                     message: message.clone(),
                 }),
@@ -1278,6 +1380,7 @@ impl<B: Backend> Scheduler<B> {
                                 })
                                 .collect(),
                             pipeline_run: run.child.clone(),
+                            reused_from: run.reused_from.clone(),
                             duration: run.elapsed,
                             message: run.message.clone(),
                         });
@@ -1304,6 +1407,7 @@ impl<B: Backend> Scheduler<B> {
             tasks,
             results,
             diagnostics: None,
+            partial: None,
             message,
         }
     }
@@ -1369,6 +1473,7 @@ impl<B: Backend> Scheduler<B> {
                 NodeState::Invalid(m) => {
                     invalid.insert(&node.plan.name, m);
                 }
+                NodeState::NotSelected => {}
                 _ => {
                     let runs = &node.runs;
                     if runs.iter().all(|r| r.status == TaskStatus::Succeeded) {

@@ -90,6 +90,7 @@ fn run(
         env: vec![],
         engine: None,
         keep: false,
+        workspaces_from: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -104,6 +105,7 @@ fn run(
             uid: "uid".into(),
             parallel: 1,
             cancel,
+            partial: Default::default(),
         };
         tkc_runtime::run(
             plan,

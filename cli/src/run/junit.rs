@@ -50,12 +50,15 @@ fn cases(s: &RunSummary, tails: &Tails) -> Vec<Case> {
             format!("{}: {}", t.reason, t.message)
         };
         let whole_task = t.steps.is_empty()
-            || matches!(t.status, TaskStatus::Skipped | TaskStatus::Cancelled)
+            || matches!(
+                t.status,
+                TaskStatus::Skipped | TaskStatus::Cancelled | TaskStatus::NotRun
+            )
             || (matches!(t.status, TaskStatus::Failed | TaskStatus::TimedOut) && failing.is_none());
         if whole_task {
             let outcome = match t.status {
                 TaskStatus::Succeeded | TaskStatus::FailureIgnored => None,
-                TaskStatus::Skipped | TaskStatus::Cancelled => {
+                TaskStatus::Skipped | TaskStatus::Cancelled | TaskStatus::NotRun => {
                     Some(("skipped", message, String::new()))
                 }
                 TaskStatus::Failed | TaskStatus::TimedOut => {

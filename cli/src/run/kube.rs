@@ -10,6 +10,7 @@ use std::time::Duration;
 use tkc_compiler::plan::Plan;
 use tkc_kube::{ConnectOptions, KubeBackend, RunOptions};
 use tkc_runtime::backend::RunIdentity;
+use tkc_runtime::partial::{Partial, Selection};
 
 /// How long the end of a run waits for the garbage collector to remove its pods.
 const CLEANUP_WAIT: Duration = Duration::from_secs(30);
@@ -21,6 +22,7 @@ pub fn execute(
     secrets: super::SecretValues,
     notes: Vec<String>,
     color: bool,
+    chosen: super::partial::Chosen,
 ) -> u8 {
     let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
         Ok(bytes) => bytes,
@@ -35,6 +37,11 @@ pub fn execute(
         uid: super::uuid(),
     };
     let keep = args.keep;
+    // Stored with the plan, so that `--attach` runs the same tasks.
+    let selection = chosen
+        .selection
+        .as_ref()
+        .and_then(|s| serde_json::to_string(s).ok());
     let outcome = runtime.block_on(async {
         let cluster = tkc_kube::connect(&connect).await?;
         let problems = tkc_kube::preflight(&cluster, &plan).await;
@@ -56,10 +63,12 @@ pub fn execute(
                 entrypoint,
                 keep,
                 secrets,
+                selection,
             },
         )
         .await?;
-        Ok::<_, String>(finish(args, backend, &plan, &run, notes, color).await)
+        let partial = chosen.partial;
+        Ok::<_, String>(finish(args, backend, &plan, &run, notes, color, partial).await)
     });
     conclude(args, outcome, &run.name, color)
 }
@@ -72,6 +81,7 @@ async fn finish(
     run: &RunIdentity,
     notes: Vec<String>,
     color: bool,
+    partial: Partial,
 ) -> Outcome {
     let backend = Arc::new(backend);
     // Not stored as a local run, but the failing steps' last lines still reach the summary
@@ -84,6 +94,7 @@ async fn finish(
         notes,
         color,
         None,
+        partial,
     )
     .await;
     backend.mark(&summary.status).await;
@@ -211,6 +222,19 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// The partial run a run's owner object recorded (`selection`, JSON), for `--attach`.
+fn stored_partial(plan: &Plan, selection: Option<&str>) -> Result<Partial, String> {
+    let Some(text) = selection else {
+        return Ok(Partial::default());
+    };
+    let selection: Selection = serde_json::from_str(text)
+        .map_err(|e| format!("the run's recorded selection of tasks does not read: {e}"))?;
+    let flags = selection.flags();
+    Ok(tkc_runtime::partial::plan_partial(
+        plan, &selection, None, flags,
+    ))
+}
+
 /// `tkc run --attach NAME`: resumes a run whose `tkc` died.
 pub fn attach(args: &RunArgs, name: &str) -> u8 {
     let entrypoint = match entrypoint_binary(args.entrypoint_binary.as_deref()) {
@@ -228,7 +252,7 @@ pub fn attach(args: &RunArgs, name: &str) -> u8 {
     let keep = args.keep;
     let outcome = runtime.block_on(async {
         let cluster = tkc_kube::connect(&connect).await?;
-        let (backend, plan, run) = KubeBackend::attach(
+        let (backend, plan, run, selection) = KubeBackend::attach(
             cluster,
             name,
             RunOptions {
@@ -236,10 +260,12 @@ pub fn attach(args: &RunArgs, name: &str) -> u8 {
                 keep,
                 // Attached runs find the Secrets they made in the cluster.
                 secrets: Default::default(),
+                selection: None,
             },
         )
         .await?;
-        Ok::<_, String>(finish(args, backend, &plan, &run, vec![], color).await)
+        let partial = stored_partial(&plan, selection.as_deref())?;
+        Ok::<_, String>(finish(args, backend, &plan, &run, vec![], color, partial).await)
     });
     let code = conclude(args, outcome, name, color);
     runtime.shutdown_background();

@@ -3,6 +3,7 @@
 mod inputs;
 mod junit;
 mod kube;
+mod partial;
 mod render;
 mod store;
 
@@ -107,6 +108,21 @@ pub struct RunArgs {
     /// `*=IMAGE` for every image. The first that matches applies.
     #[arg(long = "image", value_name = "IMAGE=REPLACEMENT", value_parser = parse_image_map)]
     image_map: Vec<(String, String)>,
+    /// Run only task T and the tasks it needs (runAfter, results it uses), transitively;
+    /// repeatable. The others are not run; finally tasks always are (docs/run.md).
+    #[arg(long = "task", value_name = "T", conflicts_with = "attach")]
+    tasks: Vec<String>,
+    /// Run task T, everything downstream of it, and what they need.
+    #[arg(long, value_name = "T", conflicts_with = "attach")]
+    from: Option<String>,
+    /// Run task T and what it needs, nothing after it.
+    #[arg(long, value_name = "T", conflicts_with = "attach")]
+    until: Option<String>,
+    /// Take up kept run RUN (`tkc runs`; an id, a name or `last`): reuse the results and
+    /// workspaces of its succeeded tasks, and run only what failed (or did not run) and
+    /// what depends on it.
+    #[arg(long, value_name = "RUN", conflicts_with = "attach")]
+    rerun_failed: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -247,11 +263,29 @@ pub fn run(args: RunArgs) -> u8 {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
+    let selection = tkc_runtime::partial::Selection {
+        tasks: args.tasks.clone(),
+        from: args.from.clone(),
+        until: args.until.clone(),
+    };
+    if args.rerun_failed.is_some() && args.backend == BackendKind::Kube {
+        eprintln!(
+            "error: --rerun-failed applies to the local and container backends: a kube run's workspaces are claims in the cluster, not a kept directory"
+        );
+        return exit::USAGE;
+    }
+    let chosen = match partial::choose(&plan, &selection, args.rerun_failed.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let mut secrets = compiled.secrets;
     for (name, data) in given_secrets {
         secrets.entry(name).or_default().extend(data);
     }
-    execute(&args, plan, secrets, given_env, notes, color)
+    execute(&args, plan, secrets, given_env, notes, color, chosen)
 }
 
 /// What the run does with workspaces the user may not expect.
@@ -326,6 +360,7 @@ fn cannot_start(
         duration_ms: 0,
         tasks: vec![],
         results: Default::default(),
+        partial: None,
         diagnostics: Some(match diagnostics {
             Some((sources, d)) => {
                 serde_json::to_value(diag_render::json_diagnostics(sources, d)).unwrap_or_default()
@@ -360,6 +395,7 @@ fn execute(
     env: Vec<(String, String)>,
     notes: Vec<String>,
     color: bool,
+    chosen: partial::Chosen,
 ) -> u8 {
     if plan.run.generate_name {
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
@@ -377,13 +413,14 @@ fn execute(
         }
     };
     let code = match args.backend {
-        BackendKind::Kube => kube::execute(args, &runtime, plan, secrets, notes, color),
-        _ => execute_local(args, &runtime, plan, secrets, env, notes, color),
+        BackendKind::Kube => kube::execute(args, &runtime, plan, secrets, notes, color, chosen),
+        _ => execute_local(args, &runtime, plan, secrets, env, notes, color, chosen),
     };
     runtime.shutdown_background();
     code
 }
 
+#[allow(clippy::too_many_arguments)]
 fn execute_local(
     args: &RunArgs,
     runtime: &tokio::runtime::Runtime,
@@ -392,6 +429,7 @@ fn execute_local(
     env: Vec<(String, String)>,
     notes: Vec<String>,
     color: bool,
+    chosen: partial::Chosen,
 ) -> u8 {
     let (entrypoint, entrypoint_args) = match locate_entrypoint() {
         Some(found) => found,
@@ -500,6 +538,7 @@ fn execute_local(
         env,
         engine: engine.clone(),
         keep: args.keep,
+        workspaces_from: chosen.workspaces_from.clone(),
     };
     let secret_names = plan.secrets.clone();
     let backend = Arc::new(LocalBackend::new(config));
@@ -509,7 +548,16 @@ fn execute_local(
     };
     // Every step's log is kept for `tkc logs`; a run that cannot be recorded still runs.
     let store = match store::RunLog::create(&state_dir(), &id, kind, &plan.run.name) {
-        Ok(store) => Some(store),
+        Ok(mut store) => {
+            // Its run-scoped workspaces stay where a later `--rerun-failed` finds them: in
+            // the run it took up, else in its own directory if kept.
+            let workspaces = chosen
+                .workspaces_from
+                .clone()
+                .or_else(|| args.keep.then(|| root.clone()));
+            store.reusable(&plan, workspaces);
+            Some(store)
+        }
         Err(e) => {
             eprintln!("warning: the logs of this run are not kept: {e}");
             None
@@ -524,6 +572,7 @@ fn execute_local(
         notes,
         color,
         store,
+        chosen.partial,
     ));
     // Whatever container of the run is still there (tkc was interrupted mid-attempt) goes.
     if let Some(engine) = &engine {
@@ -637,7 +686,8 @@ fn report_with(
 }
 
 /// [`drive`], storing the step logs in `store` (then recording how the run ended); also the
-/// last lines of each step.
+/// last lines of each step. `partial` leaves tasks out or reuses them.
+#[allow(clippy::too_many_arguments)]
 async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     args: &RunArgs,
     plan: &Plan,
@@ -646,6 +696,7 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     notes: Vec<String>,
     color: bool,
     store: Option<store::RunLog>,
+    partial: tkc_runtime::partial::Partial,
 ) -> (RunSummary, bool, store::Tails) {
     // Tekton starts every task that is ready; each attempt is a task on the runtime's
     // fixed pool of threads, not a thread of its own.
@@ -694,6 +745,7 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
         uid,
         parallel,
         cancel: cancel_rx,
+        partial,
     };
     let events = EventSink::with_log_budget(tx, budget);
     let summary = tkc_runtime::run(plan, backend, options, events).await;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tkc_runtime::events::{Event, Stream, TaskId};
+use tkc_runtime::partial::NOT_SELECTED;
 use tkc_runtime::{RunSummary, TaskStatus};
 
 pub fn paint(color: bool, code: &str, text: &str) -> String {
@@ -25,6 +26,7 @@ fn status_words(status: TaskStatus) -> &'static str {
         TaskStatus::Skipped => "skipped",
         TaskStatus::Cancelled => "cancelled",
         TaskStatus::TimedOut => "timed out",
+        TaskStatus::NotRun => "not run",
     }
 }
 
@@ -48,6 +50,8 @@ enum State {
     Sidecars(Instant),
     Done(TaskStatus, Duration),
     Skipped(String),
+    /// Not run: the task runs of an earlier run (its id) stand in for it.
+    Reused(String),
 }
 
 /// The colours of task prefixes: a task keeps its colour (by its name) from run to run.
@@ -151,7 +155,9 @@ impl Renderer {
             ),
             State::Done(TaskStatus::Succeeded, d) => ("✓", "32", format!("succeeded {}", secs(*d))),
             State::Done(s, d) => ("✗", "31", format!("{} {}", status_words(*s), secs(*d))),
+            State::Skipped(r) if r == NOT_SELECTED => ("⊘", "2", format!("not run: {r}")),
             State::Skipped(r) => ("⊘", "2", format!("skipped: {r}")),
+            State::Reused(from) => ("↺", "32", format!("reused from run {from}")),
         };
         // The colours are added after the cut, which counts characters.
         let name = id.to_string();
@@ -335,7 +341,24 @@ impl Renderer {
                         index: None,
                     });
                 } else {
-                    self.line(&format!("task {task} skipped: {reason}"), true);
+                    let what = if reason == NOT_SELECTED {
+                        "not run"
+                    } else {
+                        "skipped"
+                    };
+                    self.line(&format!("task {task} {what}: {reason}"), true);
+                }
+            }
+            Event::TaskReused { task, from } => {
+                let id = TaskId {
+                    name: task.clone(),
+                    index: None,
+                };
+                self.states.insert(id.clone(), State::Reused(from.clone()));
+                if self.live {
+                    self.done_line(&id);
+                } else {
+                    self.line(&format!("task {task} reused from run {from}"), true);
                 }
             }
             Event::TaskFinished {
@@ -441,6 +464,12 @@ pub fn human_summary(s: &RunSummary, color: bool) -> String {
     if !s.message.is_empty() {
         out.push_str(&format!("   {}\n", s.message));
     }
+    if let Some(partial) = &s.partial {
+        out.push_str(&format!(
+            "   a partial run ({}), not a whole PipelineRun\n",
+            partial.flags.join(" ")
+        ));
+    }
     if !s.tasks.is_empty() {
         // The tasks of a child pipeline follow its pipeline task, as `<task>/<its task>`.
         let mut rows = vec![];
@@ -456,7 +485,7 @@ pub fn human_summary(s: &RunSummary, color: bool) -> String {
             "TASK", "STATUS", "TIME", "REASON"
         ));
         for (label, t) in rows {
-            let time = if t.attempts == 0 {
+            let time = if t.attempts == 0 || t.reused_from.is_some() {
                 "-".to_string()
             } else {
                 secs(t.duration)
@@ -466,7 +495,9 @@ pub fn human_summary(s: &RunSummary, color: bool) -> String {
             } else {
                 String::new()
             };
-            let reason = if t.status == TaskStatus::Succeeded {
+            let reason = if let Some(from) = &t.reused_from {
+                format!("reused from run {from}")
+            } else if t.status == TaskStatus::Succeeded {
                 String::new()
             } else {
                 t.reason.clone()
@@ -474,7 +505,7 @@ pub fn human_summary(s: &RunSummary, color: bool) -> String {
             let st = format!("{:<15}", t.status.as_str());
             let st = match t.status {
                 TaskStatus::Succeeded => paint(color, "32", &st),
-                TaskStatus::Skipped => paint(color, "2", &st),
+                TaskStatus::Skipped | TaskStatus::NotRun => paint(color, "2", &st),
                 _ => paint(color, "31", &st),
             };
             out.push_str(&format!(

@@ -7,6 +7,8 @@
 //!   `tkc` that runs it (status `Running` while it does).
 //! - `log`: every step's lines in the order they came, each prefixed `[task/step] ` as
 //!   `tkc run` prints them (`[task[i]/step] ` for a matrix combination).
+//! - `reuse.json`, written when the run ends: what `tkc run --rerun-failed` takes from it
+//!   ([`Reusable`]).
 //!
 //! Bounded: a run's log stops at [`LOG_CAP`] bytes (a last line says so); when a run starts,
 //! runs beyond the [`KEEP_RUNS`] newest, and runs older than [`MAX_AGE_DAYS`] days, are
@@ -14,11 +16,13 @@
 
 use crate::exit;
 use clap::Args;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tkc_compiler::plan::{ParamValue, Plan};
 use tkc_runtime::backend::local;
 use tkc_runtime::events::{Event, TaskId};
 use tkc_runtime::{RunSummary, TaskStatus};
@@ -34,6 +38,32 @@ pub const TAIL_LINES: usize = 10;
 
 const RECORD: &str = "run.json";
 const LOG: &str = "log";
+const REUSE: &str = "reuse.json";
+/// The largest `reuse.json` read back (results are capped at 4 KiB per step in Tekton).
+const REUSE_CAP: u64 = 64 << 20;
+
+/// What `tkc run --rerun-failed` takes from a run that ended.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reusable {
+    #[serde(flatten)]
+    pub plan: ReusablePlan,
+    /// How it ended: each task run's status and results.
+    pub summary: RunSummary,
+}
+
+/// What of a run's plan `--rerun-failed` checks, and where its workspaces are.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReusablePlan {
+    /// The run's params after defaulting: a rerun with other values would mix two runs.
+    pub params: BTreeMap<String, ParamValue>,
+    /// Its pipeline tasks, DAG then finally.
+    pub tasks: Vec<String>,
+    /// The fingerprint of each task (`tkc_runtime::partial::fingerprint`).
+    #[serde(default)]
+    pub fingerprints: BTreeMap<String, String>,
+    /// The run directory that holds its run-scoped workspaces, while it is kept.
+    pub workspaces: Option<PathBuf>,
+}
 
 /// `<state dir>/runs`.
 pub fn runs_dir(state: &Path) -> PathBuf {
@@ -118,6 +148,8 @@ pub struct RunLog {
     file: std::io::BufWriter<std::fs::File>,
     written: u64,
     full: bool,
+    /// What [`RunLog::finish`] records for `--rerun-failed` (its summary aside).
+    reusable: Option<ReusablePlan>,
 }
 
 impl RunLog {
@@ -152,6 +184,7 @@ impl RunLog {
             file: std::io::BufWriter::new(file),
             written: 0,
             full: false,
+            reusable: None,
         })
     }
 
@@ -183,8 +216,34 @@ impl RunLog {
         let _ = self.file.flush();
     }
 
+    /// Makes the run one that `--rerun-failed` can take up when it ends: its plan's params
+    /// and tasks, and `workspaces`, the run directory that holds its run-scoped workspaces
+    /// afterwards (none when it is not kept).
+    pub fn reusable(&mut self, plan: &Plan, workspaces: Option<PathBuf>) {
+        self.reusable = Some(ReusablePlan {
+            params: plan.params.clone(),
+            tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+            fingerprints: plan
+                .tasks
+                .iter()
+                .map(|t| (t.name.clone(), tkc_runtime::partial::fingerprint(t)))
+                .collect(),
+            workspaces,
+        });
+    }
+
     /// Records how the run ended.
     pub fn finish(mut self, summary: &RunSummary, interrupted: bool) {
+        if let Some(plan) = self.reusable.take() {
+            let reusable = Reusable {
+                plan,
+                summary: summary.clone(),
+            };
+            let text = serde_json::to_string_pretty(&reusable).unwrap_or_default();
+            if let Err(e) = std::fs::write(self.dir.join(REUSE), text + "\n") {
+                eprintln!("warning: --rerun-failed cannot take this run up later: {e}");
+            }
+        }
         let _ = self.file.flush();
         self.record["status"] = if interrupted {
             "Cancelled".into()
@@ -401,24 +460,64 @@ fn selected(line: &str, filter: Option<&str>) -> bool {
     }
 }
 
-/// `tkc logs RUN [TASK[/STEP]] [-f]`.
-pub fn logs(args: LogsArgs) -> u8 {
+/// The run `key` names: its id, its name (its latest run), or `last`.
+fn find(key: &str) -> Result<Record, String> {
     let state = super::state_dir();
     let runs = records(&runs_dir(&state));
-    let found = if args.run == "last" {
+    let found = if key == "last" {
         runs.first()
     } else {
         runs.iter()
-            .find(|r| r.id == args.run)
-            .or_else(|| runs.iter().find(|r| r.name == args.run))
+            .find(|r| r.id == key)
+            .or_else(|| runs.iter().find(|r| r.name == key))
     };
-    let Some(run) = found else {
-        eprintln!(
-            "error: no run `{}` is recorded in {} (`tkc runs` lists them)",
-            args.run,
+    found.cloned().ok_or_else(|| {
+        format!(
+            "no run `{key}` is recorded in {} (`tkc runs` lists them)",
             runs_dir(&state).display()
-        );
-        return exit::USAGE;
+        )
+    })
+}
+
+/// The id of the run `key` names (as `tkc logs` takes it), and what `--rerun-failed` takes
+/// from it.
+pub fn reusable(key: &str) -> Result<(String, Reusable), String> {
+    let run = find(key)?;
+    let id = run.id.clone();
+    if run.running() {
+        return Err(format!("run {id} is still running; wait for it to end"));
+    }
+    let path = run.dir.join(REUSE);
+    let unrecorded = || {
+        format!(
+            "run {id} did not record its tasks ({} run, or its tkc died); run the pipeline again",
+            if run.kind == "TaskRun" {
+                "a TaskRun"
+            } else {
+                "a run of a kube backend, an older tkc's"
+            }
+        )
+    };
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Err(unrecorded());
+    }
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(REUSE_CAP).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let reusable = serde_json::from_str(&text)
+        .map_err(|e| format!("run {id}: {} is damaged ({e})", path.display()))?;
+    Ok((id, reusable))
+}
+
+/// `tkc logs RUN [TASK[/STEP]] [-f]`.
+pub fn logs(args: LogsArgs) -> u8 {
+    let run = match find(&args.run) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
     };
     let path = run.dir.join(LOG);
     let mut file = match std::fs::File::open(&path) {

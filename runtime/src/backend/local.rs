@@ -191,6 +191,10 @@ pub struct LocalConfig {
     /// removed in the background as soon as the attempt has ended ([`LocalBackend::finish`]
     /// waits for that).
     pub keep: bool,
+    /// The run directory whose run-scoped workspaces ([`run_scoped_workspaces`]) this run
+    /// uses instead of its own: a kept run's, whose failures `tkc run --rerun-failed` runs
+    /// again on the files its succeeded tasks left.
+    pub workspaces_from: Option<PathBuf>,
 }
 
 /// What backs a run workspace on this machine.
@@ -291,11 +295,17 @@ impl LocalBackend {
         }
     }
 
-    /// `<run dir>/workspaces/<name>`, a run-scoped workspace.
+    /// `<run dir>/workspaces/<name>`, a run-scoped workspace (in the run directory of
+    /// [`LocalConfig::workspaces_from`], if set).
     fn run_dir(&self, name: &str) -> Result<PathBuf, String> {
         let name = paths::component(name, "workspace name")?;
-        paths::mkdirs_under(&self.config.root, "workspaces", "workspaces")?;
-        paths::mkdirs_under(&self.config.root.join("workspaces"), name, "workspace name")
+        let root = self
+            .config
+            .workspaces_from
+            .as_ref()
+            .unwrap_or(&self.config.root);
+        paths::mkdirs_under(root, "workspaces", "workspaces")?;
+        paths::mkdirs_under(&root.join("workspaces"), name, "workspace name")
     }
 
     /// Writes the files of a ConfigMap, Secret or projected binding into `dir`, which must
@@ -463,6 +473,21 @@ fn read_only(dir: &Path) {
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
         }
     }
+}
+
+/// The run workspaces of `plan` that live in the run directory (`<run dir>/workspaces/<name>`,
+/// as [`LocalBackend`] binds them): unbound ones, `volumeClaimTemplate`s and sources with no
+/// local equivalent. Their files are gone with the run directory unless it is kept.
+pub fn run_scoped_workspaces(plan: &Plan) -> Vec<&str> {
+    plan.workspaces
+        .iter()
+        .filter(|w| match &w.binding {
+            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => true,
+            Binding::Other { source } => source.get("projected").is_none(),
+            _ => false,
+        })
+        .map(|w| w.name.as_str())
+        .collect()
 }
 
 impl Backend for LocalBackend {

@@ -231,6 +231,7 @@ async fn run_with(plan: Plan, fake: Fake, parallel: usize) -> (RunSummary, Arc<F
         uid: "uid".into(),
         parallel,
         cancel: rx,
+        partial: Default::default(),
     };
     let summary = run(&plan, fake.clone(), options, EventSink::discard()).await;
     (summary, fake)
@@ -701,6 +702,7 @@ async fn cancel_stops_running_tasks_and_skips_the_rest_and_finally() {
         uid: "u".into(),
         parallel: 2,
         cancel: rx,
+        partial: Default::default(),
     };
     let s = run(&plan, fake.clone(), options, EventSink::discard()).await;
     assert_eq!(
@@ -940,6 +942,7 @@ async fn task_runs_get_tektons_names_past_63_characters() {
         uid: "uid".into(),
         parallel: 4,
         cancel: rx,
+        partial: Default::default(),
     };
     run(&plan, fake.clone(), options, EventSink::discard()).await;
     let mut names: Vec<String> = fake.attempts().into_iter().map(|a| a.0).collect();
@@ -1024,4 +1027,181 @@ async fn a_pipeline_timeout_cancels_a_running_child() {
         [row("x", "Cancelled", "TaskRunCancelled")]
     );
     assert_eq!(s.reason, "PipelineRunTimeout");
+}
+
+// Partial runs (tkc's `--task`, `--from`, `--until`, `--rerun-failed`).
+
+/// a → b (a result of a) → c (runAfter) → d; x alone; f finally, using a
+/// result of d.
+fn partial_pipeline() -> Plan {
+    let a = declares(task("a"), "out");
+    let b = declares(
+        param(task("b"), "in", reference(result_ref("a", "out"))),
+        "out",
+    );
+    // Lowering puts the producers of the results a task uses in its `after`.
+    let b = after(b, &["a"]);
+    let c = after(task("c"), &["b"]);
+    let d = declares(after(task("d"), &["c"]), "out");
+    let f = finally(param(task("f"), "in", reference(result_ref("d", "out"))));
+    pipeline(vec![a, b, c, d, task("x"), f])
+}
+
+fn names(set: &BTreeSet<String>) -> Vec<&str> {
+    set.iter().map(String::as_str).collect()
+}
+
+fn selection(tasks: &[&str], from: Option<&str>, until: Option<&str>) -> partial::Selection {
+    partial::Selection {
+        tasks: tasks.iter().map(|t| t.to_string()).collect(),
+        from: from.map(str::to_string),
+        until: until.map(str::to_string),
+    }
+}
+
+#[test]
+fn a_selection_takes_in_what_its_tasks_need() {
+    let plan = partial_pipeline();
+    let s = |t: &[&str], f, u| partial::selected(&plan, &selection(t, f, u));
+    assert_eq!(names(&s(&["c"], None, None)), ["a", "b", "c"]);
+    assert_eq!(names(&s(&[], Some("b"), None)), ["a", "b", "c", "d"]);
+    assert_eq!(names(&s(&[], None, Some("b"))), ["a", "b"]);
+    assert_eq!(names(&s(&[], Some("b"), Some("c"))), ["a", "b", "c"]);
+    assert_eq!(names(&s(&["x"], None, Some("a"))), ["a", "x"]);
+    assert_eq!(names(&s(&[], None, None)), ["a", "b", "c", "d", "x"]);
+    let unknown = partial::unknown_tasks(&plan, &selection(&["cc"], Some("f"), None));
+    let text: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "--task cc: the pipeline has no task `cc`; did you mean `c`?",
+            "--from f: `f` is a finally task; finally tasks run in every partial run",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_left_out_are_not_run_and_finally_still_runs() {
+    let plan = partial_pipeline();
+    let partial = partial::plan_partial(&plan, &selection(&["b"], None, None), None, vec![]);
+    let fake = Arc::new(Fake::default().with("a", vec![with_results(5, vec![("out", "v1")])]));
+    let (_tx, rx) = watch::channel(false);
+    let options = RunOptions {
+        name: "pr".into(),
+        uid: "uid".into(),
+        parallel: 4,
+        cancel: rx,
+        partial,
+    };
+    let summary = run(&plan, fake.clone(), options, EventSink::discard()).await;
+    let ran: Vec<String> = fake.attempts().into_iter().map(|a| a.0).collect();
+    assert_eq!(ran, ["pr-a", "pr-b"]);
+    assert_eq!(
+        statuses(&summary),
+        [
+            row("a", "Succeeded", "Succeeded"),
+            row("b", "Succeeded", "Succeeded"),
+            row("c", "NotRun", partial::NOT_SELECTED),
+            row("d", "NotRun", partial::NOT_SELECTED),
+            row("x", "NotRun", partial::NOT_SELECTED),
+            row("f", "Skipped", skip::RESULTS_MISSING),
+        ]
+    );
+    // Tasks left out are not counted; the finally task skipped makes it `Completed`.
+    assert_eq!(summary.reason, "Completed");
+    assert_eq!(
+        summary.message,
+        "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 1"
+    );
+}
+
+fn previous_run(name: &str, status: TaskStatus, results: &[(&str, &str)]) -> TaskSummary {
+    TaskSummary {
+        name: name.into(),
+        index: None,
+        status,
+        reason: status.as_str().into(),
+        attempts: 1,
+        results: results
+            .iter()
+            .map(|(k, v)| (k.to_string(), ParamValue::String(v.to_string())))
+            .collect(),
+        steps: vec![],
+        pipeline_run: None,
+        reused_from: None,
+        duration: Duration::ZERO,
+        message: String::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rerun_failed_reuses_what_succeeded_and_reruns_what_failed_and_depends_on_it() {
+    let plan = partial_pipeline();
+    let previous = [
+        previous_run("a", TaskStatus::Succeeded, &[("out", "old")]),
+        previous_run("b", TaskStatus::Succeeded, &[("out", "b-old")]),
+        previous_run("c", TaskStatus::Failed, &[]),
+        previous_run("d", TaskStatus::Skipped, &[]),
+        previous_run("x", TaskStatus::Succeeded, &[]),
+        previous_run("f", TaskStatus::Skipped, &[]),
+    ];
+    let unchanged = BTreeMap::new();
+    let prev = || partial::Previous {
+        id: "run-1",
+        tasks: &previous,
+        fingerprints: &unchanged,
+    };
+    let partial = partial::plan_partial(&plan, &selection(&[], None, None), Some(prev()), vec![]);
+    let reused: Vec<&str> = partial.reused.keys().map(String::as_str).collect();
+    assert_eq!(reused, ["a", "b", "x"]);
+    // `--from b` runs b and everything downstream again, whatever they did before; what
+    // they need upstream is reused; x, not in b's subgraph, is left out.
+    let from = partial::plan_partial(
+        &plan,
+        &selection(&[], Some("b"), None),
+        Some(prev()),
+        vec![],
+    );
+    let reused: Vec<&str> = from.reused.keys().map(String::as_str).collect();
+    assert_eq!(reused, ["a"]);
+    assert_eq!(names(&from.not_selected), ["x"]);
+    // `--task b` runs b again, and so what depends on it; a is reused.
+    let task = partial::plan_partial(&plan, &selection(&["b"], None, None), Some(prev()), vec![]);
+    let reused: Vec<&str> = task.reused.keys().map(String::as_str).collect();
+    assert_eq!(reused, ["a"]);
+    // A task whose plan changed since runs again, with what is downstream of it.
+    let mut fingerprints: BTreeMap<String, String> = plan
+        .tasks
+        .iter()
+        .map(|t| (t.name.clone(), partial::fingerprint(t)))
+        .collect();
+    fingerprints.insert("x".into(), "old".into());
+    let changed = partial::Previous {
+        fingerprints: &fingerprints,
+        ..prev()
+    };
+    let edited = partial::plan_partial(&plan, &selection(&[], None, None), Some(changed), vec![]);
+    let reused: Vec<&str> = edited.reused.keys().map(String::as_str).collect();
+    assert_eq!(reused, ["a", "b"]);
+
+    let fake = Arc::new(Fake::default().with("d", vec![with_results(5, vec![("out", "d1")])]));
+    let (_tx, rx) = watch::channel(false);
+    let options = RunOptions {
+        name: "pr".into(),
+        uid: "uid".into(),
+        parallel: 4,
+        cancel: rx,
+        partial,
+    };
+    let summary = run(&plan, fake.clone(), options, EventSink::discard()).await;
+    let ran: Vec<String> = fake.attempts().into_iter().map(|a| a.0).collect();
+    assert_eq!(ran, ["pr-c", "pr-d", "pr-f"]);
+    assert_eq!(summary.reason, "Succeeded");
+    assert_eq!(summary.tasks[0].reused_from.as_deref(), Some("run-1"));
+    assert_eq!(summary.tasks[2].reused_from, None);
+    assert_eq!(
+        summary.tasks[1].results["out"],
+        ParamValue::String("b-old".into())
+    );
+    assert_eq!(fake.attempts()[2].2["in"], "d1");
 }
