@@ -621,7 +621,7 @@ fn platform_commands_supply_the_command() {
 }
 
 #[test]
-fn waits_for_content_and_works_without_inotify() {
+fn waits_for_content_with_and_without_dnotify() {
     for poll in ["", "1"] {
         let t = Tmp::new("content");
         let ready = t.path("downward/ready");
