@@ -215,9 +215,10 @@ impl Watch {
     /// ([`BlockedSignal`]), so it stays pending until taken here.
     fn sleep(&self, limit: Duration) {
         let set = signal_set(NOTIFY_SIGNAL);
+        // (Field types inferred: musl's `time_t` alias is deprecated in the libc crate.)
         let timeout = libc::timespec {
-            tv_sec: limit.as_secs() as libc::time_t,
-            tv_nsec: limit.subsec_nanos() as libc::c_long,
+            tv_sec: limit.as_secs().try_into().unwrap_or(1),
+            tv_nsec: limit.subsec_nanos().into(),
         };
         // SAFETY: set and timeout are valid for the call; a null siginfo pointer is allowed.
         // EAGAIN (the limit passed) and EINTR both just mean "check again".
