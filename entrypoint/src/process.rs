@@ -367,7 +367,8 @@ fn look_path(program: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
         .map(|dir| {
-            // An empty entry is the working directory (Go and `execvp` agree).
+            // An empty entry is the working directory, as for `execvp`, which ran such steps
+            // before (Go 1.19+ refuses a match there with `exec.ErrDot`).
             let dir = if dir.as_os_str().is_empty() {
                 PathBuf::from(".")
             } else {
