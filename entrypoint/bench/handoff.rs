@@ -6,7 +6,7 @@
 //! Hand-off: an entrypoint waits for a wait file; the bench writes it and notes the wall-clock
 //! time; the step the entrypoint launches is this same bench binary in "probe" mode, whose
 //! first act is to note the wall-clock time. The difference is post-file write to next step's
-//! process start (including exec of the probe). Measured with inotify and with the back-off
+//! process start (including exec of the probe). Measured with dnotify and with the back-off
 //! poll fallback (`TKC_ENTRYPOINT_POLL=1`).
 //!
 //! Idle CPU: an entrypoint waits for a file that never comes; its CPU time (all threads,
@@ -15,7 +15,7 @@
 //!
 //! Knobs: `TKC_BENCH_HANDOFFS` (default 300), `TKC_BENCH_IDLE_SECS` (default 5),
 //! `TKC_ENTRYPOINT_BIN` (bench another build, e.g. the static musl binary).
-//! Exits 1 if the inotify p50 is above 5 ms.
+//! Exits 1 if the dnotify p50 is above 5 ms.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -84,24 +84,24 @@ fn bench() -> Result<(), String> {
         fs::metadata(&bin).map(|m| m.len()).unwrap_or(0)
     );
 
-    let inotify = handoffs(&bin, &me, &root.0, n, false)?;
-    report("hand-off, inotify", &inotify);
+    let dnotify = handoffs(&bin, &me, &root.0, n, false)?;
+    report("hand-off, dnotify", &dnotify);
     let polled = handoffs(&bin, &me, &root.0, (n / 3).max(50), true)?;
     report("hand-off, poll fallback", &polled);
 
     idle_cpu(&bin, &root.0, idle_secs, false)?;
     idle_cpu(&bin, &root.0, idle_secs, true)?;
 
-    let p50 = percentile(&inotify, 50.0);
+    let p50 = percentile(&dnotify, 50.0);
     if p50 > P50_TARGET {
         println!(
-            "FAIL: inotify p50 {} is above the {} target",
+            "FAIL: dnotify p50 {} is above the {} target",
             ms(p50),
             ms(P50_TARGET)
         );
         std::process::exit(1);
     }
-    println!("OK: inotify p50 {} <= {}", ms(p50), ms(P50_TARGET));
+    println!("OK: dnotify p50 {} <= {}", ms(p50), ms(P50_TARGET));
     Ok(())
 }
 
@@ -132,7 +132,7 @@ fn handoffs(
 ) -> Result<Vec<Duration>, String> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
-        let dir = root.join(format!("{}-{i}", if poll { "poll" } else { "inotify" }));
+        let dir = root.join(format!("{}-{i}", if poll { "poll" } else { "dnotify" }));
         fs::create_dir_all(&dir).map_err(|e| format!("mkdir: {e}"))?;
         let mut child = spawn_waiting(bin, &dir, probe, poll)?;
         // Let the entrypoint start and settle into its wait; with the poll fallback also let
@@ -221,7 +221,7 @@ fn cpu_of(pid: u32) -> Result<(u64, u64), String> {
 }
 
 fn idle_cpu(bin: &Path, root: &Path, secs: u64, poll: bool) -> Result<(), String> {
-    let dir = root.join(if poll { "idle-poll" } else { "idle-inotify" });
+    let dir = root.join(if poll { "idle-poll" } else { "idle-dnotify" });
     fs::create_dir_all(&dir).map_err(|e| format!("mkdir: {e}"))?;
     let mut child = spawn_waiting(bin, &dir, Path::new("/bin/true"), poll)?;
     std::thread::sleep(Duration::from_millis(300));
@@ -236,7 +236,7 @@ fn idle_cpu(bin: &Path, root: &Path, secs: u64, poll: bool) -> Result<(), String
     let used = ns1.saturating_sub(ns0);
     println!(
         "idle CPU while waiting, {}: {} µs over {:.1} s ({:.5} % of one core; utime+stime {} ticks)",
-        if poll { "poll fallback" } else { "inotify" },
+        if poll { "poll fallback" } else { "dnotify" },
         used / 1000,
         elapsed.as_secs_f64(),
         used as f64 / elapsed.as_nanos() as f64 * 100.0,

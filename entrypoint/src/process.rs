@@ -13,8 +13,10 @@
 //! step container's other processes die with its PID 1 (the entrypoint), and keeps background
 //! jobs of a step from outliving it when tkc runs steps locally.
 
+use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -322,16 +324,7 @@ fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<
 /// to `/bin/sh`, so a script whose `#!` follows a blank line (Tekton's `pkg/pod/script.go`
 /// sees the shebang after trimming and writes the script as it is) would run here and not
 /// there. So a file that is neither is refused before the exec.
-fn refuse_unknown_format(program: &str) -> io::Result<()> {
-    let path = if program.contains('/') {
-        Some(PathBuf::from(program))
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file())
-        })
-    };
+fn refuse_unknown_format(path: Option<&Path>) -> io::Result<()> {
     // Only a regular file is looked at (never a FIFO, which would block the open), and
     // without blocking, in case it is swapped for one in between.
     let Some(path) = path.filter(|p| p.is_file()) else {
@@ -340,7 +333,7 @@ fn refuse_unknown_format(program: &str) -> io::Result<()> {
     let Ok(mut file) = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
+        .open(path)
     else {
         return Ok(());
     };
@@ -361,6 +354,50 @@ fn refuse_unknown_format(program: &str) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOEXEC))
 }
 
+/// Where `program` runs from: itself when it names a path, else the first entry of `PATH`
+/// holding a file (not a directory) we may execute. That is Go's `exec.LookPath`, which
+/// Tekton's entrypoint goes through (`exec.CommandContext` in cmd/entrypoint/runner.go). It is
+/// looked up once, here: `execvp` would walk `PATH` again with an `execve` per entry (ten
+/// failed ones per step for `true` on a Debian `PATH`). `None` when nothing matches; the spawn
+/// then fails with "No such file or directory", as it did with `execvp`.
+fn look_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| {
+            // An empty entry is the working directory, as for `execvp`, which ran such steps
+            // before (Go 1.19+ refuses a match there with `exec.ErrDot`).
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            dir.join(program)
+        })
+        .find(|p| may_execute(p))
+}
+
+/// Go's `findExecutable`: not a directory, and executable for our effective ids.
+fn may_execute(path: &Path) -> bool {
+    if std::fs::metadata(path).map_or(true, |m| m.is_dir()) {
+        return false;
+    }
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a NUL-terminated path; faccessat only reads it.
+    unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::X_OK,
+            libc::AT_EACCESS,
+        ) == 0
+    }
+}
+
 /// Starts the step in its own session and process group with a clean signal mask.
 pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
     let Some((program, args)) = spec.argv.split_first() else {
@@ -369,8 +406,11 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
             "no command to run",
         ));
     };
-    refuse_unknown_format(program)?;
-    let mut cmd = Command::new(program);
+    let path = look_path(program);
+    refuse_unknown_format(path.as_deref())?;
+    let mut cmd = Command::new(path.as_deref().unwrap_or(Path::new(program)));
+    // The step sees the name it was given as argv[0], as with `execvp` (and Go's `exec`).
+    cmd.arg0(program);
     cmd.args(args);
     for (k, v) in spec.env {
         cmd.env(k, v);

@@ -197,7 +197,7 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
     let started_at = termination::started_at_now();
     let mut internal = vec![Entry::new("StartedAt", started_at, INTERNAL)];
 
-    let failure_or_outcome = prepare_and_run(o, &mut waiter);
+    let failure_or_outcome = prepare_and_run(o);
     let mut exit_code = 0;
     let mut breakpoint_failure = false;
     // The post file is written once the results are in the message (step 8).
@@ -302,7 +302,7 @@ enum StepEnd {
 }
 
 /// Steps 4 to 7: substitute, evaluate `when`, spawn, supervise.
-fn prepare_and_run(o: &Options, waiter: &mut Waiter) -> Result<StepEnd, Failure> {
+fn prepare_and_run(o: &Options) -> Result<StepEnd, Failure> {
     if o.timeout_ns < 0 {
         return Err(Failure::Error("negative timeout specified".to_owned()));
     }
@@ -338,10 +338,6 @@ fn prepare_and_run(o: &Options, waiter: &mut Waiter) -> Result<StepEnd, Failure>
         stderr_path: &o.stderr_path,
     };
     let running = process::spawn(&spec).map_err(|e| Failure::Error(format!("{}: {e}", argv[0])))?;
-    // The step has exec'd (spawn returns after that), so it holds no copy of the waiter's
-    // inotify descriptor: closing it now, off this thread, keeps its teardown off the step's
-    // start and off our exit.
-    waiter.release();
     // A sidecar counts as started (Kubernetes: its container is running) once its command
     // has been exec'd, which is now.
     if !o.started_file.is_empty() {

@@ -1,24 +1,24 @@
 //! Waiting for files without Tekton's 1 s poll.
 //!
-//! The wait sleeps in `poll(2)` on an inotify descriptor that watches the file's directory, so
-//! it wakes within microseconds of the previous step creating its post file and burns no CPU in
-//! between. Watching the directory (not the file) catches creation, renames (the downward API
-//! swaps a `..data` symlink) and content changes of the file and of its `.err` sibling alike.
-//! If the directory does not exist yet, the nearest existing ancestor is watched and the watch
-//! moves down as directories appear.
+//! The wait sleeps in `sigtimedwait(2)` on a dnotify watch (`fcntl(F_NOTIFY)`) of the file's
+//! directory, so it wakes within microseconds of the previous step creating its post file and
+//! burns no CPU in between. Watching the directory (not the file) catches creation, renames (the
+//! downward API swaps a `..data` symlink) and content changes of the file and of its `.err`
+//! sibling alike. If the directory does not exist yet, the nearest existing ancestor is watched
+//! and the watch moves down as directories appear.
 //!
-//! A wait starts with a short poll (every millisecond for the first ~10 ms) and only then
-//! creates its inotify descriptor. The reason is the exit: tearing down an inotify instance
-//! waits for an SRCU grace period in the kernel (10–20 ms), and a process that still holds one
-//! pays that when it exits. Most hand-offs in a chain of short steps end within the poll; a
-//! longer wait uses inotify and hands the descriptor to a thread that closes it while the step
-//! runs ([`Waiter::release`]), so the teardown overlaps with the step instead of delaying the
-//! step's exit.
+//! Why dnotify and not inotify: closing an inotify instance that held a watch waits for an SRCU
+//! grace period in the kernel (8–20 ms, measured on 6.x), and a process that still holds one
+//! pays that when it exits, so a short step's entrypoint took 10 ms longer to end. A dnotify
+//! watch belongs to the kernel's one global dnotify group and goes away with the directory's
+//! descriptor at no such cost (about 10 µs). Its event is a signal: `SIGURG` (ignored by
+//! default, so a stray one harms nothing), sent to the waiting thread only (`F_SETOWN_EX`), which
+//! blocks it while it waits and so receives it through `sigtimedwait` alone.
 //!
-//! Two safety nets: without inotify (no kernel support, watch limit reached, or
-//! `TKC_ENTRYPOINT_POLL=1`) the wait falls back to a 1 ms back-off poll capped at 50 ms; with
-//! inotify the condition is still re-checked every second, so a file system that does not
-//! report events (some network file systems) is never slower than Tekton.
+//! Two safety nets: without dnotify (a kernel built without it, or `TKC_ENTRYPOINT_POLL=1`) the
+//! wait falls back to a 1 ms back-off poll capped at 50 ms; with dnotify the condition is still
+//! re-checked every second, so a file system that does not report changes (some network file
+//! systems) is never slower than Tekton's poll (`realWaiter.Wait`, cmd/entrypoint/waiter.go).
 
 use std::ffi::CString;
 use std::io;
@@ -27,73 +27,55 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Re-check interval while inotify is armed, in case events are never delivered.
-const SAFETY_NET_MS: libc::c_int = 1000;
-/// Checks at 1 ms intervals before a wait sets up inotify.
-const QUICK_POLLS: u32 = 10;
+/// Re-check interval while a watch is armed, in case changes are never reported.
+const SAFETY_NET_MS: u64 = 1000;
 /// First and longest sleep of the fallback poll.
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Events that may make a waited-for condition true: entries created, renamed in, written or
-/// closed after writing, and the watched directory itself going away (the watch must move).
-const MASK: u32 = libc::IN_CREATE
-    | libc::IN_MOVED_TO
-    | libc::IN_MODIFY
-    | libc::IN_CLOSE_WRITE
-    | libc::IN_ATTRIB
-    | libc::IN_DELETE_SELF
-    | libc::IN_MOVE_SELF;
+/// The signal dnotify raises. Its default action is to ignore it, so one that reaches a thread
+/// not waiting for it (a thread that does not block it) is dropped instead of killing us.
+const NOTIFY_SIGNAL: libc::c_int = libc::SIGURG;
 
-/// A reusable waiter; owns its inotify descriptor once a wait has needed one.
+// From <linux/fcntl.h> and <asm-generic/fcntl.h> (the same on x86_64 and aarch64); the libc
+// crate does not export them for these targets.
+const F_SETSIG: libc::c_int = 10;
+const F_SETOWN_EX: libc::c_int = 15;
+const F_OWNER_TID: libc::c_int = 0;
+const DN_MODIFY: libc::c_int = 0x0000_0002;
+const DN_CREATE: libc::c_int = 0x0000_0004;
+const DN_RENAME: libc::c_int = 0x0000_0010;
+const DN_ATTRIB: libc::c_int = 0x0000_0020;
+const DN_MULTISHOT: libc::c_int = 0x8000_0000_u32 as libc::c_int;
+
+/// `struct f_owner_ex` of <linux/fcntl.h>.
+#[repr(C)]
+struct OwnerEx {
+    kind: libc::c_int,
+    pid: libc::pid_t,
+}
+
+/// Changes that may make a waited-for condition true: entries created, renamed in, written or
+/// with new attributes. Multishot: every change signals, not just the first.
+const EVENTS: libc::c_int = DN_CREATE | DN_RENAME | DN_MODIFY | DN_ATTRIB | DN_MULTISHOT;
+
+/// A reusable waiter.
 pub struct Waiter {
-    inotify: Option<OwnedFd>,
-    /// inotify is not to be used (`TKC_ENTRYPOINT_POLL`) or could not be set up.
+    /// dnotify is not to be used (`TKC_ENTRYPOINT_POLL`) or could not be set up.
     poll_only: bool,
-    /// How long an inotify wait may last before the file is checked anyway.
-    safety_net_ms: libc::c_int,
-    /// Checks at 1 ms intervals before inotify is set up.
-    quick_polls: u32,
+    /// How long a watched wait may last before the file is checked anyway.
+    safety_net: Duration,
 }
 
 impl Waiter {
-    /// A waiter that uses inotify for long waits when it is available (and not disabled by
+    /// A waiter that sleeps on dnotify when it is available (and not disabled by
     /// `TKC_ENTRYPOINT_POLL`).
     pub fn new() -> Waiter {
         let poll_only =
             std::env::var_os("TKC_ENTRYPOINT_POLL").is_some_and(|v| !v.is_empty() && v != "0");
         Waiter {
-            inotify: None,
             poll_only,
-            safety_net_ms: SAFETY_NET_MS,
-            quick_polls: QUICK_POLLS,
-        }
-    }
-
-    /// The inotify descriptor, created on first use; `None` when inotify is unavailable.
-    fn inotify(&mut self) -> Option<&OwnedFd> {
-        if self.inotify.is_none() && !self.poll_only {
-            // SAFETY: inotify_init1 takes only flags and returns a new descriptor or -1.
-            let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-            if fd >= 0 {
-                // SAFETY: fd is a freshly created descriptor that nothing else owns.
-                self.inotify = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-            } else {
-                self.poll_only = true;
-            }
-        }
-        self.inotify.as_ref()
-    }
-
-    /// Closes the inotify descriptor (if a wait made one) on a thread of its own: the kernel's
-    /// teardown then runs while the step does, instead of when the process exits.
-    pub fn release(&mut self) {
-        if let Some(fd) = self.inotify.take() {
-            let spawned = std::thread::Builder::new()
-                .stack_size(16 * 1024)
-                .spawn(move || drop(fd));
-            // Without a thread the descriptor is closed here, which is merely slower.
-            drop(spawned);
+            safety_net: Duration::from_millis(SAFETY_NET_MS),
         }
     }
 
@@ -104,70 +86,145 @@ impl Waiter {
         path: &Path,
         mut check: impl FnMut() -> io::Result<Option<T>>,
     ) -> io::Result<T> {
-        let mut backoff = FIRST_BACKOFF;
-        for _ in 0..self.quick_polls {
-            if let Some(v) = check()? {
-                return Ok(v);
-            }
-            std::thread::sleep(FIRST_BACKOFF);
+        if let Some(v) = check()? {
+            return Ok(v);
         }
+        if !self.poll_only {
+            let _blocked = BlockedSignal::new(NOTIFY_SIGNAL);
+            loop {
+                let dir = nearest_existing_dir(path);
+                let watch = match Watch::arm(&dir) {
+                    Ok(watch) => watch,
+                    // A kernel without dnotify: poll from now on.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                        self.poll_only = true;
+                        break;
+                    }
+                    // The directory went away or cannot be read: poll for this wait.
+                    Err(_) => break,
+                };
+                loop {
+                    // Checked after arming: the file may have appeared between the last check
+                    // and the watch, and that change would never be reported.
+                    if let Some(v) = check()? {
+                        return Ok(v);
+                    }
+                    // A deeper directory appeared: watch it instead.
+                    if nearest_existing_dir(path) != dir {
+                        break;
+                    }
+                    watch.sleep(self.safety_net);
+                }
+            }
+        }
+        let mut backoff = FIRST_BACKOFF;
         loop {
             if let Some(v) = check()? {
                 return Ok(v);
             }
-            if let Some(watched) = self.arm(path) {
-                // Re-check after arming: the file may have appeared between the first check and
-                // the watch, and that event would never be reported.
-                if let Some(v) = check()? {
-                    return Ok(v);
-                }
-                // A deeper directory may have appeared before the watch was added: its
-                // creation would never be reported either; watch it first.
-                if nearest_existing_dir(path) != watched {
-                    continue;
-                }
-                self.sleep_for_event();
-            } else {
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-    }
-
-    /// Watches the directory that will hold `path` (or its nearest existing ancestor), and
-    /// says which; `None` if inotify cannot be used.
-    fn arm(&mut self, path: &Path) -> Option<PathBuf> {
-        let fd = self.inotify()?.as_raw_fd();
-        let dir = nearest_existing_dir(path);
-        let c_dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
-        // Adding a watch on an already watched directory just returns the same watch, so this is
-        // cheap to repeat, and it re-creates the watch if the directory was replaced.
-        // SAFETY: fd is a live inotify descriptor and c_dir a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(fd, c_dir.as_ptr(), MASK) };
-        (wd >= 0).then_some(dir)
-    }
-
-    /// Sleeps until an event arrives (or the safety-net interval passes), then consumes one
-    /// buffer of events. Which events they were does not matter: the caller re-checks its
-    /// condition. One read, not a drain-until-empty loop: in a busy directory events could
-    /// keep coming and the condition would never be re-checked; what is left just makes the
-    /// next poll return at once.
-    fn sleep_for_event(&self) {
-        let Some(fd) = &self.inotify else { return };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd and the count says 1.
-        unsafe { libc::poll(&mut pfd, 1, self.safety_net_ms) };
-        let mut buf = [0u8; 4096];
-        // SAFETY: buf is writable for its whole length; the descriptor is non-blocking, so
-        // this returns -1/EAGAIN at once when the poll timed out.
-        unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     }
 }
 
+/// Blocks one signal in the calling thread and restores the thread's mask when dropped (a
+/// signal still pending then is delivered, and ignored by default).
+struct BlockedSignal {
+    old: libc::sigset_t,
+}
+
+impl BlockedSignal {
+    fn new(sig: libc::c_int) -> BlockedSignal {
+        let set = signal_set(sig);
+        // SAFETY: sigset_t is plain data, so all-zero is valid; pthread_sigmask reads `set`
+        // and writes the previous mask into `old`, both valid for the call.
+        unsafe {
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            BlockedSignal { old }
+        }
+    }
+}
+
+impl Drop for BlockedSignal {
+    fn drop(&mut self) {
+        // SAFETY: `old` is the mask pthread_sigmask returned in `new`, on this same thread
+        // (the guard never leaves `wait_for`).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+fn signal_set(sig: libc::c_int) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, so all-zero is a valid value; sigemptyset/sigaddset
+    // write only to this local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        set
+    }
+}
+
+/// A dnotify watch on one directory, signalling the thread that armed it. Closing the
+/// directory's descriptor (on drop) removes the watch.
+struct Watch {
+    /// Held open for the watch's sake: the watch ends when it is closed.
+    _dir: OwnedFd,
+}
+
+impl Watch {
+    /// Watches `dir` for changes. `EINVAL` means the kernel has no dnotify.
+    fn arm(dir: &Path) -> io::Result<Watch> {
+        let c_dir = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENOENT))?;
+        // SAFETY: c_dir is a NUL-terminated path; open returns a new descriptor or -1.
+        let fd = unsafe {
+            libc::open(
+                c_dir.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a freshly opened descriptor that nothing else owns.
+        let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: syscall(SYS_gettid) takes no arguments and returns this thread's id.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
+        let owner = OwnerEx {
+            kind: F_OWNER_TID,
+            pid: tid,
+        };
+        // SAFETY: fcntl on our own descriptor with integer arguments, and for F_SETOWN_EX a
+        // pointer to a valid f_owner_ex. F_NOTIFY makes the process the owner, so the owner
+        // is narrowed to this thread after it.
+        let armed = unsafe {
+            libc::fcntl(dir.as_raw_fd(), F_SETSIG, NOTIFY_SIGNAL) == 0
+                && libc::fcntl(dir.as_raw_fd(), libc::F_NOTIFY, EVENTS) == 0
+                && libc::fcntl(dir.as_raw_fd(), F_SETOWN_EX, &owner as *const OwnerEx) == 0
+        };
+        if !armed {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Watch { _dir: dir })
+    }
+
+    /// Sleeps until the directory changes (or `limit` passes). Which change it was does not
+    /// matter: the caller re-checks its condition. The calling thread blocks the signal
+    /// ([`BlockedSignal`]), so it stays pending until taken here.
+    fn sleep(&self, limit: Duration) {
+        let set = signal_set(NOTIFY_SIGNAL);
+        // (Field types inferred: musl's `time_t` alias is deprecated in the libc crate.)
+        let timeout = libc::timespec {
+            tv_sec: limit.as_secs().try_into().unwrap_or(1),
+            tv_nsec: limit.subsec_nanos().into(),
+        };
+        // SAFETY: set and timeout are valid for the call; a null siginfo pointer is allowed.
+        // EAGAIN (the limit passed) and EINTR both just mean "check again".
+        unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+    }
+}
 /// The directory to watch for `path`: its parent, or the closest ancestor that exists.
 fn nearest_existing_dir(path: &Path) -> PathBuf {
     let mut dir = match path.parent() {
@@ -254,10 +311,10 @@ mod tests {
             })
         };
         let start = Instant::now();
-        // With a 60 s safety net, only inotify can end the wait in time: the watch must move
+        // With a 60 s safety net, only the watch can end the wait in time: the watch must move
         // down as the directories appear. (No tight timing: a loaded machine is fine.)
         let mut w = Waiter::new();
-        w.safety_net_ms = 60_000;
+        w.safety_net = Duration::from_secs(60);
         let got = w
             .wait_for(&target, || check_wait_file(&target, false))
             .unwrap();
@@ -295,7 +352,7 @@ mod tests {
         // With a 60 s safety net, returning in time shows the loop re-checks the file
         // between bursts of events (no tight timing: a loaded machine is fine).
         let mut w = Waiter::new();
-        w.safety_net_ms = 60_000;
+        w.safety_net = Duration::from_secs(60);
         let got = w
             .wait_for(&target, || check_wait_file(&target, false))
             .unwrap();

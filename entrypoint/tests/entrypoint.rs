@@ -621,7 +621,7 @@ fn platform_commands_supply_the_command() {
 }
 
 #[test]
-fn waits_for_content_and_works_without_inotify() {
+fn waits_for_content_with_and_without_dnotify() {
     for poll in ["", "1"] {
         let t = Tmp::new("content");
         let ready = t.path("downward/ready");
@@ -792,4 +792,50 @@ fn a_sidecar_dies_with_its_parent() {
     assert!(!status.success());
     let pid: i32 = read(Path::new(&pidfile)).trim().parse().expect("pid");
     assert_gone(pid, "the sidecar outlived its parent");
+}
+
+#[test]
+fn a_command_is_looked_up_on_path_once_as_go_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmp::new("lookpath");
+    // The first `PATH` entry holds a `tool` nobody may execute, the second a directory named
+    // `tool`, the third the real one: Go's `exec.LookPath` (Tekton's) skips the first two.
+    let write = |rel: &str, text: &str, mode: u32| {
+        let p = t.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write("no-exec/tool", "#!/bin/sh\necho wrong\n", 0o644);
+    fs::create_dir_all(t.path("dir/tool")).unwrap();
+    write("real/tool", "#!/bin/sh\necho \"$0 ran\"\n", 0o755);
+    let path = format!(
+        "{}:{}:{}:/usr/bin:/bin",
+        t.s("no-exec"),
+        t.s("dir"),
+        t.s("real")
+    );
+    let mut c = ep(&t, &["-post_file", &t.s("out"), "-entrypoint", "tool"]);
+    c.env("PATH", &path);
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A shell script's $0 is the path it was run from; the lookup found the third entry.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("{} ran\n", t.s("real/tool"))
+    );
+    // argv[0] is the name as given, as execvp and Go's exec leave it.
+    let mut c = ep(&t, &["-post_file", &t.s("out2"), "-entrypoint", "sh", "--"]);
+    c.args(["-c", "echo \"$0\""]);
+    let o = output(c);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sh\n", "{}", stderr(&o));
+    // Nothing on PATH: the step fails as before.
+    let mut c = ep(
+        &t,
+        &["-post_file", &t.s("out3"), "-entrypoint", "no-such-tool"],
+    );
+    c.env("PATH", t.s("real"));
+    let o = output(c);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("No such file"), "{}", stderr(&o));
 }

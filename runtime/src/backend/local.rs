@@ -52,7 +52,7 @@ use tkc_compiler::plan::{
     Binding, EnvVar, OnError, PathRef, Plan, ResultDecl, Step, StepWorkspace, VolumeMount,
     WorkspaceSource,
 };
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
 /// How long stopped steps get to go before their process groups are killed.
@@ -2270,24 +2270,37 @@ impl StepProcess {
     }
 }
 
+/// The most bytes one read of a step's output takes (a pipe holds 64 KiB by default).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Forwards one output stream of a step or sidecar as log lines.
+///
+/// The buffer is filled with `read_buf`, which reads into its spare capacity without zeroing
+/// it first: a `BufReader` would zero its 64 KiB up front, and a run of 100 no-op tasks spent
+/// 12 % of its instructions (and a page fault per 4 KiB) clearing buffers that never saw a byte.
 async fn forward(
-    stream: impl AsyncRead + Unpin,
+    mut stream: impl AsyncRead + Unpin,
     task: TaskId,
     step: String,
     which: Stream,
     events: EventSink,
 ) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut buf = Vec::with_capacity(READ_CHUNK);
     let mut lines = LogLines::default();
     let emit = |line: String| events.emit_log(task.clone(), step.clone(), which, line);
     loop {
-        let (took, line) = match reader.fill_buf().await {
-            Ok(chunk) if !chunk.is_empty() => lines.take(chunk),
+        buf.clear();
+        match stream.read_buf(&mut buf).await {
+            Ok(n) if n > 0 => {}
             _ => break,
-        };
-        reader.consume(took);
-        if let Some(line) = line {
-            emit(line).await;
+        }
+        let mut chunk = buf.as_slice();
+        while !chunk.is_empty() {
+            let (took, line) = lines.take(chunk);
+            chunk = &chunk[took..];
+            if let Some(line) = line {
+                emit(line).await;
+            }
         }
     }
     if let Some(line) = lines.finish() {
