@@ -196,14 +196,19 @@ fn entrypoint_binaries(
 }
 
 pub fn run(args: CompileArgs) -> u8 {
+    let mut project = match Project::load(&args.paths, &args.source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    if let Err(code) = project.resolve_references(&Default::default(), false) {
+        return code;
+    }
     let Project {
         sources,
         inputs,
         options,
-    } = match Project::load(&args.paths, &args.source, args.color) {
-        Ok(project) => project,
-        Err(code) => return code,
-    };
+        ..
+    } = project;
     let mut extra = tkc_compiler::diag::Diagnostics::new();
     extra.extend(inputs.diagnostics);
     tkc_compiler::diag::apply_levels(&options.levels, &mut extra);

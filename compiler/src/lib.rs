@@ -14,6 +14,7 @@ pub mod model;
 pub mod names;
 mod parallel;
 pub mod plan;
+pub mod remote;
 pub mod resolve;
 pub mod schema;
 pub mod source;
@@ -39,6 +40,10 @@ pub struct Options {
     pub enable_concise_resolver_syntax: bool,
     /// Per-code levels (`tkc.toml` `[severity]`), keyed by full code name.
     pub levels: std::collections::BTreeMap<String, diag::Level>,
+    /// The documents fetched for references through resolvers (by `tkc-remote`, before
+    /// the check): followed like local ones, their files decoded and their syntax and schema
+    /// findings reported (the files name their origin).
+    pub fetched: remote::Fetched,
 }
 
 /// Parses and decodes files into documents, with every syntax and schema diagnostic.
@@ -151,9 +156,15 @@ fn checked_world<'s>(
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
     documents.extend(library_documents);
-    let world = resolve::World::build(sources, documents, files, &mut diagnostics);
+    let (fetched_documents, fetched_diagnostics) =
+        decode_files(sources, &options.fetched.file_ids(), options);
+    documents.extend(fetched_documents);
+    diagnostics.extend(fetched_diagnostics);
+    let world = resolve::World::build(sources, documents, files, &mut diagnostics)
+        .with_fetched(&options.fetched);
     diagnostics.extend(check::run(&world, options));
     drop_cascades(&world, &mut diagnostics);
+    drop_failed_fetches(&options.fetched, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
     diag::apply_levels(&options.levels, &mut diagnostics);
     (world, diagnostics)
@@ -195,6 +206,21 @@ fn drop_cascades(world: &resolve::World, diagnostics: &mut Diagnostics) {
     });
 }
 
+/// A reference whose fetch failed was reported with the reason; the warning that tkc does
+/// not follow it (`remote-ref`), and lowering's error that it needs a cluster, would only say
+/// it again.
+fn drop_failed_fetches(fetched: &remote::Fetched, diagnostics: &mut Diagnostics) {
+    if fetched.is_empty() {
+        return;
+    }
+    diagnostics.retain(|d| {
+        let restates = d.code == &resolve::REMOTE_REF
+            || d.code == &lower::codes::UNRESOLVED_REF
+            || d.code == &lower::codes::UNRESOLVED_PIPELINE;
+        !(restates && d.primary_span().is_some_and(|at| fetched.failed_at(at)))
+    });
+}
+
 /// What [`compile`] produces.
 #[derive(Debug, Default)]
 pub struct Compiled {
@@ -227,6 +253,7 @@ pub fn compile(
         let (plan, lowered) = lower::lower_reporting(&world, request, options);
         let mut found = Diagnostics::new();
         found.extend(lowered);
+        drop_failed_fetches(&options.fetched, &mut found);
         diag::apply_levels(&options.levels, &mut found);
         let plan = plan.filter(|_| !found.has_errors());
         // A reference lowering cannot follow is an error there; the check's warning about

@@ -1,0 +1,383 @@
+//! Issue 15 items 1–2: references through the git, http and hub resolvers are fetched,
+//! checked, compiled and run like local Tasks, through a cache that `--offline` reads alone.
+//! Nothing reaches the internet: git fetches a bare repository over `file://`, and the http
+//! and hub resolvers ask a server on 127.0.0.1 that answers in the shapes of a web server and
+//! of Artifact Hub's API (`api/v1/packages/tekton-task/<catalog>/<name>/<version>`, whose
+//! `data.manifestRaw` is the YAML, as Tekton's hub resolver reads it).
+
+// A test that cannot start `tkc` or git has nothing left to check.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+mod common;
+
+fn task(name: &str, says: &str) -> String {
+    format!(
+        r#"apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: {name}
+spec:
+  params:
+    - name: who
+      type: string
+  results:
+    - name: out
+  steps:
+    - name: say
+      image: alpine:3.20
+      script: |
+        printf '{says}:%s' "$(params.who)" > $(results.out.path)
+"#
+    )
+}
+
+/// Serves the http resolver's file, Artifact Hub's answer for `greet` 0.1.0, a page that
+/// answers after 5 s, and 404 for anything else.
+fn serve() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                let (status, body) = match path.as_str() {
+                    "/tasks/echo.yaml" => ("200 OK", task("from-http", "http")),
+                    "/api/v1/packages/tekton-task/tekton-catalog-tasks/greet/0.1.0" => (
+                        "200 OK",
+                        serde_json::json!({
+                            "package_id": "x",
+                            "name": "greet",
+                            "version": "0.1.0",
+                            "data": {"manifestRaw": task("greet", "hub")},
+                        })
+                        .to_string(),
+                    ),
+                    "/slow" => {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        ("200 OK", task("slow", "slow"))
+                    }
+                    _ => ("404 Not Found", "not found".to_string()),
+                };
+                let mut stream = &stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository with `task/hello.yaml`: tag `v1` (its first commit) says `git-v1`,
+/// branch `main` says `git-main`. Returns its `file://` URL and the first commit.
+fn repository(dir: &Path) -> (String, String) {
+    let work = dir.join("work");
+    std::fs::create_dir_all(work.join("task")).unwrap();
+    git(&work, &["init", "--quiet", "--initial-branch", "main"]);
+    std::fs::write(work.join("task/hello.yaml"), task("from-git", "git-v1")).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "v1"]);
+    git(&work, &["tag", "v1"]);
+    let first = git(&work, &["rev-parse", "HEAD"]);
+    std::fs::write(work.join("task/hello.yaml"), task("from-git", "git-main")).unwrap();
+    git(&work, &["commit", "--quiet", "-am", "main"]);
+    git(dir, &["clone", "--quiet", "--bare", "work", "repo.git"]);
+    (format!("file://{}", dir.join("repo.git").display()), first)
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tkc-resolvers-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("xdg")).unwrap();
+    dir
+}
+
+/// `tkc <args>` in `dir`, with the cache, run and state directories inside it and Artifact
+/// Hub on the test's server.
+fn tkc(dir: &Path, port: u16, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "200")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
+        .env("TKC_FETCH_TIMEOUT", "2")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("TKC_ENTRYPOINT", common::entrypoint())
+        .env("XDG_RUNTIME_DIR", dir.join("xdg"))
+        .env("TKC_STATE_DIR", dir.join("state"))
+        .stdin(Stdio::null())
+        .args(args);
+    cmd.output().expect("cannot start tkc")
+}
+
+fn run_args(file: &str) -> Vec<&str> {
+    let mut args = vec!["run", "--output", "json"];
+    if common::bwrap_works().is_none() {
+        args.push("--host");
+    }
+    args.push(file);
+    args
+}
+
+fn pipeline(git_url: &str, revision: &str, port: u16) -> String {
+    format!(
+        r#"apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: remote-refs
+spec:
+  pipelineSpec:
+    results:
+      - {{name: git, value: $(tasks.git.results.out)}}
+      - {{name: http, value: $(tasks.http.results.out)}}
+      - {{name: hub, value: $(tasks.hub.results.out)}}
+    tasks:
+      - name: git
+        taskRef:
+          resolver: git
+          params:
+            - {{name: url, value: "{git_url}"}}
+            - {{name: revision, value: "{revision}"}}
+            - {{name: pathInRepo, value: task/hello.yaml}}
+        params: [{{name: who, value: a}}]
+      - name: http
+        taskRef:
+          resolver: http
+          params:
+            - {{name: url, value: "http://127.0.0.1:{port}/tasks/echo.yaml"}}
+        params: [{{name: who, value: b}}]
+      - name: hub
+        taskRef:
+          resolver: hub
+          params:
+            - {{name: name, value: greet}}
+            - {{name: version, value: "0.1"}}
+        params: [{{name: who, value: c}}]
+"#
+    )
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// One Task by each resolver checks, compiles and runs; the run says what it fetches; a
+/// second run with `--offline`, the repository and the server gone, gives the same results
+/// from the cache.
+#[test]
+fn git_http_and_hub_tasks_check_compile_and_run_then_offline_from_the_cache() {
+    let dir = scratch("e2e");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    std::fs::write(dir.join("p.yaml"), pipeline(&url, "main", port)).unwrap();
+
+    let checked = tkc(&dir, port, &["check", "--resolve", "p.yaml"]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    assert!(
+        !stdout(&checked).contains("remote-ref"),
+        "{}",
+        stdout(&checked)
+    );
+
+    let compiled = tkc(&dir, port, &["compile", "p.yaml"]);
+    assert_eq!(compiled.status.code(), Some(0), "{}", stderr(&compiled));
+    assert!(
+        stdout(&compiled).contains("git-main:"),
+        "the plan runs the fetched Task"
+    );
+
+    let ran = tkc(&dir, port, &run_args("p.yaml"));
+    let summary: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap_or_default();
+    assert_eq!(summary["status"], "Succeeded", "{}", stderr(&ran));
+    let results = summary["results"].clone();
+    assert_eq!(results["git"], "git-main:a");
+    assert_eq!(results["http"], "http:b");
+    assert_eq!(results["hub"], "hub:c");
+    let progress = stderr(&ran);
+    assert!(
+        progress.contains(&format!("fetching git {url}@main:task/hello.yaml")),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("fetching hub tekton-catalog-tasks/greet@0.1.0"),
+        "{progress}"
+    );
+
+    // Nothing left to fetch from: the cache alone.
+    std::fs::rename(dir.join("repo.git"), dir.join("gone.git")).unwrap();
+    let offline = tkc(&dir, 1, &{
+        let mut a = run_args("p.yaml");
+        a.insert(1, "--offline");
+        a
+    });
+    let again: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap_or_default();
+    assert_eq!(again["status"], "Succeeded", "{}", stderr(&offline));
+    assert_eq!(again["results"], results);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without `--resolve`, `tkc check` fetches nothing and warns; with it, the bindings are
+/// checked against the fetched Task (a missing param) and the diagnostic names the origin.
+#[test]
+fn check_resolves_only_when_asked_and_checks_bindings() {
+    let dir = scratch("bindings");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    let text =
+        pipeline(&url, "main", port).replace("        params: [{name: who, value: a}]\n", "");
+    std::fs::write(dir.join("p.yaml"), text).unwrap();
+    let plain = tkc(&dir, port, &["check", "--format", "short", "p.yaml"]);
+    assert!(stdout(&plain).contains("remote-ref"), "{}", stdout(&plain));
+    assert!(!dir.join("cache").exists(), "plain check fetched something");
+    let resolved = tkc(
+        &dir,
+        port,
+        &["check", "--resolve", "--format", "short", "p.yaml"],
+    );
+    let out = stdout(&resolved);
+    assert_eq!(resolved.status.code(), Some(1), "{out}");
+    assert!(out.contains("`who`"), "{out}");
+    // `resolve = true` in tkc.toml does what --resolve does.
+    std::fs::write(dir.join("tkc.toml"), "resolve = true\n").unwrap();
+    let configured = tkc(&dir, port, &["check", "--format", "short", "p.yaml"]);
+    assert_eq!(stdout(&configured), out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Branch, tag and commit revisions each fetch their own version of the file.
+#[test]
+fn git_revisions_branch_tag_and_commit() {
+    let dir = scratch("revisions");
+    let port = serve();
+    let (url, first) = repository(&dir);
+    for (revision, says) in [
+        ("main", "git-main"),
+        ("v1", "git-v1"),
+        (first.as_str(), "git-v1"),
+    ] {
+        std::fs::write(dir.join("p.yaml"), pipeline(&url, revision, port)).unwrap();
+        let compiled = tkc(&dir, port, &["compile", "p.yaml"]);
+        assert_eq!(
+            compiled.status.code(),
+            Some(0),
+            "{revision}: {}",
+            stderr(&compiled)
+        );
+        assert!(
+            stdout(&compiled).contains(&format!("{says}:")),
+            "{revision}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Each failure is an error at the reference naming the resolver and the reason.
+#[test]
+fn fetch_failures_are_diagnostics() {
+    let dir = scratch("failures");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    let good = pipeline(&url, "main", port);
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "missing revision",
+            good.replace("\"main\"", "\"no-such-branch\""),
+            "git resolver: revision `no-such-branch` not found in",
+        ),
+        (
+            "missing path",
+            good.replace("task/hello.yaml", "task/nope.yaml"),
+            "git resolver: path `task/nope.yaml` not found in",
+        ),
+        (
+            "unreachable host",
+            good.replace(
+                &format!("127.0.0.1:{port}/tasks/echo.yaml"),
+                "127.0.0.1:1/tasks/echo.yaml",
+            ),
+            "http resolver: error fetching URL http://127.0.0.1:1/tasks/echo.yaml",
+        ),
+        (
+            "timeout",
+            good.replace("tasks/echo.yaml", "slow"),
+            "http resolver: no answer from",
+        ),
+        (
+            "not found",
+            good.replace("tasks/echo.yaml", "tasks/missing.yaml"),
+            "is not found",
+        ),
+        (
+            "hub version",
+            good.replace("\"0.1\"", "\"0.2\""),
+            "hub resolver: fail to fetch Artifact Hub resource: requested resource",
+        ),
+        (
+            "bad param",
+            good.replace("pathInRepo", "path"),
+            "git resolver: missing required git resolver params: pathInRepo",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        std::fs::write(dir.join("p.yaml"), text).unwrap();
+        let o = tkc(&dir, port, &["compile", "p.yaml"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert!(err.contains(expected), "{what}: {err}");
+        assert!(
+            !err.contains("needs a cluster"),
+            "{what}: said twice: {err}"
+        );
+    }
+    // Offline, a reference never fetched is an error too.
+    std::fs::write(dir.join("p.yaml"), good.replace("\"main\"", "\"v1\"")).unwrap();
+    let o = tkc(&dir, port, &["compile", "--offline", "p.yaml"]);
+    assert!(stderr(&o).contains("--offline"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
