@@ -36,7 +36,7 @@ declare_code! {
     ///
     /// Reported when references are resolved (`tkc compile`, `tkc run`, `tkc check
     /// --resolve`).
-    pub static RESOLVER_PARAMS = "tkc::resolve::resolver-params", Error, reason = "CouldntGetTask";
+    pub static RESOLVER_PARAMS = "tkc::resolve::invalid-resolver-params", Error, reason = "CouldntGetTask";
 }
 
 declare_code! {
@@ -290,10 +290,10 @@ impl Source {
     /// resolver when a param is missing).
     pub fn parse(request: &Request) -> Result<Source, Box<Diagnostic>> {
         let resolver = request.resolver.as_str();
-        let fail = |message: String, at: Span| {
+        let fail = |message: String, at: Span, label: &str| {
             Box::new(
                 Diagnostic::new(&RESOLVER_PARAMS, format!("{resolver} resolver: {message}"))
-                    .with_label(at, "")
+                    .with_label(at, label)
                     .with_help(format!(
                         "see the params of the {resolver} resolver in docs/resolvers.md"
                     )),
@@ -312,10 +312,14 @@ impl Source {
                         "tkc knows the git, http, hub, bundles and cluster resolvers, not `{other}`"
                     ),
                     at,
+                    "unknown resolver",
                 ));
             }
         };
-        source.map_err(|(message, span)| fail(message, span.unwrap_or(at)))
+        source.map_err(|(message, span)| match span {
+            Some(span) => fail(message, span, "not accepted"),
+            None => fail(message, at, "params incomplete"),
+        })
     }
 }
 
