@@ -66,6 +66,10 @@ fn serve() -> u16 {
                         })
                         .to_string(),
                     ),
+                    "/tasks/broken.yaml" => (
+                        "200 OK",
+                        task("broken", "x").replace("  steps:", "  stepz: []\n  steps:"),
+                    ),
                     "/slow" => {
                         std::thread::sleep(std::time::Duration::from_secs(5));
                         ("200 OK", task("slow", "slow"))
@@ -287,6 +291,29 @@ fn check_resolves_only_when_asked_and_checks_bindings() {
     std::fs::write(dir.join("tkc.toml"), "resolve = true\n").unwrap();
     let configured = tkc(&dir, port, &["check", "--format", "short", "p.yaml"]);
     assert_eq!(stdout(&configured), out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A finding in a fetched document points into it, under its origin's name.
+#[test]
+fn findings_in_fetched_documents_name_their_origin() {
+    let dir = scratch("origin");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    let text = pipeline(&url, "main", port).replace("tasks/echo.yaml", "tasks/broken.yaml");
+    std::fs::write(dir.join("p.yaml"), text).unwrap();
+    let o = tkc(
+        &dir,
+        port,
+        &["check", "--resolve", "--format", "short", "p.yaml"],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "http://127.0.0.1:{port}/tasks/broken.yaml:11:3: error[tkc::schema::"
+        )),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -149,28 +149,32 @@ pub fn key_of(resolver: &str, params: &[Param]) -> String {
 /// order, each key once.
 pub fn requests(world: &World) -> Vec<Request> {
     let mut out = Vec::new();
-    let mut push = |resolver: &Option<Str>, params: &[Param], kind: Kind, head: Span| {
-        if let Some(resolver) = resolver
-            && !resolver.is_empty()
-        {
-            out.push(Request {
-                resolver: resolver.clone(),
-                kind,
-                params: request_params(params),
-                head,
-            });
-        }
-    };
+    // A reference with a `name` and a resolver is the concise syntax (`name:
+    // git://...`), which tkc does not fetch: it stays a remote reference.
+    let mut push =
+        |name: &Option<Str>, resolver: &Option<Str>, params: &[Param], kind: Kind, head: Span| {
+            if let Some(resolver) = resolver
+                && !resolver.is_empty()
+                && name.as_ref().is_none_or(|n| n.is_empty())
+            {
+                out.push(Request {
+                    resolver: resolver.clone(),
+                    kind,
+                    params: request_params(params),
+                    head,
+                });
+            }
+        };
     for (_, document) in world.checked() {
         match &document.resource {
             Resource::TaskRun(run) => {
                 if let Some(r) = &run.task_ref {
-                    push(&r.resolver, &r.params, Kind::Task, r.head);
+                    push(&r.name, &r.resolver, &r.params, Kind::Task, r.head);
                 }
             }
             Resource::PipelineRun(run) => {
                 if let Some(r) = &run.pipeline_ref {
-                    push(&r.resolver, &r.params, Kind::Pipeline, r.head);
+                    push(&r.name, &r.resolver, &r.params, Kind::Pipeline, r.head);
                 }
             }
             _ => {}
@@ -179,17 +183,17 @@ pub fn requests(world: &World) -> Vec<Request> {
     for pipeline in pipeline_specs(world) {
         for (_, task) in pipeline_tasks(pipeline.spec) {
             if let Some(r) = &task.task_ref {
-                push(&r.resolver, &r.params, Kind::Task, r.head);
+                push(&r.name, &r.resolver, &r.params, Kind::Task, r.head);
             }
             if let Some(r) = &task.pipeline_ref {
-                push(&r.resolver, &r.params, Kind::Pipeline, r.head);
+                push(&r.name, &r.resolver, &r.params, Kind::Pipeline, r.head);
             }
         }
     }
     for task in task_specs(world) {
         for step in &task.spec.steps {
             if let Some(r) = &step.r#ref {
-                push(&r.resolver, &r.params, Kind::StepAction, r.head);
+                push(&r.name, &r.resolver, &r.params, Kind::StepAction, r.head);
             }
         }
     }
