@@ -402,6 +402,18 @@ fn fetch_failures_are_diagnostics() {
             "{what}: said twice: {err}"
         );
     }
+    // Two references to one missing file: one error, at the first, and nothing about the second.
+    let bad = good.replace("task/hello.yaml", "task/nope.yaml");
+    let (head, tasks) = bad.split_once("    tasks:\n").unwrap();
+    let git_task = tasks.split("      - name: http").next().unwrap();
+    let twice = format!(
+        "{head}    tasks:\n{}{tasks}",
+        git_task.replace("name: git\n", "name: git2\n")
+    );
+    std::fs::write(dir.join("p.yaml"), twice).unwrap();
+    let o = tkc(&dir, port, &["compile", "p.yaml"]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("tkc::").count(), 1, "{err}");
     // Offline, a reference never fetched is an error too.
     std::fs::write(dir.join("p.yaml"), good.replace("\"main\"", "\"v1\"")).unwrap();
     let o = tkc(&dir, port, &["compile", "--offline", "p.yaml"]);

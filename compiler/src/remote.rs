@@ -146,7 +146,7 @@ pub fn key_of(resolver: &str, params: &[Param]) -> String {
 
 /// Every reference through a resolver in the documents of `files`: runs' `taskRef` and
 /// `pipelineRef`, pipeline tasks' (inline pipelines' too), and steps' `ref`, in document
-/// order, each key once.
+/// order (several may have one key: they fetch one document).
 pub fn requests(world: &World) -> Vec<Request> {
     let mut out = Vec::new();
     // A reference with a `name` and a resolver is the concise syntax (`name:
@@ -197,8 +197,6 @@ pub fn requests(world: &World) -> Vec<Request> {
             }
         }
     }
-    let mut seen = BTreeSet::new();
-    out.retain(|r| seen.insert(r.key()));
     out
 }
 

@@ -93,31 +93,41 @@ pub fn resolve(
     let cache = Cache::new(&settings.cache_dir);
     let mut fetched = Fetched::default();
     let mut diagnostics = Vec::new();
-    let mut seen = BTreeSet::new();
+    // Keys fetched, or failed (reported once, at the first reference).
+    let mut failed = BTreeSet::new();
     let mut scan: Vec<FileId> = files.to_vec();
     for _ in 0..MAX_DEPTH {
         let wanted: Vec<Request> = {
             let (world, _) = request_world(sources, &scan, options);
             requests(&world)
                 .into_iter()
-                .filter(|r| !r.is_parameterised() && seen.insert(r.key()))
+                .filter(|r| !r.is_parameterised())
                 .collect()
         };
-        if wanted.is_empty() {
-            break;
-        }
         let mut new_files = Vec::new();
         for request in wanted {
+            let key = request.key();
+            if fetched.contains(&key) {
+                continue;
+            }
+            if failed.contains(&key) {
+                fetched.fail(request.resolver.span);
+                continue;
+            }
             match fetch_request(sources, &request, options, settings, &cache, progress) {
                 Ok(file) => {
-                    fetched.insert(request.key(), file);
+                    fetched.insert(key, file);
                     new_files.push(file);
                 }
                 Err(diagnostic) => {
                     fetched.fail(request.resolver.span);
+                    failed.insert(key);
                     diagnostics.push(*diagnostic);
                 }
             }
+        }
+        if new_files.is_empty() {
+            break;
         }
         scan = new_files;
     }
