@@ -48,13 +48,19 @@ fn serve() -> u16 {
                 let mut line = String::new();
                 let _ = reader.read_line(&mut line);
                 let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut headers = String::new();
                 loop {
                     let mut header = String::new();
                     if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
                         break;
                     }
+                    headers.push_str(&header.to_ascii_lowercase());
                 }
+                // user:s3cr3t
+                let authorized = headers.contains("authorization: basic dxnlcjpzm2nym3q=");
                 let (status, body) = match path.as_str() {
+                    "/private.yaml" if authorized => ("200 OK", task("private", "private")),
+                    "/private.yaml" => ("401 Unauthorized", "who are you".to_string()),
                     "/tasks/echo.yaml" => ("200 OK", task("from-http", "http")),
                     "/api/v1/packages/tekton-task/tekton-catalog-tasks/greet/0.1.0" => (
                         "200 OK",
@@ -314,6 +320,45 @@ fn findings_in_fetched_documents_name_their_origin() {
         )),
         "{out}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The http resolver's basic auth: the password is a Secret's key, which `tkc run --secret`
+/// gives; without it the reference is an error that says how to give it.
+#[test]
+fn http_basic_auth_from_a_secret() {
+    let dir = scratch("auth");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    let text = pipeline(&url, "main", port).replace(
+        "tasks/echo.yaml\"}",
+        "private.yaml\"}\n            - {name: http-username, value: user}\n            - {name: http-password-secret, value: creds}",
+    );
+    std::fs::write(dir.join("p.yaml"), text).unwrap();
+    let compiled = tkc(&dir, port, &["compile", "p.yaml"]);
+    assert!(
+        stderr(&compiled).contains("basic auth needs key `password` of Secret `creds`"),
+        "{}",
+        stderr(&compiled)
+    );
+    let mut args = run_args("p.yaml");
+    args.splice(1..1, ["--secret", "creds/password=env:TKC_TEST_PW"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    let ran = cmd
+        .current_dir(&dir)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("TKC_ENTRYPOINT", common::entrypoint())
+        .env("XDG_RUNTIME_DIR", dir.join("xdg"))
+        .env("TKC_STATE_DIR", dir.join("state"))
+        .env("TKC_TEST_PW", "s3cr3t")
+        .stdin(Stdio::null())
+        .args(&args)
+        .output()
+        .expect("tkc");
+    let summary: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap_or_default();
+    assert_eq!(summary["results"]["http"], "private:b", "{}", stderr(&ran));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
