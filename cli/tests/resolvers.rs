@@ -362,6 +362,46 @@ fn http_basic_auth_from_a_secret() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A git that does not answer is killed at the time-out (`TKC_FETCH_TIMEOUT`, 2 s here).
+#[test]
+fn a_git_that_hangs_is_a_time_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("git-timeout");
+    let port = serve();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    // `exec`: the process killed is the one sleeping, and nothing is left behind.
+    std::fs::write(dir.join("bin/git"), "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(dir.join("bin/git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.join("p.yaml"),
+        pipeline("file:///nowhere.git", "main", port),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let started = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
+        .env("TKC_FETCH_TIMEOUT", "2")
+        .args(["compile", "p.yaml"])
+        .output()
+        .expect("tkc");
+    assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+    assert!(
+        stderr(&o).contains("no answer within 2s (time-out)"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Branch, tag and commit revisions each fetch their own version of the file.
 #[test]
 fn git_revisions_branch_tag_and_commit() {

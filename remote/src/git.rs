@@ -157,7 +157,6 @@ fn git(
         .env_remove("GIT_INDEX_FILE")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GCM_INTERACTIVE", "never");
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().map_err(|e| {
         format!(
             "cannot run `{}`: {e} (the git resolver needs git)",

@@ -270,7 +270,8 @@ impl Deadline {
     }
 }
 
-/// Waits for `child` until `deadline`, then kills its process group (git's helpers too).
+/// Waits for `child` until `deadline`, then kills it. git stays in tkc's process group, so
+/// that a Ctrl-C stops it with tkc; its helpers (`git-remote-https`, `ssh`) end when it does.
 pub(crate) fn wait_or_kill(
     child: &mut std::process::Child,
     deadline: &Deadline,
@@ -279,9 +280,6 @@ pub(crate) fn wait_or_kill(
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status),
             Ok(None) if Instant::now() >= deadline.0 => {
-                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
