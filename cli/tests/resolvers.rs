@@ -76,6 +76,12 @@ fn serve() -> u16 {
                         "200 OK",
                         task("broken", "x").replace("  steps:", "  stepz: []\n  steps:"),
                     ),
+                    "/stepactions/say.yaml" => ("200 OK", STEP_ACTION.to_string()),
+                    // Tekton rejects `$(params...)` in a StepAction's script.
+                    "/stepactions/bad.yaml" => (
+                        "200 OK",
+                        STEP_ACTION.replace("\"$WORD\"", "\"$(params.word)\""),
+                    ),
                     "/slow" => {
                         std::thread::sleep(std::time::Duration::from_secs(5));
                         ("200 OK", task("slow", "slow"))
@@ -113,11 +119,75 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A StepAction the http resolver fetches.
+const STEP_ACTION: &str = r#"apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata:
+  name: say
+spec:
+  params:
+    - name: word
+  results:
+    - name: said
+  image: alpine:3.20
+  env:
+    - {name: WORD, value: $(params.word)}
+  script: |
+    printf 'step:%s' "$WORD" > $(step.results.said.path)
+"#;
+
+/// A Pipeline for the git resolver whose own references go through the hub and http
+/// resolvers (a StepAction): `{port}` is the test server's.
+fn nested_pipeline(port: u16) -> String {
+    format!(
+        r#"apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: nested
+spec:
+  results:
+    - {{name: hub, value: $(tasks.hub.results.out)}}
+    - {{name: step, value: $(tasks.step.results.out)}}
+  tasks:
+    - name: hub
+      taskRef:
+        resolver: hub
+        params:
+          - {{name: name, value: greet}}
+          - {{name: version, value: "0.1"}}
+      params: [{{name: who, value: d}}]
+    - name: step
+      taskSpec:
+        results: [{{name: out}}]
+        steps:
+          - name: say
+            ref:
+              resolver: http
+              params:
+                - {{name: url, value: "http://127.0.0.1:{port}/stepactions/say.yaml"}}
+            params: [{{name: word, value: e}}]
+          - name: copy
+            image: alpine:3.20
+            env:
+              - {{name: SAID, value: $(steps.say.results.said)}}
+            script: |
+              printf '%s' "$SAID" > $(results.out.path)
+"#
+    )
+}
+
 /// A bare repository with `task/hello.yaml`: tag `v1` (its first commit) says `git-v1`,
 /// branch `main` says `git-main`. Returns its `file://` URL and the first commit.
 fn repository(dir: &Path) -> (String, String) {
     let work = dir.join("work");
     std::fs::create_dir_all(work.join("task")).unwrap();
+    std::fs::create_dir_all(work.join("pipeline")).unwrap();
+    let port = std::fs::read_to_string(dir.join("port")).unwrap_or_default();
+    std::fs::write(
+        work.join("pipeline/nested.yaml"),
+        nested_pipeline(port.trim().parse().unwrap_or(0)),
+    )
+    .unwrap();
     git(&work, &["init", "--quiet", "--initial-branch", "main"]);
     std::fs::write(work.join("task/hello.yaml"), task("from-git", "git-v1")).unwrap();
     git(&work, &["add", "."]);
@@ -128,6 +198,24 @@ fn repository(dir: &Path) -> (String, String) {
     git(&work, &["commit", "--quiet", "-am", "main"]);
     git(dir, &["clone", "--quiet", "--bare", "work", "repo.git"]);
     (format!("file://{}", dir.join("repo.git").display()), first)
+}
+
+/// A PipelineRun of `pipeline/nested.yaml` through the git resolver.
+fn nested_run(git_url: &str) -> String {
+    format!(
+        r#"apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: nested-run
+spec:
+  pipelineRef:
+    resolver: git
+    params:
+      - {{name: url, value: "{git_url}"}}
+      - {{name: revision, value: main}}
+      - {{name: pathInRepo, value: pipeline/nested.yaml}}
+"#
+    )
 }
 
 fn scratch(tag: &str) -> PathBuf {
@@ -218,8 +306,10 @@ fn stdout(o: &Output) -> String {
 fn git_http_and_hub_tasks_check_compile_and_run_then_offline_from_the_cache() {
     let dir = scratch("e2e");
     let port = serve();
+    std::fs::write(dir.join("port"), port.to_string()).unwrap();
     let (url, _) = repository(&dir);
     std::fs::write(dir.join("p.yaml"), pipeline(&url, "main", port)).unwrap();
+    std::fs::write(dir.join("nested.yaml"), nested_run(&url)).unwrap();
 
     let checked = tkc(&dir, port, &["check", "--resolve", "p.yaml"]);
     assert_eq!(
@@ -259,6 +349,15 @@ fn git_http_and_hub_tasks_check_compile_and_run_then_offline_from_the_cache() {
         "{progress}"
     );
 
+    // A pipelineRef through git whose Pipeline fetches a Task from the hub and a StepAction
+    // over http.
+    let nested = tkc(&dir, port, &run_args("nested.yaml"));
+    let nested_summary: serde_json::Value =
+        serde_json::from_slice(&nested.stdout).unwrap_or_default();
+    assert_eq!(nested_summary["status"], "Succeeded", "{}", stderr(&nested));
+    assert_eq!(nested_summary["results"]["hub"], "hub:d");
+    assert_eq!(nested_summary["results"]["step"], "step:e");
+
     // Nothing left to fetch from: the cache alone.
     std::fs::rename(dir.join("repo.git"), dir.join("gone.git")).unwrap();
     let offline = tkc(&dir, 1, &{
@@ -269,6 +368,18 @@ fn git_http_and_hub_tasks_check_compile_and_run_then_offline_from_the_cache() {
     let again: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap_or_default();
     assert_eq!(again["status"], "Succeeded", "{}", stderr(&offline));
     assert_eq!(again["results"], results);
+    let offline = tkc(&dir, 1, &{
+        let mut a = run_args("nested.yaml");
+        a.insert(1, "--offline");
+        a
+    });
+    let again: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap_or_default();
+    assert_eq!(
+        again["results"],
+        nested_summary["results"],
+        "{}",
+        stderr(&offline)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -317,6 +428,21 @@ fn findings_in_fetched_documents_name_their_origin() {
     assert!(
         out.contains(&format!(
             "http://127.0.0.1:{port}/tasks/broken.yaml:11:3: error[tkc::schema::"
+        )),
+        "{out}"
+    );
+    // A fetched document is checked as Tekton validates it: its errors are reported there.
+    let nested = nested_pipeline(port).replace("stepactions/say.yaml", "stepactions/bad.yaml");
+    std::fs::write(dir.join("n.yaml"), nested).unwrap();
+    let o = tkc(
+        &dir,
+        port,
+        &["check", "--resolve", "--format", "short", "n.yaml"],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "http://127.0.0.1:{port}/stepactions/bad.yaml:14:23: error[tkc::steps::step-action-script-params]"
         )),
         "{out}"
     );

@@ -156,18 +156,33 @@ fn checked_world<'s>(
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
     documents.extend(library_documents);
-    let (fetched_documents, fetched_diagnostics) =
-        decode_files(sources, &options.fetched.file_ids(), options);
+    // Documents fetched for references are checked as Tekton validates what a resolver
+    // returns; only their errors are reported (below).
+    let fetched_files = options.fetched.file_ids();
+    let (fetched_documents, fetched_diagnostics) = decode_files(sources, &fetched_files, options);
     documents.extend(fetched_documents);
     diagnostics.extend(fetched_diagnostics);
-    let world = resolve::World::build(sources, documents, files, &mut diagnostics)
+    let checked: Vec<FileId> = files.iter().chain(&fetched_files).copied().collect();
+    let world = resolve::World::build(sources, documents, &checked, &mut diagnostics)
         .with_fetched(&options.fetched);
     diagnostics.extend(check::run(&world, options));
     drop_cascades(&world, &mut diagnostics);
     drop_failed_fetches(&options.fetched, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
     diag::apply_levels(&options.levels, &mut diagnostics);
+    keep_errors_of_fetched(&world, &mut diagnostics);
     (world, diagnostics)
+}
+
+/// In a document fetched for a reference only what Tekton would reject matters: its
+/// warnings and advice are about a file the user does not maintain, and are dropped.
+fn keep_errors_of_fetched(world: &resolve::World, diagnostics: &mut Diagnostics) {
+    diagnostics.retain(|d| {
+        d.severity == diag::Severity::Error
+            || !d
+                .primary_span()
+                .is_some_and(|at| world.is_fetched_file(at.file))
+    });
 }
 
 /// A field the decoder did not know (most often a misspelt `script`, `env` or `args`) was

@@ -153,6 +153,8 @@ pub struct World<'s> {
     /// The file fetched for each reference through a resolver, by its key
     /// ([`crate::remote::Request::key`]).
     fetched: BTreeMap<String, FileId>,
+    /// The files fetched for references.
+    fetched_files: FileSet,
 }
 
 /// Where a resource's name must be unique: its namespace as written (`None`: applied to
@@ -222,6 +224,7 @@ impl<'s> World<'s> {
             checked_files,
             by_name,
             fetched: BTreeMap::new(),
+            fetched_files: FileSet(Vec::new()),
         }
     }
 
@@ -234,15 +237,22 @@ impl<'s> World<'s> {
             return self;
         }
         let remote = FileSet::new(&files);
+        let documents = &self.documents;
         for ids in self.by_name.values_mut() {
-            ids.retain(|id| !remote.contains(self.documents[id.0].file()));
+            ids.retain(|id| !remote.contains(documents[id.0].file()));
         }
         self.by_name.retain(|_, ids| !ids.is_empty());
         self.fetched = fetched
             .entries()
             .map(|(key, file)| (key.to_string(), file))
             .collect();
+        self.fetched_files = remote;
         self
+    }
+
+    /// Was this file fetched for a reference through a resolver?
+    pub fn is_fetched_file(&self, file: FileId) -> bool {
+        self.fetched_files.contains(file)
     }
 
     /// Follows a reference through a resolver: into the first document of `kind` of the
