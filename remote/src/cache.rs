@@ -53,10 +53,12 @@ impl Cache {
         }
     }
 
-    /// A scratch directory for a fetch (a git clone), on the cache's file system.
+    /// A scratch directory for a fetch (a git clone), on the cache's file system, named
+    /// `<pid>-<n>`. Those of processes that are gone (a tkc killed mid-fetch) are removed.
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
         let dir = self.root.join("tmp");
         std::fs::create_dir_all(&dir)?;
+        sweep_orphans(&dir);
         for n in 0u32.. {
             let path = dir.join(format!("{}-{n}", std::process::id()));
             match std::fs::create_dir(&path) {
@@ -98,6 +100,23 @@ impl Cache {
             "origin": entry.origin,
         });
         write_atomically(&self.entry_path(key), record.to_string().as_bytes())
+    }
+}
+
+/// Removes the scratch directories below `dir` whose process (the number before `-`) no
+/// longer runs.
+fn sweep_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// Tasks, their StepActions).
 const MAX_DEPTH: usize = 8;
 
+/// Why a `cluster` reference is not fetched (yet: the kube backend's client could read it).
+const CLUSTER_UNSUPPORTED: &str =
+    "reads a Kubernetes cluster, which tkc does not do when it compiles";
+
 /// How to fetch.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -183,7 +187,7 @@ pub fn describe(source: &Source) -> String {
 }
 
 fn help(source: &Source, offline: bool) -> String {
-    if offline {
+    if offline && !matches!(source, Source::Cluster(_)) {
         return "--offline reads only the cache: run once without it to fetch the reference".into();
     }
     match source {
@@ -212,6 +216,10 @@ pub fn fetch(
     settings: &Settings,
     cache: &Cache,
 ) -> Result<Entry, String> {
+    // Never cached, so the same reason with and without --offline.
+    if let Source::Cluster(_) = source {
+        return Err(CLUSTER_UNSUPPORTED.into());
+    }
     if settings.offline {
         return cache
             .get(key)
@@ -243,11 +251,7 @@ pub fn fetch(
         Source::Bundle(_) => {
             return Err("tkc does not fetch Tekton Bundles yet".into());
         }
-        Source::Cluster(_) => {
-            return Err(
-                "reads a Kubernetes cluster, which tkc does not do when it compiles".into(),
-            );
-        }
+        Source::Cluster(_) => return Err(CLUSTER_UNSUPPORTED.into()),
     };
     if entry.bytes.len() as u64 > settings.max_bytes {
         return Err(format!(
