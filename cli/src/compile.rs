@@ -201,10 +201,8 @@ pub fn run(args: CompileArgs) -> u8 {
         Err(code) => return code,
     };
     // The canonical YAML of the inputs needs nothing they reference.
-    if !matches!(args.emit, Emit::Tekton)
-        && let Err(code) = project.resolve_references(&Default::default(), false)
-    {
-        return code;
+    if !matches!(args.emit, Emit::Tekton) {
+        project.resolve_references(&Default::default(), false);
     }
     let Project {
         sources,

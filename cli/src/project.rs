@@ -123,13 +123,8 @@ impl Project {
         &mut self,
         secrets: &BTreeMap<String, BTreeMap<String, String>>,
         progress: bool,
-    ) -> Result<(), u8> {
-        let Some(mut settings) = tkc_remote::Settings::from_env(self.offline) else {
-            eprintln!(
-                "error: no cache directory for fetched references: set XDG_CACHE_HOME or HOME"
-            );
-            return Err(exit::USAGE);
-        };
+    ) {
+        let mut settings = tkc_remote::Settings::from_env(self.offline);
         settings.secrets = secrets.clone();
         let mut announce = |what: &str| {
             if progress {
@@ -145,7 +140,6 @@ impl Project {
         );
         self.options.fetched = fetched;
         self.inputs.diagnostics.extend(findings);
-        Ok(())
     }
 
     /// Checks the loaded files: every diagnostic (configured levels applied), sorted.

@@ -528,6 +528,38 @@ fn a_git_that_hangs_is_a_time_out() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Without a cache directory (no `XDG_CACHE_HOME` nor `HOME`) references are still fetched,
+/// and nothing is kept: `--offline` then finds nothing.
+#[test]
+fn without_a_cache_directory_nothing_is_kept() {
+    let dir = scratch("no-cache");
+    let port = serve();
+    let (url, _) = repository(&dir);
+    std::fs::write(dir.join("p.yaml"), pipeline(&url, "main", port)).unwrap();
+    let compile = |offline: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
+        cmd.current_dir(&dir)
+            .env_remove("HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
+            .arg("compile");
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.arg("p.yaml").output().expect("tkc")
+    };
+    let online = compile(false);
+    assert_eq!(online.status.code(), Some(0), "{}", stderr(&online));
+    let offline = compile(true);
+    assert!(
+        stderr(&offline).contains("--offline fetches nothing"),
+        "{}",
+        stderr(&offline)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Branch, tag and commit revisions each fetch their own version of the file.
 #[test]
 fn git_revisions_branch_tag_and_commit() {

@@ -22,10 +22,10 @@ pub struct Entry {
     pub origin: String,
 }
 
-/// The cache directory.
+/// The cache directory; without one (no `XDG_CACHE_HOME` nor `HOME`) nothing is kept.
 #[derive(Clone, Debug)]
 pub struct Cache {
-    root: PathBuf,
+    root: Option<PathBuf>,
 }
 
 /// The user's cache directory for tkc: `$XDG_CACHE_HOME/tkc`, else `~/.cache/tkc`.
@@ -47,20 +47,31 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Cache {
     /// The cache under `dir` (tkc's cache directory); nothing is created until a write.
-    pub fn new(dir: &Path) -> Cache {
+    /// Without a directory, nothing is found and nothing kept.
+    pub fn new(dir: Option<&Path>) -> Cache {
         Cache {
-            root: dir.join(LAYOUT),
+            root: dir.map(|d| d.join(LAYOUT)),
         }
     }
 
     /// A scratch directory for a fetch (a git clone), on the cache's file system, named
     /// `<pid>-<n>`. Those of processes that are gone (a tkc killed mid-fetch) are removed.
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
-        let dir = self.root.join("tmp");
+        let dir = match &self.root {
+            Some(root) => root.join("tmp"),
+            None => std::env::temp_dir(),
+        };
         std::fs::create_dir_all(&dir)?;
-        sweep_orphans(&dir);
+        if self.root.is_some() {
+            sweep_orphans(&dir);
+        }
         for n in 0u32.. {
             let path = dir.join(format!("{}-{n}", std::process::id()));
+            let path = match self.root {
+                Some(_) => path,
+                // In the shared temporary directory, a name of its own.
+                None => dir.join(format!("tkc-fetch-{}-{n}", std::process::id())),
+            };
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(path),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -70,27 +81,35 @@ impl Cache {
         Err(std::io::Error::other("no free scratch directory name"))
     }
 
-    fn entry_path(&self, key: &str) -> PathBuf {
-        self.root.join("entries").join(sha256_hex(key.as_bytes()))
+    fn entry_path(&self, key: &str) -> Option<PathBuf> {
+        Some(
+            self.root
+                .as_ref()?
+                .join("entries")
+                .join(sha256_hex(key.as_bytes())),
+        )
     }
 
     /// The document cached for `key`, if any (a damaged entry or blob reads as none).
     pub fn get(&self, key: &str) -> Option<Entry> {
-        let entry = std::fs::read_to_string(self.entry_path(key)).ok()?;
+        let entry = std::fs::read_to_string(self.entry_path(key)?).ok()?;
         let value: serde_json::Value = serde_json::from_str(&entry).ok()?;
         if value.get("key")?.as_str()? != key {
             return None;
         }
         let digest = value.get("sha256")?.as_str()?;
         let origin = value.get("origin")?.as_str()?.to_string();
-        let bytes = std::fs::read(self.root.join("blobs").join(digest)).ok()?;
+        let bytes = std::fs::read(self.root.as_ref()?.join("blobs").join(digest)).ok()?;
         (sha256_hex(&bytes) == digest).then_some(Entry { bytes, origin })
     }
 
     /// Stores `entry` for `key`.
     pub fn put(&self, key: &str, entry: &Entry) -> std::io::Result<()> {
+        let (Some(root), Some(entry_path)) = (&self.root, self.entry_path(key)) else {
+            return Ok(());
+        };
         let digest = sha256_hex(&entry.bytes);
-        let blob = self.root.join("blobs").join(&digest);
+        let blob = root.join("blobs").join(&digest);
         if !blob.exists() {
             write_atomically(&blob, &entry.bytes)?;
         }
@@ -99,7 +118,7 @@ impl Cache {
             "sha256": digest,
             "origin": entry.origin,
         });
-        write_atomically(&self.entry_path(key), record.to_string().as_bytes())
+        write_atomically(&entry_path, record.to_string().as_bytes())
     }
 }
 
@@ -152,7 +171,7 @@ mod tests {
     #[test]
     fn round_trip_and_damage() {
         let dir = std::env::temp_dir().join(format!("tkc-cache-test-{}", std::process::id()));
-        let cache = Cache::new(&dir);
+        let cache = Cache::new(Some(&dir));
         assert_eq!(cache.get("k"), None);
         let entry = Entry {
             bytes: b"kind: Task\n".to_vec(),

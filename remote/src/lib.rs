@@ -45,8 +45,9 @@ const CLUSTER_UNSUPPORTED: &str =
 pub struct Settings {
     /// Read only the cache: a reference not fetched before is an error.
     pub offline: bool,
-    /// The cache directory (`$XDG_CACHE_HOME/tkc`, `~/.cache/tkc`).
-    pub cache_dir: PathBuf,
+    /// The cache directory (`$XDG_CACHE_HOME/tkc`, `~/.cache/tkc`); `None` without either
+    /// variable: nothing is cached, and `--offline` finds nothing.
+    pub cache_dir: Option<PathBuf>,
     /// For one fetch (git's fetch and read, an HTTP request with its body).
     pub timeout: Duration,
     /// For one fetched document.
@@ -64,13 +65,12 @@ pub struct Settings {
 impl Settings {
     /// The defaults, the hubs' URLs from the environment as Tekton's resolvers read them
     /// (`ARTIFACT_HUB_API`, `TEKTON_HUB_API`), the time-out from `TKC_FETCH_TIMEOUT`
-    /// (seconds); `None`
-    /// without a cache directory (no `XDG_CACHE_HOME` nor `HOME`).
-    pub fn from_env(offline: bool) -> Option<Settings> {
+    /// (seconds).
+    pub fn from_env(offline: bool) -> Settings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Some(Settings {
+        Settings {
             offline,
-            cache_dir: cache::default_dir()?,
+            cache_dir: cache::default_dir(),
             timeout: var("TKC_FETCH_TIMEOUT")
                 .and_then(|s| s.parse::<u64>().ok())
                 .map_or(TIMEOUT, Duration::from_secs),
@@ -80,7 +80,7 @@ impl Settings {
             tekton_hub: var("TEKTON_HUB_API"),
             git: PathBuf::from("git"),
             secrets: BTreeMap::new(),
-        })
+        }
     }
 }
 
@@ -94,7 +94,7 @@ pub fn resolve(
     settings: &Settings,
     progress: &mut dyn FnMut(&str),
 ) -> (Fetched, Vec<Diagnostic>) {
-    let cache = Cache::new(&settings.cache_dir);
+    let cache = Cache::new(settings.cache_dir.as_deref());
     let mut fetched = Fetched::default();
     let mut diagnostics = Vec::new();
     // Keys fetched, or failed (reported once, at the first reference).

@@ -160,9 +160,7 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    if let Err(code) = project.resolve_references(&given_secrets, true) {
-        return code;
-    }
+    project.resolve_references(&given_secrets, true);
     if args.backend == BackendKind::Kube && (!given_env.is_empty() || !given_secrets.is_empty()) {
         eprintln!(
             "error: --env, --env-file and --secret apply to the local and container backends; on Kubernetes, create the Secret in the cluster"
