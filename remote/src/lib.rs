@@ -97,7 +97,7 @@ pub fn resolve(
     let cache = Cache::new(settings.cache_dir.as_deref());
     let mut fetched = Fetched::default();
     let mut diagnostics = Vec::new();
-    // Keys fetched, or failed (reported once, at the first reference).
+    // Keys whose fetch failed: reported once, at the first reference.
     let mut failed = BTreeSet::new();
     let mut scan: Vec<FileId> = files.to_vec();
     for _ in 0..MAX_DEPTH {
