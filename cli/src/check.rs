@@ -59,13 +59,21 @@ pub struct CheckArgs {
     /// Exit with code 1 on warnings too (advice never fails).
     #[arg(long)]
     deny_warnings: bool,
+    /// Fetch what references through the git, http and hub resolvers name, and check
+    /// against it (`resolve = true` in tkc.toml does the same; docs/resolvers.md).
+    #[arg(long)]
+    resolve: bool,
 }
 
 pub fn run(args: CheckArgs) -> u8 {
-    let project = match Project::load(&args.paths, &args.source, args.color) {
+    let mut project = match Project::load(&args.paths, &args.source, args.color) {
         Ok(project) => project,
         Err(code) => return code,
     };
+    // Offline and instant unless asked: pre-commit hooks run `tkc check`.
+    if args.resolve || project.resolve_in_check {
+        project.resolve_references(&Default::default(), false);
+    }
     let result = project.check();
     let (sources, inputs) = (&project.sources, &project.inputs);
     let diagnostics = result.diagnostics.into_vec();

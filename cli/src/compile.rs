@@ -196,14 +196,20 @@ fn entrypoint_binaries(
 }
 
 pub fn run(args: CompileArgs) -> u8 {
+    let mut project = match Project::load(&args.paths, &args.source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    // The canonical YAML of the inputs needs nothing they reference.
+    if !matches!(args.emit, Emit::Tekton) {
+        project.resolve_references(&Default::default(), false);
+    }
     let Project {
         sources,
         inputs,
         options,
-    } = match Project::load(&args.paths, &args.source, args.color) {
-        Ok(project) => project,
-        Err(code) => return code,
-    };
+        ..
+    } = project;
     let mut extra = tkc_compiler::diag::Diagnostics::new();
     extra.extend(inputs.diagnostics);
     tkc_compiler::diag::apply_levels(&options.levels, &mut extra);

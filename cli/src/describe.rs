@@ -43,14 +43,18 @@ pub struct DescribeArgs {
 }
 
 pub fn run(args: DescribeArgs) -> u8 {
+    let mut project = match Project::load(&args.paths, &args.source, args.color) {
+        Ok(project) => project,
+        Err(code) => return code,
+    };
+    // A described run is a compiled one: it fetches what it references, as `tkc compile` does.
+    project.resolve_references(&Default::default(), false);
     let Project {
         sources,
         inputs,
         options,
-    } = match Project::load(&args.paths, &args.source, args.color) {
-        Ok(project) => project,
-        Err(code) => return code,
-    };
+        ..
+    } = project;
     let request = RunRequest {
         run: args.run,
         params: args.params,

@@ -6,7 +6,7 @@ use crate::check::ApiFieldsArg;
 use crate::exit;
 use crate::inputs::{self, Inputs};
 use clap::Args;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::{self, Diagnostic, Diagnostics, codes, render};
 use tkc_compiler::source::{FileId, SourceMap};
@@ -39,6 +39,10 @@ pub struct SourceArgs {
     /// current directory].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Fetch nothing: references through the git, http and hub resolvers are read from the
+    /// cache of earlier fetches only (docs/resolvers.md).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Loaded sources, ready to check.
@@ -46,6 +50,10 @@ pub struct Project {
     pub sources: SourceMap,
     pub inputs: Inputs,
     pub options: Options,
+    /// `resolve = true` in tkc.toml: `tkc check` fetches references through resolvers.
+    pub resolve_in_check: bool,
+    /// `--offline`.
+    pub offline: bool,
 }
 
 impl Project {
@@ -102,7 +110,36 @@ impl Project {
             sources,
             inputs,
             options,
+            resolve_in_check: config.resolve.unwrap_or(false),
+            offline: args.offline,
         })
+    }
+
+    /// Fetches what references through resolvers name (git, http, hub) into the sources, for
+    /// the compiler to follow; a failure is a diagnostic among the inputs' findings. With
+    /// `progress`, each fetch is announced on stderr. `secrets` are `tkc run --secret`'s (the
+    /// http resolver's basic auth).
+    pub fn resolve_references(
+        &mut self,
+        secrets: &BTreeMap<String, BTreeMap<String, String>>,
+        progress: bool,
+    ) {
+        let mut settings = tkc_remote::Settings::from_env(self.offline);
+        settings.secrets = secrets.clone();
+        let mut announce = |what: &str| {
+            if progress {
+                eprintln!("fetching {what}");
+            }
+        };
+        let (fetched, findings) = tkc_remote::resolve(
+            &mut self.sources,
+            &self.inputs.files,
+            &self.options,
+            &settings,
+            &mut announce,
+        );
+        self.options.fetched = fetched;
+        self.inputs.diagnostics.extend(findings);
     }
 
     /// Checks the loaded files: every diagnostic (configured levels applied), sorted.

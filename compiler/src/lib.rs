@@ -15,6 +15,7 @@ pub mod model;
 pub mod names;
 mod parallel;
 pub mod plan;
+pub mod remote;
 pub mod resolve;
 pub mod schema;
 pub mod source;
@@ -40,6 +41,10 @@ pub struct Options {
     pub enable_concise_resolver_syntax: bool,
     /// Per-code levels (`tkc.toml` `[severity]`), keyed by full code name.
     pub levels: std::collections::BTreeMap<String, diag::Level>,
+    /// The documents fetched for references through resolvers (by `tkc-remote`, before
+    /// the check): followed like local ones, their files decoded and their syntax and schema
+    /// findings reported (the files name their origin).
+    pub fetched: remote::Fetched,
 }
 
 /// Parses and decodes files into documents, with every syntax and schema diagnostic.
@@ -211,13 +216,34 @@ fn checked_world<'s>(
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
     documents.extend(library_documents);
-    let world = resolve::World::build(sources, documents, files, &mut diagnostics);
+    // Documents fetched for references are checked as Tekton validates what a resolver
+    // returns; only their errors are reported (below).
+    let fetched_files = options.fetched.file_ids();
+    let (fetched_documents, fetched_diagnostics) = decode_files(sources, &fetched_files, options);
+    documents.extend(fetched_documents);
+    diagnostics.extend(fetched_diagnostics);
+    let checked: Vec<FileId> = files.iter().chain(&fetched_files).copied().collect();
+    let world = resolve::World::build(sources, documents, &checked, &mut diagnostics)
+        .with_fetched(&options.fetched);
     diagnostics.extend(check::run(&world, options));
     drop_cascades(&world, &mut diagnostics);
+    drop_failed_fetches(&options.fetched, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
     diagnostics.extend(diag::unknown_suppressions(sources, files));
     diag::apply_levels(&options.levels, &mut diagnostics);
+    keep_errors_of_fetched(&world, &mut diagnostics);
     (world, diagnostics)
+}
+
+/// In a document fetched for a reference only what Tekton would reject matters: its
+/// warnings and advice are about a file the user does not maintain, and are dropped.
+fn keep_errors_of_fetched(world: &resolve::World, diagnostics: &mut Diagnostics) {
+    diagnostics.retain(|d| {
+        d.severity == diag::Severity::Error
+            || !d
+                .primary_span()
+                .is_some_and(|at| world.is_fetched_file(at.file))
+    });
 }
 
 /// A field the decoder did not know (most often a misspelt `script`, `env` or `args`) was
@@ -256,6 +282,21 @@ fn drop_cascades(world: &resolve::World, diagnostics: &mut Diagnostics) {
     });
 }
 
+/// A reference whose fetch failed was reported with the reason; the warning that tkc does
+/// not follow it (`remote-ref`), and lowering's error that it needs a cluster, would only say
+/// it again.
+fn drop_failed_fetches(fetched: &remote::Fetched, diagnostics: &mut Diagnostics) {
+    if fetched.is_empty() {
+        return;
+    }
+    diagnostics.retain(|d| {
+        let restates = d.code == &resolve::REMOTE_REF
+            || d.code == &lower::codes::UNRESOLVED_REF
+            || d.code == &lower::codes::UNRESOLVED_PIPELINE;
+        !(restates && d.primary_span().is_some_and(|at| fetched.failed_at(at)))
+    });
+}
+
 /// What [`compile`] produces.
 #[derive(Debug, Default)]
 pub struct Compiled {
@@ -288,6 +329,7 @@ pub fn compile(
         let (plan, lowered) = lower::lower_reporting(&world, request, options);
         let mut found = Diagnostics::new();
         found.extend(lowered);
+        drop_failed_fetches(&options.fetched, &mut found);
         diag::apply_levels(&options.levels, &mut found);
         let plan = plan.filter(|_| !found.has_errors());
         // A reference lowering cannot follow is an error there; the check's warning about

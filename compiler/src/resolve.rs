@@ -5,7 +5,8 @@
 //! alone finds its Tasks in the repository). A reference through a resolver (git, hub,
 //! bundles, cluster, http), or to a resource that is nowhere to be found, resolves to
 //! [`Resolved::Remote`] / [`Resolved::NotFound`]: the checks that need its body are skipped,
-//! and it is reported once, as a warning.
+//! and it is reported once, as a warning. A reference through a resolver whose document was
+//! fetched ([`crate::remote::Fetched`], [`World::with_fetched`]) leads into the fetched file.
 
 use crate::declare_code;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -57,10 +58,12 @@ declare_code! {
     /// # A reference fetched by a resolver when the run starts
     ///
     /// `taskRef`, `pipelineRef` or a step `ref` with a `resolver` (git, hub, bundles, cluster,
-    /// http) names a resource tkc cannot see offline. Checks that need its body (param and
-    /// workspace bindings, result references) are skipped for it. Vendor the resource into
-    /// the repository and refer to it by name to have it checked, or silence this code in
-    /// `tkc.toml` (`[severity] "tkc::resolve::remote-ref" = "off"`).
+    /// http) names a resource `tkc check` does not fetch unless asked. Checks that need its
+    /// body (param and workspace bindings, result references) are skipped for it. `tkc check
+    /// --resolve` (or `resolve = true` in `tkc.toml`) fetches git, http and hub references
+    /// and checks against them, as `tkc compile` and `tkc run` do (docs/resolvers.md); a
+    /// reference whose params come from the run (`$(params.x)`) is fetched only by Tekton.
+    /// Or silence this code in `tkc.toml` (`[severity] "tkc::resolve::remote-ref" = "off"`).
     pub static REMOTE_REF = "tkc::resolve::remote-ref", Warning;
 }
 
@@ -147,6 +150,11 @@ pub struct World<'s> {
     checked_files: FileSet,
     /// Documents of each kind and name, checked ones first.
     by_name: BTreeMap<(Kind, String), Vec<DocId>>,
+    /// The file fetched for each reference through a resolver, by its key
+    /// ([`crate::remote::Request::key`]).
+    fetched: BTreeMap<String, FileId>,
+    /// The files fetched for references.
+    fetched_files: FileSet,
 }
 
 /// Where a resource's name must be unique: its namespace as written (`None`: applied to
@@ -215,6 +223,58 @@ impl<'s> World<'s> {
             documents,
             checked_files,
             by_name,
+            fetched: BTreeMap::new(),
+            fetched_files: FileSet(Vec::new()),
+        }
+    }
+
+    /// Follows references through resolvers into the documents fetched for them. A fetched
+    /// document is found only through its reference, never by name: Tekton resolves the
+    /// name of a `taskRef` in the run's namespace, not among what resolvers fetched.
+    pub fn with_fetched(mut self, fetched: &crate::remote::Fetched) -> World<'s> {
+        let files = fetched.file_ids();
+        if files.is_empty() {
+            return self;
+        }
+        let remote = FileSet::new(&files);
+        let documents = &self.documents;
+        for ids in self.by_name.values_mut() {
+            ids.retain(|id| !remote.contains(documents[id.0].file()));
+        }
+        self.by_name.retain(|_, ids| !ids.is_empty());
+        self.fetched = fetched
+            .entries()
+            .map(|(key, file)| (key.to_string(), file))
+            .collect();
+        self.fetched_files = remote;
+        self
+    }
+
+    /// Was this file fetched for a reference through a resolver?
+    pub fn is_fetched_file(&self, file: FileId) -> bool {
+        self.fetched_files.contains(file)
+    }
+
+    /// Follows a reference through a resolver: into the first document of `kind` of the
+    /// file fetched for it, else [`Resolved::Remote`].
+    fn follow_remote<'w, T>(
+        &'w self,
+        resolver: &'w Str,
+        params: &[crate::model::Param],
+        body: impl Fn(&'w World<'s>, DocId) -> Option<(DocId, &'w T)>,
+    ) -> Resolved<'w, T> {
+        let key = crate::remote::key_of(&resolver.value, params);
+        let found = self.fetched.get(&key).and_then(|&file| {
+            self.iter()
+                .filter(|(_, d)| d.file() == file)
+                .find_map(|(id, _)| body(self, id))
+        });
+        match found {
+            Some((doc, spec)) => Resolved::Found {
+                spec,
+                doc: Some(doc),
+            },
+            None => Resolved::Remote { resolver },
         }
     }
 
@@ -413,7 +473,7 @@ impl<'s> World<'s> {
     /// Follows a `taskRef`.
     pub fn resolve_task_ref<'w>(&'w self, task_ref: &'w TaskRef) -> Resolved<'w, TaskSpec> {
         if let Some(resolver) = &task_ref.resolver {
-            return Resolved::Remote { resolver };
+            return self.follow_remote(resolver, &task_ref.params, World::task_doc);
         }
         // Tekton runs a CustomRun only for a ref with both `apiVersion` and `kind`; any other
         // kind than `ClusterTask` (even `task`) looks up a namespaced Task.
@@ -453,7 +513,7 @@ impl<'s> World<'s> {
         pipeline_ref: &'w PipelineRef,
     ) -> Resolved<'w, PipelineSpec> {
         if let Some(resolver) = &pipeline_ref.resolver {
-            return Resolved::Remote { resolver };
+            return self.follow_remote(resolver, &pipeline_ref.params, World::pipeline_doc);
         }
         let Some(name) = &pipeline_ref.name else {
             return Resolved::Missing;
@@ -464,7 +524,7 @@ impl<'s> World<'s> {
     /// Follows a step's StepAction `ref`.
     pub fn resolve_step_ref<'w>(&'w self, step_ref: &'w StepRef) -> Resolved<'w, StepActionSpec> {
         if let Some(resolver) = &step_ref.resolver {
-            return Resolved::Remote { resolver };
+            return self.follow_remote(resolver, &step_ref.params, World::step_action_doc);
         }
         let Some(name) = &step_ref.name else {
             return Resolved::Missing;

@@ -12,6 +12,7 @@
 //! enable-api-fields = "beta"
 //! enable-artifacts = false                     # Tekton's feature flags of the same names
 //! enable-concise-resolver-syntax = false
+//! resolve = false                              # `tkc check` fetches git/http/hub references
 //!
 //! [severity]
 //! "tkc::lint::latest-image" = "off"
@@ -34,8 +35,9 @@ use toml::de::{DeTable, DeValue};
 /// The configuration file's name.
 pub const FILE_NAME: &str = "tkc.toml";
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "search-paths",
+    "resolve",
     "include",
     "exclude",
     "enable-api-fields",
@@ -60,6 +62,9 @@ pub struct Config {
     pub enable_concise_resolver_syntax: Option<bool>,
     /// Per-code levels, by full code name.
     pub levels: BTreeMap<String, Level>,
+    /// `resolve = true`: `tkc check` fetches references through resolvers, as `tkc check
+    /// --resolve` does (`tkc compile` and `tkc run` always do).
+    pub resolve: Option<bool>,
 }
 
 /// Why a configuration could not be used: an I/O error, or findings in the file.
@@ -81,6 +86,7 @@ impl Config {
             enable_artifacts: self.enable_artifacts.unwrap_or(false),
             enable_concise_resolver_syntax: self.enable_concise_resolver_syntax.unwrap_or(false),
             levels: self.levels.clone(),
+            fetched: Default::default(),
         }
     }
 
@@ -250,6 +256,9 @@ pub fn parse(text: &str, file: FileId) -> (Config, Vec<Diagnostic>) {
                         )),
                     }
                 }
+            }
+            "resolve" => {
+                config.resolve = boolean(value, name, &span, &mut out);
             }
             "enable-artifacts" => {
                 config.enable_artifacts = boolean(value, name, &span, &mut out);

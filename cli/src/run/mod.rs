@@ -158,7 +158,7 @@ pub fn run(args: RunArgs) -> u8 {
     if let Some(name) = args.attach.clone() {
         return kube::attach(&args, &name);
     }
-    let project = match Project::load(&args.paths, &args.source, crate::ColorChoice::Auto) {
+    let mut project = match Project::load(&args.paths, &args.source, crate::ColorChoice::Auto) {
         Ok(project) => project,
         Err(code) => return code,
     };
@@ -176,6 +176,7 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    project.resolve_references(&given_secrets, true);
     if args.backend == BackendKind::Kube && (!given_env.is_empty() || !given_secrets.is_empty()) {
         eprintln!(
             "error: --env, --env-file and --secret apply to the local and container backends; on Kubernetes, create the Secret in the cluster"

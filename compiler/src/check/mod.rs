@@ -166,6 +166,7 @@ fn run_on(world: &World, options: &Options, threads: usize) -> Diagnostics {
 /// Every code the checks can report.
 pub fn codes() -> Vec<&'static Code> {
     let mut codes = crate::resolve::codes();
+    codes.extend(crate::remote::codes());
     for family in [
         names::CODES,
         dag::CODES,

@@ -347,7 +347,7 @@ fn report(cx: &mut Checker, world: &World, target: &Target, uses: &[Use]) {
             &resolve::REMOTE_REF,
             format!("the `{resolver}` resolver fetches this {} when the run starts; tkc does not check it{times}", first.what),
         )
-        .with_help("vendor the resource and refer to it by name to have it checked, or set `\"tkc::resolve::remote-ref\" = \"off\"` under `[severity]` in tkc.toml"),
+        .with_help("`tkc check --resolve` fetches it and checks against it (docs/resolvers.md); or set `\"tkc::resolve::remote-ref\" = \"off\"` under `[severity]` in tkc.toml"),
         Target::Deprecated(doc) => {
             let document = world.doc(*doc);
             let mut d = Diagnostic::new(

@@ -327,6 +327,8 @@ fn select<'w>(world: &'w World, request: &RunRequest) -> Result<Target<'w>, Box<
         world
             .checked()
             .map(|(_, d)| d)
+            // A document fetched for a reference is run through it, never on its own.
+            .filter(|d| !world.is_fetched_file(d.file()))
             .filter(|d| kinds.contains(&d.kind))
             .collect()
     };

@@ -1,0 +1,191 @@
+//! The resolver cache: fetched documents stored once by the SHA-256 of their bytes
+//! (`blobs/<sha256>`), and an entry per key (`entries/<sha256 of the key>`) naming the blob
+//! and the document's origin. A key is a reference's resolver and params
+//! ([`tkc_compiler::remote::Request::key`]), or for git the repository, the commit and the
+//! path, so that a commit once fetched is never fetched again.
+//!
+//! Every file is written to a temporary name in its directory and renamed into place, so a
+//! reader (another tkc at the same time) sees a whole file or none.
+
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The layout version: a new layout goes to a new directory.
+const LAYOUT: &str = "resolved-v1";
+
+/// A cached document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub bytes: Vec<u8>,
+    /// Where it came from (`git+file:///r@<commit>:task.yaml`, a URL, ...).
+    pub origin: String,
+}
+
+/// The cache directory; without one (no `XDG_CACHE_HOME` nor `HOME`) nothing is kept.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: Option<PathBuf>,
+}
+
+/// The user's cache directory for tkc: `$XDG_CACHE_HOME/tkc`, else `~/.cache/tkc`.
+pub fn default_dir() -> Option<PathBuf> {
+    let nonempty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    nonempty("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".cache")))
+        .map(|dir| dir.join("tkc"))
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Cache {
+    /// The cache under `dir` (tkc's cache directory); nothing is created until a write.
+    /// Without a directory, nothing is found and nothing kept.
+    pub fn new(dir: Option<&Path>) -> Cache {
+        Cache {
+            root: dir.map(|d| d.join(LAYOUT)),
+        }
+    }
+
+    /// A scratch directory for a fetch (a git clone), on the cache's file system, named
+    /// `<pid>-<n>`. Those of processes that are gone (a tkc killed mid-fetch) are removed.
+    pub fn scratch(&self) -> std::io::Result<PathBuf> {
+        let dir = match &self.root {
+            Some(root) => root.join("tmp"),
+            None => std::env::temp_dir(),
+        };
+        std::fs::create_dir_all(&dir)?;
+        if self.root.is_some() {
+            sweep_orphans(&dir);
+        }
+        for n in 0u32.. {
+            let path = dir.join(format!("{}-{n}", std::process::id()));
+            let path = match self.root {
+                Some(_) => path,
+                // In the shared temporary directory, a name of its own.
+                None => dir.join(format!("tkc-fetch-{}-{n}", std::process::id())),
+            };
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("no free scratch directory name"))
+    }
+
+    fn entry_path(&self, key: &str) -> Option<PathBuf> {
+        Some(
+            self.root
+                .as_ref()?
+                .join("entries")
+                .join(sha256_hex(key.as_bytes())),
+        )
+    }
+
+    /// The document cached for `key`, if any (a damaged entry or blob reads as none).
+    pub fn get(&self, key: &str) -> Option<Entry> {
+        let entry = std::fs::read_to_string(self.entry_path(key)?).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&entry).ok()?;
+        if value.get("key")?.as_str()? != key {
+            return None;
+        }
+        let digest = value.get("sha256")?.as_str()?;
+        let origin = value.get("origin")?.as_str()?.to_string();
+        let bytes = std::fs::read(self.root.as_ref()?.join("blobs").join(digest)).ok()?;
+        (sha256_hex(&bytes) == digest).then_some(Entry { bytes, origin })
+    }
+
+    /// Stores `entry` for `key`.
+    pub fn put(&self, key: &str, entry: &Entry) -> std::io::Result<()> {
+        let (Some(root), Some(entry_path)) = (&self.root, self.entry_path(key)) else {
+            return Ok(());
+        };
+        let digest = sha256_hex(&entry.bytes);
+        let blob = root.join("blobs").join(&digest);
+        if !blob.exists() {
+            write_atomically(&blob, &entry.bytes)?;
+        }
+        let record = serde_json::json!({
+            "key": key,
+            "sha256": digest,
+            "origin": entry.origin,
+        });
+        write_atomically(&entry_path, record.to_string().as_bytes())
+    }
+}
+
+/// Removes the scratch directories below `dir` whose process (the number before `-`) no
+/// longer runs.
+fn sweep_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a cache path without a directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = std::env::temp_dir().join(format!("tkc-cache-test-{}", std::process::id()));
+        let cache = Cache::new(Some(&dir));
+        assert_eq!(cache.get("k"), None);
+        let entry = Entry {
+            bytes: b"kind: Task\n".to_vec(),
+            origin: "https://x/t.yaml".into(),
+        };
+        cache.put("k", &entry).unwrap();
+        assert_eq!(cache.get("k"), Some(entry.clone()));
+        // A blob changed on disk is not trusted.
+        let blob = dir
+            .join(LAYOUT)
+            .join("blobs")
+            .join(sha256_hex(&entry.bytes));
+        std::fs::write(&blob, b"other").unwrap();
+        assert_eq!(cache.get("k"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
