@@ -10,6 +10,7 @@ mod pods;
 mod project;
 mod run;
 mod schema;
+mod shellcheck;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;

@@ -132,7 +132,20 @@ pub fn check(
     library: &[FileId],
     options: &Options,
 ) -> CheckResult {
-    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    check_with(sources, files, library, options, None)
+}
+
+/// [`check`], and the scripts of `files` through `scripts` (shellcheck, which `tkc check`
+/// runs as a process: the library starts none), whose findings are suppressed and levelled
+/// like every other.
+pub fn check_with(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+    scripts: Option<&dyn check::shellcheck::ScriptLinter>,
+) -> CheckResult {
+    let (world, mut diagnostics) = checked_world(sources, files, library, options, scripts);
     diagnostics.sort();
     CheckResult {
         documents: world.documents,
@@ -147,12 +160,28 @@ fn checked_world<'s>(
     files: &[FileId],
     library: &[FileId],
     options: &Options,
+    scripts: Option<&dyn check::shellcheck::ScriptLinter>,
 ) -> (resolve::World<'s>, Diagnostics) {
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
     documents.extend(library_documents);
     let world = resolve::World::build(sources, documents, files, &mut diagnostics);
-    diagnostics.extend(check::run(&world, options));
+    // The linter waits on processes: the checks run meanwhile.
+    let (checked, scripted) = std::thread::scope(|scope| {
+        let scripted = scripts.map(|linter| {
+            let world = &world;
+            scope.spawn(move || check::shellcheck::run(world, options, linter))
+        });
+        let checked = check::run(&world, options);
+        let scripted = scripted.map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (checked, scripted)
+    });
+    diagnostics.extend(checked);
+    diagnostics.extend(scripted.into_iter().flatten());
     drop_cascades(&world, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
     diag::apply_levels(&options.levels, &mut diagnostics);
@@ -220,7 +249,7 @@ pub fn compile(
     request: &lower::RunRequest,
     options: &Options,
 ) -> Compiled {
-    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    let (world, mut diagnostics) = checked_world(sources, files, library, options, None);
     let plan = if diagnostics.has_errors() {
         None
     } else {

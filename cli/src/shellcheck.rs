@@ -1,0 +1,321 @@
+//! shellcheck for `tkc check`: the [`ScriptLinter`] the library is handed. It starts one
+//! `shellcheck` per distinct script, on as many threads as there are cores, each with a
+//! timeout and a bound on what it may print, and keeps every answer in a cache keyed by the
+//! script, the shellcheck binary and its flags, so that a second run (a pre-commit hook on an
+//! unchanged tree) starts no process at all.
+
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tkc_compiler::check::shellcheck::{LintOutcome, PreparedScript, ScriptLinter, parse_json1};
+
+/// What every run is given besides `--shell`. `--norc`: a `.shellcheckrc` found from the
+/// working directory would make the answer depend on where tkc runs (directives in the
+/// script itself still apply). `SC1091` ("not following a sourced file"): files a step
+/// sources live in its image, never beside the YAML.
+const ARGS: &[&str] = &["--norc", "--format=json1", "--exclude=SC1091"];
+
+/// How long one script may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most of shellcheck's report read (a script's findings are a few KiB; a larger answer
+/// is cut off and taken as a failure).
+const MAX_OUTPUT: u64 = 4 << 20;
+
+/// The environment variable that names the program, or turns the check off (`off`).
+pub const PROGRAM_VAR: &str = "TKC_SHELLCHECK";
+
+/// The environment variable that moves the cache (default: `$XDG_CACHE_HOME/tkc`, else
+/// `~/.cache/tkc`).
+pub const CACHE_VAR: &str = "TKC_CACHE_DIR";
+
+/// shellcheck as found on this machine.
+pub struct Shellcheck {
+    program: PathBuf,
+    /// What identifies this build of shellcheck in cache keys: its path, size and
+    /// modification time (an upgrade changes them; no process is started to ask).
+    identity: String,
+    /// Where answers are kept, if a cache directory is known.
+    cache: Option<PathBuf>,
+}
+
+/// Why shellcheck is not used.
+pub enum Absent {
+    /// `TKC_SHELLCHECK=off`.
+    TurnedOff,
+    /// Not on `PATH` (or `TKC_SHELLCHECK` names no file).
+    NotFound,
+}
+
+impl Shellcheck {
+    /// `TKC_SHELLCHECK` (a path to the program, or `off`), else `shellcheck` on `PATH`.
+    pub fn find() -> Result<Shellcheck, Absent> {
+        let program = match std::env::var_os(PROGRAM_VAR).filter(|v| !v.is_empty()) {
+            Some(v) if v == "off" => return Err(Absent::TurnedOff),
+            Some(v) => Some(PathBuf::from(v)).filter(|p| p.is_file()),
+            None => on_path("shellcheck"),
+        }
+        .ok_or(Absent::NotFound)?;
+        let program = std::fs::canonicalize(&program).unwrap_or(program);
+        let metadata = std::fs::metadata(&program).map_err(|_| Absent::NotFound)?;
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let identity = format!("{}\n{}\n{modified}", program.display(), metadata.len());
+        Ok(Shellcheck {
+            program,
+            identity,
+            cache: cache_dir().map(|dir| dir.join("shellcheck")),
+        })
+    }
+
+    /// One line for `tkc explain`: whether scripts are checked, by which program.
+    pub fn status() -> String {
+        match Shellcheck::find() {
+            Ok(found) => {
+                let version = Command::new(&found.program)
+                    .arg("--version")
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .ok()
+                    .and_then(|o| {
+                        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+                        text.lines()
+                            .find_map(|l| l.strip_prefix("version:").map(|v| v.trim().to_owned()))
+                    })
+                    .unwrap_or_else(|| "version unknown".to_owned());
+                let cache = found.cache.as_ref().map_or_else(
+                    || "no cache directory".to_owned(),
+                    |c| format!("answers cached in {}", c.display()),
+                );
+                format!(
+                    "shellcheck here: {} ({version}); {cache}",
+                    found.program.display()
+                )
+            }
+            Err(Absent::TurnedOff) => {
+                format!("shellcheck here: turned off ({PROGRAM_VAR}=off); scripts are not checked")
+            }
+            Err(Absent::NotFound) => "shellcheck here: not found on PATH; scripts are not checked \
+                 (install it, e.g. `apt-get install shellcheck`, or name it in TKC_SHELLCHECK)"
+                .to_owned(),
+        }
+    }
+
+    /// The cache file of a script: a SHA-256 of everything its answer depends on.
+    fn cache_path(&self, script: &PreparedScript) -> Option<PathBuf> {
+        let dir = self.cache.as_ref()?;
+        let mut hash = Sha256::new();
+        for part in [
+            "tkc shellcheck cache 1",
+            &self.identity,
+            &ARGS.join(" "),
+            script.dialect.as_str(),
+            &script.text,
+        ] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Some(dir.join(format!("{hex}.json")))
+    }
+
+    /// A script's answer: from the cache, else from shellcheck (and then kept, if usable).
+    fn lint_one(&self, script: &PreparedScript) -> LintOutcome {
+        let cached = self.cache_path(script);
+        if let Some(text) = cached
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            && let Ok(findings) = parse_json1(&text)
+        {
+            return Ok(findings);
+        }
+        let (output, errors) = self.run(script)?;
+        let findings = parse_json1(&output).map_err(|why| match first_line(&errors) {
+            "" => why,
+            said => format!("{why}; it said: {said}"),
+        })?;
+        if let Some(path) = cached {
+            store(&path, &output);
+        }
+        Ok(findings)
+    }
+
+    /// Runs shellcheck on one script: its report and what it wrote to stderr, or why there
+    /// is no report.
+    fn run(&self, script: &PreparedScript) -> Result<(String, String), String> {
+        let mut child = Command::new(&self.program)
+            .args(ARGS)
+            .arg(format!("--shell={}", script.dialect.as_str()))
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // A shellcheck that stops reading early still answers (or fails) below.
+                    let _ = stdin.write_all(script.text.as_bytes());
+                }
+            });
+            let errors = scope.spawn(move || read_bounded(stderr, 4096).0);
+            let (sender, receiver) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                let _ = sender.send(read_bounded(stdout, MAX_OUTPUT));
+            });
+            let answer = receiver.recv_timeout(TIMEOUT);
+            let (output, cut) = match answer {
+                Ok(read) => read,
+                Err(_) => {
+                    stop(&mut child);
+                    return Err(format!(
+                        "shellcheck took longer than {} s",
+                        TIMEOUT.as_secs()
+                    ));
+                }
+            };
+            if cut {
+                stop(&mut child);
+                return Err(format!(
+                    "shellcheck printed more than {} MiB",
+                    MAX_OUTPUT >> 20
+                ));
+            }
+            let status = child.wait().map_err(|e| e.to_string())?;
+            let errors = errors.join().unwrap_or_default();
+            // 0: no findings, 1: findings; anything else is a failure of shellcheck.
+            if matches!(status.code(), Some(0 | 1)) {
+                return Ok((output, errors));
+            }
+            let why = first_line(&errors);
+            Err(match status.code() {
+                Some(code) => format!("shellcheck exited with status {code}: {why}"),
+                None => format!("shellcheck was killed by a signal: {why}"),
+            }
+            .trim_end_matches([':', ' '])
+            .to_owned())
+        })
+    }
+}
+
+impl ScriptLinter for Shellcheck {
+    fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
+        let results: Vec<Mutex<Option<LintOutcome>>> =
+            scripts.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(scripts.len())
+            .max(1);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(script) = scripts.get(i) else {
+                            break;
+                        };
+                        let outcome = self.lint_one(script);
+                        if let Ok(mut slot) = results[i].lock() {
+                            *slot = Some(outcome);
+                        }
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Err("shellcheck's answer was lost".to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// The first line of `text` that is not blank, at most 200 characters of it.
+fn first_line(text: &str) -> &str {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    line.char_indices()
+        .nth(200)
+        .map_or(line, |(at, _)| &line[..at])
+}
+
+/// Kills a child that is still running and reaps it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Reads at most `limit` bytes; whether more was there.
+fn read_bounded(from: Option<impl Read>, limit: u64) -> (String, bool) {
+    let Some(from) = from else {
+        return (String::new(), false);
+    };
+    let mut bytes = Vec::new();
+    let read = from.take(limit + 1).read_to_end(&mut bytes);
+    let cut = read.is_ok() && bytes.len() as u64 > limit;
+    bytes.truncate(limit as usize);
+    (String::from_utf8_lossy(&bytes).into_owned(), cut)
+}
+
+/// Keeps an answer: written beside its place and renamed over it, so that a reader sees a
+/// whole answer or none, whatever runs at once. A cache that cannot be written is no error.
+fn store(path: &Path, output: &str) {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let Some(dir) = path.parent() else {
+        return;
+    };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let temporary = path.with_extension(format!(
+        "{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    if std::fs::write(&temporary, output).is_ok() && std::fs::rename(&temporary, path).is_ok() {
+        return;
+    }
+    let _ = std::fs::remove_file(&temporary);
+}
+
+/// The first file named `name` (or `name.exe`) in a directory of `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        [name.to_owned(), format!("{name}.exe")]
+            .into_iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `TKC_CACHE_DIR`, else `$XDG_CACHE_HOME/tkc`, else `~/.cache/tkc` (`%LOCALAPPDATA%\tkc` on
+/// Windows).
+fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(CACHE_VAR) {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("tkc"));
+    }
+    if let Some(dir) = var("LOCALAPPDATA") {
+        return Some(PathBuf::from(dir).join("tkc"));
+    }
+    var("HOME").map(|home| PathBuf::from(home).join(".cache").join("tkc"))
+}
