@@ -127,46 +127,110 @@ impl Shellcheck {
         Some(dir.join(format!("{hex}.json")))
     }
 
-    /// A script's answer: from the cache, else from shellcheck (and then kept, if usable).
-    fn lint_one(&self, script: &PreparedScript) -> LintOutcome {
-        let cached = self.cache_path(script);
-        if let Some(text) = cached
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            && let Ok(findings) = parse_json1(&text)
-        {
-            return Ok(findings);
+    /// A script's answer from the cache, if there is a usable one.
+    fn cached(&self, script: &PreparedScript) -> Option<LintOutcome> {
+        let text = std::fs::read_to_string(self.cache_path(script)?).ok()?;
+        parse_json1(&text).ok().map(Ok)
+    }
+
+    /// Keeps a script's report.
+    fn keep(&self, script: &PreparedScript, report: &str) {
+        if let Some(path) = self.cache_path(script) {
+            store(&path, report);
         }
-        let (output, errors) = self.run(script)?;
-        let findings = parse_json1(&output).map_err(|why| match first_line(&errors) {
+    }
+
+    /// Scripts of one dialect in one shellcheck process (starting one costs more than
+    /// checking a script), each from a file of a private temporary directory. If that fails,
+    /// each script is run alone, so that a note names the script that failed.
+    fn lint_batch(&self, batch: &[&PreparedScript]) -> Vec<LintOutcome> {
+        if batch.len() > 1
+            && let Ok(reports) = self.run_batch(batch)
+        {
+            return batch
+                .iter()
+                .zip(reports)
+                .map(|(script, report)| {
+                    let findings = parse_json1(&report)?;
+                    self.keep(script, &report);
+                    Ok(findings)
+                })
+                .collect();
+        }
+        batch.iter().map(|script| self.lint_alone(script)).collect()
+    }
+
+    /// One script, given on stdin.
+    fn lint_alone(&self, script: &PreparedScript) -> LintOutcome {
+        let (report, errors) = self.run(script, &["-".to_owned()], Some(&script.text), None)?;
+        let findings = parse_json1(&report).map_err(|why| match first_line(&errors) {
             "" => why,
             said => format!("{why}; it said: {said}"),
         })?;
-        if let Some(path) = cached {
-            store(&path, &output);
-        }
+        self.keep(script, &report);
         Ok(findings)
     }
 
-    /// Runs shellcheck on one script: its report and what it wrote to stderr, or why there
-    /// is no report.
-    fn run(&self, script: &PreparedScript) -> Result<(String, String), String> {
-        let mut child = Command::new(&self.program)
+    /// Runs shellcheck on the scripts of `batch` (one dialect) as files `0.sh`, `1.sh`, ...:
+    /// one `json1` report per script, holding its findings.
+    fn run_batch(&self, batch: &[&PreparedScript]) -> Result<Vec<String>, String> {
+        static DIRS: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tkc-shellcheck-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
+        let names: Vec<String> = (0..batch.len()).map(|i| format!("{i}.sh")).collect();
+        let written = batch
+            .iter()
+            .zip(&names)
+            .try_for_each(|(script, name)| std::fs::write(dir.join(name), &script.text));
+        let ran = match written {
+            Ok(()) => self.run(batch[0], &names, None, Some(&dir)),
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let (report, _) = ran?;
+        split_report(&report, &names)
+    }
+
+    /// Runs shellcheck with `files` (after the fixed flags and `script`'s dialect), `stdin`
+    /// written to it, in `cwd`: its report and what it wrote to stderr, or why there is no
+    /// report.
+    fn run(
+        &self,
+        script: &PreparedScript,
+        files: &[String],
+        stdin: Option<&str>,
+        cwd: Option<&Path>,
+    ) -> Result<(String, String), String> {
+        let mut command = Command::new(&self.program);
+        command
             .args(ARGS)
             .arg(format!("--shell={}", script.dialect.as_str()))
-            .arg("-")
-            .stdin(Stdio::piped())
+            .args(files)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
-        let (stdin, stdout, stderr) =
+        let (input, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let timeout = TIMEOUT * u32::try_from(files.len()).unwrap_or(1).max(1);
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                if let Some(mut stdin) = stdin {
+                if let (Some(mut input), Some(text)) = (input, stdin) {
                     // A shellcheck that stops reading early still answers (or fails) below.
-                    let _ = stdin.write_all(script.text.as_bytes());
+                    let _ = input.write_all(text.as_bytes());
                 }
             });
             let errors = scope.spawn(move || read_bounded(stderr, 4096).0);
@@ -174,14 +238,13 @@ impl Shellcheck {
             scope.spawn(move || {
                 let _ = sender.send(read_bounded(stdout, MAX_OUTPUT));
             });
-            let answer = receiver.recv_timeout(TIMEOUT);
-            let (output, cut) = match answer {
+            let (output, cut) = match receiver.recv_timeout(timeout) {
                 Ok(read) => read,
                 Err(_) => {
                     stop(&mut child);
                     return Err(format!(
                         "shellcheck took longer than {} s",
-                        TIMEOUT.as_secs()
+                        timeout.as_secs()
                     ));
                 }
             };
@@ -209,39 +272,77 @@ impl Shellcheck {
     }
 }
 
+/// Splits the `json1` report of several files into one report per file of `names`, in
+/// order (the form a report of one script has, which the cache keeps).
+fn split_report(report: &str, names: &[String]) -> Result<Vec<String>, String> {
+    let value: serde_json::Value = serde_json::from_str(report).map_err(|e| e.to_string())?;
+    let comments = value
+        .get("comments")
+        .and_then(|c| c.as_array())
+        .ok_or("no comments")?;
+    let mut per_file: Vec<Vec<serde_json::Value>> = vec![Vec::new(); names.len()];
+    for comment in comments {
+        let file = comment.get("file").and_then(|f| f.as_str()).unwrap_or("");
+        let index = names
+            .iter()
+            .position(|n| n == file)
+            .ok_or_else(|| format!("a finding in an unknown file {file:?}"))?;
+        per_file[index].push(comment.clone());
+    }
+    Ok(per_file
+        .into_iter()
+        .map(|comments| serde_json::json!({ "comments": comments }).to_string())
+        .collect())
+}
+
+/// At most this many scripts go to one shellcheck process.
+const MAX_BATCH: usize = 16;
+
 impl ScriptLinter for Shellcheck {
     fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
-        let results: Vec<Mutex<Option<LintOutcome>>> =
-            scripts.iter().map(|_| Mutex::new(None)).collect();
+        let mut results: Vec<Option<LintOutcome>> =
+            scripts.iter().map(|script| self.cached(script)).collect();
+        let mut missing: Vec<usize> = (0..scripts.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
+        missing.sort_by_key(|&i| scripts[i].dialect);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Enough batches to keep every core busy, none larger than MAX_BATCH.
+        let size = missing.len().div_ceil(threads).clamp(1, MAX_BATCH);
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for chunk in missing.chunk_by(|&a, &b| scripts[a].dialect == scripts[b].dialect) {
+            batches.extend(chunk.chunks(size).map(<[usize]>::to_vec));
+        }
+        let answers: Vec<Mutex<Vec<LintOutcome>>> =
+            batches.iter().map(|_| Mutex::new(Vec::new())).collect();
         let next = AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(scripts.len())
-            .max(1);
         std::thread::scope(|scope| {
-            for _ in 0..threads {
+            for _ in 0..threads.min(batches.len()) {
                 scope.spawn(|| {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(script) = scripts.get(i) else {
+                        let Some(batch) = batches.get(i) else {
                             break;
                         };
-                        let outcome = self.lint_one(script);
-                        if let Ok(mut slot) = results[i].lock() {
-                            *slot = Some(outcome);
+                        let batch: Vec<&PreparedScript> =
+                            batch.iter().map(|&s| &scripts[s]).collect();
+                        let outcomes = self.lint_batch(&batch);
+                        if let Ok(mut slot) = answers[i].lock() {
+                            *slot = outcomes;
                         }
                     }
                 });
             }
         });
+        for (batch, answer) in batches.iter().zip(answers) {
+            let outcomes = answer.into_inner().unwrap_or_default();
+            for (&script, outcome) in batch.iter().zip(outcomes) {
+                results[script] = Some(outcome);
+            }
+        }
         results
             .into_iter()
-            .map(|slot| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| Err("shellcheck's answer was lost".to_owned()))
-            })
+            .map(|r| r.unwrap_or_else(|| Err("shellcheck's answer was lost".to_owned())))
             .collect()
     }
 }

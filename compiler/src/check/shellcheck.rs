@@ -35,7 +35,7 @@ declare_code! {
     ///
     /// Silence one finding with a directive in the script (`# shellcheck disable=SC2086` on
     /// the line before), a whole level in `tkc.toml` (`[severity]
-    /// "tkc::shellcheck::style" = "off"`), or one line with `# tkc:ignore[shellcheck::error]`.
+    /// "tkc::shellcheck::style" = "off"`), or one line with `# tkc:ignore[tkc::shellcheck::error]`.
     ///
     /// ## Example
     /// ```yaml
