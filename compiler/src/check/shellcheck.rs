@@ -9,7 +9,7 @@
 use crate::check::{Checker, task_specs};
 use crate::declare_code;
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::model::{Resource, Str};
+use crate::model::{EnvVar, Resource, Str};
 use crate::resolve::World;
 use crate::vars::{self, RefKind};
 use std::collections::BTreeMap;
@@ -31,7 +31,8 @@ declare_code! {
     /// script, so shellcheck sees each one as a variable (`${_____}`) of the same length;
     /// what shellcheck says about the placeholder itself (unquoted, never assigned, inside
     /// single quotes) is not reported: `tkc::lint::script-injection` covers references in
-    /// scripts.
+    /// scripts. Nor is a variable "referenced but not assigned" (`SC2154`) that the
+    /// container's `env` sets, or in a container with `envFrom`.
     ///
     /// Silence one finding with a directive in the script (`# shellcheck disable=SC2086` on
     /// the line before), a whole level in `tkc.toml` (`[severity]
@@ -260,6 +261,36 @@ struct Site<'w> {
     prepared: PreparedScript,
     /// Byte ranges of the placeholders in the text.
     placeholders: Vec<(usize, usize)>,
+    /// The environment the container gives the script.
+    env: Env<'w>,
+}
+
+/// The variables a container's `env` (and the step template's) sets; with `envFrom`, any
+/// variable may be set.
+#[derive(Clone, Default)]
+struct Env<'w> {
+    names: Vec<&'w str>,
+    from_sources: bool,
+}
+
+impl<'w> Env<'w> {
+    fn of(env: &'w [EnvVar], env_from: bool) -> Env<'w> {
+        Env {
+            names: env.iter().map(|e| e.name.as_str()).collect(),
+            from_sources: env_from,
+        }
+    }
+
+    /// Does the container set `name`, as far as tkc can tell?
+    fn sets(&self, name: &str) -> bool {
+        self.from_sources || self.names.contains(&name)
+    }
+
+    fn with(mut self, other: Env<'w>) -> Env<'w> {
+        self.names.extend(other.names);
+        self.from_sources |= other.from_sources;
+        self
+    }
 }
 
 /// Replaces each reference Tekton substitutes (not `$(date)`, nor a malformed one, which
@@ -288,26 +319,43 @@ fn prepare(text: &str, dialect: Dialect) -> (PreparedScript, Vec<(usize, usize)>
 /// The scripts of the checked files written for a POSIX shell: steps and sidecars of every
 /// Task spec (Tasks, and the specs embedded in runs and Pipelines) and StepActions.
 fn sites<'w>(world: &'w World) -> Vec<Site<'w>> {
-    let mut scripts: Vec<&Str> = Vec::new();
+    let mut scripts: Vec<(&Str, Env)> = Vec::new();
     for task in task_specs(world) {
-        scripts.extend(task.spec.steps.iter().filter_map(|s| s.script.as_ref()));
-        scripts.extend(task.spec.sidecars.iter().filter_map(|s| s.script.as_ref()));
+        let template = task
+            .spec
+            .step_template
+            .as_ref()
+            .map_or_else(Env::default, |t| Env::of(&t.env, !t.env_from.is_empty()));
+        for step in &task.spec.steps {
+            if let Some(script) = &step.script {
+                let env = Env::of(&step.env, !step.env_from.is_empty());
+                scripts.push((script, env.with(template.clone())));
+            }
+        }
+        for sidecar in &task.spec.sidecars {
+            if let Some(script) = &sidecar.script {
+                scripts.push((script, Env::of(&sidecar.env, !sidecar.env_from.is_empty())));
+            }
+        }
     }
     for (_, document) in world.checked() {
-        if let Resource::StepAction(spec) = &document.resource {
-            scripts.extend(spec.script.as_ref());
+        if let Resource::StepAction(spec) = &document.resource
+            && let Some(script) = &spec.script
+        {
+            scripts.push((script, Env::of(&spec.env, false)));
         }
     }
     scripts
         .into_iter()
-        .filter(|s| world.is_checked_file(s.span.file))
-        .filter_map(|script| {
+        .filter(|(s, _)| world.is_checked_file(s.span.file))
+        .filter_map(|(script, env)| {
             let dialect = Dialect::of_script(script.as_str())?;
             let (prepared, placeholders) = prepare(script.as_str(), dialect);
             Some(Site {
                 script,
                 prepared,
                 placeholders,
+                env,
             })
         })
         .collect()
@@ -384,6 +432,15 @@ fn report_findings(cx: &mut Checker, site: &Site, findings: &[ShellFinding]) {
         };
         let touches_placeholder = site.placeholders.iter().any(|&(s, e)| start < e && s < end);
         if touches_placeholder && ABOUT_PLACEHOLDERS.contains(&finding.code) {
+            continue;
+        }
+        // `SC2154`: "x is referenced but not assigned", where the container's env sets x.
+        if finding.code == 2154
+            && finding
+                .message
+                .split_once(' ')
+                .is_some_and(|(name, _)| site.env.sets(name))
+        {
             continue;
         }
         kept.push((finding, start, end));
