@@ -113,7 +113,12 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
-        Command::Lsp => match tkc_lsp::serve_stdio() {
+        // The server checks scripts as `tkc check` does, where shellcheck is installed.
+        Command::Lsp => match tkc_lsp::serve_stdio(
+            shellcheck::Shellcheck::find()
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn tkc_compiler::check::shellcheck::ScriptLinter>),
+        ) {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("error: tkc lsp: {e}");
