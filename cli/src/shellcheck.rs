@@ -220,6 +220,10 @@ impl Shellcheck {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        // Its own process group, so that a timeout kills whatever it started too (a wrapper
+        // script's children would otherwise hold its output open).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
@@ -355,8 +359,15 @@ fn first_line(text: &str) -> &str {
         .map_or(line, |(at, _)| &line[..at])
 }
 
-/// Kills a child that is still running and reaps it.
+/// Kills a child that is still running, and its process group, and reaps it.
 fn stop(child: &mut Child) {
+    #[cfg(unix)]
+    if let Some(group) = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -1,8 +1,8 @@
-//! shellcheck's answers are cached by script: a second `tkc check` of the same scripts starts
+//! How `tkc check` runs shellcheck. Its answers are cached by script: a second `tkc check` of the same scripts starts
 //! no shellcheck and reports the same; a script that appears twice is checked once; scripts
 //! share processes, at most one per core; a cache file that is not a report is ignored and
-//! rewritten. (The findings themselves are the
-//! fixtures in testdata/check/shellcheck/.)
+//! rewritten. A shellcheck that hangs, floods or fails is a note on the script, never a
+//! failure of tkc. (The findings themselves are the fixtures in testdata/check/shellcheck/.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -140,6 +140,74 @@ fn a_second_run_starts_no_shellcheck() {
     assert_ne!(
         std::fs::read_to_string(&cached[0]).unwrap_or_default(),
         "not a report"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes an executable stand-in for shellcheck into `dir`.
+fn stand_in(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("shellcheck");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap_or_default();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_default();
+    }
+    path
+}
+
+#[test]
+fn a_shellcheck_that_hangs_floods_or_fails_is_a_note() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shellcheck-failures-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let file = dir.join("task.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  steps:\n    \
+         - name: s\n      image: docker.io/library/alpine:3.20\n      script: echo hi\n",
+    )
+    .unwrap_or_default();
+    let cases = [
+        // A child of the stand-in holds its output open: the whole group is killed.
+        ("sleep 60 & wait", "took longer than 10 s"),
+        (
+            "head -c 5000000 /dev/zero | tr '\\0' x",
+            "printed more than 4 MiB",
+        ),
+        (
+            "echo 'shellcheck: bad option' >&2; exit 3",
+            "exited with status 3: shellcheck: bad option",
+        ),
+    ];
+    for (body, note) in cases {
+        let program = stand_in(&dir, body);
+        let started = std::time::Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+            .args(["check", "--format", "short", "--deny-warnings"])
+            .arg(&file)
+            .env("TKC_SHELLCHECK", &program)
+            .env("TKC_CACHE_DIR", dir.join("cache"))
+            .output();
+        let Ok(output) = output else {
+            panic!("tkc did not run");
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{body}: {stdout}");
+        assert!(
+            stdout.contains("advice[tkc::shellcheck::not-run]"),
+            "{body}: {stdout}"
+        );
+        assert!(stdout.contains(note), "{body}: {stdout}");
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "{body}: tkc waited for the stand-in"
+        );
+    }
+    assert!(
+        entries(&dir.join("cache")).is_empty(),
+        "a failure is not cached"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
