@@ -541,6 +541,82 @@ mod tests {
         assert!(parse_json1(r#"{"comments":[{"level":"fatal"}]}"#).is_err());
     }
 
+    /// Answers for every script with the findings `at` gives it: (code, line, column, end
+    /// column), as shellcheck counts them in the prepared text.
+    struct Fixed(fn(&str) -> Vec<Answer>);
+
+    /// A finding of [`Fixed`]: code, line, column, end column.
+    type Answer = (u32, usize, usize, usize);
+
+    impl ScriptLinter for Fixed {
+        fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
+            scripts
+                .iter()
+                .map(|script| {
+                    Ok((self.0)(&script.text)
+                        .into_iter()
+                        .map(|(code, line, column, end_column)| ShellFinding {
+                            code,
+                            level: ShellLevel::Info,
+                            message: String::new(),
+                            line,
+                            column,
+                            end_line: line,
+                            end_column,
+                        })
+                        .collect())
+                })
+                .collect()
+        }
+    }
+
+    /// The source text of each shellcheck finding `tkc check` reports on `text`.
+    fn reported(name: &str, text: &str, linter: &Fixed) -> Vec<String> {
+        let mut sources = crate::source::SourceMap::new();
+        let file = sources.add(name, text);
+        let options = crate::Options::default();
+        let result = crate::check_with(&sources, &[file], &[], &options, Some(linter));
+        result
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == &INFO)
+            .filter_map(|d| d.primary_span())
+            .map(|span| sources.text(span).to_string())
+            .collect()
+    }
+
+    /// Every script's second line, from its fourth character to its eighth.
+    fn second_line(_: &str) -> Vec<Answer> {
+        vec![(2164, 2, 4, 8)]
+    }
+
+    #[test]
+    fn findings_map_into_block_folded_and_kdl_scripts() {
+        let yaml = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  \
+                    steps:\n    - image: a:1\n      script: |\n        echo a\n        \
+                    cd /tmp && x\n    - image: a:1\n      script: >\n        echo a\n\n        \
+                    cd /var && x\n";
+        assert_eq!(
+            reported("t.yaml", yaml, &Fixed(second_line)),
+            ["/tmp", "/var"]
+        );
+        let kdl = "task \"t\" {\n    step \"s\" image=\"a:1\" {\n        script #\"\"\"\n            \
+                   echo a\n            cd /usr && x\n            \"\"\"#\n    }\n}\n";
+        assert_eq!(reported("t.kdl", kdl, &Fixed(second_line)), ["/usr"]);
+    }
+
+    #[test]
+    fn what_concerns_a_placeholder_is_not_reported() {
+        let yaml = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  \
+                    params:\n    - name: p\n  steps:\n    - image: a:1\n      script: |\n        \
+                    echo $(params.p) $X\n";
+        // SC2086 on the placeholder (columns 6 to 17) and on `$X` (18 to 20).
+        let unquoted = |_: &str| vec![(2086, 1, 6, 17), (2086, 1, 18, 20)];
+        assert_eq!(reported("t.yaml", yaml, &Fixed(unquoted)), ["$X"]);
+        let python = yaml.replace("echo $(params.p) $X", "#!/usr/bin/env python3\n        x");
+        assert!(reported("t.yaml", &python, &Fixed(second_line)).is_empty());
+    }
+
     #[test]
     fn offsets_count_characters_and_clamp() {
         let text = "é\techo $a\nnext";
