@@ -41,6 +41,9 @@ pub struct Shellcheck {
     identity: String,
     /// Where answers are kept, if a cache directory is known.
     cache: Option<PathBuf>,
+    /// Set once a run took longer than [`TIMEOUT`]: a shellcheck that hangs on one script may
+    /// hang on all, so no other is started (a run costs at most one timeout per core).
+    timed_out: std::sync::atomic::AtomicBool,
 }
 
 /// Why shellcheck is not used.
@@ -72,6 +75,7 @@ impl Shellcheck {
             program,
             identity,
             cache: cache_dir().map(|dir| dir.join("shellcheck")),
+            timed_out: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -144,18 +148,25 @@ impl Shellcheck {
     /// checking a script), each from a file of a private temporary directory. If that fails,
     /// each script is run alone, so that a note names the script that failed.
     fn lint_batch(&self, batch: &[&PreparedScript]) -> Vec<LintOutcome> {
-        if batch.len() > 1
-            && let Ok(reports) = self.run_batch(batch)
-        {
-            return batch
-                .iter()
-                .zip(reports)
-                .map(|(script, report)| {
-                    let findings = parse_json1(&report)?;
-                    self.keep(script, &report);
-                    Ok(findings)
-                })
-                .collect();
+        if batch.len() > 1 {
+            match self.run_batch(batch) {
+                Ok(reports) => {
+                    return batch
+                        .iter()
+                        .zip(reports)
+                        .map(|(script, report)| {
+                            let findings = parse_json1(&report)?;
+                            self.keep(script, &report);
+                            Ok(findings)
+                        })
+                        .collect();
+                }
+                // No retry of a batch that hung (see `timed_out`).
+                Err(why) if self.timed_out.load(Ordering::Relaxed) => {
+                    return batch.iter().map(|_| Err(why.clone())).collect();
+                }
+                Err(_) => {}
+            }
         }
         batch.iter().map(|script| self.lint_alone(script)).collect()
     }
@@ -205,6 +216,12 @@ impl Shellcheck {
         stdin: Option<&str>,
         cwd: Option<&Path>,
     ) -> Result<(String, String), String> {
+        if self.timed_out.load(Ordering::Relaxed) {
+            return Err(format!(
+                "shellcheck took longer than {} s on another script; no more were started",
+                TIMEOUT.as_secs()
+            ));
+        }
         let mut command = Command::new(&self.program);
         command
             .args(ARGS)
@@ -229,7 +246,6 @@ impl Shellcheck {
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
         let (input, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let timeout = TIMEOUT * u32::try_from(files.len()).unwrap_or(1).max(1);
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 if let (Some(mut input), Some(text)) = (input, stdin) {
@@ -242,13 +258,14 @@ impl Shellcheck {
             scope.spawn(move || {
                 let _ = sender.send(read_bounded(stdout, MAX_OUTPUT));
             });
-            let (output, cut) = match receiver.recv_timeout(timeout) {
+            let (output, cut) = match receiver.recv_timeout(TIMEOUT) {
                 Ok(read) => read,
                 Err(_) => {
                     stop(&mut child);
+                    self.timed_out.store(true, Ordering::Relaxed);
                     return Err(format!(
                         "shellcheck took longer than {} s",
-                        timeout.as_secs()
+                        TIMEOUT.as_secs()
                     ));
                 }
             };

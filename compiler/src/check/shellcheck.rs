@@ -95,7 +95,8 @@ declare_code! {
     ///
     /// shellcheck is installed but gave no usable answer for this script: it timed out (10
     /// seconds), crashed, or printed something other than its JSON report. The script is not
-    /// checked; nothing else is affected. The message says what happened.
+    /// checked; nothing else is affected. The message says what happened. After a timeout
+    /// no further shellcheck is started in that run, so the other scripts get this note too.
     pub static NOT_RUN = "tkc::shellcheck::not-run", Advice;
 }
 
