@@ -1,8 +1,9 @@
-//! shellcheck for `tkc check`: the [`ScriptLinter`] the library is handed. It starts one
-//! `shellcheck` per distinct script, on as many threads as there are cores, each with a
-//! timeout and a bound on what it may print, and keeps every answer in a cache keyed by the
-//! script, the shellcheck binary and its flags, so that a second run (a pre-commit hook on an
-//! unchanged tree) starts no process at all.
+//! shellcheck for `tkc check` and `tkc lsp`: the [`ScriptLinter`] the library is handed. The
+//! distinct scripts the cache does not know go to `shellcheck` in batches (up to 16 scripts a
+//! process, one process per core at a time), each process with a timeout and a bound on what
+//! it may print. Every answer is kept in a cache keyed by the script, its dialect, the
+//! shellcheck binary and its flags, so that a second run (a pre-commit hook on an unchanged
+//! tree) starts no process at all.
 
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -19,7 +20,7 @@ use tkc_compiler::check::shellcheck::{LintOutcome, PreparedScript, ScriptLinter,
 /// sources live in its image, never beside the YAML.
 const ARGS: &[&str] = &["--norc", "--format=json1", "--exclude=SC1091"];
 
-/// How long one script may take.
+/// How long one shellcheck process (one script, or a batch) may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most of shellcheck's report read (a script's findings are a few KiB; a larger answer
