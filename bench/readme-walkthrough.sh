@@ -79,15 +79,15 @@ else
   registry_pid=$!
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null && break; sleep 0.1; done
 fi
-# Nothing outlives the scratch directory: run directories (`--keep`), state, and what the
-# docs write under `~` (completions, man pages) go there too; the run directories would go to
-# $XDG_RUNTIME_DIR first, so it is unset.
+# Nothing outlives the scratch directory: run directories (`--keep`), state, shellcheck's
+# cache, and what the docs write under `~` (completions, man pages) go there too; the run
+# directories would go to $XDG_RUNTIME_DIR first, so it is unset.
 mkdir -p "$work/home"
 unset XDG_RUNTIME_DIR
 # The toolchain stays the user's (rustup and cargo find it from HOME otherwise).
 export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 export PATH="$work/bin:$PATH" NO_COLOR=1 TMPDIR="$work/tmp" XDG_STATE_HOME="$work/state" \
-  TKC_STATE_DIR="$work/state" HOME="$work/home"
+  TKC_STATE_DIR="$work/state" HOME="$work/home" TKC_CACHE_DIR="$work/cache"
 
 # Every command of the shell blocks, as `file:line<TAB>command` (continuation lines joined).
 commands() {

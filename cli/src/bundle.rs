@@ -92,7 +92,7 @@ fn push(args: PushArgs) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let checked = project.check();
+    let checked = project.check(None);
     let diagnostics = checked.diagnostics.into_vec();
     report(&project.sources, &diagnostics, args.color);
     let errors = diagnostics

@@ -74,7 +74,13 @@ pub fn run(args: CheckArgs) -> u8 {
     if args.resolve || project.resolve_in_check {
         project.resolve_references(&Default::default(), false);
     }
-    let result = project.check();
+    // shellcheck where it is installed; without it, the scripts are not checked (`tkc
+    // explain tkc::shellcheck::error` says which).
+    let shellcheck = crate::shellcheck::Shellcheck::find().ok();
+    let linter = shellcheck
+        .as_ref()
+        .map(|s| s as &dyn tkc_compiler::check::shellcheck::ScriptLinter);
+    let result = project.check(linter);
     let (sources, inputs) = (&project.sources, &project.inputs);
     let diagnostics = result.diagnostics.into_vec();
     let out = render_report(
@@ -201,6 +207,9 @@ pub fn explain(args: ExplainArgs) -> u8 {
             print!("{}", code.explanation());
             if let Some(reason) = code.tekton_reason {
                 println!("\nTekton reason when a run fails this way: {reason}");
+            }
+            if code.name.starts_with("tkc::shellcheck::") {
+                println!("\n{}", crate::shellcheck::Shellcheck::status());
             }
             exit::OK
         }

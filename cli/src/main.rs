@@ -13,6 +13,7 @@ mod pods;
 mod project;
 mod run;
 mod schema;
+mod shellcheck;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -125,7 +126,12 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Bundle(args) => bundle::run(args),
-        Command::Lsp => match tkc_lsp::serve_stdio() {
+        // The server checks scripts as `tkc check` does, where shellcheck is installed.
+        Command::Lsp => match tkc_lsp::serve_stdio(
+            shellcheck::Shellcheck::find()
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn tkc_compiler::check::shellcheck::ScriptLinter>),
+        ) {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("error: tkc lsp: {e}");

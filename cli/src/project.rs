@@ -8,6 +8,7 @@ use crate::inputs::{self, Inputs};
 use clap::Args;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use tkc_compiler::check::shellcheck::ScriptLinter;
 use tkc_compiler::diag::{self, Diagnostic, Diagnostics, codes, render};
 use tkc_compiler::source::{FileId, SourceMap};
 use tkc_compiler::{CheckResult, Options};
@@ -142,13 +143,15 @@ impl Project {
         self.inputs.diagnostics.extend(findings);
     }
 
-    /// Checks the loaded files: every diagnostic (configured levels applied), sorted.
-    pub fn check(&self) -> CheckResult {
-        let mut result = tkc_compiler::check(
+    /// Checks the loaded files, and their scripts with `scripts` if given: every diagnostic
+    /// (configured levels applied), sorted.
+    pub fn check(&self, scripts: Option<&dyn ScriptLinter>) -> CheckResult {
+        let mut result = tkc_compiler::check_with(
             &self.sources,
             &self.inputs.files,
             &self.inputs.library,
             &self.options,
+            scripts,
         );
         let mut extra = Diagnostics::new();
         extra.extend(self.inputs.diagnostics.iter().cloned());

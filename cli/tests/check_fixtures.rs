@@ -10,21 +10,49 @@
 //! `INSTA_UPDATE=always cargo test -p tkc --test check_fixtures` and read the diff.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
 use common::{
-    exit_code, files_below, header_args, snapshot_fixtures, tkc_on_fixture, workspace_root,
+    exit_code, files_below, header_args, skip, snapshot_fixtures_where, tkc_on_fixture,
+    workspace_root,
 };
 
 /// The fixture folder, relative to the workspace root (the path the reports show).
 const FIXTURES: &str = "testdata/check";
 
+/// The fixtures of shellcheck's findings. They are checked with shellcheck, and skipped where
+/// it is not installed; every other fixture is checked without it, so that its snapshot is
+/// the same on every machine.
+const SHELLCHECK_FIXTURES: &str = "testdata/check/shellcheck";
+
+/// `shellcheck` on `PATH`.
+fn shellcheck() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("shellcheck"))
+        .find(|p| p.is_file())
+}
+
 /// Runs `tkc check` on one fixture; the snapshot text: command, exit code, stdout (and
 /// stderr if any).
 fn check_report(root: &Path, relative: &Path) -> String {
-    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    let mut tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
+    if relative.starts_with(SHELLCHECK_FIXTURES) {
+        // `not-run.yaml` meets a shellcheck that crashes.
+        let program = if relative.ends_with("not-run.yaml") {
+            root.join(SHELLCHECK_FIXTURES).join("fake/shellcheck")
+        } else {
+            shellcheck().unwrap_or_default()
+        };
+        tkc.env("TKC_SHELLCHECK", program).env(
+            "TKC_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("shellcheck-fixtures"),
+        );
+    } else {
+        tkc.env("TKC_SHELLCHECK", "off");
+    }
     let (line, output) = tkc_on_fixture(tkc, root, relative, "check", &[]);
     let output = match output {
         Ok(output) => output,
@@ -44,7 +72,17 @@ fn check_report(root: &Path, relative: &Path) -> String {
 
 #[test]
 fn check_fixtures() {
-    snapshot_fixtures(FIXTURES, check_report);
+    let with_shellcheck = shellcheck().is_some();
+    if !with_shellcheck {
+        skip(&format!(
+            "shellcheck is not installed: the fixtures in {SHELLCHECK_FIXTURES}/ are not checked"
+        ));
+    }
+    snapshot_fixtures_where(
+        FIXTURES,
+        |fixture| with_shellcheck || !fixture.starts_with(SHELLCHECK_FIXTURES),
+        check_report,
+    );
 }
 
 /// Every diagnostic code has a fixture whose snapshot shows it (ruff's rule: one rule, one

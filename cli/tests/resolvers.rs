@@ -233,6 +233,7 @@ fn tkc(dir: &Path, port: u16, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env("COLUMNS", "200")
         .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("TKC_CACHE_DIR")
         .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
         .env("TKC_FETCH_TIMEOUT", "2")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -473,6 +474,7 @@ fn http_basic_auth_from_a_secret() {
     let ran = cmd
         .current_dir(&dir)
         .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("TKC_CACHE_DIR")
         .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("TKC_ENTRYPOINT", common::entrypoint())
@@ -514,6 +516,7 @@ fn a_git_that_hangs_is_a_time_out() {
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("TKC_CACHE_DIR")
         .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
         .env("TKC_FETCH_TIMEOUT", "2")
         .args(["compile", "p.yaml"])
@@ -541,6 +544,7 @@ fn without_a_cache_directory_nothing_is_kept() {
         cmd.current_dir(&dir)
             .env_remove("HOME")
             .env_remove("XDG_CACHE_HOME")
+            .env_remove("TKC_CACHE_DIR")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
             .arg("compile");

@@ -168,7 +168,20 @@ pub fn check(
     library: &[FileId],
     options: &Options,
 ) -> CheckResult {
-    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    check_with(sources, files, library, options, None)
+}
+
+/// [`check`], and the scripts of `files` through `scripts` (shellcheck, which `tkc check`
+/// runs as a process: the library starts none), whose findings are suppressed and levelled
+/// like every other.
+pub fn check_with(
+    sources: &SourceMap,
+    files: &[FileId],
+    library: &[FileId],
+    options: &Options,
+    scripts: Option<&dyn check::shellcheck::ScriptLinter>,
+) -> CheckResult {
+    let (world, mut diagnostics) = checked_world(sources, files, library, options, scripts);
     diagnostics.sort();
     CheckResult {
         documents: world.documents,
@@ -193,7 +206,7 @@ pub fn task_graphs(
     library: &[FileId],
     options: &Options,
 ) -> Graphs {
-    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    let (world, mut diagnostics) = checked_world(sources, files, library, options, None);
     diagnostics.sort();
     let graphs = graph::pipelines(&world)
         .into_iter()
@@ -212,6 +225,7 @@ fn checked_world<'s>(
     files: &[FileId],
     library: &[FileId],
     options: &Options,
+    scripts: Option<&dyn check::shellcheck::ScriptLinter>,
 ) -> (resolve::World<'s>, Diagnostics) {
     let (mut documents, mut diagnostics) = decode_files(sources, files, options);
     let (library_documents, _) = decode_files(sources, library, options);
@@ -222,10 +236,25 @@ fn checked_world<'s>(
     let (fetched_documents, fetched_diagnostics) = decode_files(sources, &fetched_files, options);
     documents.extend(fetched_documents);
     diagnostics.extend(fetched_diagnostics);
-    let checked: Vec<FileId> = files.iter().chain(&fetched_files).copied().collect();
-    let world = resolve::World::build(sources, documents, &checked, &mut diagnostics)
+    let checked_files: Vec<FileId> = files.iter().chain(&fetched_files).copied().collect();
+    let world = resolve::World::build(sources, documents, &checked_files, &mut diagnostics)
         .with_fetched(&options.fetched);
-    diagnostics.extend(check::run(&world, options));
+    // The linter waits on processes: the checks run meanwhile.
+    let (checked, scripted) = std::thread::scope(|scope| {
+        let scripted = scripts.map(|linter| {
+            let world = &world;
+            scope.spawn(move || check::shellcheck::run(world, options, linter))
+        });
+        let checked = check::run(&world, options);
+        let scripted = scripted.map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (checked, scripted)
+    });
+    diagnostics.extend(checked);
+    diagnostics.extend(scripted.into_iter().flatten());
     drop_cascades(&world, &mut diagnostics);
     drop_failed_fetches(&options.fetched, &mut diagnostics);
     diag::apply_suppressions(sources, &mut diagnostics);
@@ -322,7 +351,7 @@ pub fn compile(
     request: &lower::RunRequest,
     options: &Options,
 ) -> Compiled {
-    let (world, mut diagnostics) = checked_world(sources, files, library, options);
+    let (world, mut diagnostics) = checked_world(sources, files, library, options, None);
     let plan = if diagnostics.has_errors() {
         None
     } else {

@@ -45,10 +45,13 @@ use workspace::{Loaded, Workspace};
 /// Why the server stopped before an orderly `shutdown`/`exit`.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serves one client over stdin/stdout until it exits.
-pub fn serve_stdio() -> Result<(), Error> {
+/// Serves one client over stdin/stdout until it exits; `scripts` checks the scripts of the
+/// files (shellcheck, as `tkc check` runs it), if given.
+pub fn serve_stdio(
+    scripts: Option<Box<dyn tkc_compiler::check::shellcheck::ScriptLinter>>,
+) -> Result<(), Error> {
     let (connection, io_threads) = Connection::stdio();
-    serve(&connection)?;
+    serve_with(&connection, scripts)?;
     drop(connection);
     io_threads.join()?;
     Ok(())
@@ -56,6 +59,14 @@ pub fn serve_stdio() -> Result<(), Error> {
 
 /// Serves one client over `connection` (stdio, or an in-memory pair in tests).
 pub fn serve(connection: &Connection) -> Result<(), Error> {
+    serve_with(connection, None)
+}
+
+/// [`serve`], with `scripts` checking the scripts of the files.
+pub fn serve_with(
+    connection: &Connection,
+    scripts: Option<Box<dyn tkc_compiler::check::shellcheck::ScriptLinter>>,
+) -> Result<(), Error> {
     let (id, params) = connection.initialize_start()?;
     let params: InitializeParams = serde_json::from_value(params)?;
     let result = InitializeResult {
@@ -66,7 +77,8 @@ pub fn serve(connection: &Connection) -> Result<(), Error> {
         }),
     };
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
-    let (workspace, problem) = Workspace::load(root(&params).as_deref());
+    let (mut workspace, problem) = Workspace::load(root(&params).as_deref());
+    workspace.scripts = scripts;
     let mut server = Server {
         connection,
         workspace,

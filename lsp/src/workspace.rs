@@ -6,6 +6,7 @@
 use crate::config::{self, Config};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use tkc_compiler::check::shellcheck::ScriptLinter;
 use tkc_compiler::diag::{Diagnostic, Diagnostics};
 use tkc_compiler::model::{Document, PipelineSpec, Resource, TaskSpec};
 use tkc_compiler::resolve::World;
@@ -32,6 +33,9 @@ struct Names {
 pub struct Workspace {
     pub config: Config,
     pub files: BTreeMap<PathBuf, File>,
+    /// What checks scripts (shellcheck, which `tkc lsp` is handed as `tkc check` is), if
+    /// anything.
+    pub scripts: Option<Box<dyn ScriptLinter>>,
     /// The files defining and referencing each name: the edges between files, kept up to date
     /// as names change, so that finding what an edit affects is a lookup per name, not a scan
     /// of every file (in a 200-file workspace the scans were most of an edit's work).
@@ -129,9 +133,15 @@ impl Loaded {
         )
     }
 
-    /// Runs `tkc check`'s checks.
-    pub fn check(&self, options: &Options) -> CheckResult {
-        tkc_compiler::check(&self.sources, &self.checked, &self.library, options)
+    /// Runs `tkc check`'s checks, and `scripts` on the scripts.
+    pub fn check(&self, options: &Options, scripts: Option<&dyn ScriptLinter>) -> CheckResult {
+        tkc_compiler::check_with(
+            &self.sources,
+            &self.checked,
+            &self.library,
+            options,
+            scripts,
+        )
     }
 }
 
@@ -359,7 +369,7 @@ impl Workspace {
     /// Checks the loaded files and returns the findings per checked file (every checked file
     /// has an entry, so that fixed findings are cleared).
     fn check_loaded(&self, loaded: Loaded) -> Checked {
-        let result = loaded.check(&self.config.options);
+        let result = loaded.check(&self.config.options, self.scripts.as_deref());
         let mut by_file: BTreeMap<FileId, Vec<Diagnostic>> =
             loaded.checked.iter().map(|&id| (id, Vec::new())).collect();
         for diagnostic in result.diagnostics.into_vec() {

@@ -7,6 +7,9 @@ use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tkc_compiler::check::shellcheck::{
+    LintOutcome, PreparedScript, ScriptLinter, ShellFinding, ShellLevel,
+};
 
 struct Client {
     connection: Connection,
@@ -30,9 +33,15 @@ fn uri(path: &Path) -> String {
 
 impl Client {
     fn start(root: &Path) -> Client {
+        Client::start_with(root, None)
+    }
+
+    /// A server whose scripts are checked by `scripts`.
+    fn start_with(root: &Path, scripts: Option<Box<dyn ScriptLinter + Send>>) -> Client {
         let (server, client) = Connection::memory();
         let handle = std::thread::spawn(move || {
-            let _ = tkc_lsp::serve(&server);
+            let scripts = scripts.map(|s| s as Box<dyn ScriptLinter>);
+            let _ = tkc_lsp::serve_with(&server, scripts);
         });
         let mut client = Client {
             connection: client,
@@ -177,6 +186,44 @@ fn diagnostics_of_the_workspace() {
     let task = client.diagnostics(&root.join("tasks/build.yaml"));
     insta::assert_json_snapshot!("pipeline", client.redact(pipeline));
     insta::assert_json_snapshot!("task", client.redact(task));
+    client.shutdown();
+}
+
+/// A shellcheck stand-in: one finding on the first line of every script.
+struct OneFinding;
+
+impl ScriptLinter for OneFinding {
+    fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
+        let finding = ShellFinding {
+            code: 2164,
+            level: ShellLevel::Warning,
+            message: "Use 'cd ... || exit'".to_string(),
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 3,
+        };
+        scripts.iter().map(|_| Ok(vec![finding.clone()])).collect()
+    }
+}
+
+/// The server checks scripts with the linter it is handed, as `tkc check` does: the finding
+/// is published at the script's first line in the YAML.
+#[test]
+fn scripts_are_checked_by_the_linter_it_is_given() {
+    let root = workspace();
+    let mut client = Client::start_with(&root, Some(Box::new(OneFinding)));
+    let task = client.diagnostics(&root.join("tasks/build.yaml"));
+    let found: Vec<&Value> = task["diagnostics"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter(|d| d["code"] == "tkc::shellcheck::warning")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(found.len(), 1, "{task}");
+    assert_eq!(found[0]["range"]["start"]["line"], 21, "{task}");
     client.shutdown();
 }
 

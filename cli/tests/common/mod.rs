@@ -29,9 +29,22 @@ pub fn header_args(text: &str) -> Vec<String> {
 /// workspace root, the path reports show) and snapshots what it returns beside the fixture
 /// (`<fixture>.snap`).
 pub fn snapshot_fixtures(fixtures: &str, report: impl Fn(&Path, &Path) -> String) {
+    snapshot_fixtures_where(fixtures, |_| true, report);
+}
+
+/// [`snapshot_fixtures`] on the fixtures whose path (relative to the workspace root) passes
+/// `include`.
+pub fn snapshot_fixtures_where(
+    fixtures: &str,
+    include: impl Fn(&Path) -> bool,
+    report: impl Fn(&Path, &Path) -> String,
+) {
     let root = workspace_root();
     insta::glob!(root.join(fixtures), "**/*.{yaml,yml,kdl}", |path: &Path| {
         let relative = path.strip_prefix(&root).unwrap_or(path);
+        if !include(relative) {
+            return;
+        }
         let text = report(&root, relative);
         let name = path
             .file_name()

@@ -17,6 +17,7 @@ pub mod refs;
 pub mod results;
 pub mod runs;
 pub mod scope;
+pub mod shellcheck;
 pub mod steps;
 pub mod tasks;
 pub mod timeouts;
@@ -183,6 +184,7 @@ pub fn codes() -> Vec<&'static Code> {
         tasks::CODES,
         runs::CODES,
         lint::CODES,
+        shellcheck::CODES,
     ] {
         codes.extend(family.iter().copied());
     }
