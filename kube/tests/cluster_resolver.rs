@@ -1,111 +1,219 @@
-//! The `cluster` resolver's fetch against a stand-in API server. The Kubernetes API test
-//! server (`kubetest/`) serves only core `v1` resources, not Tekton's CRDs, so this test
-//! answers the three requests the resolver makes with fixed responses in the API server's
-//! shapes: a Task, a `404 NotFound` Status, and silence (for the timeout).
+//! The `cluster` resolver's fetch against the Kubernetes API test server (`kubetest/`), which
+//! stores Tekton's Tasks, Pipelines and StepActions as custom resources: what it reads, and
+//! what it says when it cannot (not found, unsupported kind, absent namespace). The timeout is
+//! tested against a listener that never answers, and a Task applied with the real `kubectl`
+//! is read back (skipped without `kubectl` on PATH unless `TKC_REQUIRE_KUBECTL` is set).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tkc_kube::cluster_resolver::fetch;
-use tkc_kube::{ConnectOptions, connect};
+use tkc_kube::{Cluster, ConnectOptions, connect};
+use tkc_kubetest::{Options, Server};
 
-const TASK: &str = r#"{"apiVersion":"tekton.dev/v1","kind":"Task","metadata":{"name":"hello","namespace":"team","uid":"0b5c6a1e-1","resourceVersion":"7","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"steps":[{"name":"say","image":"busybox:1.36","script":"echo hello"}]}}"#;
+const TIMEOUT: Duration = Duration::from_secs(10);
 
-const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"tasks.tekton.dev \"nope\" not found","reason":"NotFound","details":{"name":"nope","group":"tekton.dev","kind":"tasks"},"code":404}"#;
+/// A scratch directory for kubeconfigs (and kubectl's cache and HOME), removed on drop.
+struct Scratch(PathBuf);
 
-/// Serves until the test ends: the Task at its path, silence for the `slow` one, 404 else.
-fn serve(listener: TcpListener) {
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { return };
-        std::thread::spawn(move || answer(stream));
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "tkc-cluster-resolver-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
     }
 }
 
-fn answer(mut stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).unwrap();
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    let path = request_line.split(' ').nth(1).unwrap_or_default();
-    if path.starts_with("/apis/tekton.dev/v1/namespaces/team/tasks/slow") {
-        std::thread::sleep(Duration::from_secs(5));
-        return;
-    }
-    let (status, body) = if path.starts_with("/apis/tekton.dev/v1/namespaces/team/tasks/hello") {
-        ("200 OK", TASK)
-    } else {
-        ("404 Not Found", NOT_FOUND)
-    };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
 }
 
-fn kubeconfig(port: u16) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "tkc-cluster-resolver-{}-{port}.kubeconfig",
-        std::process::id()
-    ));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
-         contexts:\n- name: c\n  context:\n    cluster: c\n    namespace: default\n    user: u\n\
-         current-context: c\nusers:\n- name: u\n  user: {{}}\n"
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-#[tokio::test]
-async fn fetches_a_task_and_says_why_it_cannot() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || serve(listener));
-    let config = kubeconfig(port);
+/// The test server (no kubelet: nothing here runs a pod) and a cluster connected to it as
+/// `tkc` connects, through a kubeconfig.
+async fn cluster(scratch: &Scratch) -> (Server, Cluster) {
+    let server = Server::start(Options {
+        kubelet: false,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let kubeconfig = scratch.0.join("kubeconfig");
+    server.kubeconfig(&kubeconfig).unwrap();
     let cluster = connect(&ConnectOptions {
-        kubeconfig: Some(config.clone()),
+        kubeconfig: Some(kubeconfig),
         ..ConnectOptions::default()
     })
     .await
     .unwrap();
-    let _ = std::fs::remove_file(&config);
-    let timeout = Duration::from_secs(10);
+    (server, cluster)
+}
 
-    let fetched = fetch(&cluster, "task", "hello", "team", timeout)
+/// Stores a Tekton object through the API, as `kubectl create` would.
+async fn create(cluster: &Cluster, version: &str, kind: &str, plural: &str, object: Value) {
+    let gvk = GroupVersionKind::gvk("tekton.dev", version, kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), "team", &resource);
+    let object: DynamicObject = serde_json::from_value(object).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+fn parsed(yaml: &[u8]) -> Value {
+    serde_json::from_slice(yaml).unwrap()
+}
+
+#[tokio::test]
+async fn fetches_tasks_pipelines_and_step_actions() {
+    let scratch = Scratch::new("fetch");
+    let (_server, cluster) = cluster(&scratch).await;
+    create(
+        &cluster,
+        "v1",
+        "Task",
+        "tasks",
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "hello"},
+            "spec": {"steps": [{"name": "say", "image": "busybox:1.36", "script": "echo hello"}]}}),
+    )
+    .await;
+    create(
+        &cluster,
+        "v1",
+        "Pipeline",
+        "pipelines",
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Pipeline", "metadata": {"name": "greet"},
+            "spec": {"tasks": [{"name": "hi", "taskRef": {"name": "hello"}}]}}),
+    )
+    .await;
+    create(
+        &cluster,
+        "v1beta1",
+        "StepAction",
+        "stepactions",
+        json!({"apiVersion": "tekton.dev/v1beta1", "kind": "StepAction", "metadata": {"name": "say"},
+            "spec": {"image": "busybox:1.36", "script": "echo from a step action"}}),
+    )
+    .await;
+
+    let task = fetch(&cluster, "task", "hello", "team", TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(
-        fetched.origin,
-        "/apis/tekton.dev/v1/namespaces/team/task/hello@0b5c6a1e-1"
-    );
-    let json: serde_json::Value = serde_json::from_slice(&fetched.yaml).unwrap();
+    let json = parsed(&task.yaml);
     assert_eq!(json["kind"], "Task");
     assert_eq!(json["apiVersion"], "tekton.dev/v1");
     assert_eq!(json["spec"]["steps"][0]["script"], "echo hello");
-    assert!(fetched.digest.starts_with("sha256:") && fetched.digest.len() == 71);
+    let uid = json["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        task.origin,
+        format!("/apis/tekton.dev/v1/namespaces/team/task/hello@{uid}")
+    );
+    assert!(task.digest.starts_with("sha256:") && task.digest.len() == 71);
+    let again = fetch(&cluster, "task", "hello", "team", TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.digest, task.digest,
+        "the same object, the same digest"
+    );
 
-    let missing = fetch(&cluster, "task", "nope", "team", timeout)
+    let pipeline = fetch(&cluster, "pipeline", "greet", "team", TIMEOUT)
+        .await
+        .unwrap();
+    let json = parsed(&pipeline.yaml);
+    assert_eq!(json["kind"], "Pipeline");
+    assert_eq!(json["spec"]["tasks"][0]["taskRef"]["name"], "hello");
+
+    let step = fetch(&cluster, "stepaction", "say", "team", TIMEOUT)
+        .await
+        .unwrap();
+    let json = parsed(&step.yaml);
+    assert_eq!(json["kind"], "StepAction");
+    assert_eq!(json["apiVersion"], "tekton.dev/v1beta1");
+    assert_eq!(json["spec"]["script"], "echo from a step action");
+}
+
+#[tokio::test]
+async fn says_why_it_cannot_fetch() {
+    let scratch = Scratch::new("errors");
+    let (_server, cluster) = cluster(&scratch).await;
+    create(
+        &cluster,
+        "v1",
+        "Task",
+        "tasks",
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "hello"},
+            "spec": {"steps": [{"name": "say", "image": "busybox", "script": "echo hello"}]}}),
+    )
+    .await;
+
+    let missing = fetch(&cluster, "task", "nope", "team", TIMEOUT)
         .await
         .unwrap_err();
     assert_eq!(
         missing,
         "failed to load task nope from namespace team: tasks.tekton.dev \"nope\" not found"
     );
-
-    let kind = fetch(&cluster, "taskrun", "x", "team", timeout)
+    // A Task is read from its own namespace only.
+    let elsewhere = fetch(&cluster, "task", "hello", "other", TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere,
+        "failed to load task hello from namespace other: tasks.tekton.dev \"hello\" not found"
+    );
+    // A Pipeline of the Task's name is not the Task.
+    let pipeline = fetch(&cluster, "pipeline", "hello", "team", TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        pipeline,
+        "failed to load pipeline hello from namespace team: pipelines.tekton.dev \"hello\" not found"
+    );
+    // No namespace can have this name, so none exists.
+    let absent = fetch(&cluster, "task", "hello", "No_Such", TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        absent,
+        "failed to load task hello from namespace No_Such: namespaces \"No_Such\" not found"
+    );
+    let kind = fetch(&cluster, "taskrun", "x", "team", TIMEOUT)
         .await
         .unwrap_err();
     assert_eq!(kind, "unknown or unsupported resource kind 'taskrun'");
+}
 
+#[tokio::test]
+async fn gives_up_on_a_server_that_never_answers() {
+    // Bound and listening but never accepting: the kernel completes the connection and
+    // takes the request, and no answer ever comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let scratch = Scratch::new("silent");
+    let kubeconfig = scratch.0.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             contexts:\n- name: c\n  context:\n    cluster: c\n    namespace: default\n    user: u\n\
+             current-context: c\nusers:\n- name: u\n  user: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let cluster = connect(&ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        ..ConnectOptions::default()
+    })
+    .await
+    .unwrap();
     let started = Instant::now();
     let slow = fetch(&cluster, "task", "slow", "team", Duration::from_millis(300))
         .await
@@ -115,4 +223,91 @@ async fn fetches_a_task_and_says_why_it_cannot() {
         slow,
         "failed to load task slow from namespace team: timed out after 0.3s"
     );
+    drop(silent);
+}
+
+fn kubectl_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TKC_REQUIRE_KUBECTL").is_none(),
+            "kubectl is required (TKC_REQUIRE_KUBECTL) but not on PATH"
+        );
+        eprintln!("skipped: kubectl is not installed");
+    }
+    found
+}
+
+/// `kubectl apply -f task.yaml` against the test server, in `dir` (its HOME and cache too).
+async fn kubectl_apply(kubectl: &Path, dir: &Path, manifest: &Path) -> std::process::Output {
+    let run = tokio::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(dir.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args(["apply", "--namespace", "team", "-f"])
+        .arg(manifest)
+        .env("HOME", dir)
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("kubectl apply timed out")
+        .expect("cannot run kubectl")
+}
+
+/// A Task written as a user writes it, applied with `kubectl`, created then updated, and
+/// read back by the resolver as applied.
+#[tokio::test]
+async fn fetches_a_task_kubectl_applied() {
+    let Some(kubectl) = kubectl_binary() else {
+        return;
+    };
+    let scratch = Scratch::new("kubectl");
+    let (_server, cluster) = cluster(&scratch).await;
+    let manifest = scratch.0.join("task.yaml");
+    let task = |script: &str| {
+        format!(
+            "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: hello\nspec:\n  steps:\n  \
+             - name: say\n    image: busybox:1.36\n    script: {script}\n"
+        )
+    };
+    std::fs::write(&manifest, task("echo hello")).unwrap();
+    let out = kubectl_apply(&kubectl, &scratch.0, &manifest).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "task.tekton.dev/hello created");
+    let first = fetch(&cluster, "task", "hello", "team", TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        parsed(&first.yaml)["spec"]["steps"][0]["script"],
+        "echo hello"
+    );
+
+    std::fs::write(&manifest, task("echo again")).unwrap();
+    let out = kubectl_apply(&kubectl, &scratch.0, &manifest).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "task.tekton.dev/hello configured");
+    let second = fetch(&cluster, "task", "hello", "team", TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(
+        parsed(&second.yaml)["spec"]["steps"][0]["script"],
+        "echo again"
+    );
+    assert_ne!(first.digest, second.digest);
 }

@@ -65,7 +65,10 @@ pub fn admit(kind: Kind, input: Value, validation: FieldValidation) -> Result<Ad
             "Kind"
         )));
     };
-    for (field, want) in [("apiVersion", "v1"), ("kind", kind.kind())] {
+    for (field, want) in [
+        ("apiVersion", kind.api_version()),
+        ("kind", kind.kind().into()),
+    ] {
         if let Some(got) = input.get(field).and_then(Value::as_str)
             && got != want
         {
@@ -85,6 +88,8 @@ pub fn admit(kind: Kind, input: Value, validation: FieldValidation) -> Result<Ad
         Kind::Secret => round_trip::<Secret>(kind, &input)?,
         Kind::PersistentVolumeClaim => round_trip::<PersistentVolumeClaim>(kind, &input)?,
         Kind::Event => round_trip::<Event>(kind, &input)?,
+        // No schema: kept as sent, as `x-kubernetes-preserve-unknown-fields` keeps it.
+        Kind::Custom(_) => (input, Vec::new(), Vec::new()),
     };
     let mut warnings = Vec::new();
     if !unknown.is_empty() {
@@ -104,7 +109,7 @@ pub fn admit(kind: Kind, input: Value, validation: FieldValidation) -> Result<Ad
         }
     }
     let mut object = object;
-    object["apiVersion"] = json!("v1");
+    object["apiVersion"] = json!(kind.api_version());
     object["kind"] = json!(kind.kind());
     if object.get("metadata").is_none_or(Value::is_null) {
         object["metadata"] = json!({});
@@ -120,7 +125,7 @@ pub fn admit(kind: Kind, input: Value, validation: FieldValidation) -> Result<Ad
         Kind::ConfigMap => validate_data(&object, &["data", "binaryData"]),
         Kind::Secret => validate_data(&object, &["data"]),
         Kind::PersistentVolumeClaim => validate_pvc(&object),
-        Kind::Event => Vec::new(),
+        Kind::Event | Kind::Custom(_) => Vec::new(),
     });
     if !causes.is_empty() {
         return Err(ApiError::invalid(kind, &name, causes));
@@ -302,7 +307,7 @@ fn default(kind: Kind, obj: &mut Value) -> Result<(), ApiError> {
             set_default(obj, "status", json!({}));
             set_default(&mut obj["status"], "phase", json!("Pending"));
         }
-        Kind::ConfigMap | Kind::Event => {}
+        Kind::ConfigMap | Kind::Event | Kind::Custom(_) => {}
     }
     Ok(())
 }

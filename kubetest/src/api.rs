@@ -1,5 +1,5 @@
 //! The HTTP API: discovery, and create/get/list/watch/update/patch/delete on the core `v1`
-//! resources, `pods/status`, `pods/log` and `pods/eviction`, answering as
+//! resources and the custom resources, `pods/status`, `pods/log` and `pods/eviction`, answering as
 //! `k8s.io/apiserver/pkg/endpoints/handlers` does.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::Shared;
 use crate::admission::{self, FieldValidation};
+use crate::discovery;
 use crate::patch;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
@@ -28,6 +29,10 @@ pub type ResponseBody = BoxBody<Bytes, Infallible>;
 
 /// The patch formats this server applies (server-side apply approximated, JSON bodies only).
 const PATCH_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml";
+
+/// The patch formats a custom resource takes: no strategic merge.
+const CUSTOM_PATCH_TYPES: &str =
+    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
 
 /// The API server's request size limit (`apiserver.DefaultMaxRequestSizeBytes`, 3 MB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -142,9 +147,15 @@ enum Target {
         name: String,
         sub: Option<String>,
     },
+    /// `/apis/<group>`: an `APIGroup`.
+    Group(String),
+    /// `/apis/<group>/<version>`: its `APIResourceList`.
+    GroupVersion(String, String),
     Health,
     OpenApiRoot,
     OpenApiV1,
+    /// `/openapi/v3/apis/<group>/<version>`.
+    OpenApiGroupVersion(String, String),
     /// `authorization.k8s.io/v1` `selfsubjectaccessreviews` (create only).
     AccessReview,
 }
@@ -182,6 +193,26 @@ fn route(path: &str) -> Option<Target> {
                 sub: rest.first().map(|s| s.to_string()),
             }
         }
+        ["openapi", "v3", "apis", group, version] => {
+            Target::OpenApiGroupVersion(group.to_string(), version.to_string())
+        }
+        ["apis", group] => Target::Group(group.to_string()),
+        ["apis", group, version] => Target::GroupVersion(group.to_string(), version.to_string()),
+        ["apis", group, version, plural] => Target::Collection {
+            kind: Kind::custom(group, version, plural)?,
+            ns: None,
+        },
+        ["apis", group, version, "namespaces", ns, plural] => Target::Collection {
+            kind: Kind::custom(group, version, plural)?,
+            ns: Some(ns.to_string()),
+        },
+        // Custom resources have no subresources here.
+        ["apis", group, version, "namespaces", ns, plural, name] => Target::Object {
+            kind: Kind::custom(group, version, plural)?,
+            ns: ns.to_string(),
+            name: name.to_string(),
+            sub: None,
+        },
         _ => return None,
     })
 }
@@ -255,16 +286,23 @@ async fn dispatch(
             &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": shared.addr().to_string()}]}),
         )),
-        (Target::Apis, &Method::GET) => Ok(json_response(
-            200,
-            &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
-        )),
-        (Target::ApiV1, &Method::GET) => Ok(json_response(200, &resource_list())),
-        (Target::OpenApiRoot, &Method::GET) => Ok(json_response(
-            200,
-            &json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=tkc-kubetest"}}}),
-        )),
-        (Target::OpenApiV1, &Method::GET) => Ok(json_response(200, &openapi_v1())),
+        (Target::Apis, &Method::GET) => Ok(json_response(200, &discovery::group_list())),
+        (Target::Group(group), &Method::GET) => discovery::group(&group)
+            .map(|g| json_response(200, &g))
+            .ok_or_else(ApiError::path_not_found),
+        (Target::ApiV1, &Method::GET) => {
+            Ok(json_response(200, &discovery::resource_list("", "v1")))
+        }
+        (Target::GroupVersion(group, version), &Method::GET) => discovery::served(&group, &version)
+            .then(|| json_response(200, &discovery::resource_list(&group, &version)))
+            .ok_or_else(ApiError::path_not_found),
+        (Target::OpenApiRoot, &Method::GET) => Ok(json_response(200, &discovery::openapi_root())),
+        (Target::OpenApiV1, &Method::GET) => Ok(json_response(200, &discovery::openapi("", "v1"))),
+        (Target::OpenApiGroupVersion(group, version), &Method::GET) => {
+            discovery::served(&group, &version)
+                .then(|| json_response(200, &discovery::openapi(&group, &version)))
+                .ok_or_else(ApiError::path_not_found)
+        }
         (Target::Namespace(ns), &Method::GET) => Ok(json_response(
             200,
             &json!({"kind": "Namespace", "apiVersion": "v1",
@@ -403,42 +441,6 @@ fn version() -> Value {
         "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc",
         "platform": "linux/amd64"
     })
-}
-
-fn resource_list() -> Value {
-    let verbs = json!([
-        "create", "delete", "get", "list", "patch", "update", "watch"
-    ]);
-    let mut resources = Vec::new();
-    for k in Kind::ALL {
-        resources.push(json!({
-            "name": k.plural(), "singularName": k.kind().to_lowercase(), "namespaced": true,
-            "kind": k.kind(), "verbs": verbs, "shortNames": k.short_names()
-        }));
-    }
-    resources.push(json!({"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"]}));
-    resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
-    resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
-}
-
-/// Just enough OpenAPI v3 for kubectl to see that writes take `fieldValidation`
-/// (`resource.QueryParamVerifierV3` looks for it on each kind's PATCH operation), so that
-/// `kubectl create`/`apply` validate on the server instead of wanting schemas. No schemas.
-fn openapi_v1() -> Value {
-    let mut paths = serde_json::Map::new();
-    for k in Kind::ALL {
-        let op = json!({
-            "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": k.kind()},
-            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}],
-            "responses": {"200": {"description": "OK"}}
-        });
-        paths.insert(
-            format!("/api/v1/namespaces/{{namespace}}/{}/{{name}}", k.plural()),
-            json!({"patch": op, "put": op}),
-        );
-    }
-    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (tkc-kubetest)", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": {}}})
 }
 
 fn field_validation(
@@ -596,7 +598,7 @@ fn write_rules(
 }
 
 /// Server-side apply, approximated: the applied configuration creates the object, or is
-/// merged into it as a strategic merge patch. Field ownership is not tracked, so there are
+/// merged into it as a strategic merge patch (a JSON merge patch for a custom resource). Field ownership is not tracked, so there are
 /// no conflicts (as with `force=true`); `fieldManager` is required, as the API server
 /// requires it.
 fn apply(
@@ -624,7 +626,11 @@ fn apply(
         ns,
         name,
         sub,
-        "application/strategic-merge-patch+json",
+        if matches!(kind, Kind::Custom(_)) {
+            "application/merge-patch+json"
+        } else {
+            "application/strategic-merge-patch+json"
+        },
         body,
         q,
     )
@@ -647,6 +653,13 @@ fn patch_object(
         let mut new = old.clone();
         match content_type {
             "application/merge-patch+json" => patch::merge(&mut new, &body),
+            // `patchResource`: custom resources have no patch strategies to merge by.
+            "application/strategic-merge-patch+json" if matches!(kind, Kind::Custom(_)) => {
+                return Err(ApiError::unsupported_media_type(
+                    content_type,
+                    CUSTOM_PATCH_TYPES,
+                ));
+            }
             "application/strategic-merge-patch+json" => patch::strategic(&mut new, &body),
             "application/json-patch+json" => patch::json_patch(&mut new, &body)?,
             other => return Err(ApiError::unsupported_media_type(other, PATCH_TYPES)),
@@ -730,7 +743,7 @@ fn delete_collection(
     let rv = shared.store_rv();
     Ok(json_response(
         200,
-        &json!({"kind": format!("{}List", kind.kind()), "apiVersion": "v1",
+        &json!({"kind": format!("{}List", kind.kind()), "apiVersion": kind.api_version(),
             "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
     ))
 }
@@ -758,13 +771,16 @@ fn delete(
     if !gone {
         return Ok(json_response(202, &obj));
     }
-    if kind == Kind::Pod {
+    // Pods and custom resources answer with the deleted object (`ReturnDeletedObject`).
+    if matches!(kind, Kind::Pod | Kind::Custom(_)) {
         return Ok(json_response(200, &obj));
     }
+    let mut details = crate::status::details(kind, name);
+    details["uid"] = json!(meta_str(&obj, "uid"));
     Ok(json_response(
         200,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": name, "kind": kind.plural(), "uid": meta_str(&obj, "uid")}}),
+            "details": details}),
     ))
 }
 
@@ -876,7 +892,7 @@ fn list(
     }
     Ok(json_response(
         200,
-        &json!({"kind": format!("{}List", kind.kind()), "apiVersion": "v1", "metadata": metadata, "items": page}),
+        &json!({"kind": format!("{}List", kind.kind()), "apiVersion": kind.api_version(), "metadata": metadata, "items": page}),
     ))
 }
 
@@ -889,6 +905,7 @@ fn table(kind: Kind, items: &[Value], rv: u64) -> Value {
         Kind::Secret => &["Name", "Type", "Data", "Age"],
         Kind::PersistentVolumeClaim => &["Name", "Status", "Age"],
         Kind::Event => &["Name", "Reason", "Age"],
+        Kind::Custom(_) => &["Name", "Age"],
     };
     let defs: Vec<Value> = columns
         .iter()
@@ -988,7 +1005,7 @@ fn bookmark(kind: Kind, rv: u64, initial_end: bool) -> Bytes {
     }
     event_line(
         "BOOKMARK",
-        &json!({"kind": kind.kind(), "apiVersion": "v1", "metadata": meta}),
+        &json!({"kind": kind.kind(), "apiVersion": kind.api_version(), "metadata": meta}),
     )
 }
 

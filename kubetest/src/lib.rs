@@ -16,6 +16,7 @@
 
 mod admission;
 mod api;
+mod discovery;
 mod kubelet;
 mod logs;
 mod patch;

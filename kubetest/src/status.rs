@@ -109,13 +109,22 @@ pub struct ApiError {
     pub details: Option<Value>,
 }
 
+/// A `Status`'s `details` for one object: the group is left out when empty (`omitempty`).
+pub fn details(kind: Kind, name: &str) -> Value {
+    let mut details = json!({"name": name, "kind": kind.plural()});
+    if !kind.group().is_empty() {
+        details["group"] = json!(kind.group());
+    }
+    details
+}
+
 impl ApiError {
     pub fn not_found(kind: Kind, name: &str) -> ApiError {
         ApiError {
             code: 404,
             reason: "NotFound",
-            message: format!("{} {} not found", kind.plural(), go_quote(name)),
-            details: Some(json!({"name": name, "kind": kind.plural()})),
+            message: format!("{} {} not found", kind.qualified_plural(), go_quote(name)),
+            details: Some(details(kind, name)),
         }
     }
 
@@ -132,8 +141,12 @@ impl ApiError {
         ApiError {
             code: 409,
             reason: "AlreadyExists",
-            message: format!("{} {} already exists", kind.plural(), go_quote(name)),
-            details: Some(json!({"name": name, "kind": kind.plural()})),
+            message: format!(
+                "{} {} already exists",
+                kind.qualified_plural(),
+                go_quote(name)
+            ),
+            details: Some(details(kind, name)),
         }
     }
 
@@ -143,10 +156,10 @@ impl ApiError {
             reason: "Conflict",
             message: format!(
                 "Operation cannot be fulfilled on {} {}: the object has been modified; please apply your changes to the latest version and try again",
-                kind.plural(),
+                kind.qualified_plural(),
                 go_quote(name)
             ),
-            details: Some(json!({"name": name, "kind": kind.plural()})),
+            details: Some(details(kind, name)),
         }
     }
 
@@ -162,12 +175,17 @@ impl ApiError {
             .iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
             .collect();
+        // `schema.GroupKind.String()`: `Pod`, `Task.tekton.dev`.
+        let qualified_kind = match kind.group() {
+            "" => kind.kind().to_string(),
+            group => format!("{}.{group}", kind.kind()),
+        };
         ApiError {
             code: 422,
             reason: "Invalid",
-            message: format!("{} {} is invalid: {summary}", kind.kind(), go_quote(name)),
+            message: format!("{qualified_kind} {} is invalid: {summary}", go_quote(name)),
             details: Some(
-                json!({"name": name, "group": "", "kind": kind.kind(), "causes": causes}),
+                json!({"name": name, "group": kind.group(), "kind": kind.kind(), "causes": causes}),
             ),
         }
     }

@@ -11,7 +11,8 @@ use tokio::sync::broadcast;
 use crate::status::ApiError;
 use crate::time;
 
-/// The resources the test server serves (all namespaced, all in the core `v1` group).
+/// The resources the test server serves, all namespaced: the core `v1` ones tkc uses, and
+/// the custom resources of [`CUSTOM_RESOURCES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Pod,
@@ -19,9 +20,48 @@ pub enum Kind {
     Secret,
     PersistentVolumeClaim,
     Event,
+    Custom(&'static CustomResource),
 }
 
+/// A custom resource, served as the API server serves one a `CustomResourceDefinition`
+/// declares with a single version and no schema: objects of any shape, kept as sent.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CustomResource {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub short_names: &'static [&'static str],
+}
+
+/// The custom resources served: Tekton's definitions, at the version tkc reads each at
+/// (`config/300-crds/300-{task,pipeline,stepaction}.yaml`, storage versions).
+pub const CUSTOM_RESOURCES: [CustomResource; 3] = [
+    CustomResource {
+        group: "tekton.dev",
+        version: "v1",
+        kind: "Task",
+        plural: "tasks",
+        short_names: &[],
+    },
+    CustomResource {
+        group: "tekton.dev",
+        version: "v1",
+        kind: "Pipeline",
+        plural: "pipelines",
+        short_names: &[],
+    },
+    CustomResource {
+        group: "tekton.dev",
+        version: "v1beta1",
+        kind: "StepAction",
+        plural: "stepactions",
+        short_names: &[],
+    },
+];
+
 impl Kind {
+    /// The core `v1` kinds.
     pub const ALL: [Kind; 5] = [
         Kind::Pod,
         Kind::ConfigMap,
@@ -37,6 +77,7 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::PersistentVolumeClaim => "persistentvolumeclaims",
             Kind::Event => "events",
+            Kind::Custom(c) => c.plural,
         }
     }
 
@@ -47,6 +88,7 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::PersistentVolumeClaim => "PersistentVolumeClaim",
             Kind::Event => "Event",
+            Kind::Custom(c) => c.kind,
         }
     }
 
@@ -57,11 +99,46 @@ impl Kind {
             Kind::Secret => &[],
             Kind::PersistentVolumeClaim => &["pvc"],
             Kind::Event => &["ev"],
+            Kind::Custom(c) => c.short_names,
         }
     }
 
+    /// The API group: empty for the core kinds.
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Custom(c) => c.group,
+            _ => "",
+        }
+    }
+
+    /// The `apiVersion` of its objects: `v1`, or `group/version`.
+    pub fn api_version(self) -> String {
+        match self {
+            Kind::Custom(c) => format!("{}/{}", c.group, c.version),
+            _ => "v1".into(),
+        }
+    }
+
+    /// The resource as errors name it (`schema.GroupResource.String()`): `pods`,
+    /// `tasks.tekton.dev`.
+    pub fn qualified_plural(self) -> String {
+        match self {
+            Kind::Custom(c) => format!("{}.{}", c.plural, c.group),
+            _ => self.plural().into(),
+        }
+    }
+
+    /// A core kind by its plural (`/api/v1/<plural>`).
     pub fn from_plural(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.plural() == s)
+    }
+
+    /// A custom resource by its path (`/apis/<group>/<version>/<plural>`).
+    pub fn custom(group: &str, version: &str, plural: &str) -> Option<Kind> {
+        CUSTOM_RESOURCES
+            .iter()
+            .find(|c| c.group == group && c.version == version && c.plural == plural)
+            .map(Kind::Custom)
     }
 }
 
@@ -396,7 +473,7 @@ impl Store {
                     "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                     meta_str(&obj, "uid")
                 ),
-                details: Some(json!({"name": name, "kind": kind.plural()})),
+                details: Some(crate::status::details(kind, name)),
             });
         }
         let result = self.delete_locked(&mut inner, key.clone(), grace, propagation);

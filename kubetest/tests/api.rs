@@ -546,3 +546,78 @@ async fn admission_rejects_what_the_api_server_rejects() {
     })
     .await;
 }
+
+/// Tekton's Task as a custom resource: discovery names it, and it is created, read, listed,
+/// patched and deleted as any object, kept as sent, with errors naming `tasks.tekton.dev`.
+#[tokio::test]
+async fn tekton_tasks_are_custom_resources() {
+    let (_server, client) = server().await;
+    bounded(20, async {
+        let groups = client.list_api_groups().await;
+        let group = groups.map(|g| g.groups.into_iter().find(|g| g.name == "tekton.dev"));
+        let preferred = group
+            .ok()
+            .flatten()
+            .and_then(|g| g.preferred_version)
+            .map(|v| v.group_version);
+        assert_eq!(preferred.as_deref(), Some("tekton.dev/v1"));
+        let resources = client.list_api_group_resources("tekton.dev/v1").await;
+        let names: Vec<String> = resources
+            .map(|r| r.resources.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["tasks", "pipelines"]);
+
+        let gvk = kube::api::GroupVersionKind::gvk("tekton.dev", "v1", "Task");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "tasks");
+        let tasks: Api<DynamicObject> = Api::namespaced_with(client.clone(), "team", &ar);
+        let spec = json!({"steps": [{"name": "say", "image": "busybox", "script": "echo hi"}],
+            "anything": {"kept": true}});
+        let task = DynamicObject::new("hello", &ar).data(json!({ "spec": spec }));
+        let created = tasks.create(&PostParams::default(), &task).await;
+        assert!(created.is_ok_and(|t| t.uid().is_some() && t.data["spec"] == spec));
+        let got = tasks.get("hello").await;
+        assert!(got.is_ok_and(|t| t.types.is_some_and(|t| t.api_version == "tekton.dev/v1")));
+        let listed = tasks.list(&ListParams::default()).await;
+        assert!(listed.is_ok_and(|l| l.items.len() == 1));
+
+        let merge = Patch::Merge(json!({"spec": {"description": "greets"}}));
+        let patched = tasks.patch("hello", &PatchParams::default(), &merge).await;
+        assert!(patched.is_ok_and(|t| t.data["spec"]["description"] == "greets"));
+        let strategic = Patch::Strategic(json!({"spec": {"description": "x"}}));
+        let refused = tasks
+            .patch("hello", &PatchParams::default(), &strategic)
+            .await;
+        assert_eq!(refused.map_err(api_error).err().map(|e| e.0), Some(415));
+
+        let wrong =
+            DynamicObject::new("other", &ar).data(json!({"apiVersion": "tekton.dev/v1beta1"}));
+        let mismatch = tasks.create(&PostParams::default(), &wrong).await;
+        assert_eq!(
+            mismatch.map_err(api_error).err().map(|e| (e.0, e.2)),
+            Some((400, "the apiVersion of the provided object (tekton.dev/v1beta1) does not match the expected one (tekton.dev/v1)".into()))
+        );
+        // Tasks are served at v1 only.
+        let beta = kube::api::GroupVersionKind::gvk("tekton.dev", "v1beta1", "Task");
+        let beta = ApiResource::from_gvk_with_plural(&beta, "tasks");
+        let beta: Api<DynamicObject> = Api::namespaced_with(client.clone(), "team", &beta);
+        let unserved = beta.get("hello").await.map_err(api_error).err();
+        assert_eq!(unserved.map(|e| e.0), Some(404));
+
+        assert!(
+            tasks
+                .delete("hello", &DeleteParams::default())
+                .await
+                .is_ok()
+        );
+        let gone = tasks.get("hello").await.map_err(api_error).err();
+        assert_eq!(
+            gone,
+            Some((
+                404,
+                "NotFound".into(),
+                "tasks.tekton.dev \"hello\" not found".into()
+            ))
+        );
+    })
+    .await;
+}
