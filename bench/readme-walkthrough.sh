@@ -16,6 +16,15 @@ skip=(
   'INSTA_UPDATE=always cargo test'                  # rewrites snapshots: a developer's step
   '.ci/run'                                         # it runs this script
   'cargo build --release'                           # a release build (minutes); tkc is built
+  'release/build.sh'                                # .ci/run ran it before the tests
+  # README "Install": a published release (network); .ci/run builds the same artifacts.
+  'curl -fsSLO https://github.com/tkc-dev/tkc/'
+  'sha256sum --check --ignore-missing SHA256SUMS'
+  'tar -xzf tkc-v'
+  'install -D -m 755 tkc-v'
+  'cargo install --locked --git'
+  'podman load --input tkc-v'
+  'podman run --rm -v "$PWD:/src:ro" -w /src localhost/tkc:'
 )
 # Commands expected to exit with another code than 0 (a prefix of the command, the code).
 declare -A expected_exit=(

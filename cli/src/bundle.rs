@@ -1,15 +1,27 @@
 //! `tkc bundle push` and `tkc bundle list`: Tasks, Pipelines and StepActions shared as Tekton
 //! Bundles (OCI images; `docs/bundles.md`), through `tkc-bundle`.
 
+// Elsewhere the arguments are parsed but never read.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
+use crate::ColorChoice;
+#[cfg(target_os = "linux")]
 use crate::compile::report;
-use crate::project::{Project, SourceArgs};
-use crate::{ColorChoice, exit};
+#[cfg(target_os = "linux")]
+use crate::exit;
+#[cfg(target_os = "linux")]
+use crate::project::Project;
+use crate::project::SourceArgs;
 use clap::{Args, Subcommand};
+#[cfg(target_os = "linux")]
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
+#[cfg(target_os = "linux")]
 use tkc_bundle::{BundleError, Document, Entry, Options};
+#[cfg(target_os = "linux")]
 use tkc_compiler::diag::Severity;
+#[cfg(target_os = "linux")]
 use tkc_compiler::model::{self, Kind};
 
 #[derive(Args)]
@@ -41,6 +53,7 @@ struct RegistryArgs {
     timeout: Duration,
 }
 
+#[cfg(target_os = "linux")]
 impl RegistryArgs {
     fn options(&self) -> Options {
         Options {
@@ -80,6 +93,7 @@ struct ListArgs {
     registry: RegistryArgs,
 }
 
+#[cfg(target_os = "linux")]
 pub fn run(args: BundleArgs) -> u8 {
     match args.command {
         BundleCommand::Push(args) => push(args),
@@ -87,6 +101,7 @@ pub fn run(args: BundleArgs) -> u8 {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn push(args: PushArgs) -> u8 {
     let project = match Project::load(&args.paths, &args.source, args.color) {
         Ok(project) => project,
@@ -153,11 +168,13 @@ fn push(args: PushArgs) -> u8 {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The kinds Tekton's resolvers fetch from a bundle.
 fn is_bundled(kind: Kind) -> bool {
     matches!(kind, Kind::Task | Kind::Pipeline | Kind::StepAction)
 }
 
+#[cfg(target_os = "linux")]
 /// A checked document as a bundle layer: canonical Tekton YAML (what `tkc compile --emit
 /// tekton` writes, so KDL sources are pushed as YAML Tekton reads), annotated as `tkn` does.
 fn bundle_document(document: &model::Document) -> Result<Document, String> {
@@ -184,6 +201,7 @@ fn bundle_document(document: &model::Document) -> Result<Document, String> {
     })
 }
 
+#[cfg(target_os = "linux")]
 fn list(args: ListArgs) -> u8 {
     let options = args.registry.options();
     if let (Some(kind), Some(name)) = (&args.kind, &args.name) {
@@ -222,11 +240,13 @@ fn list(args: ListArgs) -> u8 {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn fail(error: &BundleError) -> u8 {
     eprintln!("error: {error}");
     exit::USAGE
 }
 
+#[cfg(target_os = "linux")]
 /// Runs one registry operation on a runtime of its own (the commands are otherwise
 /// synchronous).
 fn block_on<T>(work: impl Future<Output = Result<T, BundleError>>) -> Result<T, BundleError> {
@@ -239,7 +259,7 @@ fn block_on<T>(work: impl Future<Output = Result<T, BundleError>>) -> Result<T, 
 
 /// A Go duration (`30s`, `1m30s`), positive.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match model::duration::Duration::parse(text) {
+    match tkc_compiler::model::duration::Duration::parse(text) {
         Some(d) if d.nanos > 0 => Ok(Duration::from_nanos(
             u64::try_from(d.nanos).unwrap_or(u64::MAX),
         )),
@@ -247,4 +267,10 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
             "`{text}` is not a positive duration (like 30s or 2m)"
         )),
     }
+}
+
+/// Elsewhere than Linux the registry client (rustls with ring) is not built.
+#[cfg(not(target_os = "linux"))]
+pub fn run(_: BundleArgs) -> u8 {
+    crate::run::linux_only("bundle")
 }

@@ -97,11 +97,13 @@ pub mod exit {
 }
 
 /// `tkc __entrypoint ...` runs the step entrypoint (see `run::locate_entrypoint`).
+#[cfg(target_os = "linux")]
 const ENTRYPOINT_COMMAND: &str = "__entrypoint";
 
 fn main() -> ExitCode {
     // Before anything else, while this is the only thread: the entrypoint blocks signals
     // for forwarding, which must hold in every thread it starts.
+    #[cfg(target_os = "linux")]
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == ENTRYPOINT_COMMAND)

@@ -53,7 +53,8 @@ pub struct Project {
     pub options: Options,
     /// `resolve = true` in tkc.toml: `tkc check` fetches references through resolvers.
     pub resolve_in_check: bool,
-    /// `--offline`.
+    /// `--offline` (read only where references are fetched: Linux).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub offline: bool,
 }
 
@@ -120,6 +121,7 @@ impl Project {
     /// the compiler to follow; a failure is a diagnostic among the inputs' findings. With
     /// `progress`, each fetch is announced on stderr. `secrets` are `tkc run --secret`'s (the
     /// http resolver's basic auth).
+    #[cfg(target_os = "linux")]
     pub fn resolve_references(
         &mut self,
         secrets: &BTreeMap<String, BTreeMap<String, String>>,
@@ -141,6 +143,17 @@ impl Project {
         );
         self.options.fetched = fetched;
         self.inputs.diagnostics.extend(findings);
+    }
+
+    /// Elsewhere than Linux nothing is fetched (the resolvers' client, rustls with ring, is
+    /// built for Linux only): references stay `tkc::resolve::remote-ref` warnings
+    /// (docs/resolvers.md, "Platforms").
+    #[cfg(not(target_os = "linux"))]
+    pub fn resolve_references(
+        &mut self,
+        _secrets: &BTreeMap<String, BTreeMap<String, String>>,
+        _progress: bool,
+    ) {
     }
 
     /// Checks the loaded files, and their scripts with `scripts` if given: every diagnostic

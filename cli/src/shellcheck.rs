@@ -430,7 +430,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// tkc's one cache directory ([`tkc_remote::cache::default_dir`]), shared with resolved references.
+/// tkc's one cache directory ([`tkc_config::cache_dir`]), shared with resolved references.
 fn cache_dir() -> Option<PathBuf> {
-    tkc_remote::cache::default_dir()
+    tkc_config::cache_dir()
 }

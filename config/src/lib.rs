@@ -145,6 +145,23 @@ fn trusted(_: &Path) -> bool {
     true
 }
 
+/// The environment variable that moves tkc's cache (resolved references, shellcheck's answers).
+pub const DIR_VAR: &str = "TKC_CACHE_DIR";
+
+/// The user's cache directory for tkc, the one every cache of tkc lives under: `$TKC_CACHE_DIR`,
+/// else `$XDG_CACHE_HOME/tkc`, else `%LOCALAPPDATA%\tkc` (Windows), else `~/.cache/tkc`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let nonempty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    if let Some(dir) = nonempty(DIR_VAR) {
+        return Some(PathBuf::from(dir));
+    }
+    nonempty("XDG_CACHE_HOME")
+        .or_else(|| nonempty("LOCALAPPDATA"))
+        .map(PathBuf::from)
+        .or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".cache")))
+        .map(|dir| dir.join("tkc"))
+}
+
 /// The nearest tkc.toml in `start` or one of its ancestors that this user may follow
 /// ([`trusted`]).
 pub fn discover(start: &Path) -> Option<PathBuf> {

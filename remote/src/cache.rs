@@ -28,21 +28,9 @@ pub struct Cache {
     root: Option<PathBuf>,
 }
 
-/// The environment variable that moves tkc's cache (resolved references, shellcheck's answers).
-pub const DIR_VAR: &str = "TKC_CACHE_DIR";
-
-/// The user's cache directory for tkc, the one every cache of tkc lives under: `$TKC_CACHE_DIR`,
-/// else `$XDG_CACHE_HOME/tkc`, else `%LOCALAPPDATA%\tkc` (Windows), else `~/.cache/tkc`.
+/// tkc's cache directory ([`tkc_config::cache_dir`]).
 pub fn default_dir() -> Option<PathBuf> {
-    let nonempty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
-    if let Some(dir) = nonempty(DIR_VAR) {
-        return Some(PathBuf::from(dir));
-    }
-    nonempty("XDG_CACHE_HOME")
-        .or_else(|| nonempty("LOCALAPPDATA"))
-        .map(PathBuf::from)
-        .or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".cache")))
-        .map(|dir| dir.join("tkc"))
+    tkc_config::cache_dir()
 }
 
 /// Lower-case hex SHA-256.

@@ -2,7 +2,7 @@
 //! the same live view and summary as a local run.
 
 use super::store::Tails;
-use super::{BackendKind, Output, RunArgs, drive_recorded, report_with};
+use super::{BackendKind, Output, RunArgs, RunsArgs, drive_recorded, report_with};
 use crate::exit;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -270,26 +270,6 @@ pub fn attach(args: &RunArgs, name: &str) -> u8 {
     let code = conclude(args, outcome, name, color);
     runtime.shutdown_background();
     code
-}
-
-#[derive(clap::Args)]
-pub struct RunsArgs {
-    /// Whose runs: `local` (the default, unless a Kubernetes option is given) lists the runs
-    /// of this machine that `tkc logs` can show; `kube` those in a namespace.
-    #[arg(long, value_enum)]
-    backend: Option<BackendKind>,
-    /// Kubernetes namespace [default: the context's, else `default`].
-    #[arg(long, value_name = "NS")]
-    namespace: Option<String>,
-    /// Kubeconfig context [default: the current context].
-    #[arg(long, value_name = "CTX")]
-    context: Option<String>,
-    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster].
-    #[arg(long, value_name = "PATH")]
-    kubeconfig: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    output: Output,
 }
 
 /// `tkc runs`: the runs in a namespace (their owner ConfigMaps) and their status.

@@ -1,24 +1,42 @@
 //! `tkc run`: check, lower, and run a PipelineRun, TaskRun, Pipeline or Task on this machine.
+//!
+//! Running is Linux-only: the local backend, the step entrypoint and the Kubernetes client
+//! are built for Linux alone (`cfg(target_os = "linux")`). The arguments of `tkc run`, `tkc
+//! runs` and `tkc logs` are defined on every platform, so `--help`, the completions and the man
+//! page are one text; elsewhere the commands say they need Linux ([`linux_only`]).
+// Elsewhere the arguments are parsed but never read.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 mod inputs;
+#[cfg(target_os = "linux")]
 mod junit;
+#[cfg(target_os = "linux")]
 mod kube;
+#[cfg(target_os = "linux")]
 mod partial;
+#[cfg(target_os = "linux")]
 mod render;
+#[cfg(target_os = "linux")]
 mod store;
 
 use crate::exit;
-use crate::project::{Project, SourceArgs};
+use crate::project::SourceArgs;
 use clap::{Args, ValueEnum};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render};
-use tkc_compiler::lower::RunRequest;
-use tkc_compiler::plan::{Binding, ParamValue, Plan, RunKind};
-use tkc_runtime::backend::local::engine::{self, Engine, EngineConfig, EngineKind};
-use tkc_runtime::backend::local::{self, LocalBackend, LocalConfig};
-use tkc_runtime::{Event, EventSink, LogBudget, RunOptions, RunSummary};
+use std::path::PathBuf;
+use tkc_compiler::plan::{Binding, ParamValue};
+#[cfg(target_os = "linux")]
+use {
+    crate::project::Project,
+    std::io::IsTerminal,
+    std::path::Path,
+    std::sync::Arc,
+    tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render},
+    tkc_compiler::lower::RunRequest,
+    tkc_compiler::plan::{Plan, RunKind},
+    tkc_runtime::backend::local::engine::{self, Engine, EngineConfig, EngineKind},
+    tkc_runtime::backend::local::{self, LocalBackend, LocalConfig},
+    tkc_runtime::{Event, EventSink, LogBudget, RunOptions, RunSummary},
+};
 
 /// Exit code of an interrupted run.
 pub(crate) const INTERRUPTED: u8 = 130;
@@ -151,9 +169,74 @@ pub struct RunArgs {
     source: SourceArgs,
 }
 
-pub use kube::{RunsArgs, runs};
-pub use store::{LogsArgs, logs};
+#[derive(Args)]
+pub struct RunsArgs {
+    /// Whose runs: `local` (the default, unless a Kubernetes option is given) lists the runs
+    /// of this machine that `tkc logs` can show; `kube` those in a namespace.
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// Kubernetes namespace [default: the context's, else `default`].
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Kubeconfig context [default: the current context].
+    #[arg(long, value_name = "CTX")]
+    context: Option<String>,
+    /// Kubeconfig file [default: KUBECONFIG, ~/.kube/config, else in-cluster].
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
 
+#[derive(Args)]
+pub struct LogsArgs {
+    /// The run: its id (`tkc runs` lists them), its name (its latest run), or `last`.
+    run: String,
+    /// Only this task's lines (`TASK`, every combination of a matrix), or one step's
+    /// (`TASK/STEP`).
+    task: Option<String>,
+    /// Follow a run in progress: print its lines as they come, until it ends.
+    #[arg(long, short = 'f')]
+    follow: bool,
+}
+
+#[cfg(target_os = "linux")]
+pub use kube::runs;
+#[cfg(target_os = "linux")]
+pub use store::logs;
+
+/// `tkc run` elsewhere than Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn run(_args: RunArgs) -> u8 {
+    linux_only("run")
+}
+
+/// `tkc runs` elsewhere than Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn runs(_args: RunsArgs) -> u8 {
+    linux_only("runs")
+}
+
+/// `tkc logs` elsewhere than Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn logs(_args: LogsArgs) -> u8 {
+    linux_only("logs")
+}
+
+/// What a command that runs steps says where it cannot: steps need Linux's namespaces and
+/// process control (bubblewrap, the entrypoint's signal forwarding). A usage error, as an
+/// unknown command would be (`tkc --help`, "Exit codes").
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn linux_only(command: &str) -> u8 {
+    eprintln!(
+        "error: `tkc {command}` needs Linux, and this is {}; `tkc check`, `compile`, `convert`, `schema`, `explain` and `lsp` work here. To run pipelines, use tkc on Linux: a Linux machine or VM, WSL, or the container image (docs/run.md, \"Platforms\")",
+        std::env::consts::OS
+    );
+    exit::USAGE
+}
+
+#[cfg(target_os = "linux")]
 pub fn run(args: RunArgs) -> u8 {
     if let Some(name) = args.attach.clone() {
         return kube::attach(&args, &name);
@@ -290,6 +373,7 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 /// What the run does with workspaces the user may not expect.
+#[cfg(target_os = "linux")]
 fn workspace_notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
     for w in &plan.workspaces {
@@ -309,6 +393,7 @@ fn workspace_notes(plan: &Plan) -> Vec<String> {
 }
 
 /// The kind a run of these inputs would be (for the reason of a run that cannot start).
+#[cfg(target_os = "linux")]
 fn run_kind_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) -> RunKind {
     use tkc_compiler::model::Kind;
     let task_like = documents.iter().any(|d| {
@@ -326,6 +411,7 @@ fn run_kind_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) 
 
 /// The name of the run these inputs hold (a run document first, else a Pipeline or Task), for
 /// the summary of a run that cannot start.
+#[cfg(target_os = "linux")]
 fn run_name_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) -> String {
     use tkc_compiler::model::Kind;
     let pick = |kinds: &[Kind]| {
@@ -340,6 +426,7 @@ fn run_name_of(documents: &[tkc_compiler::model::Document], name: Option<&str>) 
         .unwrap_or_default()
 }
 
+#[cfg(target_os = "linux")]
 fn cannot_start(
     args: &RunArgs,
     kind: RunKind,
@@ -387,8 +474,10 @@ fn cannot_start(
 }
 
 /// The data of the Secrets among the inputs that the run uses, by name (never in the plan).
+#[cfg(target_os = "linux")]
 use inputs::SecretValues;
 
+#[cfg(target_os = "linux")]
 fn execute(
     args: &RunArgs,
     mut plan: Plan,
@@ -421,6 +510,7 @@ fn execute(
     code
 }
 
+#[cfg(target_os = "linux")]
 #[allow(clippy::too_many_arguments)]
 fn execute_local(
     args: &RunArgs,
@@ -611,6 +701,7 @@ fn execute_local(
 }
 
 /// The engine a container backend uses: found on PATH, with the static entrypoint.
+#[cfg(target_os = "linux")]
 fn engine_config(args: &RunArgs, wanted: Option<EngineKind>) -> Result<EngineConfig, String> {
     let (kind, program) = engine::detect(wanted)?;
     let entrypoint = kube::static_entrypoint(args.entrypoint_binary.as_deref())?;
@@ -644,6 +735,7 @@ fn parse_report(text: &str) -> Result<PathBuf, String> {
 
 /// Prints the summary, with the last lines of each failing step, and writes the reports
 /// `--report` asks for; the exit code. `log_id` is the run's id for `tkc logs`.
+#[cfg(target_os = "linux")]
 fn report_with(
     args: &RunArgs,
     summary: &RunSummary,
@@ -688,6 +780,7 @@ fn report_with(
 
 /// [`drive`], storing the step logs in `store` (then recording how the run ended); also the
 /// last lines of each step. `partial` leaves tasks out or reuses them.
+#[cfg(target_os = "linux")]
 #[allow(clippy::too_many_arguments)]
 async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     args: &RunArgs,
@@ -761,6 +854,7 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
 
 /// Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT: each cancels the run, which
 /// still stops every step and cleans up; `false` if no handler could be installed.
+#[cfg(target_os = "linux")]
 async fn wait_for_interrupt() -> bool {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut quit)) = (
@@ -781,6 +875,7 @@ async fn wait_for_interrupt() -> bool {
 /// A run name as a file name: characters other than letters, digits, `-`, `_` and `.` become
 /// `_`, a name of dots only becomes `run`, and at most 200 characters are kept (a name may
 /// have 253, a file name 255 bytes, and a suffix follows).
+#[cfg(target_os = "linux")]
 fn file_name_of(name: &str) -> String {
     let out: String = name
         .chars()
@@ -804,6 +899,7 @@ fn file_name_of(name: &str) -> String {
 /// `TKC_ENTRYPOINT`, else `tkc-entrypoint` beside this executable (`cargo build` puts it
 /// there), else on PATH, else this very executable as `tkc __entrypoint` (so `cargo run -p
 /// tkc` and `cargo install --path cli` can run pipelines too).
+#[cfg(target_os = "linux")]
 fn locate_entrypoint() -> Option<(PathBuf, Vec<String>)> {
     if let Some(p) = std::env::var_os("TKC_ENTRYPOINT").filter(|p| !p.is_empty()) {
         return Some((PathBuf::from(p), Vec::new()));
@@ -829,6 +925,7 @@ fn locate_entrypoint() -> Option<(PathBuf, Vec<String>)> {
 /// `<target>/<arch>-unknown-linux-musl/entrypoint/tkc-entrypoint`), if it is at least as new:
 /// it starts without a dynamic loader or glibc's CPU probing, about 0.4 ms less per step.
 /// An older one is not taken, as it may predate a change to the entrypoint.
+#[cfg(target_os = "linux")]
 fn static_twin(dynamic: &Path) -> Option<PathBuf> {
     let target = dynamic.parent()?.parent()?;
     let twin = target
@@ -839,10 +936,12 @@ fn static_twin(dynamic: &Path) -> Option<PathBuf> {
 }
 
 /// How to get bubblewrap, for the messages of a run that cannot be isolated.
+#[cfg(target_os = "linux")]
 const INSTALL_BWRAP: &str = "Install bubblewrap (`apt-get install bubblewrap`, `dnf install bubblewrap`, `pacman -S bubblewrap`) and allow user namespaces (`sysctl kernel.unprivileged_userns_clone=1`, or on Ubuntu an AppArmor profile for bwrap)";
 
 /// `bwrap`, when it is on PATH and can make the namespaces an isolated step gets (user
 /// namespaces may be off, or a container may forbid them); otherwise why not.
+#[cfg(target_os = "linux")]
 fn isolation() -> Result<PathBuf, String> {
     let Some(bwrap) = local::which("bwrap") else {
         return Err("bubblewrap (`bwrap`) is not on PATH".into());
@@ -886,6 +985,7 @@ fn isolation() -> Result<PathBuf, String> {
 }
 
 /// `TKC_STATE_DIR`, else `$XDG_STATE_HOME/tkc`, else `~/.local/state/tkc`.
+#[cfg(target_os = "linux")]
 pub(crate) fn state_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("TKC_STATE_DIR").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
@@ -899,6 +999,7 @@ pub(crate) fn state_dir() -> PathBuf {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
@@ -909,6 +1010,7 @@ fn random_bytes() -> [u8; 16] {
 }
 
 /// Five characters of `[a-z0-9]`, like Kubernetes' generateName suffixes.
+#[cfg(target_os = "linux")]
 fn random_suffix() -> String {
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
     random_bytes()[..5]
@@ -917,6 +1019,7 @@ fn random_suffix() -> String {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 pub(crate) fn uuid() -> String {
     let b = random_bytes();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -14,8 +14,8 @@
 //! runs beyond the [`KEEP_RUNS`] newest, and runs older than [`MAX_AGE_DAYS`] days, are
 //! removed (runs still running never are).
 
+use super::LogsArgs;
 use crate::exit;
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
@@ -422,18 +422,6 @@ pub fn list(output: super::Output) -> u8 {
         }
     }
     exit::OK
-}
-
-#[derive(Args)]
-pub struct LogsArgs {
-    /// The run: its id (`tkc runs` lists them), its name (its latest run), or `last`.
-    run: String,
-    /// Only this task's lines (`TASK`, every combination of a matrix), or one step's
-    /// (`TASK/STEP`).
-    task: Option<String>,
-    /// Follow a run in progress: print its lines as they come, until it ends.
-    #[arg(long, short = 'f')]
-    follow: bool,
 }
 
 /// Whether a stored line belongs to `filter` (`TASK` or `TASK/STEP`); tkc's own lines
