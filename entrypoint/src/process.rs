@@ -1,10 +1,12 @@
 //! Running the step: its own process group, signal forwarding, output tee, timeout and cancel.
 //!
 //! Signals: the forwarded signals are blocked in the main thread before any other thread
-//! exists, so every thread inherits the mask and only the forwarding thread, parked in
-//! `sigwait`, ever receives them. It sends each one to the step's process group. Because the
-//! mask is inherited across `fork` and `exec`, and std's `Command` does not reset it, the child
-//! unblocks everything in `pre_exec`; otherwise the step could never be stopped by SIGTERM.
+//! exists, so every thread inherits the mask and no thread ever receives them by delivery. The
+//! main thread takes them where it waits: in `sigtimedwait` while it waits for files, from a
+//! signalfd while it waits for the step (each is sent on to the step's process group), and
+//! with a zero wait just before the step starts. Because the mask is inherited across `fork`
+//! and `exec`, and std's `Command` does not reset it, the child unblocks everything in
+//! `pre_exec`; otherwise the step could never be stopped by SIGTERM.
 //!
 //! Ending: when the step's main process exits, times out or is cancelled, the whole group is
 //! SIGKILLed before the main process is reaped; then every process still below the entrypoint
@@ -72,15 +74,25 @@ fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
     }
 }
 
-/// Blocks the forwarded signals and starts the forwarding thread. Must run first in `main`,
-/// before any other thread is created, so that every thread inherits the blocked mask.
-pub fn start_signal_forwarding() -> io::Result<()> {
+/// Blocks the forwarded signals. Must run first in `main`, before any other thread is created,
+/// so that every thread inherits the blocked mask: the signals then stay pending until the
+/// main thread takes them where it waits (for files in `wait.rs`, for the step in
+/// [`Running::supervise`]) or between waits ([`take_pending_signals`]). A forwarding thread
+/// parked in `sigwait` did this before; it cost every step a thread.
+pub fn block_forwarded_signals() -> io::Result<()> {
     let set = signal_set(&FORWARDED);
     // SAFETY: set is initialised and the old-mask pointer may be null.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }
+    Ok(())
+}
+
+/// Starts a thread that takes the forwarded signals as they come, for the wait that cannot
+/// take them itself ([`wait_in_threads`], on kernels without pidfds).
+fn start_forwarding_thread() -> io::Result<()> {
+    let set = signal_set(&FORWARDED);
     std::thread::Builder::new()
         .name("signals".into())
         .stack_size(64 * 1024)
@@ -94,6 +106,74 @@ pub fn start_signal_forwarding() -> io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// Sleeps in `sigtimedwait` until a forwarded signal or `also` (dnotify's signal, which the
+/// caller blocks) arrives, or `limit` passes (zero: only takes what is pending). A forwarded
+/// signal is acted on ([`on_signal`]); returns whether `also` came.
+pub fn sleep_taking_signals(limit: Duration, also: Option<libc::c_int>) -> bool {
+    let mut set = signal_set(&FORWARDED);
+    if let Some(sig) = also {
+        // SAFETY: set is an initialised sigset_t and sig a valid signal number.
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    // (Field types inferred: musl's `time_t` alias is deprecated in the libc crate.)
+    let timeout = libc::timespec {
+        tv_sec: limit.as_secs().try_into().unwrap_or(1),
+        tv_nsec: limit.subsec_nanos().into(),
+    };
+    // SAFETY: set and timeout are valid for the call; a null siginfo pointer is allowed.
+    // EAGAIN (the limit passed) and EINTR return -1: nothing came.
+    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+    if sig > 0 && Some(sig) != also {
+        on_signal(sig);
+    }
+    sig > 0 && Some(sig) == also
+}
+
+/// Acts on the forwarded signals already pending, without waiting: between two waits, where
+/// a signal must have the effect it would have had at once (end the entrypoint before the step
+/// starts).
+pub fn take_pending_signals() {
+    let set = signal_set(&FORWARDED);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        // SAFETY: set and zero are valid for the call; a null siginfo pointer is allowed.
+        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
+        if sig <= 0 {
+            return;
+        }
+        on_signal(sig);
+    }
+}
+
+/// A signalfd of the forwarded signals (non-blocking), readable while one is pending.
+fn signal_fd() -> Option<OwnedFd> {
+    let set = signal_set(&FORWARDED);
+    // SAFETY: set is valid for the call; -1 asks for a new descriptor.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    // SAFETY: a non-negative fd was just created for us, and nothing else owns it.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads the pending signals off `fd` ([`signal_fd`]) and acts on each.
+fn take_signals_from(fd: &OwnedFd) {
+    loop {
+        // SAFETY: signalfd_siginfo is plain data, so all-zero is valid.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: info is a valid, writable buffer of `size` bytes.
+        let n = unsafe { libc::read(fd.as_raw_fd(), (&raw mut info).cast(), size) };
+        if usize::try_from(n).ok() != Some(size) {
+            return;
+        }
+        if let Ok(sig) = libc::c_int::try_from(info.ssi_signo) {
+            on_signal(sig);
+        }
+    }
 }
 
 /// Asks for SIGTERM when the entrypoint's parent dies. Under `tkc run` the parent is tkc: if
@@ -215,6 +295,7 @@ fn kill_descendants() {
     }
 }
 
+/// Does what a forwarded signal asks for in the entrypoint's current state ([`Target`]).
 fn on_signal(sig: libc::c_int) {
     let mut t = target();
     match &mut *t {
@@ -444,6 +525,8 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
         });
     }
 
+    // A signal that came since the last wait ends the entrypoint now, as it would have then.
+    take_pending_signals();
     // Signals that arrive while the child is being created are queued, then delivered to its
     // group; `spawn` returns only after the child has exec'd, so the group exists by then.
     *target() = Target::Spawning(Vec::new());
@@ -460,6 +543,8 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
             if let Some(&sig) = pending.first() {
                 die_by(sig);
             }
+            // No step: a signal that came meanwhile ends the entrypoint.
+            take_pending_signals();
             return Err(e);
         }
     };
@@ -527,11 +612,17 @@ fn cancelled(cancel: &mut Option<PathBuf>) -> bool {
     }
 }
 
-/// Waits for the step in the calling thread: `poll(2)` on a pidfd of its main process, woken
+/// Waits for the step in the calling thread: `poll(2)` on a pidfd of its main process and on
+/// a signalfd of the forwarded signals (each sent on to the step's group as it comes), woken
 /// every [`CANCEL_POLL`] to look at the cancel file, until the process exits, the deadline
-/// passes or the file is non-empty. Starting no thread for this saves two thread creations
-/// per step (about 0.1 ms each on a loaded machine), which a no-op step is mostly made of.
-fn wait_on_pidfd(pidfd: &OwnedFd, deadline: Option<Instant>, mut cancel: Option<PathBuf>) -> Event {
+/// passes or the file is non-empty. Starting no thread for this saves three thread creations
+/// per step (about 0.05 ms each), which a no-op step is mostly made of.
+fn wait_on_pidfd(
+    pidfd: &OwnedFd,
+    signals: &OwnedFd,
+    deadline: Option<Instant>,
+    mut cancel: Option<PathBuf>,
+) -> Event {
     loop {
         if cancelled(&mut cancel) {
             return Event::Cancel;
@@ -548,16 +639,21 @@ fn wait_on_pidfd(pidfd: &OwnedFd, deadline: Option<Instant>, mut cancel: Option<
             }
             wait = wait.min(left);
         }
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
+        let mut fds = [pidfd, signals].map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        };
-        // SAFETY: pfd is one valid, writable pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, poll_millis(wait)) } > 0 {
-            return Event::Exited;
+        });
+        // SAFETY: fds is an array of two valid, writable pollfds for the duration of the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, poll_millis(wait)) } > 0 {
+            if fds[1].revents != 0 {
+                take_signals_from(signals);
+            }
+            if fds[0].revents != 0 {
+                return Event::Exited;
+            }
         }
-        // 0 (the wait elapsed) or EINTR: look at the cancel file and the deadline again.
+        // A signal, the wait elapsed, or EINTR: look at the cancel file and the deadline again.
     }
 }
 
@@ -648,9 +744,11 @@ impl Running {
     ) -> io::Result<Outcome> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let cancel = cancel_watch_path(cancel_file);
-        let event = match pidfd_open(self.pgid) {
-            Some(pidfd) => wait_on_pidfd(&pidfd, deadline, cancel),
-            None => match wait_in_threads(self.pgid, deadline, cancel) {
+        let event = match pidfd_open(self.pgid).zip(signal_fd()) {
+            Some((pidfd, signals)) => wait_on_pidfd(&pidfd, &signals, deadline, cancel),
+            None => match start_forwarding_thread()
+                .and_then(|()| wait_in_threads(self.pgid, deadline, cancel))
+            {
                 Ok(event) => event,
                 Err(e) => {
                     self.kill_group();
@@ -716,7 +814,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cancel = dir.join("cancel");
         let on_pidfd: Wait = |pid, deadline, cancel| {
-            wait_on_pidfd(&pidfd_open(pid).expect("pidfd"), deadline, cancel)
+            let signals = signal_fd().expect("signalfd");
+            wait_on_pidfd(&pidfd_open(pid).expect("pidfd"), &signals, deadline, cancel)
         };
         let in_threads: Wait =
             |pid, deadline, cancel| wait_in_threads(pid, deadline, cancel).expect("threads");
