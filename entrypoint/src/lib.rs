@@ -46,7 +46,7 @@ pub fn main(args: Vec<String>) -> i32 {
             print!("{}", cli::USAGE);
             0
         }
-        Ok(Invocation::Run(options)) => match process::start_signal_forwarding() {
+        Ok(Invocation::Run(options)) => match process::block_forwarded_signals() {
             Ok(()) => {
                 process::terminate_with_parent();
                 process::close_inherited_descriptors();
@@ -54,14 +54,14 @@ pub fn main(args: Vec<String>) -> i32 {
                 run::run(&options)
             }
             Err(e) => {
-                eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
+                eprintln!("tkc-entrypoint: cannot block the forwarded signals: {e}");
                 1
             }
         },
         // A sidecar is supervised like a step (its own session, signals forwarded, stopped
         // with everything it started when tkc dies), with nothing to wait for or report.
         Ok(Invocation::Sidecar { argv, started_file }) => {
-            match process::start_signal_forwarding() {
+            match process::block_forwarded_signals() {
                 Ok(()) => {
                     process::terminate_with_parent();
                     process::close_inherited_descriptors();
@@ -73,7 +73,7 @@ pub fn main(args: Vec<String>) -> i32 {
                     })
                 }
                 Err(e) => {
-                    eprintln!("tkc-entrypoint: cannot set up signal forwarding: {e}");
+                    eprintln!("tkc-entrypoint: cannot block the forwarded signals: {e}");
                     1
                 }
             }

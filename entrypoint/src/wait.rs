@@ -122,7 +122,7 @@ impl Waiter {
             if let Some(v) = check()? {
                 return Ok(v);
             }
-            std::thread::sleep(backoff);
+            crate::process::sleep_taking_signals(backoff, None);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
@@ -212,17 +212,10 @@ impl Watch {
 
     /// Sleeps until the directory changes (or `limit` passes). Which change it was does not
     /// matter: the caller re-checks its condition. The calling thread blocks the signal
-    /// ([`BlockedSignal`]), so it stays pending until taken here.
+    /// ([`BlockedSignal`]), so it stays pending until taken here; so are the forwarded
+    /// signals, which are acted on here too (one before the step ends the entrypoint).
     fn sleep(&self, limit: Duration) {
-        let set = signal_set(NOTIFY_SIGNAL);
-        // (Field types inferred: musl's `time_t` alias is deprecated in the libc crate.)
-        let timeout = libc::timespec {
-            tv_sec: limit.as_secs().try_into().unwrap_or(1),
-            tv_nsec: limit.subsec_nanos().into(),
-        };
-        // SAFETY: set and timeout are valid for the call; a null siginfo pointer is allowed.
-        // EAGAIN (the limit passed) and EINTR both just mean "check again".
-        unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+        crate::process::sleep_taking_signals(limit, Some(NOTIFY_SIGNAL));
     }
 }
 /// The directory to watch for `path`: its parent, or the closest ancestor that exists.

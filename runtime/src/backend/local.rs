@@ -32,8 +32,8 @@ pub mod paths;
 mod procs;
 
 pub use dirs::{
-    MIN_TMPFS_FREE, check_private, create_run_dir, make_removable, own_identity, owner_alive,
-    private_dir, reap_dead_runs, remove_tree, runs_base, user_id,
+    MIN_TMPFS_FREE, OWNER_FILE, check_private, create_run_dir, make_removable, own_identity,
+    owner_alive, private_dir, reap_dead_runs, remove_tree, runs_base, user_id,
 };
 pub use procs::{adopt_orphans, kill_own_descendants};
 

@@ -140,6 +140,10 @@ pub fn own_identity() -> String {
     identity(&pid).unwrap_or(pid)
 }
 
+/// The file in a run directory that names the `tkc` owning it (see [`own_identity`]). It is
+/// written once, when the directory is created, so its modification time is the run's start.
+pub const OWNER_FILE: &str = "owner";
+
 /// Creates a fresh run directory `<base>/<name>` (mode 0700; an existing one is an error,
 /// never reused) with the owner file in it. `base` is made private first.
 pub fn create_run_dir(base: &Path, name: &str) -> Result<PathBuf, String> {
@@ -150,8 +154,9 @@ pub fn create_run_dir(base: &Path, name: &str) -> Result<PathBuf, String> {
         .mode(0o700)
         .create(&dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    super::paths::create_new_file(&dir.join("owner"), own_identity().as_bytes(), 0o600)
-        .map_err(|e| format!("cannot write {}: {e}", dir.join("owner").display()))?;
+    let owner = dir.join(OWNER_FILE);
+    super::paths::create_new_file(&owner, own_identity().as_bytes(), 0o600)
+        .map_err(|e| format!("cannot write {}: {e}", owner.display()))?;
     Ok(dir)
 }
 
@@ -183,7 +188,7 @@ pub fn reap_dead_runs(base: &Path) -> Vec<PathBuf> {
         let dir = entry.path();
         // A step of that run could have replaced `owner` by a FIFO, a device or a link: read
         // only a small regular file.
-        let Ok(Some(owner)) = super::paths::read_untrusted(&dir.join("owner"), 64) else {
+        let Ok(Some(owner)) = super::paths::read_untrusted(&dir.join(OWNER_FILE), 64) else {
             continue;
         };
         let owner = String::from_utf8_lossy(&owner);
