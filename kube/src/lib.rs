@@ -16,7 +16,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod cluster_resolver;
 mod pods;
 pub mod retry;
 
