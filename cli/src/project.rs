@@ -40,8 +40,8 @@ pub struct SourceArgs {
     /// current directory].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Fetch nothing: references through the git, http and hub resolvers are read from the
-    /// cache of earlier fetches only (docs/resolvers.md).
+    /// Fetch nothing: references through resolvers (git, http, hub, bundles, cluster) are read
+    /// from the cache of earlier fetches only (docs/resolvers.md).
     #[arg(long)]
     pub offline: bool,
 }

@@ -1,4 +1,4 @@
-//! Issue 15 items 1–2: references through the git, http and hub resolvers are fetched,
+//! Issue 15: references through the git, http, hub, bundles and cluster resolvers are fetched,
 //! checked, compiled and run like local Tasks, through a cache that `--offline` reads alone.
 //! Nothing reaches the internet: git fetches a bare repository over `file://`, and the http
 //! and hub resolvers ask a server on 127.0.0.1 that answers in the shapes of a web server and

@@ -42,10 +42,11 @@ declare_code! {
 declare_code! {
     /// # A resolver could not fetch the referenced resource
     ///
-    /// `tkc compile`, `tkc run` and `tkc check --resolve` fetch what `git`, `http` and `hub`
-    /// references name (see docs/resolvers.md). The message names the resolver and the
-    /// reason: a revision or path that does not exist, a host that cannot be reached, a
-    /// time-out, a response too large, a document of the wrong kind, or (with `--offline`) a
+    /// `tkc compile`, `tkc run` and `tkc check --resolve` fetch what `git`, `http`, `hub`,
+    /// `bundles` and `cluster` references name (see docs/resolvers.md). The message names the
+    /// resolver and the reason: a revision or path that does not exist, a bundle without that
+    /// kind and name, a digest or cluster object that does not exist, a host that cannot be
+    /// reached, a time-out, a response too large, a document of the wrong kind, or (with `--offline`) a
     /// reference that is not in the cache yet. Tekton fails the run with
     /// `CouldntGetTask` / `CouldntGetPipeline` in the same cases.
     pub static FETCH_FAILED = "tkc::resolve::fetch-failed", Error, reason = "CouldntGetTask";
