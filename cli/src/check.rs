@@ -72,7 +72,7 @@ pub fn run(args: CheckArgs) -> u8 {
     };
     // Offline and instant unless asked: pre-commit hooks run `tkc check`.
     if args.resolve || project.resolve_in_check {
-        project.resolve_references(&Default::default(), false);
+        project.resolve_references(&Default::default(), &Default::default(), false);
     }
     // shellcheck where it is installed; without it, the scripts are not checked (`tkc
     // explain tkc::shellcheck::error` says which).

@@ -116,17 +116,19 @@ impl Project {
         })
     }
 
-    /// Fetches what references through resolvers name (git, http, hub) into the sources, for
-    /// the compiler to follow; a failure is a diagnostic among the inputs' findings. With
+    /// Fetches what references through resolvers name (git, http, hub, bundles, cluster) into
+    /// the sources, for the compiler to follow; a failure is a diagnostic among the inputs' findings. With
     /// `progress`, each fetch is announced on stderr. `secrets` are `tkc run --secret`'s (the
-    /// http resolver's basic auth).
+    /// http resolver's basic auth); `cluster` is the one the cluster resolver reads.
     pub fn resolve_references(
         &mut self,
         secrets: &BTreeMap<String, BTreeMap<String, String>>,
+        cluster: &tkc_remote::cluster::Target,
         progress: bool,
     ) {
         let mut settings = tkc_remote::Settings::from_env(self.offline);
         settings.secrets = secrets.clone();
+        settings.cluster = cluster.clone();
         let mut announce = |what: &str| {
             if progress {
                 eprintln!("fetching {what}");

@@ -2,7 +2,8 @@
 //! (`pkg/resolution/resolver/cluster/resolver.go`, `ResolveFromParams`). The params and their
 //! defaults (`kind` `task`, `name`, `namespace`) are read by [`tkc_compiler::remote`].
 //!
-//! The cluster is the one `kubectl` finds: `KUBECONFIG`, else `~/.kube/config`, else the
+//! The cluster is the one `kubectl` finds ([`config`]): `--kubeconfig`/`--context` when
+//! `tkc run --backend kube` names them, else `KUBECONFIG`, else `~/.kube/config`, else the
 //! in-cluster service account. A cluster object can change at any time, so it is read on
 //! every run, as Tekton does; the cache keeps the last one read, for `--offline`.
 
@@ -10,6 +11,7 @@ use crate::Settings;
 use crate::cache::Entry;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Api, Client};
+use std::path::PathBuf;
 use std::time::Duration;
 use tkc_compiler::remote::ClusterSource;
 
@@ -25,10 +27,46 @@ fn resource(kind: &str) -> Option<(GroupVersionKind, &'static str)> {
     Some((GroupVersionKind::gvk("tekton.dev", version, kind), plural))
 }
 
-/// The object `source` names, read from the user's cluster on a thread and runtime of its
+/// Which cluster, as `kubectl`'s `--kubeconfig` and `--context` name it; each `None` is
+/// kubectl's default.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// A kubeconfig file; default: `KUBECONFIG`, else `~/.kube/config`, else the in-cluster
+    /// service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context of the kubeconfig; default: its current context.
+    pub context: Option<String>,
+}
+
+/// The client configuration for `target`, found as `kubectl` and client-go find it. The kube
+/// backend connects through it too, so that a run and its cluster references read one cluster.
+pub async fn config(target: &Target) -> Result<kube::Config, String> {
+    let options = kube::config::KubeConfigOptions {
+        context: target.context.clone(),
+        ..Default::default()
+    };
+    match (&target.kubeconfig, &target.context) {
+        (Some(path), _) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))
+        }
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| format!("kubeconfig: {e}")),
+        (None, None) => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configuration (kubeconfig or in-cluster): {e}")),
+    }
+}
+
+/// The object `source` names, read from [`Settings::cluster`] on a thread and runtime of its
 /// own (the caller may be inside one).
 pub fn fetch(source: &ClusterSource, settings: &Settings) -> Result<Entry, String> {
     let source = source.clone();
+    let target = settings.cluster.clone();
     let timeout = settings.timeout;
     let worker = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -36,7 +74,7 @@ pub fn fetch(source: &ClusterSource, settings: &Settings) -> Result<Entry, Strin
             .build()
             .map_err(|e| format!("cannot start the Kubernetes client: {e}"))?;
         runtime.block_on(async {
-            let client = connect(timeout).await?;
+            let client = connect(&target, timeout).await?;
             read(&client, &source, timeout).await
         })
     });
@@ -45,12 +83,11 @@ pub fn fetch(source: &ClusterSource, settings: &Settings) -> Result<Entry, Strin
         .unwrap_or_else(|_| Err("the Kubernetes client failed".to_string()))
 }
 
-/// A client for the cluster `kubectl` would talk to (no request is made yet).
-async fn connect(timeout: Duration) -> Result<Client, String> {
-    let mut config = tokio::time::timeout(timeout, kube::Config::infer())
+/// A client for `target`, bounded by `timeout` (no request is made yet).
+async fn connect(target: &Target, timeout: Duration) -> Result<Client, String> {
+    let mut config = tokio::time::timeout(timeout, config(target))
         .await
-        .map_err(|_| "reading the cluster configuration timed out".to_string())?
-        .map_err(|e| format!("no cluster configuration (kubeconfig or in-cluster): {e}"))?;
+        .map_err(|_| "reading the cluster configuration timed out".to_string())??;
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
     Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))

@@ -58,6 +58,8 @@ pub struct Settings {
     pub git: PathBuf,
     /// Secret data by name and key (`tkc run --secret`), for the http resolver's basic auth.
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The cluster the cluster resolver reads.
+    pub cluster: cluster::Target,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             tekton_hub: var("TEKTON_HUB_API"),
             git: PathBuf::from("git"),
             secrets: BTreeMap::new(),
+            cluster: cluster::Target::default(),
         }
     }
 }

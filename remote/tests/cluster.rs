@@ -323,3 +323,42 @@ async fn fetches_a_task_kubectl_applied() {
     );
     assert_ne!(first.origin, second.origin, "a new resourceVersion");
 }
+
+/// `tkc_remote::cluster::fetch` reads the cluster its settings name (`tkc run --kubeconfig`,
+/// `--context`), not only the default one, and says so when the context does not exist.
+#[tokio::test]
+async fn reads_the_cluster_the_settings_name() {
+    let scratch = Scratch::new("target");
+    let (_server, cluster) = cluster(&scratch).await;
+    create(
+        &cluster,
+        "v1",
+        "Task",
+        "tasks",
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "hello"},
+            "spec": {"steps": [{"name": "say", "image": "busybox", "script": "echo hello"}]}}),
+    )
+    .await;
+    let source = ClusterSource {
+        kind: "task".into(),
+        name: "hello".into(),
+        namespace: "team".into(),
+    };
+    let mut settings = tkc_remote::Settings::from_env(false);
+    settings.timeout = TIMEOUT;
+    settings.cluster.kubeconfig = Some(scratch.0.join("kubeconfig"));
+    let read = {
+        let (source, settings) = (source.clone(), settings.clone());
+        tokio::task::spawn_blocking(move || tkc_remote::cluster::fetch(&source, &settings))
+    };
+    let entry = read.await.unwrap().unwrap();
+    assert_eq!(
+        parsed(&entry.bytes)["spec"]["steps"][0]["script"],
+        "echo hello"
+    );
+
+    settings.cluster.context = Some("elsewhere".into());
+    let read = tokio::task::spawn_blocking(move || tkc_remote::cluster::fetch(&source, &settings));
+    let error = read.await.unwrap().unwrap_err();
+    assert!(error.contains("elsewhere"), "{error}");
+}
