@@ -844,7 +844,16 @@ fn every_resolver_checks_compiles_and_runs_then_offline_from_the_cache() {
         assert!(progress.contains(&fetching), "{fetching}: {progress}");
     }
 
+    let pinned_only = format!(
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n  tasks:\n{}",
+        bundle_task("digest", &remotes.pinned, "from-bundle", "e")
+    );
     remotes.stop();
+    // A bundle pinned by digest never changes: even online, it is not pulled again.
+    std::fs::write(dir.join("pinned.yaml"), pinned_only).unwrap();
+    let compiled = tkc(&dir, 1, &["compile", "pinned.yaml"]);
+    assert_eq!(compiled.status.code(), Some(0), "{}", stderr(&compiled));
+
     std::fs::rename(dir.join("repo.git"), dir.join("gone.git")).unwrap();
     let offline = tkc(&dir, 1, &{
         let mut a = run_args("p.yaml");
