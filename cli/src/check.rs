@@ -59,7 +59,7 @@ pub struct CheckArgs {
     /// Exit with code 1 on warnings too (advice never fails).
     #[arg(long)]
     deny_warnings: bool,
-    /// Fetch what references through the git, http and hub resolvers name, and check
+    /// Fetch what references through resolvers (git, http, hub, bundles, cluster) name, and check
     /// against it (`resolve = true` in tkc.toml does the same; docs/resolvers.md).
     #[arg(long)]
     resolve: bool,
@@ -72,7 +72,7 @@ pub fn run(args: CheckArgs) -> u8 {
     };
     // Offline and instant unless asked: pre-commit hooks run `tkc check`.
     if args.resolve || project.resolve_in_check {
-        project.resolve_references(&Default::default(), false);
+        project.resolve_references();
     }
     // shellcheck where it is installed; without it, the scripts are not checked (`tkc
     // explain tkc::shellcheck::error` says which).

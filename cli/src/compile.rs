@@ -202,7 +202,7 @@ pub fn run(args: CompileArgs) -> u8 {
     };
     // The canonical YAML of the inputs needs nothing they reference.
     if !matches!(args.emit, Emit::Tekton) {
-        project.resolve_references(&Default::default(), false);
+        project.resolve_references();
     }
     let Project {
         sources,

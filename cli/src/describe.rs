@@ -48,7 +48,7 @@ pub fn run(args: DescribeArgs) -> u8 {
         Err(code) => return code,
     };
     // A described run is a compiled one: it fetches what it references, as `tkc compile` does.
-    project.resolve_references(&Default::default(), false);
+    project.resolve_references();
     let Project {
         sources,
         inputs,

@@ -6,7 +6,9 @@ use crate::check::ApiFieldsArg;
 use crate::exit;
 use crate::inputs::{self, Inputs};
 use clap::Args;
-use std::collections::{BTreeMap, HashSet};
+#[cfg(target_os = "linux")]
+use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use tkc_compiler::check::shellcheck::ScriptLinter;
 use tkc_compiler::diag::{self, Diagnostic, Diagnostics, codes, render};
@@ -40,8 +42,8 @@ pub struct SourceArgs {
     /// current directory].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Fetch nothing: references through the git, http and hub resolvers are read from the
-    /// cache of earlier fetches only (docs/resolvers.md).
+    /// Fetch nothing: references through resolvers (git, http, hub, bundles, cluster) are read
+    /// from the cache of earlier fetches only (docs/resolvers.md).
     #[arg(long)]
     pub offline: bool,
 }
@@ -117,18 +119,29 @@ impl Project {
         })
     }
 
-    /// Fetches what references through resolvers name (git, http, hub) into the sources, for
-    /// the compiler to follow; a failure is a diagnostic among the inputs' findings. With
+    /// [`Project::fetch_references`] for `tkc check --resolve`, `compile` and `describe`: no
+    /// secrets, the default cluster, quietly. Elsewhere than Linux nothing is fetched (the
+    /// resolvers' clients, rustls with ring, are built for Linux only): references stay
+    /// `tkc::resolve::remote-ref` warnings (docs/resolvers.md, "Platforms").
+    pub fn resolve_references(&mut self) {
+        #[cfg(target_os = "linux")]
+        self.fetch_references(&BTreeMap::new(), &Default::default(), false);
+    }
+
+    /// Fetches what references through resolvers name (git, http, hub, bundles, cluster) into
+    /// the sources, for the compiler to follow; a failure is a diagnostic among the inputs' findings. With
     /// `progress`, each fetch is announced on stderr. `secrets` are `tkc run --secret`'s (the
-    /// http resolver's basic auth).
+    /// http resolver's basic auth); `cluster` is the one the cluster resolver reads.
     #[cfg(target_os = "linux")]
-    pub fn resolve_references(
+    pub fn fetch_references(
         &mut self,
         secrets: &BTreeMap<String, BTreeMap<String, String>>,
+        cluster: &tkc_remote::cluster::Target,
         progress: bool,
     ) {
         let mut settings = tkc_remote::Settings::from_env(self.offline);
         settings.secrets = secrets.clone();
+        settings.cluster = cluster.clone();
         let mut announce = |what: &str| {
             if progress {
                 eprintln!("fetching {what}");
@@ -143,17 +156,6 @@ impl Project {
         );
         self.options.fetched = fetched;
         self.inputs.diagnostics.extend(findings);
-    }
-
-    /// Elsewhere than Linux nothing is fetched (the resolvers' client, rustls with ring, is
-    /// built for Linux only): references stay `tkc::resolve::remote-ref` warnings
-    /// (docs/resolvers.md, "Platforms").
-    #[cfg(not(target_os = "linux"))]
-    pub fn resolve_references(
-        &mut self,
-        _secrets: &BTreeMap<String, BTreeMap<String, String>>,
-        _progress: bool,
-    ) {
     }
 
     /// Checks the loaded files, and their scripts with `scripts` if given: every diagnostic

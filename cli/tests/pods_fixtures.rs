@@ -69,13 +69,19 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 /// `tkc compile --emit pods` of `file` (with the fixture's or the corpus's extra arguments);
-/// `None` when the run does not compile (errors, resolvers, custom tasks).
+/// `None` when the run does not compile (errors, resolvers, custom tasks). Offline, with a
+/// cache of its own that stays empty: a reference through a resolver (git, hub, bundles,
+/// cluster in Tekton's examples) reaches no network and no cluster, and does not compile.
 fn emit(file: &Path, extra: &[String]) -> Option<(String, String)> {
     let out = Command::new(env!("CARGO_BIN_EXE_tkc"))
-        .args(["compile", "--emit", "pods"])
+        .args(["compile", "--offline", "--emit", "pods"])
         .args(extra)
         .arg(file)
         .env("NO_COLOR", "1")
+        .env(
+            "TKC_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("pods-fixtures-no-cache"),
+        )
         .output()
         .ok()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

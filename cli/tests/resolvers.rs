@@ -1,9 +1,11 @@
-//! Issue 15 items 1–2: references through the git, http and hub resolvers are fetched,
+//! Issue 15: references through the git, http, hub, bundles and cluster resolvers are fetched,
 //! checked, compiled and run like local Tasks, through a cache that `--offline` reads alone.
 //! Nothing reaches the internet: git fetches a bare repository over `file://`, and the http
 //! and hub resolvers ask a server on 127.0.0.1 that answers in the shapes of a web server and
 //! of Artifact Hub's API (`api/v1/packages/tekton-task/<catalog>/<name>/<version>`, whose
-//! `data.manifestRaw` is the YAML, as Tekton's hub resolver reads it).
+//! `data.manifestRaw` is the YAML, as Tekton's hub resolver reads it). Bundles are pushed
+//! with `tkc bundle push` to a `docker-registry` on 127.0.0.1, and the cluster is the
+//! Kubernetes API test server (`tkc-kubetest`), both started by the test.
 
 // A test that cannot start `tkc` or git has nothing left to check.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
@@ -14,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
+
+use common::registry::Registry;
+use tkc_kubetest::{Options, Server};
 
 fn task(name: &str, says: &str) -> String {
     format!(
@@ -240,6 +245,8 @@ fn tkc(dir: &Path, port: u16, args: &[&str]) -> Output {
         .env("TKC_ENTRYPOINT", common::entrypoint())
         .env("XDG_RUNTIME_DIR", dir.join("xdg"))
         .env("TKC_STATE_DIR", dir.join("state"))
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
         .stdin(Stdio::null())
         .args(args);
     cmd.output().expect("cannot start tkc")
@@ -665,5 +672,259 @@ fn fetch_failures_are_diagnostics() {
     std::fs::write(dir.join("p.yaml"), good.replace("\"main\"", "\"v1\"")).unwrap();
     let o = tkc(&dir, port, &["compile", "--offline", "p.yaml"]);
     assert!(stderr(&o).contains("--offline"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A registry holding a bundle pushed with `tkc bundle push` (Task `from-bundle`, which says
+/// `bundle`), and the API test server holding Task `from-cluster` (which says `cluster`) in
+/// namespace `team`, its kubeconfig at `dir/kubeconfig`.
+struct Remotes {
+    registry: Registry,
+    server: Server,
+    runtime: tokio::runtime::Runtime,
+    /// `127.0.0.1:<port>/team/tasks:v1`
+    tagged: String,
+    /// `127.0.0.1:<port>/team/tasks@sha256:…`
+    pinned: String,
+}
+
+impl Remotes {
+    /// Starts both, or `None` (the test skips) without `docker-registry`.
+    fn start(dir: &Path, port: u16) -> Option<Remotes> {
+        let registry_dir = dir.join("registry");
+        std::fs::create_dir_all(&registry_dir).unwrap();
+        let registry = Registry::start(&registry_dir)?;
+        std::fs::write(dir.join("bundle.yaml"), task("from-bundle", "bundle")).unwrap();
+        let tagged = format!("{}/team/tasks:v1", registry.host);
+        let pushed = tkc(dir, port, &["bundle", "push", &tagged, "bundle.yaml"]);
+        assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+        let pinned = stdout(&pushed).trim().to_string();
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(Server::start(Options {
+                kubelet: false,
+                ..Options::default()
+            }))
+            .unwrap();
+        server.kubeconfig(&dir.join("kubeconfig")).unwrap();
+        runtime.block_on(create_cluster_task(&server));
+        Some(Remotes {
+            registry,
+            server,
+            runtime,
+            tagged,
+            pinned,
+        })
+    }
+
+    /// Stops the registry and the API server: nothing answers any more.
+    fn stop(self) {
+        drop(self.registry);
+        self.runtime.block_on(self.server.stop());
+    }
+}
+
+/// Stores Task `from-cluster` in namespace `team`, as `kubectl create` would.
+async fn create_cluster_task(server: &Server) {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+    let client = kube::Client::try_from(server.client_config()).unwrap();
+    let gvk = GroupVersionKind::gvk("tekton.dev", "v1", "Task");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "tasks");
+    let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(client, "team", &resource);
+    let task = serde_json::json!({
+        "apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "from-cluster"},
+        "spec": {
+            "params": [{"name": "who", "type": "string"}],
+            "results": [{"name": "out"}],
+            "steps": [{"name": "say", "image": "alpine:3.20",
+                "script": "printf 'cluster:%s' \"$(params.who)\" > $(results.out.path)\n"}]
+        }
+    });
+    let task: DynamicObject = serde_json::from_value(task).unwrap();
+    api.create(&PostParams::default(), &task).await.unwrap();
+}
+
+/// A pipeline task `name` whose `taskRef` goes through `resolver` with `params`, given `who`.
+fn remote_task(name: &str, resolver: &str, params: &[(&str, &str)], who: &str) -> String {
+    let params: String = params
+        .iter()
+        .map(|(n, v)| format!("            - {{name: {n}, value: \"{v}\"}}\n"))
+        .collect();
+    format!(
+        "      - name: {name}\n        taskRef:\n          resolver: {resolver}\n          \
+         params:\n{params}        params: [{{name: who, value: {who}}}]\n"
+    )
+}
+
+fn bundle_task(name: &str, bundle: &str, task: &str, who: &str) -> String {
+    remote_task(
+        name,
+        "bundles",
+        &[("bundle", bundle), ("name", task), ("kind", "task")],
+        who,
+    )
+}
+
+fn cluster_task(name: &str, task: &str, who: &str) -> String {
+    remote_task(
+        name,
+        "cluster",
+        &[("kind", "task"), ("name", task), ("namespace", "team")],
+        who,
+    )
+}
+
+/// [`pipeline`] with a Task by each of the five resolvers; bundles by tag and by digest.
+fn every_resolver_pipeline(git_url: &str, port: u16, remotes: &Remotes) -> String {
+    let mut text = pipeline(git_url, "main", port).replace(
+        "      - {name: hub, value: $(tasks.hub.results.out)}\n",
+        "      - {name: hub, value: $(tasks.hub.results.out)}\n      \
+         - {name: tag, value: $(tasks.tag.results.out)}\n      \
+         - {name: digest, value: $(tasks.digest.results.out)}\n      \
+         - {name: cluster, value: $(tasks.cluster.results.out)}\n",
+    );
+    text.push_str(&bundle_task("tag", &remotes.tagged, "from-bundle", "d"));
+    text.push_str(&bundle_task("digest", &remotes.pinned, "from-bundle", "e"));
+    text.push_str(&cluster_task("cluster", "from-cluster", "f"));
+    text
+}
+
+/// Issue 15's acceptance: one Task by each resolver (git, http, hub, bundles by tag and by
+/// digest, cluster) checks, compiles and runs; with the repository, the http server, the
+/// registry and the API server all gone, a second run with `--offline` gives the same
+/// results from the cache.
+#[test]
+fn every_resolver_checks_compiles_and_runs_then_offline_from_the_cache() {
+    let dir = scratch("every");
+    let port = serve();
+    std::fs::write(dir.join("port"), port.to_string()).unwrap();
+    let (url, _) = repository(&dir);
+    let Some(remotes) = Remotes::start(&dir, port) else {
+        return;
+    };
+    std::fs::write(
+        dir.join("p.yaml"),
+        every_resolver_pipeline(&url, port, &remotes),
+    )
+    .unwrap();
+
+    let checked = tkc(&dir, port, &["check", "--resolve", "p.yaml"]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    let compiled = tkc(&dir, port, &["compile", "p.yaml"]);
+    assert_eq!(compiled.status.code(), Some(0), "{}", stderr(&compiled));
+
+    let ran = tkc(&dir, port, &run_args("p.yaml"));
+    let summary: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap_or_default();
+    assert_eq!(summary["status"], "Succeeded", "{}", stderr(&ran));
+    let results = summary["results"].clone();
+    assert_eq!(
+        results,
+        serde_json::json!({
+            "git": "git-main:a", "http": "http:b", "hub": "hub:c",
+            "tag": "bundle:d", "digest": "bundle:e", "cluster": "cluster:f",
+        })
+    );
+    let progress = stderr(&ran);
+    for fetching in [
+        format!("fetching bundle {} (task from-bundle)", remotes.tagged),
+        format!("fetching bundle {} (task from-bundle)", remotes.pinned),
+        "fetching cluster team/from-cluster (task)".to_string(),
+    ] {
+        assert!(progress.contains(&fetching), "{fetching}: {progress}");
+    }
+
+    let pinned_only = format!(
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n  tasks:\n{}",
+        bundle_task("digest", &remotes.pinned, "from-bundle", "e")
+    );
+    remotes.stop();
+    // A bundle pinned by digest never changes: even online, it is not pulled again.
+    std::fs::write(dir.join("pinned.yaml"), pinned_only).unwrap();
+    let compiled = tkc(&dir, 1, &["compile", "pinned.yaml"]);
+    assert_eq!(compiled.status.code(), Some(0), "{}", stderr(&compiled));
+
+    std::fs::rename(dir.join("repo.git"), dir.join("gone.git")).unwrap();
+    let offline = tkc(&dir, 1, &{
+        let mut a = run_args("p.yaml");
+        a.insert(1, "--offline");
+        a
+    });
+    let again: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap_or_default();
+    assert_eq!(again["status"], "Succeeded", "{}", stderr(&offline));
+    assert_eq!(again["results"], results);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bundles and cluster resolvers' failures, through `tkc check --resolve` and `tkc
+/// compile`: each an error at the reference naming the resolver and the reason.
+#[test]
+fn bundle_and_cluster_failures_are_diagnostics() {
+    let dir = scratch("remote-failures");
+    let Some(remotes) = Remotes::start(&dir, 1) else {
+        return;
+    };
+    let absent = format!(
+        "{}@sha256:{}",
+        remotes.pinned.split('@').next().unwrap(),
+        "0".repeat(64)
+    );
+    let cases = [
+        (
+            "unknown bundle name",
+            bundle_task("t", &remotes.tagged, "nope", "a"),
+            "bundles resolver: could not find object in image with kind: task and name: nope \
+             (in {tagged}, which holds task/from-bundle)"
+                .replace("{tagged}", &remotes.tagged),
+        ),
+        (
+            "bad digest",
+            bundle_task("t", &absent, "from-bundle", "a"),
+            format!("bundles resolver: cannot retrieve the oci image {absent}: "),
+        ),
+        (
+            "unreachable registry",
+            bundle_task("t", "127.0.0.1:1/team/tasks:v1", "from-bundle", "a"),
+            "bundles resolver: cannot retrieve the oci image 127.0.0.1:1/team/tasks:v1".to_string(),
+        ),
+        (
+            "cluster object not found",
+            cluster_task("t", "nope", "a"),
+            "cluster resolver: failed to load task nope from namespace team: \
+             tasks.tekton.dev \"nope\" not found"
+                .to_string(),
+        ),
+    ];
+    for (what, task, expected) in cases {
+        let text = format!(
+            "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n  tasks:\n{task}"
+        );
+        std::fs::write(dir.join("p.yaml"), text).unwrap();
+        for args in [
+            &["check", "--resolve", "p.yaml"][..],
+            &["compile", "p.yaml"],
+        ] {
+            let o = tkc(&dir, 1, args);
+            let err = format!("{}{}", stdout(&o), stderr(&o));
+            assert_eq!(o.status.code(), Some(1), "{what} {args:?}: {err}");
+            assert!(err.contains(&expected), "{what} {args:?}: {err}");
+            assert_eq!(
+                err.matches("tkc::resolve::fetch-failed").count(),
+                1,
+                "{what}: {err}"
+            );
+        }
+    }
+    remotes.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,7 +31,7 @@ declare_code! {
     ///   `http-password-secret` together;
     /// - `hub`: `name` and `version`; `type` is `artifact` (the default) or `tekton`; `kind`
     ///   is `task` (the default), `pipeline` or `stepaction`;
-    /// - `bundles`: `bundle`, `name` and `kind`;
+    /// - `bundles`: `bundle` and `name`; `kind` is `task` by default;
     /// - `cluster`: `kind` (`task` by default), `name` and `namespace`.
     ///
     /// Reported when references are resolved (`tkc compile`, `tkc run`, `tkc check
@@ -42,10 +42,11 @@ declare_code! {
 declare_code! {
     /// # A resolver could not fetch the referenced resource
     ///
-    /// `tkc compile`, `tkc run` and `tkc check --resolve` fetch what `git`, `http` and `hub`
-    /// references name (see docs/resolvers.md). The message names the resolver and the
-    /// reason: a revision or path that does not exist, a host that cannot be reached, a
-    /// time-out, a response too large, a document of the wrong kind, or (with `--offline`) a
+    /// `tkc compile`, `tkc run` and `tkc check --resolve` fetch what `git`, `http`, `hub`,
+    /// `bundles` and `cluster` references name (see docs/resolvers.md). The message names the
+    /// resolver and the reason: a revision or path that does not exist, a bundle without that
+    /// kind and name, a digest or cluster object that does not exist, a host that cannot be
+    /// reached, a time-out, a response too large, a document of the wrong kind, or (with `--offline`) a
     /// reference that is not in the cache yet. Tekton fails the run with
     /// `CouldntGetTask` / `CouldntGetPipeline` in the same cases.
     pub static FETCH_FAILED = "tkc::resolve::fetch-failed", Error, reason = "CouldntGetTask";
@@ -547,24 +548,21 @@ fn parse_hub(r: &Request) -> Result<Source, ParamError> {
     }))
 }
 
-/// The bundles resolver's required params (`bundle`, `name`, `kind`), as Tekton's
-/// `OptionsFromParams` asks for them.
+/// The bundles resolver's params as Tekton's `OptionsFromParams` reads them
+/// (`pkg/resolution/resolver/bundle/params.go`): `bundle` and `name` required, in that order,
+/// with its message; `kind` by default the installed resolver's `default-kind`, `task`
+/// (`config/resolvers/bundleresolver-config.yaml`).
 fn parse_bundle(r: &Request) -> Result<Source, ParamError> {
-    let missing: Vec<&str> = ["bundle", "name", "kind"]
-        .into_iter()
-        .filter(|n| r.param(n).is_none_or(|p| p.value.is_empty()))
-        .collect();
-    if !missing.is_empty() {
-        return Err((
-            format!("missing required bundle params: {}", missing.join(", ")),
-            None,
-        ));
-    }
-    let value = |n: &str| r.param(n).map(|p| p.value.clone()).unwrap_or_default();
+    let value = |n: &str| {
+        r.param(n)
+            .map(|p| p.value.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let required = |n: &str| value(n).ok_or_else(|| (format!("parameter \"{n}\" required"), None));
     Ok(Source::Bundle(BundleSource {
-        bundle: value("bundle"),
-        name: value("name"),
-        kind: value("kind"),
+        bundle: required("bundle")?,
+        name: required("name")?,
+        kind: value("kind").unwrap_or_else(|| "task".to_string()),
     }))
 }
 

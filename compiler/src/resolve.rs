@@ -60,9 +60,9 @@ declare_code! {
     /// `taskRef`, `pipelineRef` or a step `ref` with a `resolver` (git, hub, bundles, cluster,
     /// http) names a resource `tkc check` does not fetch unless asked. Checks that need its
     /// body (param and workspace bindings, result references) are skipped for it. `tkc check
-    /// --resolve` (or `resolve = true` in `tkc.toml`) fetches git, http and hub references
-    /// and checks against them, as `tkc compile` and `tkc run` do (docs/resolvers.md); a
-    /// reference whose params come from the run (`$(params.x)`) is fetched only by Tekton.
+    /// --resolve` (or `resolve = true` in `tkc.toml`) fetches these references and checks
+    /// against them, as `tkc compile` and `tkc run` do (docs/resolvers.md); a reference whose
+    /// params come from the run (`$(params.x)`) is fetched only by Tekton.
     /// Or silence this code in `tkc.toml` (`[severity] "tkc::resolve::remote-ref" = "off"`).
     pub static REMOTE_REF = "tkc::resolve::remote-ref", Warning;
 }

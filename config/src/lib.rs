@@ -12,7 +12,7 @@
 //! enable-api-fields = "beta"
 //! enable-artifacts = false                     # Tekton's feature flags of the same names
 //! enable-concise-resolver-syntax = false
-//! resolve = false                              # `tkc check` fetches git/http/hub references
+//! resolve = false                              # `tkc check` fetches resolver references
 //!
 //! [severity]
 //! "tkc::lint::latest-image" = "off"

@@ -16,7 +16,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod cluster_resolver;
 mod pods;
 pub mod retry;
 
@@ -72,6 +71,16 @@ pub struct ConnectOptions {
     pub namespace: Option<String>,
 }
 
+impl ConnectOptions {
+    /// The cluster these options name, as the cluster resolver reads it too.
+    pub fn target(&self) -> tkc_remote::cluster::Target {
+        tkc_remote::cluster::Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
 /// A client and the namespace it runs in.
 #[derive(Clone)]
 pub struct Cluster {
@@ -81,25 +90,7 @@ pub struct Cluster {
 
 /// Connects as `kubectl` would (no request is made yet).
 pub async fn connect(opts: &ConnectOptions) -> Result<Cluster, String> {
-    let kc_opts = kube::config::KubeConfigOptions {
-        context: opts.context.clone(),
-        ..Default::default()
-    };
-    let config = match (&opts.kubeconfig, &opts.context) {
-        (Some(path), _) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &kc_opts)
-                .await
-                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
-        }
-        (None, Some(_)) => kube::Config::from_kubeconfig(&kc_opts)
-            .await
-            .map_err(|e| format!("kubeconfig: {e}"))?,
-        (None, None) => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no cluster configuration (kubeconfig or in-cluster): {e}"))?,
-    };
+    let config = tkc_remote::cluster::config(&opts.target()).await?;
     let namespace = opts
         .namespace
         .clone()

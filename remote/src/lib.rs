@@ -5,14 +5,16 @@
 //!
 //! [`resolve`] is the one call: it asks the compiler for the references
 //! ([`tkc_compiler::remote::requests`]), reads their params as the resolver does
-//! ([`Source::parse`]), fetches each ([`fetch`]: git, http, hub; `bundles` and `cluster` are
-//! the plug-in points), and repeats for the references of what it fetched. Every failure is
+//! ([`Source::parse`]), fetches each ([`fetch`]: git, http, hub, bundles, cluster), and
+//! repeats for the references of what it fetched. Every failure is
 //! a diagnostic at the reference naming the resolver and the reason.
 //!
 //! Everything fetched goes through a content-addressed [`cache::Cache`] in the user's cache
 //! directory; with [`Settings::offline`] only the cache is read.
 
+mod bundle;
 pub mod cache;
+pub mod cluster;
 mod git;
 mod http;
 
@@ -36,10 +38,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// Tasks, their StepActions).
 const MAX_DEPTH: usize = 8;
 
-/// Why a `cluster` reference is not fetched (yet: the kube backend's client could read it).
-const CLUSTER_UNSUPPORTED: &str =
-    "reads a Kubernetes cluster, which tkc does not do when it compiles";
-
 /// How to fetch.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -60,6 +58,8 @@ pub struct Settings {
     pub git: PathBuf,
     /// Secret data by name and key (`tkc run --secret`), for the http resolver's basic auth.
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// The cluster the cluster resolver reads.
+    pub cluster: cluster::Target,
 }
 
 impl Settings {
@@ -80,6 +80,7 @@ impl Settings {
             tekton_hub: var("TEKTON_HUB_API"),
             git: PathBuf::from("git"),
             secrets: BTreeMap::new(),
+            cluster: cluster::Target::default(),
         }
     }
 }
@@ -187,7 +188,7 @@ pub fn describe(source: &Source) -> String {
 }
 
 fn help(source: &Source, offline: bool) -> String {
-    if offline && !matches!(source, Source::Cluster(_)) {
+    if offline {
         return "--offline reads only the cache: run once without it to fetch the reference".into();
     }
     match source {
@@ -197,29 +198,29 @@ fn help(source: &Source, offline: bool) -> String {
         Source::Http(_) | Source::Hub(_) => {
             "check the params, and that the host answers from this machine".into()
         }
-        Source::Bundle(_) | Source::Cluster(_) => {
-            "vendor the resource into the repository and refer to it by name".into()
-        }
+        Source::Bundle(_) => "check the bundle, kind and name params (`tkc bundle list <bundle>` \
+                              names what a bundle holds), and that the registry answers"
+            .into(),
+        Source::Cluster(_) => "check the kind, name and namespace params, and that the cluster \
+                               of the current kubeconfig context holds the object"
+            .into(),
     }
 }
 
 /// Fetches what `source` names; `key` is its reference's [`Request::key`], under which the
 /// document is cached for `--offline`.
 ///
-/// The plug-in point for the `bundles` and `cluster` resolvers: a function from the typed
-/// source to an [`Entry`] (the bytes of one YAML document and its origin) in the match
-/// below; the cache, the progress line, the diagnostics and the compiler's following of the
-/// reference come with it.
+/// Each resolver is a function from the typed source to an [`Entry`] (the bytes of one YAML
+/// document and its origin); the cache, the progress line, the diagnostics and the compiler's
+/// following of the reference come with it. What was fetched is stored under `key`, so
+/// `--offline` reads the last document fetched (for `cluster` too: Tekton reads the cluster
+/// on every run, and so does tkc when online).
 pub fn fetch(
     source: &Source,
     key: &str,
     settings: &Settings,
     cache: &Cache,
 ) -> Result<Entry, String> {
-    // Never cached, so the same reason with and without --offline.
-    if let Source::Cluster(_) = source {
-        return Err(CLUSTER_UNSUPPORTED.into());
-    }
     if settings.offline {
         return cache
             .get(key)
@@ -248,10 +249,8 @@ pub fn fetch(
             http::fetch(source, password, settings)?
         }
         Source::Hub(hub) => http::fetch_hub(hub, settings)?,
-        Source::Bundle(_) => {
-            return Err("tkc does not fetch Tekton Bundles yet".into());
-        }
-        Source::Cluster(_) => return Err(CLUSTER_UNSUPPORTED.into()),
+        Source::Bundle(source) => bundle::fetch(source, settings, cache)?,
+        Source::Cluster(source) => cluster::fetch(source, settings)?,
     };
     if entry.bytes.len() as u64 > settings.max_bytes {
         return Err(format!(

@@ -200,7 +200,8 @@ fn static_entrypoint_for(
     Err("no static tkc-entrypoint for the pods: build one with entrypoint/build-static.sh, or name it with --entrypoint-binary FILE (or TKC_KUBE_ENTRYPOINT)".into())
 }
 
-fn connect_options(args: &RunArgs) -> ConnectOptions {
+/// The cluster `--kubeconfig`, `--context` and `--namespace` name.
+pub(super) fn connect_options(args: &RunArgs) -> ConnectOptions {
     ConnectOptions {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),

@@ -259,7 +259,10 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    project.resolve_references(&given_secrets, true);
+    // The cluster resolver reads the cluster the run's flags name, as Tekton reads the
+    // cluster the run is on.
+    let cluster = kube::connect_options(&args).target();
+    project.fetch_references(&given_secrets, &cluster, true);
     if args.backend == BackendKind::Kube && (!given_env.is_empty() || !given_secrets.is_empty()) {
         eprintln!(
             "error: --env, --env-file and --secret apply to the local and container backends; on Kubernetes, create the Secret in the cluster"

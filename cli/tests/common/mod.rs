@@ -10,6 +10,8 @@ use std::path::Path;
 mod shared;
 pub use shared::*;
 
+pub mod registry;
+
 /// The arguments a fixture asks for in a `tkc-args:` header: its first line, or (YAML) any
 /// line of its leading comment block (`# tkc-args: ...` or `// tkc-args: ...`).
 pub fn header_args(text: &str) -> Vec<String> {

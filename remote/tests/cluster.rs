@@ -7,14 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kube::Api;
+use kube::Client;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tkc_kube::cluster_resolver::fetch;
-use tkc_kube::{Cluster, ConnectOptions, connect};
+use tkc_compiler::remote::ClusterSource;
 use tkc_kubetest::{Options, Server};
+use tkc_remote::cache::Entry;
+use tkc_remote::cluster::read;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -38,9 +40,9 @@ impl Drop for Scratch {
     }
 }
 
-/// The test server (no kubelet: nothing here runs a pod) and a cluster connected to it as
-/// `tkc` connects, through a kubeconfig.
-async fn cluster(scratch: &Scratch) -> (Server, Cluster) {
+/// The test server (no kubelet: nothing here runs a pod) and a client connected to it
+/// through a kubeconfig, as `kubectl` connects.
+async fn cluster(scratch: &Scratch) -> (Server, Client) {
     let server = Server::start(Options {
         kubelet: false,
         ..Options::default()
@@ -49,20 +51,38 @@ async fn cluster(scratch: &Scratch) -> (Server, Cluster) {
     .unwrap();
     let kubeconfig = scratch.0.join("kubeconfig");
     server.kubeconfig(&kubeconfig).unwrap();
-    let cluster = connect(&ConnectOptions {
-        kubeconfig: Some(kubeconfig),
-        ..ConnectOptions::default()
-    })
-    .await
-    .unwrap();
-    (server, cluster)
+    (server, client(&kubeconfig).await)
+}
+
+async fn client(kubeconfig: &Path) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+/// The cluster resolver's read of `kind` `name` in `namespace`.
+async fn fetch(
+    client: &Client,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Entry, String> {
+    let source = ClusterSource {
+        kind: kind.into(),
+        name: name.into(),
+        namespace: namespace.into(),
+    };
+    read(client, &source, timeout).await
 }
 
 /// Stores a Tekton object through the API, as `kubectl create` would.
-async fn create(cluster: &Cluster, version: &str, kind: &str, plural: &str, object: Value) {
+async fn create(cluster: &Client, version: &str, kind: &str, plural: &str, object: Value) {
     let gvk = GroupVersionKind::gvk("tekton.dev", version, kind);
     let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), "team", &resource);
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.clone(), "team", &resource);
     let object: DynamicObject = serde_json::from_value(object).unwrap();
     api.create(&PostParams::default(), &object).await.unwrap();
 }
@@ -106,35 +126,32 @@ async fn fetches_tasks_pipelines_and_step_actions() {
     let task = fetch(&cluster, "task", "hello", "team", TIMEOUT)
         .await
         .unwrap();
-    let json = parsed(&task.yaml);
+    let json = parsed(&task.bytes);
     assert_eq!(json["kind"], "Task");
     assert_eq!(json["apiVersion"], "tekton.dev/v1");
     assert_eq!(json["spec"]["steps"][0]["script"], "echo hello");
     let uid = json["metadata"]["uid"].as_str().unwrap();
+    let version = json["metadata"]["resourceVersion"].as_str().unwrap();
     assert_eq!(
         task.origin,
-        format!("/apis/tekton.dev/v1/namespaces/team/task/hello@{uid}")
+        format!("/apis/tekton.dev/v1/namespaces/team/task/hello@{uid}?resourceVersion={version}")
     );
-    assert!(task.digest.starts_with("sha256:") && task.digest.len() == 71);
     let again = fetch(&cluster, "task", "hello", "team", TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(
-        again.digest, task.digest,
-        "the same object, the same digest"
-    );
+    assert_eq!(again, task, "the same object, the same document");
 
     let pipeline = fetch(&cluster, "pipeline", "greet", "team", TIMEOUT)
         .await
         .unwrap();
-    let json = parsed(&pipeline.yaml);
+    let json = parsed(&pipeline.bytes);
     assert_eq!(json["kind"], "Pipeline");
     assert_eq!(json["spec"]["tasks"][0]["taskRef"]["name"], "hello");
 
     let step = fetch(&cluster, "stepaction", "say", "team", TIMEOUT)
         .await
         .unwrap();
-    let json = parsed(&step.yaml);
+    let json = parsed(&step.bytes);
     assert_eq!(json["kind"], "StepAction");
     assert_eq!(json["apiVersion"], "tekton.dev/v1beta1");
     assert_eq!(json["spec"]["script"], "echo from a step action");
@@ -208,12 +225,7 @@ async fn gives_up_on_a_server_that_never_answers() {
         ),
     )
     .unwrap();
-    let cluster = connect(&ConnectOptions {
-        kubeconfig: Some(kubeconfig),
-        ..ConnectOptions::default()
-    })
-    .await
-    .unwrap();
+    let cluster = client(&kubeconfig).await;
     let started = Instant::now();
     let slow = fetch(&cluster, "task", "slow", "team", Duration::from_millis(300))
         .await
@@ -289,7 +301,7 @@ async fn fetches_a_task_kubectl_applied() {
         .await
         .unwrap();
     assert_eq!(
-        parsed(&first.yaml)["spec"]["steps"][0]["script"],
+        parsed(&first.bytes)["spec"]["steps"][0]["script"],
         "echo hello"
     );
 
@@ -306,8 +318,47 @@ async fn fetches_a_task_kubectl_applied() {
         .await
         .unwrap();
     assert_eq!(
-        parsed(&second.yaml)["spec"]["steps"][0]["script"],
+        parsed(&second.bytes)["spec"]["steps"][0]["script"],
         "echo again"
     );
-    assert_ne!(first.digest, second.digest);
+    assert_ne!(first.origin, second.origin, "a new resourceVersion");
+}
+
+/// `tkc_remote::cluster::fetch` reads the cluster its settings name (`tkc run --kubeconfig`,
+/// `--context`), not only the default one, and says so when the context does not exist.
+#[tokio::test]
+async fn reads_the_cluster_the_settings_name() {
+    let scratch = Scratch::new("target");
+    let (_server, cluster) = cluster(&scratch).await;
+    create(
+        &cluster,
+        "v1",
+        "Task",
+        "tasks",
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "hello"},
+            "spec": {"steps": [{"name": "say", "image": "busybox", "script": "echo hello"}]}}),
+    )
+    .await;
+    let source = ClusterSource {
+        kind: "task".into(),
+        name: "hello".into(),
+        namespace: "team".into(),
+    };
+    let mut settings = tkc_remote::Settings::from_env(false);
+    settings.timeout = TIMEOUT;
+    settings.cluster.kubeconfig = Some(scratch.0.join("kubeconfig"));
+    let read = {
+        let (source, settings) = (source.clone(), settings.clone());
+        tokio::task::spawn_blocking(move || tkc_remote::cluster::fetch(&source, &settings))
+    };
+    let entry = read.await.unwrap().unwrap();
+    assert_eq!(
+        parsed(&entry.bytes)["spec"]["steps"][0]["script"],
+        "echo hello"
+    );
+
+    settings.cluster.context = Some("elsewhere".into());
+    let read = tokio::task::spawn_blocking(move || tkc_remote::cluster::fetch(&source, &settings));
+    let error = read.await.unwrap().unwrap_err();
+    assert!(error.contains("elsewhere"), "{error}");
 }
