@@ -950,17 +950,9 @@ fn isolation() -> Result<PathBuf, String> {
         return Err("bubblewrap (`bwrap`) is not on PATH".into());
     };
     let probe = std::process::Command::new(&bwrap)
+        .args(["--ro-bind", "/", "/"])
+        .args(local::BWRAP_SANDBOX)
         .args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--unshare-pid",
-            "--unshare-uts",
-            "--unshare-ipc",
             "--unshare-net",
             "--proc",
             "/proc",

@@ -103,6 +103,20 @@ const ETC_VISIBLE: &[&str] = &[
     "xattr.conf",
 ];
 
+/// The bubblewrap arguments every isolated step gets: it dies with its runner, has its own
+/// session (no terminal to inject input into), no capability (root included: bubblewrap keeps
+/// them all for uid 0 unless told), and its own PID, UTS and IPC namespaces. `tkc run` probes
+/// bubblewrap with these before it trusts it to isolate.
+pub const BWRAP_SANDBOX: &[&str] = &[
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+    "--unshare-pid",
+    "--unshare-uts",
+    "--unshare-ipc",
+];
+
 /// Proxy settings, both cases, that steps on this machine (host or isolated) keep.
 pub const PROXY_ENV: &[&str] = &[
     "HTTP_PROXY",
@@ -1752,16 +1766,7 @@ impl Pod {
                 // told): a step cannot remount what it sees, mount anything, or write the
                 // host's sysctls. Its own session (no terminal to inject input into), PID,
                 // UTS, IPC and network namespaces.
-                cmd.args([
-                    "--die-with-parent",
-                    "--new-session",
-                    "--cap-drop",
-                    "ALL",
-                    "--unshare-pid",
-                    "--unshare-uts",
-                    "--unshare-ipc",
-                    "--unshare-cgroup-try",
-                ]);
+                cmd.args(BWRAP_SANDBOX).arg("--unshare-cgroup-try");
                 if !self.network {
                     cmd.arg("--unshare-net");
                 }
