@@ -93,8 +93,9 @@ impl Request {
     }
 
     /// The value of param `name`, if written.
+    /// The last one wins, as in Tekton's params map (and in [`Request::key`]).
     pub fn param(&self, name: &str) -> Option<&RequestParam> {
-        self.params.iter().find(|p| p.name.as_str() == name)
+        self.params.iter().rev().find(|p| p.name.as_str() == name)
     }
 
     /// Does a param value hold `$(...)`, substituted by Tekton from the run's params before
@@ -225,6 +226,9 @@ pub struct GitSource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSource {
     pub url: String,
+    /// `digest`: `sha256:<hex>` or `sha512:<hex>` the body must match (checked after the
+    /// fetch, as Tekton's `validateDigest` does).
+    pub digest: Option<String>,
     /// Basic auth: the user name and the Secret (name, key) holding the password.
     pub basic_auth: Option<BasicAuth>,
 }
@@ -469,6 +473,7 @@ fn parse_http(r: &Request) -> Result<Source, ParamError> {
     };
     Ok(Source::Http(HttpSource {
         url: url.value.clone(),
+        digest: r.param("digest").map(|d| d.value.clone()),
         basic_auth,
     }))
 }

@@ -51,6 +51,8 @@ fn fetch_into(
 ) -> Result<Entry, String> {
     let deadline = Deadline::after(settings.timeout);
     let url = &source.url;
+    // What messages say: the URL without a password it may carry.
+    let shown = crate::without_userinfo(url);
     let revision = &source.revision;
     let dir_arg = dir.to_string_lossy();
     git(
@@ -93,13 +95,13 @@ fn fetch_into(
                 &deadline,
                 settings,
             )
-            .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+            .map_err(|e| format!("cannot fetch {shown}: {e}"))?;
             format!("{revision}^{{commit}}")
         }
         Err(e) if e.contains("couldn't find remote ref") || e.contains("not our ref") => {
-            return Err(format!("revision `{revision}` not found in {url}"));
+            return Err(format!("revision `{revision}` not found in {shown}"));
         }
-        Err(e) => return Err(format!("cannot fetch {url}: {e}")),
+        Err(e) => return Err(format!("cannot fetch {shown}: {e}")),
     };
     let commit = git(
         dir,
@@ -107,7 +109,7 @@ fn fetch_into(
         &deadline,
         settings,
     )
-    .map_err(|_| format!("revision `{revision}` not found in {url}"))?;
+    .map_err(|_| format!("revision `{revision}` not found in {shown}"))?;
     let commit = String::from_utf8_lossy(&commit).trim().to_string();
     let key = commit_key(url, &commit, &source.path_in_repo);
     if let Some(entry) = cache.get(&key) {
@@ -116,14 +118,18 @@ fn fetch_into(
     let object = format!("{commit}:{}", source.path_in_repo);
     let bytes = git(dir, &["cat-file", "blob", &object], &deadline, settings).map_err(|_| {
         format!(
-            "path `{}` not found in {url} at {revision} ({})",
+            "path `{}` not found in {shown} at {revision} ({})",
             source.path_in_repo,
             short(&commit)
         )
     })?;
     let entry = Entry {
         bytes,
-        origin: format!("git+{url}@{commit}:{}", source.path_in_repo),
+        origin: format!(
+            "git+{}@{commit}:{}",
+            crate::without_userinfo(url),
+            source.path_in_repo
+        ),
     };
     // The cache is an optimisation: a full disk still gives the document.
     let _ = cache.put(&key, &entry);
@@ -156,7 +162,17 @@ fn git(
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GCM_INTERACTIVE", "never");
+        .env("GCM_INTERACTIVE", "never")
+        // Only the transports a Task's URL may name: no `ext::` or other remote helpers
+        // installed on the machine (git applies it to redirects too).
+        .env("GIT_ALLOW_PROTOCOL", "https:http:ssh:git:file")
+        // A server that accepts and then stalls is given up by git's http helper itself,
+        // which outlives a killed git otherwise (it holds our pipes).
+        .env("GIT_HTTP_LOW_SPEED_LIMIT", "1")
+        .env(
+            "GIT_HTTP_LOW_SPEED_TIME",
+            deadline.seconds().max(1).to_string(),
+        );
     let mut child = command.spawn().map_err(|e| {
         format!(
             "cannot run `{}`: {e} (the git resolver needs git)",
@@ -179,12 +195,21 @@ fn git(
         })
     });
     let status = crate::wait_or_kill(&mut child, deadline);
+    if let Err(e) = status {
+        // The readers are not waited for: a helper of the killed git may still hold the
+        // pipes; they end with it.
+        return Err(format!("git {}: {e}", args.first().unwrap_or(&"")));
+    }
     let stdout = stdout
         .and_then(|t| t.join().ok())
         .and_then(Result::ok)
         .unwrap_or_default();
     let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     let status = status.map_err(|e| format!("git {}: {e}", args.first().unwrap_or(&"")))?;
+    // Past the limit the reader stops and git dies of SIGPIPE: say why, not git's error.
+    if stdout.len() as u64 > limit {
+        return Err(format!("the file is larger than {} bytes", limit));
+    }
     if !status.success() {
         let text = String::from_utf8_lossy(&stderr);
         let last = text
@@ -193,9 +218,6 @@ fn git(
             .find(|l| !l.trim().is_empty())
             .unwrap_or("failed");
         return Err(last.trim().to_string());
-    }
-    if stdout.len() as u64 > limit {
-        return Err(format!("the file is larger than {} bytes", limit));
     }
     Ok(stdout)
 }

@@ -35,14 +35,48 @@ pub fn fetch(
         )),
         _ => None,
     };
-    match get(&source.url, auth, settings)? {
-        Got::Body(bytes) => Ok(Entry {
-            bytes,
-            origin: source.url.clone(),
-        }),
-        Got::Status(404) => Err(format!("requested URL '{}' is not found", source.url)),
-        Got::Status(status) => Err(format!("{} answered HTTP {status}", source.url)),
+    // Messages name the URL without a password it may carry.
+    let shown = crate::without_userinfo(&source.url);
+    let got = get(&source.url, auth, settings).map_err(|e| e.replace(&source.url, &shown))?;
+    match got {
+        Got::Body(bytes) => {
+            if let Some(digest) = &source.digest {
+                validate_digest(digest, &bytes)
+                    .map_err(|e| format!("error validating digest: {e}"))?;
+            }
+            Ok(Entry {
+                bytes,
+                origin: crate::without_userinfo(&source.url),
+            })
+        }
+        Got::Status(404) => Err(format!("requested URL '{shown}' is not found")),
+        Got::Status(status) => Err(format!("{shown} answered HTTP {status}")),
     }
+}
+
+/// Tekton's `validateDigest` of the http resolver: `sha256:<64 hex>` or `sha512:<128 hex>`
+/// of the body, with its messages.
+fn validate_digest(digest: &str, body: &[u8]) -> Result<(), String> {
+    use sha2::Digest;
+    let Some((algorithm, expected)) = digest.split_once(':') else {
+        return Err(format!("invalid digest format: {digest}"));
+    };
+    let (computed, length) = match algorithm {
+        "sha256" => (sha2::Sha256::digest(body).to_vec(), 64),
+        "sha512" => (sha2::Sha512::digest(body).to_vec(), 128),
+        _ => return Err(format!("invalid digest algorithm: {algorithm}")),
+    };
+    if expected.len() != length {
+        return Err(format!(
+            "invalid {algorithm} digest value, expected length: {length}, got: {}",
+            expected.len()
+        ));
+    }
+    let computed: String = computed.iter().map(|b| format!("{b:02x}")).collect();
+    if !computed.eq_ignore_ascii_case(expected) {
+        return Err(format!("SHA mismatch, expected {expected}, got {computed}"));
+    }
+    Ok(())
 }
 
 /// `resolver: hub`: the YAML in the hub's JSON answer (Tekton's `Resolve` of the hub
@@ -138,7 +172,7 @@ fn get(url: &str, auth: Option<String>, settings: &Settings) -> Result<Got, Stri
         .unwrap_or_else(|_| Err("the HTTP client failed".to_string()))
 }
 
-async fn get_following(url: &str, auth: Option<String>, limit: u64) -> Result<Got, String> {
+async fn get_following(url: &str, mut auth: Option<String>, limit: u64) -> Result<Got, String> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
@@ -170,9 +204,19 @@ async fn get_following(url: &str, auth: Option<String>, limit: u64) -> Result<Go
                 .and_then(|l| l.to_str().ok())
         {
             url = join(&uri, location);
+            // The password goes to the host it was given for, never over plain HTTP after
+            // HTTPS (Go's client drops `Authorization` on a redirect to another host).
+            if let Ok(next) = url.parse::<hyper::Uri>()
+                && next.host() == uri.host()
+                && (uri.scheme_str() != Some("https") || next.scheme_str() == Some("https"))
+            {
+            } else {
+                auth = None;
+            }
             continue;
         }
-        if !status.is_success() {
+        // Tekton's `FetchHttpResource` takes a 200 only.
+        if status != hyper::StatusCode::OK {
             return Ok(Got::Status(status.as_u16()));
         }
         let mut body = response.into_body();
@@ -257,5 +301,36 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::validate_digest;
+
+    #[test]
+    fn a_pinned_body_is_checked_as_tekton_checks_it() {
+        let body = b"hello\n";
+        // sha256sum of "hello\n".
+        let good = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        assert_eq!(validate_digest(good, body), Ok(()));
+        let wrong = good.replace("5891", "0000");
+        assert!(
+            validate_digest(&wrong, body)
+                .unwrap_err()
+                .starts_with("SHA mismatch, expected 0000")
+        );
+        assert_eq!(
+            validate_digest("sha256", body),
+            Err("invalid digest format: sha256".into())
+        );
+        assert_eq!(
+            validate_digest("md5:abc", body),
+            Err("invalid digest algorithm: md5".into())
+        );
+        assert_eq!(
+            validate_digest("sha512:abc", body),
+            Err("invalid sha512 digest value, expected length: 128, got: 3".into())
+        );
     }
 }

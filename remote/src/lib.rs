@@ -179,11 +179,29 @@ fn fetch_request(
 /// What the progress line says is being fetched.
 pub fn describe(source: &Source) -> String {
     match source {
-        Source::Git(g) => format!("git {}@{}:{}", g.url, g.revision, g.path_in_repo),
-        Source::Http(h) => format!("http {}", h.url),
+        Source::Git(g) => format!(
+            "git {}@{}:{}",
+            without_userinfo(&g.url),
+            g.revision,
+            g.path_in_repo
+        ),
+        Source::Http(h) => format!("http {}", without_userinfo(&h.url)),
         Source::Hub(h) => format!("hub {}/{}@{}", h.catalog, h.name, h.version),
         Source::Bundle(b) => format!("bundle {} ({} {})", b.bundle, b.kind, b.name),
         Source::Cluster(c) => format!("cluster {}/{} ({})", c.namespace, c.name, c.kind),
+    }
+}
+
+/// `url` without the `user:password@` a URL may carry, for what tkc prints and keeps (the
+/// progress line, origins in diagnostics and in the cache).
+pub fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
     }
 }
 
@@ -269,12 +287,24 @@ pub(crate) struct Deadline(Instant, Duration);
 
 impl Deadline {
     pub(crate) fn after(timeout: Duration) -> Deadline {
-        Deadline(Instant::now() + timeout, timeout)
+        // A time-out too large for the clock (`TKC_FETCH_TIMEOUT=18446744073709551615`)
+        // is no time-out: a year.
+        let now = Instant::now();
+        let at = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+        Deadline(at, timeout)
+    }
+
+    /// The time-out in whole seconds.
+    pub(crate) fn seconds(&self) -> u64 {
+        self.1.as_secs()
     }
 }
 
 /// Waits for `child` until `deadline`, then kills it. git stays in tkc's process group, so
-/// that a Ctrl-C stops it with tkc; its helpers (`git-remote-https`, `ssh`) end when it does.
+/// that a Ctrl-C stops it with tkc; a helper that outlives a killed git (`git-remote-https`)
+/// gives up a stalled transfer by itself (`GIT_HTTP_LOW_SPEED_*`, set by `git::git`).
 pub(crate) fn wait_or_kill(
     child: &mut std::process::Child,
     deadline: &Deadline,
@@ -293,5 +323,27 @@ pub(crate) fn wait_or_kill(
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod userinfo_tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn credentials_in_urls_are_not_repeated() {
+        assert_eq!(
+            without_userinfo("https://bot:s3cret@git.example/r.git"),
+            "https://git.example/r.git"
+        );
+        assert_eq!(
+            without_userinfo("https://h.example/a@b/t.yaml"),
+            "https://h.example/a@b/t.yaml"
+        );
+        assert_eq!(
+            without_userinfo("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+        assert_eq!(without_userinfo("https://h/x?u=a@b"), "https://h/x?u=a@b");
     }
 }
