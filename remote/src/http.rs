@@ -317,8 +317,7 @@ mod digest_tests {
         let wrong = good.replace("5891", "0000");
         assert!(
             validate_digest(&wrong, body)
-                .unwrap_err()
-                .starts_with("SHA mismatch, expected 0000")
+                .is_err_and(|e| e.starts_with("SHA mismatch, expected 0000"))
         );
         assert_eq!(
             validate_digest("sha256", body),
