@@ -337,7 +337,7 @@ fn prepare_and_run(o: &Options) -> Result<StepEnd, Failure> {
         stdout_path: &o.stdout_path,
         stderr_path: &o.stderr_path,
     };
-    let running = process::spawn(&spec).map_err(|e| Failure::Error(format!("{}: {e}", argv[0])))?;
+    let running = process::spawn(&spec).map_err(|e| Failure::Error(e.to_string()))?;
     // A sidecar counts as started (Kubernetes: its container is running) once its command
     // has been exec'd, which is now.
     if !o.started_file.is_empty() {
