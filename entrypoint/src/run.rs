@@ -222,10 +222,13 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
         }
         Err(failure) => {
             let tolerated = o.on_error == "continue";
-            if let Failure::Timeout = failure {
-                internal.push(Entry::new("Reason", "TimeoutExceeded", INTERNAL));
-            }
+            // Tekton's `Entrypointer.Go` handles the deadline before the breakpoint: a timed
+            // out step fails at once (its `main` exits 1 on the `ContextError`, never waiting).
             match failure {
+                Failure::Timeout => {
+                    internal.push(Entry::new("Reason", "TimeoutExceeded", INTERNAL));
+                    post_failed = Some(true);
+                }
                 _ if o.breakpoint_on_failure => breakpoint_failure = true,
                 // Go reports -1 as the exit code of a process killed by a signal.
                 Failure::Exit(code) if tolerated => {

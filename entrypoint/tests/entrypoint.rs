@@ -275,6 +275,33 @@ fn timeout_kills_the_whole_process_group() {
     assert_gone(pid, "the grandchild survived the timeout");
 }
 
+/// A timeout is no failure to debug: Tekton's `Entrypointer.Go` handles the deadline before
+/// `BreakpointOnFailure` (failed post file, TimeoutExceeded, exit 1) and never waits for the
+/// debugger's `.breakpointexit`.
+#[test]
+fn a_timeout_does_not_stop_at_a_breakpoint_on_failure() {
+    let t = Tmp::new("timeout-bp");
+    let mut c = step(&t, 0);
+    c.args([
+        "-breakpoint_on_failure",
+        "-timeout",
+        "100ms",
+        "-entrypoint",
+        "sleep",
+        "--",
+        "5",
+    ]);
+    let mut child = c.stdin(Stdio::null()).spawn().expect("run tkc-entrypoint");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1));
+    assert!(t.path("run/0/out.err").exists());
+    let msg = read(&t.path("term/0"));
+    assert!(
+        msg.contains(r#"{"key":"Reason","value":"TimeoutExceeded","type":3}"#),
+        "{msg}"
+    );
+}
+
 #[test]
 fn background_jobs_do_not_outlive_a_successful_step() {
     let t = Tmp::new("leftover");
