@@ -50,7 +50,8 @@ enum Target {
     Spawning(Vec<libc::c_int>),
     /// The step's process group.
     Running(libc::pid_t),
-    /// The step has been reaped; signals are ignored while the results are written.
+    /// The step has been killed (and is about to be reaped); signals are ignored while the
+    /// results are written.
     Finished,
 }
 
@@ -784,15 +785,14 @@ impl Running {
             {
                 Ok(event) => event,
                 Err(e) => {
-                    self.kill_group();
+                    self.end_group();
                     let _ = self.child.wait();
                     return Err(e);
                 }
             },
         };
-        self.kill_group();
+        self.end_group();
         let status = self.child.wait()?;
-        *target() = Target::Finished;
         kill_descendants();
         for _ in 0..self.tees {
             if self.tee_done.recv_timeout(TEE_DRAIN).is_err() {
@@ -806,10 +806,14 @@ impl Running {
         })
     }
 
-    fn kill_group(&self) {
+    /// Kills the group, then stops forwarding signals to it, both before the leader is reaped:
+    /// once reaped, its id may name another process's group (the forwarding thread of the
+    /// fallback wait can still be handing on a signal then).
+    fn end_group(&self) {
         // SAFETY: kill takes plain integers; the group leader is not reaped yet, so the id
         // still names our group. ESRCH (nothing left) is fine.
         unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        *target() = Target::Finished;
     }
 }
 
@@ -875,6 +879,27 @@ mod tests {
             std::fs::remove_file(&cancel).unwrap();
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Forwarding stops when the group is killed, while the leader is still unreaped, on
+    /// every path out of `supervise` (the fallback wait's forwarding thread runs on until
+    /// then): a signal after the reap could reach a group that reused the id.
+    #[test]
+    fn forwarding_stops_before_the_leader_is_reaped() {
+        let argv = ["sleep".to_owned(), "5".to_owned()];
+        let spec = Spec {
+            argv: &argv,
+            env: &[],
+            stdout_path: "",
+            stderr_path: "",
+        };
+        let mut running = spawn(&spec).unwrap();
+        assert!(matches!(*target(), Target::Running(_)));
+        running.end_group();
+        assert!(matches!(*target(), Target::Finished));
+        wait_exited_not_reaped(running.pgid);
+        assert!(running.child.try_wait().unwrap().is_some());
+        *target() = Target::Idle;
     }
 
     #[test]
