@@ -15,7 +15,7 @@
 //! step container's other processes die with its PID 1 (the entrypoint), and keeps background
 //! jobs of a step from outliving it when tkc runs steps locally.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -50,7 +50,8 @@ enum Target {
     Spawning(Vec<libc::c_int>),
     /// The step's process group.
     Running(libc::pid_t),
-    /// The step has been reaped; signals are ignored while the results are written.
+    /// The step has been killed (and is about to be reaped); signals are ignored while the
+    /// results are written.
     Finished,
 }
 
@@ -350,7 +351,7 @@ pub struct Running {
 
 /// The step's command line and output routing.
 pub struct Spec<'a> {
-    /// argv; `argv[0]` is looked up in `PATH` like `execvp`.
+    /// argv; `argv[0]` is looked up in `PATH` as Go's `exec.LookPath` does.
     pub argv: &'a [String],
     /// Environment variables to set (over the inherited ones).
     pub env: &'a [(String, String)],
@@ -406,12 +407,12 @@ fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<
 /// to `/bin/sh`, so a script whose `#!` follows a blank line (Tekton's `pkg/pod/script.go`
 /// sees the shebang after trimming and writes the script as it is) would run here and not
 /// there. So a file that is neither is refused before the exec.
-fn refuse_unknown_format(path: Option<&Path>) -> io::Result<()> {
+fn refuse_unknown_format(path: &Path) -> io::Result<()> {
     // Only a regular file is looked at (never a FIFO, which would block the open), and
     // without blocking, in case it is swapped for one in between.
-    let Some(path) = path.filter(|p| p.is_file()) else {
+    if !path.is_file() {
         return Ok(());
-    };
+    }
     let Ok(mut file) = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -436,21 +437,25 @@ fn refuse_unknown_format(path: Option<&Path>) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOEXEC))
 }
 
-/// Where `program` runs from: itself when it names a path, else the first entry of `PATH`
-/// holding a file (not a directory) we may execute. That is Go's `exec.LookPath`, which
-/// Tekton's entrypoint goes through (`exec.CommandContext` in cmd/entrypoint/runner.go). It is
-/// looked up once, here: `execvp` would walk `PATH` again with an `execve` per entry (ten
-/// failed ones per step for `true` on a Debian `PATH`). `None` when nothing matches; the spawn
-/// then fails with "No such file or directory", as it did with `execvp`.
-fn look_path(program: &str) -> Option<PathBuf> {
+/// Where `program` runs from: itself when it names a path, else the first entry of `path_var`
+/// (the step's `PATH`) holding a file (not a directory) we may execute. That is Go's
+/// `exec.LookPath` (os/exec/lookpath_unix.go), which Tekton's entrypoint goes through
+/// (`exec.CommandContext` in cmd/entrypoint/runner.go). It is looked up once, here: `execvp`
+/// would walk `PATH` again with an `execve` per entry (ten failed ones per step for `true` on
+/// a Debian `PATH`). When nothing matches, or the match is relative to the working directory
+/// (an empty or relative `PATH` entry), the error is Go's `exec.ErrNotFound` or, as since Go
+/// 1.19, `exec.ErrDot`, with `exec.Error`'s text; nothing is exec'd then.
+fn look_path(program: &str, path_var: Option<&OsStr>) -> io::Result<PathBuf> {
     if program.contains('/') {
-        return Some(PathBuf::from(program));
+        return Ok(PathBuf::from(program));
     }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
+    // Go's `filepath.SplitList` makes no entry of an empty `PATH`.
+    let found = path_var
+        .filter(|p| !p.is_empty())
+        .into_iter()
+        .flat_map(std::env::split_paths)
         .map(|dir| {
-            // An empty entry is the working directory, as for `execvp`, which ran such steps
-            // before (Go 1.19+ refuses a match there with `exec.ErrDot`).
+            // An empty entry is the working directory (Unix shell semantics, as in Go).
             let dir = if dir.as_os_str().is_empty() {
                 PathBuf::from(".")
             } else {
@@ -458,7 +463,27 @@ fn look_path(program: &str) -> Option<PathBuf> {
             };
             dir.join(program)
         })
-        .find(|p| may_execute(p))
+        .find(|p| may_execute(p));
+    let reason = match found {
+        Some(path) if path.is_absolute() => return Ok(path),
+        Some(_) => "cannot run executable found relative to current directory",
+        None => "executable file not found in $PATH",
+    };
+    // Go's `exec.Error`: `"exec: " + strconv.Quote(name) + ": " + err`.
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("exec: {program:?}: {reason}"),
+    ))
+}
+
+/// The `PATH` the step's command is looked up in: the step's own when a step result was
+/// substituted into it (Tekton `os.Setenv`s those before `exec.CommandContext` looks the
+/// command up, in `Entrypointer.Go`), else the entrypoint's.
+fn step_path_var(env: &[(String, String)]) -> Option<OsString> {
+    match env.iter().find(|(k, _)| k == "PATH") {
+        Some((_, v)) => Some(OsString::from(v)),
+        None => std::env::var_os("PATH"),
+    }
 }
 
 /// Go's `findExecutable`: not a directory, and executable for our effective ids.
@@ -480,7 +505,9 @@ fn may_execute(path: &Path) -> bool {
     }
 }
 
-/// Starts the step in its own session and process group with a clean signal mask.
+/// Starts the step in its own session and process group with a clean signal mask. Its errors
+/// are whole sentences: Go's `exec.Error` text when the lookup fails, else the program's name
+/// and the cause.
 pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(io::Error::new(
@@ -488,9 +515,16 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
             "no command to run",
         ));
     };
-    let path = look_path(program);
-    refuse_unknown_format(path.as_deref())?;
-    let mut cmd = Command::new(path.as_deref().unwrap_or(Path::new(program)));
+    let path = look_path(program, step_path_var(spec.env).as_deref())?;
+    start(&path, program, args, spec)
+        .map_err(|e| io::Error::new(e.kind(), format!("{program}: {e}")))
+}
+
+/// Starts `path` as the step (`program` is its argv[0]): the part of [`spawn`] after the
+/// lookup, whose errors [`spawn`] prefixes with the program's name.
+fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Result<Running> {
+    refuse_unknown_format(path)?;
+    let mut cmd = Command::new(path);
     // The step sees the name it was given as argv[0], as with `execvp` (and Go's `exec`).
     cmd.arg0(program);
     cmd.args(args);
@@ -751,15 +785,14 @@ impl Running {
             {
                 Ok(event) => event,
                 Err(e) => {
-                    self.kill_group();
+                    self.end_group();
                     let _ = self.child.wait();
                     return Err(e);
                 }
             },
         };
-        self.kill_group();
+        self.end_group();
         let status = self.child.wait()?;
-        *target() = Target::Finished;
         kill_descendants();
         for _ in 0..self.tees {
             if self.tee_done.recv_timeout(TEE_DRAIN).is_err() {
@@ -773,10 +806,14 @@ impl Running {
         })
     }
 
-    fn kill_group(&self) {
+    /// Kills the group, then stops forwarding signals to it, both before the leader is reaped:
+    /// once reaped, its id may name another process's group (the forwarding thread of the
+    /// fallback wait can still be handing on a signal then).
+    fn end_group(&self) {
         // SAFETY: kill takes plain integers; the group leader is not reaped yet, so the id
         // still names our group. ESRCH (nothing left) is fine.
         unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        *target() = Target::Finished;
     }
 }
 
@@ -842,6 +879,27 @@ mod tests {
             std::fs::remove_file(&cancel).unwrap();
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Forwarding stops when the group is killed, while the leader is still unreaped, on
+    /// every path out of `supervise` (the fallback wait's forwarding thread runs on until
+    /// then): a signal after the reap could reach a group that reused the id.
+    #[test]
+    fn forwarding_stops_before_the_leader_is_reaped() {
+        let argv = ["sleep".to_owned(), "5".to_owned()];
+        let spec = Spec {
+            argv: &argv,
+            env: &[],
+            stdout_path: "",
+            stderr_path: "",
+        };
+        let mut running = spawn(&spec).unwrap();
+        assert!(matches!(*target(), Target::Running(_)));
+        running.end_group();
+        assert!(matches!(*target(), Target::Finished));
+        wait_exited_not_reaped(running.pgid);
+        assert!(running.child.try_wait().unwrap().is_some());
+        *target() = Target::Idle;
     }
 
     #[test]

@@ -222,10 +222,13 @@ fn run_inner(o: &Options) -> Result<i32, Fatal> {
         }
         Err(failure) => {
             let tolerated = o.on_error == "continue";
-            if let Failure::Timeout = failure {
-                internal.push(Entry::new("Reason", "TimeoutExceeded", INTERNAL));
-            }
+            // Tekton's `Entrypointer.Go` handles the deadline before the breakpoint: a timed
+            // out step fails at once (its `main` exits 1 on the `ContextError`, never waiting).
             match failure {
+                Failure::Timeout => {
+                    internal.push(Entry::new("Reason", "TimeoutExceeded", INTERNAL));
+                    post_failed = Some(true);
+                }
                 _ if o.breakpoint_on_failure => breakpoint_failure = true,
                 // Go reports -1 as the exit code of a process killed by a signal.
                 Failure::Exit(code) if tolerated => {
@@ -337,7 +340,7 @@ fn prepare_and_run(o: &Options) -> Result<StepEnd, Failure> {
         stdout_path: &o.stdout_path,
         stderr_path: &o.stderr_path,
     };
-    let running = process::spawn(&spec).map_err(|e| Failure::Error(format!("{}: {e}", argv[0])))?;
+    let running = process::spawn(&spec).map_err(|e| Failure::Error(e.to_string()))?;
     // A sidecar counts as started (Kubernetes: its container is running) once its command
     // has been exec'd, which is now.
     if !o.started_file.is_empty() {

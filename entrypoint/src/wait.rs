@@ -113,7 +113,11 @@ impl Waiter {
                     if nearest_existing_dir(path) != dir {
                         break;
                     }
-                    watch.sleep(self.safety_net);
+                    // A quiet safety net re-arms: the directory may have been replaced at the
+                    // same path, and the watch on the old one would never fire again.
+                    if !watch.sleep(self.safety_net) {
+                        break;
+                    }
                 }
             }
         }
@@ -214,8 +218,9 @@ impl Watch {
     /// matter: the caller re-checks its condition. The calling thread blocks the signal
     /// ([`BlockedSignal`]), so it stays pending until taken here; so are the forwarded
     /// signals, which are acted on here too (one before the step ends the entrypoint).
-    fn sleep(&self, limit: Duration) {
-        crate::process::sleep_taking_signals(limit, Some(NOTIFY_SIGNAL));
+    /// True when the directory changed, false when `limit` passed (or another signal came).
+    fn sleep(&self, limit: Duration) -> bool {
+        crate::process::sleep_taking_signals(limit, Some(NOTIFY_SIGNAL))
     }
 }
 /// The directory to watch for `path`: its parent, or the closest ancestor that exists.
@@ -318,6 +323,41 @@ mod tests {
             start.elapsed()
         );
         writer.join().unwrap();
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn wakes_in_a_directory_replaced_at_the_same_path() {
+        let d = tempdir("replaced");
+        let target = d.join("sub/out");
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        let safety_net = Duration::from_secs(2);
+        let writer = {
+            let target = target.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let sub = target.parent().unwrap();
+                fs::remove_dir(sub).unwrap();
+                fs::create_dir(sub).unwrap();
+                // After one safety net has passed, so only a re-armed watch sees this at once.
+                std::thread::sleep(safety_net + Duration::from_millis(400));
+                fs::write(&target, b"").unwrap();
+            })
+        };
+        let start = Instant::now();
+        let mut w = Waiter::new();
+        w.safety_net = safety_net;
+        let got = w
+            .wait_for(&target, || check_wait_file(&target, false))
+            .unwrap();
+        let waited = start.elapsed();
+        writer.join().unwrap();
+        assert_eq!(got, WaitResult::Ready);
+        // The stale watch would only be checked past at the second safety net (4 s).
+        assert!(
+            waited < safety_net * 2 - Duration::from_millis(300),
+            "{waited:?}"
+        );
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -275,6 +275,33 @@ fn timeout_kills_the_whole_process_group() {
     assert_gone(pid, "the grandchild survived the timeout");
 }
 
+/// A timeout is no failure to debug: Tekton's `Entrypointer.Go` handles the deadline before
+/// `BreakpointOnFailure` (failed post file, TimeoutExceeded, exit 1) and never waits for the
+/// debugger's `.breakpointexit`.
+#[test]
+fn a_timeout_does_not_stop_at_a_breakpoint_on_failure() {
+    let t = Tmp::new("timeout-bp");
+    let mut c = step(&t, 0);
+    c.args([
+        "-breakpoint_on_failure",
+        "-timeout",
+        "100ms",
+        "-entrypoint",
+        "sleep",
+        "--",
+        "5",
+    ]);
+    let mut child = c.stdin(Stdio::null()).spawn().expect("run tkc-entrypoint");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1));
+    assert!(t.path("run/0/out.err").exists());
+    let msg = read(&t.path("term/0"));
+    assert!(
+        msg.contains(r#"{"key":"Reason","value":"TimeoutExceeded","type":3}"#),
+        "{msg}"
+    );
+}
+
 #[test]
 fn background_jobs_do_not_outlive_a_successful_step() {
     let t = Tmp::new("leftover");
@@ -829,13 +856,62 @@ fn a_command_is_looked_up_on_path_once_as_go_does() {
     c.args(["-c", "echo \"$0\""]);
     let o = output(c);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "sh\n", "{}", stderr(&o));
-    // Nothing on PATH: the step fails as before.
-    let mut c = ep(
-        &t,
-        &["-post_file", &t.s("out3"), "-entrypoint", "no-such-tool"],
-    );
+    // Nothing on PATH: Go's `exec.ErrNotFound`, logged as Tekton's `main` does, a failed
+    // post file, exit 1, and no second lookup by `execvp` (which would find `/bin/true`).
+    let mut c = ep(&t, &["-post_file", &t.s("out3"), "-entrypoint", "true"]);
     c.env("PATH", t.s("real"));
     let o = output(c);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("No such file"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            r#"Error executing command: exec: "true": executable file not found in $PATH"#
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(t.path("out3.err").exists());
+    // A match relative to the working directory (a relative or empty entry) is refused like
+    // Go's `exec.ErrDot` (Go 1.19+), although the file is there and executable.
+    for (n, path) in ["real:/bin", ":/bin"].into_iter().enumerate() {
+        let post = t.s(&format!("out-dot{n}"));
+        let mut c = ep(&t, &["-post_file", &post, "-entrypoint", "tool"]);
+        c.env("PATH", path);
+        c.current_dir(if n == 0 { t.path("") } else { t.path("real") });
+        let o = output(c);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(
+                r#"exec: "tool": cannot run executable found relative to current directory"#
+            ),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("ran"));
+    }
+}
+
+/// A `PATH` that a step result was substituted into is the one the command is looked up in,
+/// as Tekton `os.Setenv`s substituted variables before `exec.CommandContext` (`Entrypointer.Go`).
+#[test]
+fn a_command_is_looked_up_on_a_substituted_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmp::new("substpath");
+    // `wrong/tool` is on the unsubstituted `PATH` too, after the entry a result fills in.
+    for (dir, text) in [("bin", "found"), ("wrong", "wrong")] {
+        let tool = t.path(&format!("{dir}/tool"));
+        fs::create_dir_all(tool.parent().unwrap()).unwrap();
+        fs::write(&tool, format!("#!/bin/sh\necho {text}\n")).unwrap();
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let results = t.path("steps/step-prev/results");
+    fs::create_dir_all(&results).unwrap();
+    fs::write(results.join("dir"), t.s("bin")).unwrap();
+    let mut c = ep(&t, &["-post_file", &t.s("out"), "-entrypoint", "tool"]);
+    c.env(
+        "PATH",
+        format!("$(steps.prev.results.dir):{}:/usr/bin:/bin", t.s("wrong")),
+    );
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "found\n");
 }
