@@ -275,7 +275,9 @@ fn template_text(value: &ValueTemplate) -> String {
     })
 }
 
-fn binding_text(binding: &Binding) -> String {
+/// A workspace binding in a few words (`dir /src`, `persistentVolumeClaim cache`): for
+/// `tkc describe` and for `--rerun-failed`'s record of how a run's workspaces were bound.
+pub(crate) fn binding_text(binding: &Binding) -> String {
     match binding {
         Binding::EmptyDir {} => "emptyDir".to_string(),
         Binding::VolumeClaimTemplate {} => "volumeClaimTemplate".to_string(),

@@ -39,7 +39,9 @@ pub struct Shellcheck {
     /// Where answers are kept, if a cache directory is known.
     cache: Option<PathBuf>,
     /// Set once a run took longer than [`TIMEOUT`]: a shellcheck that hangs on one script may
-    /// hang on all, so no other is started (a run costs at most one timeout per core).
+    /// hang on all, so no other is started (a run costs at most one timeout per core). Reset
+    /// by each [`ScriptLinter::lint`]: `tkc lsp` keeps one runner for its whole session, and
+    /// one hang must not turn shellcheck off for every later edit.
     timed_out: std::sync::atomic::AtomicBool,
 }
 
@@ -188,7 +190,7 @@ impl Shellcheck {
             std::process::id(),
             DIRS.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
+        create_private_dir(&dir).map_err(|e| e.to_string())?;
         let names: Vec<String> = (0..batch.len()).map(|i| format!("{i}.sh")).collect();
         let written = batch
             .iter()
@@ -318,6 +320,7 @@ const MAX_BATCH: usize = 16;
 
 impl ScriptLinter for Shellcheck {
     fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
+        self.timed_out.store(false, Ordering::Relaxed);
         let mut results: Vec<Option<LintOutcome>> =
             scripts.iter().map(|script| self.cached(script)).collect();
         let mut missing: Vec<usize> = (0..scripts.len())
@@ -419,6 +422,22 @@ fn store(path: &Path, output: &str) {
     let _ = std::fs::remove_file(&temporary);
 }
 
+/// Creates the directory of a batch, readable by the user alone: the scripts are the user's
+/// (they may embed names of hosts and secrets) and the system's temporary directory is
+/// everyone's. `create`, not `create_all`: a directory of that name planted beforehand is an
+/// error, never used.
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
+}
+
+/// Creates the directory of a batch (the user's temporary directory is private elsewhere).
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(dir)
+}
+
 /// The first file named `name` (or `name.exe`) in a directory of `PATH`.
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -433,4 +452,67 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// tkc's one cache directory ([`tkc_config::cache_dir`]), shared with resolved references.
 fn cache_dir() -> Option<PathBuf> {
     tkc_config::cache_dir()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use tkc_compiler::check::shellcheck::Dialect;
+
+    /// A scratch directory of its own, removed at the end.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("tkc-shellcheck-unit-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_batch_directory_is_private() {
+        let scratch = Scratch::new("mode");
+        let dir = scratch.0.join("batch");
+        create_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(create_private_dir(&dir).is_err(), "an existing one is used");
+    }
+
+    /// `tkc lsp` lints with one runner for its whole session: a hang during one edit must
+    /// not keep shellcheck off for the next.
+    #[test]
+    fn a_hang_is_forgotten_by_the_next_lint() {
+        let scratch = Scratch::new("reset");
+        let program = scratch.0.join("shellcheck");
+        std::fs::write(&program, "#!/bin/sh\necho '{\"comments\":[]}'\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runner = Shellcheck {
+            program,
+            identity: String::new(),
+            cache: None,
+            timed_out: std::sync::atomic::AtomicBool::new(true),
+        };
+        let script = PreparedScript {
+            dialect: Dialect::Sh,
+            text: "echo hi\n".into(),
+        };
+        let outcomes = runner.lint(&[script]);
+        assert!(
+            matches!(outcomes.as_slice(), [Ok(findings)] if findings.is_empty()),
+            "{outcomes:?}"
+        );
+    }
 }

@@ -345,6 +345,106 @@ fn rerun_failed_refuses_runs_it_cannot_take_up() {
 }
 
 #[test]
+fn rerun_failed_refuses_other_workspace_bindings() {
+    let mut scratch = Scratch::new("bindings");
+    let file = scratch.write("pipeline.yaml", FLAKY);
+    let file = file.to_str().unwrap();
+    let state = state_binding(&scratch);
+    let kept = scratch.run(&["--keep", "--output", "json", "-w", &state, file]);
+    assert_eq!(kept.status.code(), Some(1), "{}", text(&kept.stderr));
+    let id = last_run_id(&scratch);
+    std::fs::create_dir_all(scratch.dir.join("other-ws")).unwrap();
+    let other = format!("state=dir:{}", scratch.dir.join("other-ws").display());
+    let again = scratch.run(&["--rerun-failed", &id, "-w", &other, file]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = text(&again.stderr);
+    assert!(
+        err.contains(&format!(
+            "workspace `state` was bound to `dir {}` and is now bound to `dir {}`",
+            scratch.dir.join("state-ws").display(),
+            scratch.dir.join("other-ws").display()
+        )),
+        "{err}"
+    );
+    // The same binding is taken up.
+    let same = scratch.run(&["--rerun-failed", &id, "-w", &state, file]);
+    assert_eq!(same.status.code(), Some(1), "{}", text(&same.stderr));
+}
+
+/// Sets the permission bits of `path`.
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn rerun_failed_refuses_records_and_directories_others_may_write() {
+    let mut scratch = Scratch::new("private");
+    let file = scratch.write("pipeline.yaml", FLAKY);
+    let file = file.to_str().unwrap();
+    let state = state_binding(&scratch);
+    let kept = scratch.run(&["--keep", "--output", "json", "-w", &state, file]);
+    assert_eq!(kept.status.code(), Some(1), "{}", text(&kept.stderr));
+    let id = last_run_id(&scratch);
+    let refused = |scratch: &mut Scratch, what: &str| {
+        let again = scratch.run(&["--rerun-failed", &id, "-w", &state, file]);
+        assert_eq!(
+            again.status.code(),
+            Some(2),
+            "{what}: {}",
+            text(&again.stderr)
+        );
+        text(&again.stderr)
+    };
+    let record = scratch.dir.join("state/runs").join(&id);
+    for dir in [scratch.dir.join("state/runs"), record.clone()] {
+        chmod(&dir, 0o777);
+        let err = refused(&mut scratch, "a writable record");
+        assert!(
+            err.contains("it is writable by other users (mode 777)"),
+            "{err}"
+        );
+        chmod(&dir, 0o700);
+    }
+    // The kept run directory: writable by others, then a link in its place.
+    let reuse = record.join("reuse.json");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&reuse).unwrap()).unwrap();
+    let kept_dir = PathBuf::from(recorded["workspaces"].as_str().unwrap());
+    chmod(&kept_dir, 0o777);
+    let err = refused(&mut scratch, "a writable run directory");
+    assert!(
+        err.contains("it is writable by other users (mode 777)"),
+        "{err}"
+    );
+    chmod(&kept_dir, 0o700);
+    let link = scratch.dir.join("link");
+    std::os::unix::fs::symlink(&kept_dir, &link).unwrap();
+    let pointed = std::fs::read_to_string(&reuse)
+        .unwrap()
+        .replace(kept_dir.to_str().unwrap(), link.to_str().unwrap());
+    std::fs::write(&reuse, pointed).unwrap();
+    let err = refused(&mut scratch, "a link");
+    assert!(err.contains("a symbolic link is not followed"), "{err}");
+}
+
+#[test]
+fn an_empty_selection_is_refused() {
+    let mut scratch = Scratch::new("empty");
+    let file = scratch.write("pipeline.yaml", FLAKY);
+    let file = file.to_str().unwrap();
+    let state = state_binding(&scratch);
+    let output = scratch.run(&["--from", "use", "--until", "prepare", "-w", &state, file]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert!(
+        err.contains("--from use --until prepare: no task is selected"),
+        "{err}"
+    );
+    assert!(scratch.counts().is_empty());
+}
+
+#[test]
 fn unknown_task_names_are_refused_with_a_suggestion() {
     let mut scratch = Scratch::new("typos");
     let file = scratch.write("pipeline.yaml", FLAKY);

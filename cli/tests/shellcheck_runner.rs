@@ -19,7 +19,8 @@ fn task() -> String {
     for (i, script) in [
         "echo $HOME",
         "echo $HOME",
-        "cd /tmp",
+        // A `#!` line of its own: no `set -e` before it, so the `cd` is reported.
+        "#!/bin/sh\n        cd /tmp",
         "echo $A1",
         "echo $A2",
         "echo $A3",

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tkc_compiler::check::shellcheck::{
-    LintOutcome, PreparedScript, ScriptLinter, ShellFinding, ShellLevel,
+    LintOutcome, PREAMBLE, PreparedScript, ScriptLinter, ShellFinding, ShellLevel,
 };
 
 struct Client {
@@ -189,21 +189,25 @@ fn diagnostics_of_the_workspace() {
     client.shutdown();
 }
 
-/// A shellcheck stand-in: one finding on the first line of every script.
+/// A shellcheck stand-in: one finding on the first line of every script (after the
+/// `set -e` tkc puts before a script without `#!`, as Tekton does).
 struct OneFinding;
 
 impl ScriptLinter for OneFinding {
     fn lint(&self, scripts: &[PreparedScript]) -> Vec<LintOutcome> {
-        let finding = ShellFinding {
+        let finding = |line| ShellFinding {
             code: 2164,
             level: ShellLevel::Warning,
             message: "Use 'cd ... || exit'".to_string(),
-            line: 1,
+            line,
             column: 1,
-            end_line: 1,
+            end_line: line,
             end_column: 3,
         };
-        scripts.iter().map(|_| Ok(vec![finding.clone()])).collect()
+        scripts
+            .iter()
+            .map(|s| Ok(vec![finding(1 + usize::from(s.text.starts_with(PREAMBLE)))]))
+            .collect()
     }
 }
 

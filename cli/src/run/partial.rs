@@ -39,6 +39,9 @@ pub fn choose(
         let lines: Vec<String> = unknown.iter().map(ToString::to_string).collect();
         return Err(lines.join("\nerror: "));
     }
+    if !selection.is_empty() && partial::selected(plan, selection).is_empty() {
+        return Err(empty_selection(selection));
+    }
     let mut flags = selection.flags();
     let Some(key) = rerun_failed else {
         return Ok(Chosen {
@@ -70,9 +73,20 @@ pub fn choose(
     })
 }
 
+/// Why a selection that picks no DAG task is refused: a run of only the finally tasks would
+/// report Succeeded having done nothing that was asked (only `--from A --until B` with `B`
+/// not downstream of `A` gets here: every other selection names a task it then runs).
+fn empty_selection(selection: &Selection) -> String {
+    format!(
+        "{}: no task is selected (`--until`'s task does not come after `--from`'s); swap them or name tasks that lie on one path",
+        selection.flags().join(" ")
+    )
+}
+
 /// Whether the results and workspaces of run `id` can stand in for tasks of `plan`: the same
-/// tasks, the same params, and its workspaces still there if the plan has run-scoped ones
-/// (then the directory that holds them).
+/// tasks, the same params, the same workspace bindings, and its workspaces still there (and
+/// still private to the user) if the plan has run-scoped ones (then the directory that holds
+/// them).
 fn check_reusable(plan: &Plan, id: &str, previous: &Reusable) -> Result<Option<PathBuf>, String> {
     let cannot = format!("--rerun-failed {id}: that run cannot be taken up");
     let tasks: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();
@@ -102,12 +116,18 @@ fn check_reusable(plan: &Plan, id: &str, previous: &Reusable) -> Result<Option<P
             ));
         }
     }
+    check_bindings(plan, &cannot, previous)?;
     let scoped = local::run_scoped_workspaces(plan);
     if scoped.is_empty() {
         return Ok(None);
     }
     match &previous.plan.workspaces {
-        Some(dir) if dir.is_dir() => Ok(Some(dir.clone())),
+        // A run directory of another user's (or a link to one) would hand the rerun files
+        // that user wrote: the same check as for a fresh run directory.
+        Some(dir) if std::fs::symlink_metadata(dir).is_ok() => {
+            local::check_private(dir).map_err(|e| format!("{cannot}: {e}"))?;
+            Ok(Some(dir.clone()))
+        }
         Some(dir) => Err(format!(
             "{cannot}: its workspaces ({}) are gone with its run directory {}; run the pipeline whole",
             scoped.join(", "),
@@ -118,4 +138,24 @@ fn check_reusable(plan: &Plan, id: &str, previous: &Reusable) -> Result<Option<P
             scoped.join(", ")
         )),
     }
+}
+
+/// Refuses a run whose workspaces were bound otherwise: the reused tasks wrote to the old
+/// bindings, the tasks that run again would read the new ones.
+fn check_bindings(plan: &Plan, cannot: &str, previous: &Reusable) -> Result<(), String> {
+    let now = store::binding_texts(plan);
+    let then = &previous.plan.bindings;
+    let names: std::collections::BTreeSet<&String> = now.keys().chain(then.keys()).collect();
+    for name in names {
+        let (was, is) = (then.get(name), now.get(name));
+        if was != is {
+            let text = |b: Option<&String>| b.map_or("(nothing)".to_string(), Clone::clone);
+            return Err(format!(
+                "{cannot}: workspace `{name}` was bound to `{}` and is now bound to `{}`; bind it the same way (--workspace {name}=...) or run the pipeline whole",
+                text(was),
+                text(is)
+            ));
+        }
+    }
+    Ok(())
 }

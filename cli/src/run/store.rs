@@ -63,6 +63,26 @@ pub struct ReusablePlan {
     pub fingerprints: BTreeMap<String, String>,
     /// The run directory that holds its run-scoped workspaces, while it is kept.
     pub workspaces: Option<PathBuf>,
+    /// How each workspace of the run was bound ([`binding_texts`]): a rerun with other
+    /// bindings would mix two runs, as with other params. A record without them (an older
+    /// tkc's) matches only a run without workspaces.
+    #[serde(default)]
+    pub bindings: BTreeMap<String, String>,
+}
+
+/// Each workspace binding of `plan` in words, by workspace name, with its `subPath`.
+pub fn binding_texts(plan: &Plan) -> BTreeMap<String, String> {
+    plan.workspaces
+        .iter()
+        .map(|w| {
+            let text = crate::describe::binding_text(&w.binding);
+            let text = match &w.sub_path {
+                Some(sub) => format!("{text}, subPath {sub}"),
+                None => text,
+            };
+            (w.name.clone(), text)
+        })
+        .collect()
 }
 
 /// `<state dir>/runs`.
@@ -229,6 +249,7 @@ impl RunLog {
                 .map(|t| (t.name.clone(), tkc_runtime::partial::fingerprint(t)))
                 .collect(),
             workspaces,
+            bindings: binding_texts(plan),
         });
     }
 
@@ -490,9 +511,18 @@ fn find(key: &str) -> Result<Record, String> {
 
 /// The id of the run `key` names (as `tkc logs` takes it), and what `--rerun-failed` takes
 /// from it.
+///
+/// The state dir, `runs/` and the run's record must be private to the user (as
+/// [`local::check_private`] says): `reuse.json` decides which results a rerun takes as its
+/// own and which directory it hands its tasks as workspaces, so one another user could write
+/// is refused.
 pub fn reusable(key: &str) -> Result<(String, Reusable), String> {
     let run = find(key)?;
     let id = run.id.clone();
+    let state = super::state_dir();
+    for dir in [state.clone(), runs_dir(&state), run.dir.clone()] {
+        local::check_private(&dir).map_err(|e| format!("--rerun-failed {id}: {e}"))?;
+    }
     if run.running() {
         return Err(format!("run {id} is still running; wait for it to end"));
     }

@@ -158,7 +158,8 @@ impl Dialect {
 }
 
 /// A script as shellcheck is given it: Tekton's references replaced by placeholders of the
-/// same length in bytes (so offsets map back one to one), in the dialect it runs in.
+/// same length in bytes (so offsets map back one to one), after [`PREAMBLE`] if Tekton
+/// prepends it, in the dialect it runs in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PreparedScript {
     pub dialect: Dialect,
@@ -256,10 +257,20 @@ fn parse_comment(comment: &serde_json::Value) -> Result<ShellFinding, String> {
 /// Reported only where the finding's range leaves every placeholder alone.
 const ABOUT_PLACEHOLDERS: &[u32] = &[2004, 2016, 2086, 2153, 2154, 2206, 2248];
 
+/// What Tekton runs a script without `#!` after: `defaultScriptPreamble` (`#!/bin/sh\nset
+/// -e\n`, `placeScriptInContainer` in `pkg/pod/script.go`). The `#!` line only chooses the
+/// dialect, which shellcheck is told; `set -e` is given to shellcheck too, since it changes
+/// the findings (shellcheck 0.9 drops `SC2164`, `cd` without `|| exit`, under it).
+pub const PREAMBLE: &str = "set -e\n";
+
 /// A script of the checked files: where it is, its text, and what shellcheck is given.
 struct Site<'w> {
     script: &'w Str,
+    /// What shellcheck is given: the script (references replaced), after [`PREAMBLE`] when
+    /// Tekton prepends it.
     prepared: PreparedScript,
+    /// The bytes of `prepared` before the script's own: [`PREAMBLE`]'s, or none.
+    preamble: usize,
     /// Byte ranges of the placeholders in the text.
     placeholders: Vec<(usize, usize)>,
     /// The environment the container gives the script.
@@ -295,9 +306,17 @@ impl<'w> Env<'w> {
 }
 
 /// Replaces each reference Tekton substitutes (not `$(date)`, nor a malformed one, which
-/// Tekton leaves for the shell) by `${___}` of the same length in bytes.
+/// Tekton leaves for the shell) by `${___}` of the same length in bytes, and puts
+/// [`PREAMBLE`] before a script without `#!` (Tekton trims it before looking). The
+/// placeholders' byte ranges are in `text`.
 fn prepare(text: &str, dialect: Dialect) -> (PreparedScript, Vec<(usize, usize)>) {
-    let mut out = String::with_capacity(text.len());
+    let preamble = if text.trim().starts_with("#!") {
+        ""
+    } else {
+        PREAMBLE
+    };
+    let mut out = String::with_capacity(preamble.len() + text.len());
+    out.push_str(preamble);
     let mut placeholders = Vec::new();
     let mut at = 0;
     for reference in vars::parse(text) {
@@ -352,9 +371,12 @@ fn sites<'w>(world: &'w World) -> Vec<Site<'w>> {
         .filter_map(|(script, env)| {
             let dialect = Dialect::of_script(script.as_str())?;
             let (prepared, placeholders) = prepare(script.as_str(), dialect);
+            // Placeholders keep the length: what is longer is the preamble.
+            let preamble = prepared.text.len() - script.as_str().len();
             Some(Site {
                 script,
                 prepared,
+                preamble,
                 placeholders,
                 env,
             })
@@ -415,13 +437,21 @@ pub fn run(world: &World, options: &crate::Options, linter: &dyn ScriptLinter) -
 }
 
 /// Maps each finding into the source and reports it, but for what concerns a placeholder.
+/// Findings on the preamble's lines (none are expected) are not the user's and are dropped.
 fn report_findings(cx: &mut Checker, site: &Site, findings: &[ShellFinding]) {
-    let text = &site.prepared.text;
+    let (preamble, text) = site.prepared.text.split_at(site.preamble);
+    let shift = preamble.matches('\n').count();
     let lines = line_starts(text);
     let mut kept = Vec::new();
     for finding in findings {
-        let start = offset(text, &lines, finding.line, finding.column);
-        let end = offset(text, &lines, finding.end_line, finding.end_column).max(start);
+        let (Some(line), Some(end_line)) = (
+            finding.line.checked_sub(shift).filter(|&l| l > 0),
+            finding.end_line.checked_sub(shift),
+        ) else {
+            continue;
+        };
+        let start = offset(text, &lines, line, finding.column);
+        let end = offset(text, &lines, end_line, finding.end_column).max(start);
         // A point (`SC1010` before a keyword) is shown on the character it is at.
         let end = if end == start {
             text[start..]
@@ -519,10 +549,10 @@ mod tests {
     fn placeholders_keep_the_length_and_leave_shell_substitutions() {
         let text = "echo \"$(params.a)\" $(date) $(params.b[*]) '$(context.taskRun.name)'";
         let (prepared, placeholders) = prepare(text, Dialect::Sh);
-        assert_eq!(prepared.text.len(), text.len());
+        assert_eq!(prepared.text.len(), PREAMBLE.len() + text.len());
         assert_eq!(
             prepared.text,
-            "echo \"${________}\" $(date) ${___________} '${____________________}'"
+            "set -e\necho \"${________}\" $(date) ${___________} '${____________________}'"
         );
         assert_eq!(placeholders.len(), 3);
         for (s, e) in placeholders {
@@ -586,9 +616,28 @@ mod tests {
             .collect()
     }
 
-    /// Every script's second line, from its fourth character to its eighth.
-    fn second_line(_: &str) -> Vec<Answer> {
-        vec![(2164, 2, 4, 8)]
+    /// The line (from 1) of the prepared text that contains `what`.
+    fn line_of(text: &str, what: &str) -> usize {
+        text.lines().position(|l| l.contains(what)).unwrap_or(0) + 1
+    }
+
+    /// Every script's line with `cd`, from its fourth character to its eighth.
+    fn second_line(text: &str) -> Vec<Answer> {
+        vec![(2164, line_of(text, "cd "), 4, 8)]
+    }
+
+    #[test]
+    fn a_script_without_shebang_is_checked_after_tektons_set_e() {
+        let (prepared, placeholders) = prepare("cd $(params.p)\n", Dialect::Sh);
+        assert_eq!(prepared.text, "set -e\ncd ${________}\n");
+        assert_eq!(placeholders, [(3, 14)]);
+        let (prepared, _) = prepare("\n  #!/bin/sh\ncd /\n", Dialect::Sh);
+        assert_eq!(prepared.text, "\n  #!/bin/sh\ncd /\n");
+        // A finding on the preamble's line is not the user's; the script's lines map back.
+        let yaml = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  \
+                    steps:\n    - image: a:1\n      script: |\n        cd /tmp && x\n";
+        let both = |text: &str| vec![(2164, 1, 1, 4), (2164, line_of(text, "cd "), 4, 8)];
+        assert_eq!(reported("t.yaml", yaml, &Fixed(both)), ["/tmp"]);
     }
 
     #[test]
@@ -612,7 +661,10 @@ mod tests {
                     params:\n    - name: p\n  steps:\n    - image: a:1\n      script: |\n        \
                     echo $(params.p) $X\n";
         // SC2086 on the placeholder (columns 6 to 17) and on `$X` (18 to 20).
-        let unquoted = |_: &str| vec![(2086, 1, 6, 17), (2086, 1, 18, 20)];
+        let unquoted = |text: &str| {
+            let line = line_of(text, "echo");
+            vec![(2086, line, 6, 17), (2086, line, 18, 20)]
+        };
         assert_eq!(reported("t.yaml", yaml, &Fixed(unquoted)), ["$X"]);
         let python = yaml.replace("echo $(params.p) $X", "#!/usr/bin/env python3\n        x");
         assert!(reported("t.yaml", &python, &Fixed(second_line)).is_empty());
