@@ -29,6 +29,7 @@ skip=(
 # Commands expected to exit with another code than 0 (a prefix of the command, the code).
 declare -A expected_exit=(
   ['tkc run examples/finally-notifier/pipeline.yaml --param break-tests=true']=1  # tests broken on purpose
+  ['tkc run --keep examples/rerun-failed/pipeline.yaml']=1  # fails until `touch demo/fixed`
 )
 set -euo pipefail
 
