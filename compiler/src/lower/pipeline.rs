@@ -84,6 +84,29 @@ impl Pass for PipelineWorkspacesBound<'_> {
     }
 }
 
+/// What a pipeline task's own fields (params, when, workspaces' subPath, onError,
+/// displayName) may reference: the pipeline's params and context, its bound workspaces and
+/// its tasks' results, and the run's state. The same for a task and a child pipeline.
+pub(super) struct TaskPasses<'a> {
+    params: Params<'a>,
+    context: PipelineContext<'a>,
+    bound: PipelineWorkspacesBound<'a>,
+    results: TaskResults<'a>,
+    state: RunState<'a>,
+}
+
+impl TaskPasses<'_> {
+    pub(super) fn chain(&self) -> Chain<'_> {
+        Chain::new(vec![
+            &self.params,
+            &self.context,
+            &self.bound,
+            &self.results,
+            &self.state,
+        ])
+    }
+}
+
 /// What every pipeline task of one run shares.
 pub(super) struct PipelineScope<'a> {
     values: BTreeMap<String, PVal>,
@@ -103,6 +126,31 @@ pub(super) struct PipelineScope<'a> {
 }
 
 impl PipelineScope<'_> {
+    /// The references a pipeline task's fields may hold, for a task in `section` whose
+    /// `context.pipelineTask.retries` is `retries`.
+    fn task_passes(&self, section: Section, retries: i64) -> TaskPasses<'_> {
+        TaskPasses {
+            params: Params {
+                values: &self.values,
+                except: &[],
+            },
+            context: PipelineContext {
+                pipeline_name: &self.pipeline_name,
+                namespace: &self.namespace,
+                retries,
+            },
+            bound: PipelineWorkspacesBound { bound: &self.bound },
+            results: TaskResults {
+                tasks: &self.results,
+                allow_finally: false,
+            },
+            state: RunState {
+                finally: section == Section::Finally,
+                matrix_lengths: &self.matrix_lengths,
+            },
+        }
+    }
+
     /// The top-level run's name of one of this run's workspace bindings.
     fn alias(&self, binding: &str) -> String {
         self.aliases
@@ -450,27 +498,8 @@ pub(super) fn lower_pipeline_task(
         }
     };
     let retries = pt.retries.as_ref().map_or(0, |r| r.value.max(0));
-    let pparams = Params {
-        values: &scope.values,
-        except: &[],
-    };
-    let pctx = PipelineContext {
-        pipeline_name: &scope.pipeline_name,
-        namespace: &scope.namespace,
-        retries,
-    };
-    let bound = PipelineWorkspacesBound {
-        bound: &scope.bound,
-    };
-    let results = TaskResults {
-        tasks: &scope.results,
-        allow_finally: false,
-    };
-    let state = RunState {
-        finally: section == Section::Finally,
-        matrix_lengths: &scope.matrix_lengths,
-    };
-    let chain = Chain::new(vec![&pparams, &pctx, &bound, &results, &state]);
+    let passes = scope.task_passes(section, retries);
+    let chain = passes.chain();
 
     // The params the pipeline task passes.
     let given: BTreeMap<String, PVal> = pt
@@ -631,7 +660,12 @@ pub(super) fn lower_pipeline_task(
         except: &shadowed,
     };
     let before = if inline {
-        Chain::new(vec![&embedded_params, &pctx, &results, &state])
+        Chain::new(vec![
+            &embedded_params,
+            &passes.context,
+            &passes.results,
+            &passes.state,
+        ])
     } else {
         Chain::default()
     };
@@ -828,27 +862,9 @@ fn lower_child_pipeline(
         );
         return None;
     }
-    let pparams = Params {
-        values: &scope.values,
-        except: &[],
-    };
-    let pctx = PipelineContext {
-        pipeline_name: &scope.pipeline_name,
-        namespace: &scope.namespace,
-        retries: 0,
-    };
-    let bound = PipelineWorkspacesBound {
-        bound: &scope.bound,
-    };
-    let results = TaskResults {
-        tasks: &scope.results,
-        allow_finally: false,
-    };
-    let state = RunState {
-        finally: section == Section::Finally,
-        matrix_lengths: &scope.matrix_lengths,
-    };
-    let chain = Chain::new(vec![&pparams, &pctx, &bound, &results, &state]);
+    // Tekton counts no retries of a child PipelineRun.
+    let passes = scope.task_passes(section, 0);
+    let chain = passes.chain();
     let given: Vec<(String, PVal)> = pt
         .params
         .iter()
