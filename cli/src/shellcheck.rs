@@ -449,9 +449,9 @@ fn on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// tkc's one cache directory ([`tkc_config::cache_dir`]), shared with resolved references.
+/// tkc's one cache directory ([`tkc_config::private_cache_dir`]), shared with resolved references.
 fn cache_dir() -> Option<PathBuf> {
-    tkc_config::cache_dir()
+    tkc_config::private_cache_dir()
 }
 
 #[cfg(all(test, unix))]

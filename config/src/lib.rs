@@ -162,6 +162,28 @@ pub fn cache_dir() -> Option<PathBuf> {
         .map(|dir| dir.join("tkc"))
 }
 
+/// [`cache_dir`], made if missing, readable by this user alone (0700 on Unix): what it holds
+/// (fetched Tasks from private repositories, step scripts with the tokens some paste into
+/// them) is no one else's to read. An existing directory is left as its owner made it.
+pub fn private_cache_dir() -> Option<PathBuf> {
+    cache_dir().map(made_private)
+}
+
+/// `dir`, made 0700 (on Unix) if it does not exist yet; a directory that cannot be made is no
+/// error: the caches write nothing then.
+fn made_private(dir: PathBuf) -> PathBuf {
+    if !dir.exists() {
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        let _ = builder.create(&dir);
+    }
+    dir
+}
+
 /// The nearest tkc.toml in `start` or one of its ancestors that this user may follow
 /// ([`trusted`]).
 pub fn discover(start: &Path) -> Option<PathBuf> {
@@ -555,5 +577,19 @@ missing-shebang = "warning"
             .unwrap_or_default()
             .join(format!("tkc-config-trust-{}", std::process::id()));
         assert_eq!(found, Some(root.join(FILE_NAME)));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod cache_dir_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_cache_directory_is_made_private() {
+        let base = std::env::temp_dir().join(format!("tkc-config-cache-{}", std::process::id()));
+        let dir = super::made_private(base.join("tkc"));
+        let mode = std::fs::metadata(&dir).map(|m| m.permissions().mode() & 0o777);
+        let _ = std::fs::remove_dir_all(&base);
+        assert_eq!(mode.ok(), Some(0o700));
     }
 }

@@ -28,9 +28,9 @@ pub struct Cache {
     root: Option<PathBuf>,
 }
 
-/// tkc's cache directory ([`tkc_config::cache_dir`]).
+/// tkc's cache directory ([`tkc_config::private_cache_dir`]).
 pub fn default_dir() -> Option<PathBuf> {
-    tkc_config::cache_dir()
+    tkc_config::private_cache_dir()
 }
 
 /// Lower-case hex SHA-256.
