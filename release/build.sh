@@ -50,7 +50,8 @@ commit=$(git rev-parse --short=12 HEAD)
 dirty=false
 [[ -z "$(git status --porcelain --untracked-files=no)" ]] || dirty=true
 at_tag=false
-[[ "$(git tag --points-at HEAD)" == *"$tag"* ]] && at_tag=true
+# The exact tag: v0.1.0 is not v0.1.0-rc1.
+git tag --points-at HEAD | grep -qxF "$tag" && at_tag=true
 if $strict; then
     $dirty && fail "refusing to label a tree with uncommitted changes as $tag (git status)"
     $at_tag || fail "HEAD is not tagged $tag (the version of Cargo.toml); tag it first"

@@ -7,6 +7,7 @@
 // A test that cannot start `tkc` has nothing left to check.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -92,10 +93,16 @@ fn logs_runs_failing_lines_and_junit() {
     let s = Scratch::new("failing");
     let file = s.write("build.yaml", FAILING);
     let junit = s.0.join("junit.xml");
+    // A report that is there already (a CI workspace's last run), readable by others: the
+    // new one, which may hold --secret values in the failing lines, is not.
+    std::fs::write(&junit, "old").unwrap();
+    std::fs::set_permissions(&junit, std::fs::Permissions::from_mode(0o644)).unwrap();
     let junit_arg = format!("junit={}", junit.display());
     let out = s.run(&["run", "--report", &junit_arg, file.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    let mode = std::fs::metadata(&junit).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the JUnit report's mode");
 
     // The summary shows the failing step's last lines (10 of them), and where the rest is.
     let at = stdout

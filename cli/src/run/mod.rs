@@ -765,7 +765,13 @@ fn report_with(
                 .truncate(true)
                 .mode(0o600)
                 .open(file)
-                .and_then(|mut f| f.write_all(junit::report(summary, tails).as_bytes()))
+                .and_then(|mut f| {
+                    // The mode applies to a file this creates; one that was there is made
+                    // private too before the report goes into it.
+                    use std::os::unix::fs::PermissionsExt;
+                    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                    f.write_all(junit::report(summary, tails).as_bytes())
+                })
         };
         if let Err(e) = written {
             eprintln!("error: --report junit={}: {e}", file.display());
