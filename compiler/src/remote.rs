@@ -525,6 +525,23 @@ fn parse_hub(r: &Request) -> Result<Source, ParamError> {
             None,
         ));
     };
+    // Name and catalog are path segments of the hub's URL: one segment each, nothing that
+    // would pick another path or query on the hub (Tekton's Sprintf would).
+    for (param, value) in [("name", Some(name)), ("catalog", r.param("catalog"))] {
+        if let Some(p) = value
+            && (p.value.is_empty()
+                || p.value == ".."
+                || p.value.contains(['/', '\\', '?', '#', '%']))
+        {
+            return Err((
+                format!(
+                    "{param} {:?} must be one path segment of the hub's URL",
+                    p.value
+                ),
+                Some(p.span),
+            ));
+        }
+    }
     let parts: Vec<&str> = version.value.split('.').collect();
     if version.value.is_empty()
         || !parts

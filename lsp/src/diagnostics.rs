@@ -85,8 +85,13 @@ fn carried_fix(loaded: &Loaded, diagnostic: &Diagnostic) -> Option<serde_json::V
             }
         }
         diag::Fix::ScriptToEnv { uses } => {
-            let mut vars: Vec<&str> = uses.iter().map(|u| u.var.as_str()).collect();
-            vars.dedup();
+            // Each variable once, in the order the script first uses it.
+            let mut seen = std::collections::BTreeSet::new();
+            let vars: Vec<&str> = uses
+                .iter()
+                .map(|u| u.var.as_str())
+                .filter(|v| seen.insert(*v))
+                .collect();
             Fix::ScriptToEnv {
                 title: format!(
                     "Pass {} through `env` ({})",

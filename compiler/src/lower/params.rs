@@ -30,16 +30,16 @@ pub(super) fn param_values(
             // Tekton ignores an undeclared param of a run document, but a `--param` the run does
             // not declare is a typo on the command line: an error, as `tkn pipeline start`
             // refuses it ("param 'x' not present in spec").
-            let mut d = Diagnostic::new(
+            let d = Diagnostic::new(
                 &codes::UNKNOWN_PARAM,
                 format!("`--param {name}` is not declared"),
             )
+            .with_severity(crate::diag::Severity::Error)
             .with_label(at, "declares no such param")
             .with_optional_help(
                 crate::suggest::did_you_mean(name, decls.iter().map(|d| d.name.as_str()))
                     .map(|s| format!("did you mean `{s}`?")),
             );
-            d.severity = crate::diag::Severity::Error;
             lw.report(d);
         }
     }
