@@ -190,9 +190,12 @@ pub struct EmbeddedTask {
 }
 
 impl EmbeddedTask {
-    /// A custom task (CustomRun), which tkc does not model.
+    /// A custom task (CustomRun), which tkc does not model: Tekton's `EmbeddedTask.IsCustomTask`
+    /// (both `apiVersion` and `kind` set, `tekton.dev/v1beta1` `Task` included), or a custom
+    /// task's own `spec`. `kind: Task` alone is an ordinary inline Task that runs.
     pub fn is_custom(&self) -> bool {
-        self.api_version.is_some() || self.kind.is_some() || self.custom_spec.is_some()
+        let set = |v: &Option<Str>| v.as_ref().is_some_and(|v| !v.is_empty());
+        (set(&self.api_version) && set(&self.kind)) || self.custom_spec.is_some()
     }
 }
 
