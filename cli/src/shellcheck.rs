@@ -132,7 +132,11 @@ impl Shellcheck {
 
     /// A script's answer from the cache, if there is a usable one.
     fn cached(&self, script: &PreparedScript) -> Option<LintOutcome> {
-        let text = std::fs::read_to_string(self.cache_path(script)?).ok()?;
+        let file = std::fs::File::open(self.cache_path(script)?).ok()?;
+        let (text, cut) = read_bounded(Some(file), MAX_OUTPUT);
+        if cut {
+            return None;
+        }
         parse_json1(&text).ok().map(Ok)
     }
 
@@ -276,6 +280,9 @@ impl Shellcheck {
                 ));
             }
             let status = child.wait().map_err(|e| e.to_string())?;
+            // What shellcheck (or a wrapper named by TKC_SHELLCHECK) left running in its
+            // group ends with it, and cannot hold stderr open.
+            stop(&mut child);
             let errors = errors.join().unwrap_or_default();
             // 0: no findings, 1: findings; anything else is a failure of shellcheck.
             if matches!(status.code(), Some(0 | 1)) {

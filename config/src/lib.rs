@@ -176,10 +176,11 @@ fn made_private(dir: PathBuf) -> PathBuf {
         if let Some(parent) = dir.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        let _ = builder.create(&dir);
+        let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir);
+        #[cfg(not(unix))]
+        let _ = std::fs::create_dir(&dir);
     }
     dir
 }
