@@ -848,14 +848,6 @@ impl tkc_pods::Resolve for Known<'_> {
     }
 }
 
-fn failed(reason: &str, message: String) -> AttemptOutcome {
-    AttemptOutcome {
-        steps: vec![],
-        results: BTreeMap::new(),
-        failure: Some((reason.to_string(), message)),
-    }
-}
-
 impl Backend for KubeBackend {
     fn prepare(&self, _plan: &Plan, _run: &RunIdentity) -> Result<Vec<String>, String> {
         let mut notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|e| e.into_inner()));
@@ -910,7 +902,7 @@ impl KubeBackend {
         };
         let mut objects = match built {
             Ok(o) => o,
-            Err(e) => return failed(POD_CREATION_FAILED, e.to_string()),
+            Err(e) => return AttemptOutcome::failed(POD_CREATION_FAILED, e.to_string()),
         };
         let ns = &self.cluster.namespace;
         let claims: Api<PersistentVolumeClaim> = api(&self.cluster);
@@ -918,7 +910,7 @@ impl KubeBackend {
             own(&mut claim.metadata, &self.owner);
             claim.metadata.namespace = Some(ns.clone());
             if let Err(e) = create_if_absent(&claims, &self.traffic, claim).await {
-                return failed(
+                return AttemptOutcome::failed(
                     POD_CREATION_FAILED,
                     format!("cannot create claim: {}", retry::message(&e)),
                 );
@@ -928,7 +920,7 @@ impl KubeBackend {
         for cm in &mut objects.config_maps {
             own(&mut cm.metadata, &self.owner);
             if let Err(e) = create_if_absent(&cms, &self.traffic, cm).await {
-                return failed(
+                return AttemptOutcome::failed(
                     POD_CREATION_FAILED,
                     format!(
                         "cannot create the scripts ConfigMap: {}",
@@ -953,7 +945,7 @@ impl KubeBackend {
             // Already there: an attempt resumed after `--attach` follows the pod it had.
             Err(e) if retry::code(&e) == Some(409) => {}
             Err(e) => {
-                return failed(
+                return AttemptOutcome::failed(
                     POD_CREATION_FAILED,
                     format!(
                         "failed to create task run pod \"{pod_name}\": {}",
@@ -995,7 +987,7 @@ impl KubeBackend {
                             && retry::code(&e) != Some(404)
                         {
                             self.delete_pod(&pods, pod_name).await;
-                            return failed(
+                            return AttemptOutcome::failed(
                                 POD_CREATION_FAILED,
                                 format!(
                                     "cannot mark pod \"{pod_name}\" ready: {}",
@@ -1027,10 +1019,7 @@ impl KubeBackend {
                     for (_, handle) in logs {
                         handle.abort();
                     }
-                    return failed(
-                        "CreateContainerConfigError",
-                        format!("Failed to create pod due to config error: {message}"),
-                    );
+                    return AttemptOutcome::config_error(&message);
                 }
                 // Without sidecars the kubelet ends the pod itself once its steps are done
                 // (and its phase says whether it was evicted meanwhile); with sidecars,

@@ -556,16 +556,7 @@ impl Backend for LocalBackend {
             Ok(pod) => {
                 let dir = pod.dir.clone();
                 let outcome = match pod.config_error(&attempt) {
-                    // Tekton's `isPodHitConfigError` (pkg/pod/status.go) fails the TaskRun at
-                    // once; what follows the colon is the kubelet's waiting message.
-                    Some(message) => AttemptOutcome {
-                        steps: vec![],
-                        results: BTreeMap::new(),
-                        failure: Some((
-                            "CreateContainerConfigError".into(),
-                            format!("Failed to create pod due to config error: {message}"),
-                        )),
-                    },
+                    Some(message) => AttemptOutcome::config_error(&message),
                     None => pod.run(attempt, stop, events).await,
                 };
                 // Its steps and sidecars have ended and their output is read: nothing uses

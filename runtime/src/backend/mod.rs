@@ -62,6 +62,27 @@ pub struct AttemptOutcome {
     pub failure: Option<(String, String)>,
 }
 
+impl AttemptOutcome {
+    /// An attempt that failed before any step ran.
+    pub fn failed(reason: &str, message: String) -> AttemptOutcome {
+        AttemptOutcome {
+            steps: vec![],
+            results: BTreeMap::new(),
+            failure: Some((reason.to_string(), message)),
+        }
+    }
+
+    /// A pod whose container cannot get its configuration (a missing Secret, ConfigMap or
+    /// key): Tekton's `isPodHitConfigError` (pkg/pod/status.go) fails the TaskRun at once,
+    /// with the kubelet's waiting `message` after the colon. One outcome for every backend.
+    pub fn config_error(message: &str) -> AttemptOutcome {
+        AttemptOutcome::failed(
+            "CreateContainerConfigError",
+            format!("Failed to create pod due to config error: {message}"),
+        )
+    }
+}
+
 /// Runs attempts. `Send + Sync` so that attempts run concurrently.
 pub trait Backend: Send + Sync + 'static {
     /// Called once before the first attempt; returns notes for the user.
