@@ -415,7 +415,7 @@ fn store(path: &Path, output: &str) {
     let Some(dir) = path.parent() else {
         return;
     };
-    if std::fs::create_dir_all(dir).is_err() {
+    if tkc_config::create_cache_dir_all(dir).is_err() {
         return;
     }
     let temporary = path.with_extension(format!(
@@ -456,9 +456,9 @@ fn on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// tkc's one cache directory ([`tkc_config::private_cache_dir`]), shared with resolved references.
+/// tkc's one cache directory ([`tkc_config::cache_dir`]), shared with resolved references.
 fn cache_dir() -> Option<PathBuf> {
-    tkc_config::private_cache_dir()
+    tkc_config::cache_dir()
 }
 
 #[cfg(all(test, unix))]

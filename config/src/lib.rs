@@ -162,27 +162,31 @@ pub fn cache_dir() -> Option<PathBuf> {
         .map(|dir| dir.join("tkc"))
 }
 
-/// [`cache_dir`], made if missing, readable by this user alone (0700 on Unix): what it holds
-/// (fetched Tasks from private repositories, step scripts with the tokens some paste into
-/// them) is no one else's to read. An existing directory is left as its owner made it.
-pub fn private_cache_dir() -> Option<PathBuf> {
-    cache_dir().map(made_private)
+/// Makes `dir` (a directory under tkc's cache) and its parents, the cache directory
+/// ([`cache_dir`]) itself, when this makes it, readable by this user alone (0700 on Unix):
+/// what the caches hold (fetched Tasks from private repositories, step scripts with the tokens
+/// some paste into them) is no one else's to read. Called when something is about to be
+/// written, so that a command that caches nothing makes nothing.
+pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
+    if let Some(root) = cache_dir()
+        && dir.starts_with(&root)
+        && !root.exists()
+    {
+        if let Some(parent) = root.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        made_private(&root)?;
+    }
+    std::fs::create_dir_all(dir)
 }
 
-/// `dir`, made 0700 (on Unix) if it does not exist yet; a directory that cannot be made is no
-/// error: the caches write nothing then.
-fn made_private(dir: PathBuf) -> PathBuf {
-    if !dir.exists() {
-        if let Some(parent) = dir.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        #[cfg(unix)]
-        let _ = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-            .create(&dir);
-        #[cfg(not(unix))]
-        let _ = std::fs::create_dir(&dir);
-    }
-    dir
+/// Makes `dir`, 0700 on Unix.
+fn made_private(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(dir);
+    #[cfg(not(unix))]
+    return std::fs::create_dir(dir);
 }
 
 /// The nearest tkc.toml in `start` or one of its ancestors that this user may follow
@@ -588,9 +592,11 @@ mod cache_dir_tests {
     #[test]
     fn the_cache_directory_is_made_private() {
         let base = std::env::temp_dir().join(format!("tkc-config-cache-{}", std::process::id()));
-        let dir = super::made_private(base.join("tkc"));
-        let mode = std::fs::metadata(&dir).map(|m| m.permissions().mode() & 0o777);
+        assert!(std::fs::create_dir_all(&base).is_ok());
+        let made = super::made_private(&base.join("tkc"));
+        let mode = std::fs::metadata(base.join("tkc")).map(|m| m.permissions().mode() & 0o777);
         let _ = std::fs::remove_dir_all(&base);
+        assert!(made.is_ok(), "{made:?}");
         assert_eq!(mode.ok(), Some(0o700));
     }
 }

@@ -28,9 +28,9 @@ pub struct Cache {
     root: Option<PathBuf>,
 }
 
-/// tkc's cache directory ([`tkc_config::private_cache_dir`]).
+/// tkc's cache directory ([`tkc_config::cache_dir`]; made private when first written to).
 pub fn default_dir() -> Option<PathBuf> {
-    tkc_config::private_cache_dir()
+    tkc_config::cache_dir()
 }
 
 /// Lower-case hex SHA-256.
@@ -57,7 +57,7 @@ impl Cache {
             Some(root) => root.join("tmp"),
             None => std::env::temp_dir(),
         };
-        std::fs::create_dir_all(&dir)?;
+        tkc_config::create_cache_dir_all(&dir)?;
         if self.root.is_some() {
             sweep_orphans(&dir);
         }
@@ -140,7 +140,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("a cache path without a directory"))?;
-    std::fs::create_dir_all(dir)?;
+    tkc_config::create_cache_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
