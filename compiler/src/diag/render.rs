@@ -33,13 +33,19 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
+    let wrapping = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(options.width)
         .with_context_lines(1);
+    let straight = wrapping.clone().with_wrap_lines(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let report = MietteDiagnostic::new(sources, diagnostic);
+        let handler = if fits_unwrapped(diagnostic, options.width) {
+            &straight
+        } else {
+            &wrapping
+        };
         let mut rendered = String::new();
         if handler.render_report(&mut rendered, &report).is_err() {
             // Rendering into a String cannot fail on I/O; fall back to one line if miette
@@ -50,6 +56,24 @@ pub fn human(sources: &SourceMap, diagnostics: &[Diagnostic], options: HumanOpti
         out.push('\n');
     }
     out
+}
+
+/// Whether wrapping would leave the diagnostic's text as it is: every line of the message
+/// and the help is ASCII (one column a byte) and fits the width beside the widest indent
+/// miette gives it (`  help: `, 8 columns, within `width - 2`). Wrapping is most of the
+/// cost of rendering (`textwrap` measures every word of every line), and most findings are
+/// short; those with related findings (rendered nested, narrower) are always wrapped.
+fn fits_unwrapped(diagnostic: &Diagnostic, width: usize) -> bool {
+    const INDENT: usize = 8;
+    let fits = |text: &str| {
+        text.is_ascii()
+            && text.lines().all(|line| {
+                INDENT + line.len() + 2 <= width && !line.ends_with(" ") && !line.contains("\t")
+            })
+    };
+    diagnostic.related.is_empty()
+        && fits(&diagnostic.message)
+        && diagnostic.help.as_deref().is_none_or(fits)
 }
 
 /// Lines between two labels that miette shows in one snippet are folded to `⋮`, keeping
