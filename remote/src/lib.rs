@@ -102,6 +102,12 @@ pub fn resolve(
     let mut failed = BTreeSet::new();
     let mut scan: Vec<FileId> = files.to_vec();
     for _ in 0..MAX_DEPTH {
+        // Decoding is the cost of this pass, and most sources ask for nothing: skip those
+        // whose text cannot hold a `resolver` field.
+        scan.retain(|&file| may_ask_to_fetch(sources.get(file).text()));
+        if scan.is_empty() {
+            break;
+        }
         let wanted: Vec<Request> = {
             let (world, _) = request_world(sources, &scan, options);
             requests(&world)
@@ -137,6 +143,13 @@ pub fn resolve(
         scan = new_files;
     }
     (fetched, diagnostics)
+}
+
+/// Whether a source's text may hold a reference through a resolver: every such reference
+/// has a `resolver` field (the key, in YAML and in KDL), written as such unless escaped in a
+/// quoted key.
+fn may_ask_to_fetch(text: &str) -> bool {
+    text.contains("resolver") || text.contains('\\')
 }
 
 /// Fetches one reference into a file of `sources` holding a document of the kind it wants.

@@ -230,17 +230,50 @@ pub struct LocalBackend {
     counter: AtomicU64,
     /// Removes the directories of ended attempts.
     sweeper: dirs::Sweeper,
+    /// What every step's environment starts with ([`LocalBackend::host_env`]).
+    host_env: Arc<Vec<(String, String)>>,
 }
 
 impl LocalBackend {
     pub fn new(config: LocalConfig) -> LocalBackend {
+        let host_env = Arc::new(LocalBackend::host_env(&config));
         LocalBackend {
             config,
             run_workspaces: Mutex::new(BTreeMap::new()),
             config_maps: Mutex::new(BTreeMap::new()),
             counter: AtomicU64::new(0),
             sweeper: dirs::Sweeper::default(),
+            host_env,
         }
+    }
+
+    /// The variables a host process step gets from tkc's own environment, read once per run
+    /// (a step would otherwise pay some thirty lookups and three `stat`s): a container has
+    /// its image's PATH and locale, so a host step gets the host's, and the proxies; an
+    /// unisolated one the toolchains' homes too. Nothing with an engine, whose containers
+    /// have their images' environment.
+    fn host_env(config: &LocalConfig) -> Vec<(String, String)> {
+        let mut env = vec![];
+        if config.engine.is_some() {
+            return env;
+        }
+        for key in ["PATH", "LANG", "LC_ALL", "TZ", "TERM"] {
+            if let Ok(v) = std::env::var(key) {
+                env.push((key.to_string(), v));
+            }
+        }
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+        }
+        for key in PROXY_ENV {
+            if let Ok(v) = std::env::var(key) {
+                env.push((key.to_string(), v));
+            }
+        }
+        if config.bwrap.is_none() {
+            env.extend(host_toolchain_env());
+        }
+        env
     }
 
     /// Waits until the directories of ended attempts are removed. Call it before removing the
@@ -622,6 +655,8 @@ struct Pod {
     secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// `tkc run --env`.
     given_env: Vec<(String, String)>,
+    /// The backend's [`LocalBackend::host_env`].
+    host_env: Arc<Vec<(String, String)>>,
     salt: u64,
 }
 
@@ -831,6 +866,7 @@ impl Pod {
             config_maps,
             secrets,
             given_env: backend.config.env.clone(),
+            host_env: backend.host_env.clone(),
             salt: n,
         })
     }
@@ -1506,26 +1542,7 @@ impl Pod {
         paths: &dyn Fn(&PathRef, &str) -> Option<String>,
         attempt: &Attempt,
     ) -> Vec<(String, String)> {
-        let mut env = vec![];
-        // A container has its image's PATH and locale.
-        if self.engine.is_none() {
-            for key in ["PATH", "LANG", "LC_ALL", "TZ", "TERM"] {
-                if let Ok(v) = std::env::var(key) {
-                    env.push((key.to_string(), v));
-                }
-            }
-            if !env.iter().any(|(k, _)| k == "PATH") {
-                env.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
-            }
-            for key in PROXY_ENV {
-                if let Ok(v) = std::env::var(key) {
-                    env.push((key.to_string(), v));
-                }
-            }
-            if self.isolate.is_none() {
-                env.extend(host_toolchain_env());
-            }
-        }
+        let mut env = self.host_env.as_ref().clone();
         env.push(("HOME".into(), format!("{}/home", self.tekton_seen())));
         for (name, value) in &self.given_env {
             env.retain(|(k, _)| k != name);
