@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::Diagnostic;
-use tkc_compiler::source::{self, FileId, MAX_FILE_SIZE, SourceMap, Syntax, read_capped};
+use tkc_compiler::source::{
+    self, FileId, MAX_FILE_SIZE, SourceMap, Syntax, read_capped, read_capped_sized,
+};
 use tkc_config::Config;
 
 /// The files of one invocation, loaded.
@@ -36,7 +38,7 @@ pub fn load(
 ) -> Result<Inputs, InputError> {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashSet<Identity> = HashSet::new();
     // Each path to read, with the index of the directory argument it was found under.
     let mut expanded: Vec<(PathBuf, Option<usize>)> = Vec::new();
     let mut dirs = Vec::new();
@@ -72,10 +74,9 @@ pub fn load(
         files.push(id);
     }
     for (path, dir) in expanded {
-        if !seen.insert(identity(&path)) {
+        let Some(id) = read(sources, &path, &mut seen, &mut diagnostics)? else {
             continue;
-        }
-        let id = read(sources, &path, &mut diagnostics)?;
+        };
         files.push(id);
         if let Some((_, below)) = dir.and_then(|d| dirs.get_mut(d)) {
             below.push(id);
@@ -86,11 +87,10 @@ pub fn load(
         let walked = source::expand_paths(std::slice::from_ref(dir))
             .map_err(|e| InputError(format!("search path {}: {}", dir.display(), e.error)))?;
         for path in walked {
-            if !seen.insert(identity(&path)) {
-                continue;
-            }
             // Library findings are not reported, invalid UTF-8 included.
-            library.push(read(sources, &path, &mut Vec::new())?);
+            if let Some(id) = read(sources, &path, &mut seen, &mut Vec::new())? {
+                library.push(id);
+            }
         }
     }
     Ok(Inputs {
@@ -101,22 +101,49 @@ pub fn load(
     })
 }
 
-/// The same file however it was named.
-fn identity(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+/// The same file however it was named: its device and inode, from the open file (one
+/// `fstat`); elsewhere than Unix, its canonical path.
+#[derive(Hash, PartialEq, Eq)]
+enum Identity {
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Inode(u64, u64),
+    #[cfg_attr(unix, allow(dead_code))]
+    Path(PathBuf),
 }
 
+impl Identity {
+    fn of(path: &Path, metadata: &std::fs::Metadata) -> Identity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let _ = path;
+            Identity::Inode(metadata.dev(), metadata.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            Identity::Path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+        }
+    }
+}
+
+/// Reads the file at `path` into `sources`, unless it is one already read (`seen`): `None`.
 fn read(
     sources: &mut SourceMap,
     path: &Path,
+    seen: &mut HashSet<Identity>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<FileId, InputError> {
-    let bytes = std::fs::File::open(path)
-        .and_then(read_capped)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
+) -> Result<Option<FileId>, InputError> {
+    let cannot = |e: std::io::Error| InputError(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let metadata = file.metadata().map_err(cannot)?;
+    if !seen.insert(Identity::of(path, &metadata)) {
+        return Ok(None);
+    }
+    let bytes = read_capped_sized(file, metadata.len()).map_err(cannot)?;
     let name = path.to_string_lossy().into_owned();
     let syntax = Syntax::from_path(&name);
-    Ok(add(sources, &name, bytes, Some(syntax), diagnostics))
+    Ok(Some(add(sources, &name, bytes, Some(syntax), diagnostics)))
 }
 
 /// Adds a file's text: empty, with a finding, for a file over the size limit or one that is

@@ -315,3 +315,41 @@ fn explain_by_short_name_and_list() {
         );
     }
 }
+
+/// A file named several ways (as given, through `./`, inside a directory given too, through a
+/// symlink) is read and reported once: files are told apart by what they are, not by name.
+#[test]
+fn a_file_named_several_ways_is_read_once() {
+    let file = "testdata/check/lint/latest-image.yaml";
+    let once = stdout(&tkc(&["check", "--format", "short", file]));
+    let dir = std::env::temp_dir().join(format!("tkc-named-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    let link = dir.join("link.yaml");
+    if let Err(e) = std::os::unix::fs::symlink(root().join(file), &link) {
+        panic!("cannot link {}: {e}", link.display());
+    }
+    let link = link.to_string_lossy().into_owned();
+    let dotted = format!("./{file}");
+    let output = tkc(&[
+        "check",
+        "--format",
+        "short",
+        file,
+        &dotted,
+        "testdata/check/lint",
+        &link,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let all = stdout(&output);
+    let lines_of = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(file))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(!lines_of(&once).is_empty(), "{once}");
+    assert_eq!(lines_of(&all), lines_of(&once), "{all}");
+}

@@ -434,7 +434,15 @@ pub const MAX_FILE_SIZE: u64 = 16 << 20;
 /// Reads at most [`MAX_FILE_SIZE`] and one byte more of what it is handed: `None` if there
 /// was more.
 pub fn read_capped(reader: impl Read) -> std::io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
+    read_capped_sized(reader, 0)
+}
+
+/// [`read_capped`] of something whose size is known beforehand (a file's length): with room
+/// for it all, the bytes come in one read instead of a doubling buffer's many. The size is
+/// only a hint; what is read decides.
+pub fn read_capped_sized(reader: impl Read, size: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let room = usize::try_from(size.min(MAX_FILE_SIZE) + 1).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(room);
     reader.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= MAX_FILE_SIZE).then_some(bytes))
 }
