@@ -110,10 +110,11 @@ impl Config {
 
     /// Is a file found by walking a directory included (and not excluded)?
     pub fn walk_includes(&self, path: &Path) -> bool {
-        let relative = self.relative(path);
+        // Matching needs the path relative to the config (two `realpath`s): only when
+        // there are patterns to match.
         self.include
             .as_ref()
-            .is_none_or(|set| set.is_match(&relative))
+            .is_none_or(|set| set.is_match(self.relative(path)))
             && !self.excluded(path)
     }
 
