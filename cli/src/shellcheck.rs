@@ -82,18 +82,8 @@ impl Shellcheck {
     pub fn status() -> String {
         match Shellcheck::find() {
             Ok(found) => {
-                let version = Command::new(&found.program)
-                    .arg("--version")
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .output()
-                    .ok()
-                    .and_then(|o| {
-                        let text = String::from_utf8_lossy(&o.stdout).into_owned();
-                        text.lines()
-                            .find_map(|l| l.strip_prefix("version:").map(|v| v.trim().to_owned()))
-                    })
-                    .unwrap_or_else(|| "version unknown".to_owned());
+                let version =
+                    version(&found.program).unwrap_or_else(|| "version unknown".to_owned());
                 let cache = found.cache.as_ref().map_or_else(
                     || "no cache directory".to_owned(),
                     |c| format!("answers cached in {}", c.display()),
@@ -373,6 +363,30 @@ impl ScriptLinter for Shellcheck {
             .map(|r| r.unwrap_or_else(|| Err("shellcheck's answer was lost".to_owned())))
             .collect()
     }
+}
+
+/// What `program --version` says after `version:`, within two seconds: a program named by
+/// TKC_SHELLCHECK that hangs is stopped (with its process group) and the version is unknown.
+fn version(program: &Path) -> Option<String> {
+    let mut command = Command::new(program);
+    command
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().ok()?;
+    let stdout = child.stdout.take();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(read_bounded(stdout, 4096).0);
+    });
+    let text = receiver.recv_timeout(Duration::from_secs(2)).ok();
+    stop(&mut child);
+    text?
+        .lines()
+        .find_map(|l| l.strip_prefix("version:").map(|v| v.trim().to_owned()))
 }
 
 /// The first line of `text` that is not blank, at most 200 characters of it.

@@ -213,3 +213,28 @@ fn a_shellcheck_that_hangs_floods_or_fails_is_a_note() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `tkc explain` says which shellcheck runs and its version: one that hangs on `--version`
+/// (with a child holding its output open) is stopped, and the version is unknown.
+#[test]
+fn explain_does_not_wait_for_a_hung_shellcheck() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shellcheck-version-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let program = stand_in(&dir, "sleep 60 & wait");
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
+        .args(["explain", "tkc::shellcheck::warning"])
+        .env("TKC_SHELLCHECK", &program)
+        .output();
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.is_ok(), "tkc did not run: {output:?}");
+    let stdout = output.map_or_else(
+        |_| String::new(),
+        |o| String::from_utf8_lossy(&o.stdout).into_owned(),
+    );
+    assert!(stdout.contains("(version unknown)"), "{stdout}");
+    assert!(elapsed.as_secs() < 10, "tkc explain waited {elapsed:?}");
+}
