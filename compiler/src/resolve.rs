@@ -497,7 +497,7 @@ impl<'s> World<'s> {
         if task.pipeline_ref.is_some() || task.pipeline_spec.is_some() {
             return Resolved::Custom;
         }
-        match (&task.task_ref, &task.task_spec) {
+        match (&task.task_ref, task.task_spec.as_deref()) {
             (Some(r), None) => self.resolve_task_ref(r),
             (None, Some(EmbeddedTask { task: spec, .. })) if !is_custom(task) => {
                 Resolved::Found { spec, doc: None }
@@ -534,5 +534,7 @@ impl<'s> World<'s> {
 }
 
 fn is_custom(task: &PipelineTask) -> bool {
-    task.task_spec.as_ref().is_some_and(EmbeddedTask::is_custom)
+    task.task_spec
+        .as_deref()
+        .is_some_and(EmbeddedTask::is_custom)
 }

@@ -163,7 +163,7 @@ pub fn task_specs<'w>(world: &'w World) -> Vec<TaskCx<'w>> {
     }
     for pipeline in pipeline_specs(world) {
         for (section, task) in pipeline_tasks(pipeline.spec) {
-            if let Some(embedded @ EmbeddedTask { task: spec, .. }) = &task.task_spec
+            if let Some(embedded @ EmbeddedTask { task: spec, .. }) = task.task_spec.as_deref()
                 && !embedded.is_custom()
             {
                 out.push(TaskCx {

@@ -39,9 +39,9 @@ model! {
         /// The Task to run, by name or resolver.
         pub task_ref: Option<TaskRef> = "taskRef",
         /// The Task to run, written inline.
-        pub task_spec: Option<EmbeddedTask> = "taskSpec" { schemaless: true },
+        pub task_spec: Option<Box<EmbeddedTask>> = "taskSpec" { schemaless: true },
         /// A Pipeline to run as this task (alpha: pipelines in pipelines).
-        pub pipeline_ref: Option<PipelineRef> = "pipelineRef" { gate: ApiFields::Alpha },
+        pub pipeline_ref: Option<Box<PipelineRef>> = "pipelineRef" { gate: ApiFields::Alpha },
         /// A Pipeline written inline to run as this task (alpha).
         pub pipeline_spec: Option<Box<PipelineSpec>> = "pipelineSpec" { gate: ApiFields::Alpha, schemaless: true },
         /// The task runs only if every expression is true; otherwise it is skipped (its
