@@ -155,6 +155,8 @@ pub struct World<'s> {
     fetched: BTreeMap<String, FileId>,
     /// The files fetched for references.
     fetched_files: FileSet,
+    /// The `$(...)` references of the strings the checks read, parsed once per check run.
+    pub refs: crate::check::RefCache,
 }
 
 /// Where a resource's name must be unique: its namespace as written (`None`: applied to
@@ -225,6 +227,7 @@ impl<'s> World<'s> {
             by_name,
             fetched: BTreeMap::new(),
             fetched_files: FileSet(Vec::new()),
+            refs: Default::default(),
         }
     }
 
