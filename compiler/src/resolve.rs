@@ -156,7 +156,7 @@ pub struct World<'s> {
     /// The files fetched for references.
     fetched_files: FileSet,
     /// The `$(...)` references of the strings the checks read, parsed once per check run.
-    pub refs: crate::check::RefCache,
+    pub(crate) refs: crate::check::RefCache,
 }
 
 /// Where a resource's name must be unique: its namespace as written (`None`: applied to
