@@ -155,6 +155,8 @@ pub struct World<'s> {
     fetched: BTreeMap<String, FileId>,
     /// The files fetched for references.
     fetched_files: FileSet,
+    /// The `$(...)` references of the strings the checks read, parsed once per check run.
+    pub(crate) refs: crate::check::RefCache,
 }
 
 /// Where a resource's name must be unique: its namespace as written (`None`: applied to
@@ -225,6 +227,7 @@ impl<'s> World<'s> {
             by_name,
             fetched: BTreeMap::new(),
             fetched_files: FileSet(Vec::new()),
+            refs: Default::default(),
         }
     }
 
@@ -497,7 +500,7 @@ impl<'s> World<'s> {
         if task.pipeline_ref.is_some() || task.pipeline_spec.is_some() {
             return Resolved::Custom;
         }
-        match (&task.task_ref, &task.task_spec) {
+        match (&task.task_ref, task.task_spec.as_deref()) {
             (Some(r), None) => self.resolve_task_ref(r),
             (None, Some(EmbeddedTask { task: spec, .. })) if !is_custom(task) => {
                 Resolved::Found { spec, doc: None }
@@ -534,5 +537,7 @@ impl<'s> World<'s> {
 }
 
 fn is_custom(task: &PipelineTask) -> bool {
-    task.task_spec.as_ref().is_some_and(EmbeddedTask::is_custom)
+    task.task_spec
+        .as_deref()
+        .is_some_and(EmbeddedTask::is_custom)
 }

@@ -10,6 +10,9 @@ use crate::resolve::{DocId, World};
 use crate::source::Span;
 use crate::syntax::value_subspans;
 use crate::vars::{self, Reference};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A piece of text with its span (a string field, or one string inside a param value).
 #[derive(Copy, Clone, Debug)]
@@ -27,9 +30,123 @@ impl<'w> From<&'w Str> for Text<'w> {
     }
 }
 
-/// The references of a text, each with the span of the reference itself in the source
-/// (inside a block scalar: on its own line).
-pub fn refs(world: &World, text: Text) -> Vec<(Reference, Span)> {
+/// A reference with the span of the reference itself in the source (inside a block scalar: on
+/// its own line).
+pub type Located = (Reference, Span);
+
+/// The references of a text, each with its span (see [`refs`]).
+#[derive(Clone, Debug, Default)]
+pub struct Refs(Option<Arc<[Located]>>);
+
+impl Refs {
+    pub fn iter(&self) -> RefsIter<'_> {
+        let located: &[Located] = self.0.as_deref().unwrap_or_default();
+        located.iter().map(|(r, span)| (r, *span))
+    }
+}
+
+pub type RefsIter<'a> =
+    std::iter::Map<std::slice::Iter<'a, Located>, fn(&Located) -> (&Reference, Span)>;
+
+impl<'a> IntoIterator for &'a Refs {
+    type Item = (&'a Reference, Span);
+    type IntoIter = RefsIter<'a>;
+
+    fn into_iter(self) -> RefsIter<'a> {
+        self.iter()
+    }
+}
+
+/// Where a text is: its bytes in memory (which do not move while the world is borrowed) and
+/// its span.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct TextKey {
+    address: usize,
+    len: usize,
+    span: Span,
+}
+
+impl Hash for TextKey {
+    /// The address alone: two texts at one address are the same text (`len` and `span` only
+    /// confirm it, in `eq`).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.address);
+    }
+}
+
+/// Hashes a [`TextKey`] with one multiplication (SipHash cost more than the rest of a lookup).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    /// A folded multiply: the low bits of an address are zero (alignment), the product's
+    /// high half carries them into the low bits the table indexes by.
+    fn write_u64(&mut self, n: u64) {
+        let product = u128::from(self.0 ^ n) * 0x9E37_79B9_7F4A_7C15;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type RefMap = HashMap<TextKey, Arc<[Located]>, BuildHasherDefault<AddressHasher>>;
+
+/// The references of every text the checks asked about, parsed and mapped to source spans
+/// once per check run and shared by all check families. Several families walk the same
+/// strings (a pipeline task's params are read by the params, dag, results, refs and lint
+/// families), and each used to parse and map them again: the larger part of checking time
+/// (issue 11). Emptied when the run ends.
+#[derive(Debug, Default)]
+pub struct RefCache(Mutex<RefMap>);
+
+impl RefCache {
+    fn lock(&self) -> MutexGuard<'_, RefMap> {
+        // A family that panicked left the map whole: entries are inserted in one step.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets every text: the memory is not needed once the checks are done.
+    pub fn clear(&self) {
+        *self.lock() = RefMap::default();
+    }
+}
+
+/// The references of a text, each with the span of the reference itself in the source.
+///
+/// The text must borrow the world's documents (every [`Text`] the checks make does): the
+/// answer is remembered by where the text is in memory, in [`World::refs`].
+pub fn refs(world: &World, text: Text) -> Refs {
+    // Most strings hold no reference: nothing to parse, remember or lock for.
+    if !text.text.contains("$(") {
+        return Refs(None);
+    }
+    let key = TextKey {
+        address: text.text.as_ptr() as usize,
+        len: text.text.len(),
+        span: text.span,
+    };
+    if let Some(found) = world.refs.lock().get(&key) {
+        return Refs(Some(found.clone()));
+    }
+    let located: Arc<[Located]> = locate(world, text).into();
+    world.refs.lock().insert(key, located.clone());
+    Refs(Some(located))
+}
+
+/// Parses the references of a text and finds their spans.
+fn locate(world: &World, text: Text) -> Vec<Located> {
     let references = vars::parse(text.text);
     if references.is_empty() {
         return Vec::new();
@@ -163,7 +280,7 @@ pub fn task_specs<'w>(world: &'w World) -> Vec<TaskCx<'w>> {
     }
     for pipeline in pipeline_specs(world) {
         for (section, task) in pipeline_tasks(pipeline.spec) {
-            if let Some(embedded @ EmbeddedTask { task: spec, .. }) = &task.task_spec
+            if let Some(embedded @ EmbeddedTask { task: spec, .. }) = task.task_spec.as_deref()
                 && !embedded.is_custom()
             {
                 out.push(TaskCx {

@@ -167,20 +167,20 @@ pub fn dependencies(world: &World, task: &PipelineTask) -> Vec<Dependency> {
         })
         .collect();
     for text in dependency_texts(task) {
-        for (r, span) in refs(world, text) {
+        for (r, span) in &refs(world, text) {
             if let RefKind::TaskResult {
                 task: producer,
                 result,
                 finally: false,
                 bracket: false,
                 ..
-            } = r.kind
+            } = &r.kind
             {
                 out.push(Dependency {
-                    task: producer,
+                    task: producer.clone(),
                     span,
                     via: EdgeKind::ResultRef,
-                    result: Some(result),
+                    result: Some(result.clone()),
                 });
             }
         }
@@ -285,7 +285,7 @@ fn check_pipeline(cx: &mut Checker, pipeline: PipelineCx) {
             );
         }
         for text in dependency_texts(task) {
-            for (r, span) in refs(cx.world, text) {
+            for (r, span) in &refs(cx.world, text) {
                 if let RefKind::TaskResult {
                     task: producer,
                     result,
@@ -330,7 +330,7 @@ fn unknown_in_finally(cx: &mut Checker, spec: &PipelineSpec) {
             texts.extend(when.cel.iter().map(Text::from));
         }
         for text in texts {
-            for (r, span) in refs(cx.world, text) {
+            for (r, span) in &refs(cx.world, text) {
                 let RefKind::TaskResult { task: producer, .. } = &r.kind else {
                     continue;
                 };

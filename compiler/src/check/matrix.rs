@@ -437,7 +437,7 @@ fn matrixed_results(cx: &mut Checker, spec: &PipelineSpec) {
             texts.extend(when.values.iter().map(Text::from));
         }
         for text in texts {
-            for (r, span) in refs(cx.world, text) {
+            for (r, span) in &refs(cx.world, text) {
                 let RefKind::TaskResult {
                     task: producer,
                     result,

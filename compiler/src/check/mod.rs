@@ -140,7 +140,9 @@ pub fn run(world: &World, options: &Options) -> Diagnostics {
         .iter()
         .map(|(_, d)| (d.span.end - d.span.start) as usize)
         .sum();
-    run_on(world, options, crate::parallel::threads_for(bytes))
+    let out = run_on(world, options, crate::parallel::threads_for(bytes));
+    world.refs.clear();
+    out
 }
 
 /// [`run`] on at most `threads` threads.

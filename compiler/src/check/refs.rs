@@ -221,11 +221,11 @@ pub fn run(cx: &mut Checker) {
         );
         for (text, artifacts_rejected) in texts {
             unterminated(cx, text);
-            for (r, span) in refs(world, text) {
-                legacy_prefix(cx, &r, span);
-                check(cx, &r, span, at, None);
+            for (r, span) in &refs(world, text) {
+                legacy_prefix(cx, r, span);
+                check(cx, r, span, at, None);
                 if r.kind == RefKind::Artifact {
-                    artifact(cx, &r, span, artifacts_rejected);
+                    artifact(cx, r, span, artifacts_rejected);
                 }
                 if let RefKind::StepExitCodePath { step } = &r.kind
                     && !steps.contains(step.as_str())
@@ -260,10 +260,10 @@ pub fn run(cx: &mut Checker) {
                     validated: s.field.is_validated(),
                 };
                 unterminated(cx, s.text);
-                for (r, span) in refs(world, s.text) {
-                    check(cx, &r, span, at, Some(&dag));
+                for (r, span) in &refs(world, s.text) {
+                    check(cx, r, span, at, Some(&dag));
                     if r.kind == RefKind::Artifact {
-                        artifact(cx, &r, span, s.field == PtField::Param);
+                        artifact(cx, r, span, s.field == PtField::Param);
                     }
                 }
             }
@@ -272,7 +272,7 @@ pub fn run(cx: &mut Checker) {
             // in the inline task of a DAG task the reference is never replaced and stays text.
             if let (Section::Tasks, Some(embedded)) = (section, &pt.task_spec) {
                 for s in task_strings(&embedded.task) {
-                    for (r, span) in refs(world, s.text) {
+                    for (r, span) in &refs(world, s.text) {
                         if matches!(
                             r.kind,
                             RefKind::TaskStatus { .. }

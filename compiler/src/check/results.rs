@@ -346,7 +346,7 @@ fn task_uses(cx: &mut Checker, task: &TaskCx) {
         if !s.text.text.contains("$(") {
             continue;
         }
-        for (r, span) in refs(world, s.text) {
+        for (r, span) in &refs(world, s.text) {
             match &r.kind {
                 RefKind::ResultPath { result }
                     if is_static_name(result) && !results.contains_key(result.as_str()) =>
@@ -487,7 +487,7 @@ fn task_uses(cx: &mut Checker, task: &TaskCx) {
                             };
                             check_selector(
                                 cx,
-                                &r,
+                                r,
                                 s.text,
                                 span,
                                 slot,
@@ -643,7 +643,7 @@ fn pipeline_uses(cx: &mut Checker, spec: &PipelineSpec) {
             if !text.text.contains("$(") {
                 continue;
             }
-            for (r, span) in refs(world, text) {
+            for (r, span) in &refs(world, text) {
                 let RefKind::TaskResult {
                     task: producer,
                     result,
@@ -744,7 +744,7 @@ fn pipeline_uses(cx: &mut Checker, spec: &PipelineSpec) {
                 };
                 check_selector(
                     cx,
-                    &r,
+                    r,
                     text,
                     span,
                     slot,
@@ -789,7 +789,7 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
         let mut found = 0;
         let mut others = 0;
         for text in &texts {
-            for (r, span) in refs(world, *text) {
+            for (r, span) in &refs(world, *text) {
                 if r.kind == RefKind::Unknown {
                     continue;
                 }
@@ -890,7 +890,7 @@ fn pipeline_results(cx: &mut Checker, spec: &PipelineSpec) {
                 };
                 check_selector(
                     cx,
-                    &r,
+                    r,
                     *text,
                     span,
                     slot,

@@ -103,6 +103,10 @@ pub fn step_result_shape(result: &StepResult) -> Shape<'_> {
 
 /// The single reference a string consists of, if it is exactly one `$(...)`.
 pub fn sole_reference(text: &str) -> Option<Reference> {
+    // Most values are not one reference: no need to parse them to know it.
+    if !(text.starts_with("$(") && text.ends_with(')')) {
+        return None;
+    }
     let refs = vars::parse(text);
     match refs.as_slice() {
         [r] if r.is_whole(text) && r.kind != RefKind::Unknown => Some(r.clone()),

@@ -494,7 +494,7 @@ fn step_action_volume_mounts(cx: &mut Checker, spec: &StepActionSpec) {
 /// `ValidateStepActionResultsVariables` (task_validation.go): in a StepAction's script,
 /// `$(step.results.<r>…)` and `$(results.<r>…)` name results it declares.
 fn step_action_result_paths(cx: &mut Checker, spec: &StepActionSpec, script: &Str) {
-    for (r, span) in refs(cx.world, script.into()) {
+    for (r, span) in &refs(cx.world, script.into()) {
         let result = match &r.kind {
             RefKind::StepResultPath { result } | RefKind::ResultPath { result } => result,
             _ => continue,
@@ -527,7 +527,7 @@ fn step_action(cx: &mut Checker, spec: &StepActionSpec) {
             script_with_command(cx, script, command, "command");
         }
         windows_script(cx, script);
-        for (r, span) in refs(cx.world, script.into()) {
+        for (r, span) in &refs(cx.world, script.into()) {
             if matches!(r.kind, RefKind::Param { .. })
                 || (r.prefix() == "params" && matches!(r.kind, RefKind::Malformed { .. }))
             {

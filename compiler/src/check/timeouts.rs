@@ -72,7 +72,7 @@ pub fn run(cx: &mut Checker) {
     }
     for pipeline in pipeline_specs(world) {
         for (_, task) in pipeline_tasks(pipeline.spec) {
-            negative(cx, task.timeout.as_ref(), "pipeline task timeout");
+            negative(cx, task.timeout.as_deref(), "pipeline task timeout");
         }
     }
     for (_, document) in world.checked() {

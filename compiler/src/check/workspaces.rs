@@ -232,7 +232,7 @@ fn task_uses<'w>(cx: &mut Checker<'w>, runs: &Runs<'w>, task: &TaskCx<'w>) {
         if !s.text.text.contains("$(workspaces") {
             continue;
         }
-        for (r, span) in refs(cx.world, s.text) {
+        for (r, span) in &refs(cx.world, s.text) {
             // `$(workspaces.<name>.bound)` is how a step asks whether a workspace is there;
             // Tekton accepts it for any name.
             if let RefKind::Workspace { name, attr } = &r.kind
@@ -388,7 +388,7 @@ fn pipeline_bindings(cx: &mut Checker, pipeline: &PipelineCx) {
             if !s.text.text.contains("$(workspaces") {
                 continue;
             }
-            for (r, span) in refs(world, s.text) {
+            for (r, span) in &refs(world, s.text) {
                 if let RefKind::Workspace {
                     name,
                     attr: WorkspaceAttr::Bound,
@@ -714,9 +714,9 @@ fn referenced_workspaces(cx: &Checker, spec: &TaskSpec) -> HashSet<String> {
         if !s.text.text.contains("$(workspaces") {
             continue;
         }
-        for (r, _) in refs(cx.world, s.text) {
-            if let RefKind::Workspace { name, .. } = r.kind {
-                out.insert(name);
+        for (r, _) in &refs(cx.world, s.text) {
+            if let RefKind::Workspace { name, .. } = &r.kind {
+                out.insert(name.clone());
             }
         }
     }

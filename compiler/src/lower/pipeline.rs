@@ -729,7 +729,7 @@ pub(super) fn lower_pipeline_task(
         retries: u32::try_from(retries).unwrap_or(u32::MAX),
         timeout: Some(scope.timeouts.task(
             section,
-            pt.timeout.as_deref(),
+            pt.timeout.as_deref().map(|t| &t.value),
             run_spec.and_then(|s| s.timeout.as_deref()),
         )),
         on_error,

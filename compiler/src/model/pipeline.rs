@@ -39,9 +39,9 @@ model! {
         /// The Task to run, by name or resolver.
         pub task_ref: Option<TaskRef> = "taskRef",
         /// The Task to run, written inline.
-        pub task_spec: Option<EmbeddedTask> = "taskSpec" { schemaless: true },
+        pub task_spec: Option<Box<EmbeddedTask>> = "taskSpec" { schemaless: true },
         /// A Pipeline to run as this task (alpha: pipelines in pipelines).
-        pub pipeline_ref: Option<PipelineRef> = "pipelineRef" { gate: ApiFields::Alpha },
+        pub pipeline_ref: Option<Box<PipelineRef>> = "pipelineRef" { gate: ApiFields::Alpha },
         /// A Pipeline written inline to run as this task (alpha).
         pub pipeline_spec: Option<Box<PipelineSpec>> = "pipelineSpec" { gate: ApiFields::Alpha, schemaless: true },
         /// The task runs only if every expression is true; otherwise it is skipped (its
@@ -53,11 +53,11 @@ model! {
         pub run_after: Vec<Str> = "runAfter",
         pub params: Vec<Param> = "params" { kdl_item: Some("param") },
         /// Fan out: one run per combination of these array params (beta).
-        pub matrix: Option<Matrix> = "matrix" { gate: ApiFields::Beta },
+        pub matrix: Option<Box<Matrix>> = "matrix" { gate: ApiFields::Beta },
         /// Pipeline workspaces given to the Task's workspaces.
         pub workspaces: Vec<WorkspacePipelineTaskBinding> = "workspaces" { kdl_item: Some("workspace") },
         /// The most one run of the task may take.
-        pub timeout: Option<Spanned<Duration>> = "timeout",
+        pub timeout: Option<Box<Spanned<Duration>>> = "timeout",
         /// `continue`: a failure of this task does not fail the Pipeline (beta).
         pub on_error: Option<Str> = "onError" { gate: ApiFields::Beta, values: crate::model::ON_ERROR },
     }
@@ -87,7 +87,10 @@ impl PipelineResult {
 impl PipelineTask {
     /// The params of the task's matrix, if it has one (see [`Matrix::all_params`]).
     pub fn matrix_params(&self) -> impl Iterator<Item = &Param> {
-        self.matrix.iter().flat_map(Matrix::all_params)
+        self.matrix
+            .as_deref()
+            .into_iter()
+            .flat_map(Matrix::all_params)
     }
 
     /// Does this task fan out over a matrix?

@@ -125,7 +125,7 @@ pub fn injected(
     results_count: bool,
 ) -> Vec<(Reference, Span)> {
     refs(cx.world, text)
-        .into_iter()
+        .iter()
         .filter(|(r, _)| match &r.kind {
             RefKind::Param { name, selector, .. } => match selector {
                 Selector::Whole => !skipped.contains(name.as_str()),
@@ -136,6 +136,7 @@ pub fn injected(
             RefKind::TaskResult { .. } => results_count,
             _ => false,
         })
+        .map(|(r, span)| (r.clone(), span))
         .collect()
 }
 

@@ -34,13 +34,13 @@ fn used_names<'a>(world: &World, texts: impl IntoIterator<Item = Text<'a>>) -> H
         if !text.text.contains("$(") {
             continue;
         }
-        for (r, _) in refs(world, text) {
-            match r.kind {
+        for (r, _) in &refs(world, text) {
+            match &r.kind {
                 RefKind::Param { name, selector, .. } => {
-                    if let Selector::Key(k) = &selector {
+                    if let Selector::Key(k) = selector {
                         used.insert(format!("{name}.{k}"));
                     }
-                    used.insert(name);
+                    used.insert(name.clone());
                 }
                 // `$(params.repo.url.host)` is malformed (reported as such) but meant `repo`.
                 RefKind::Malformed {

@@ -46,12 +46,12 @@ pub fn run(cx: &mut Checker) {
             if !s.text.text.contains("$(") {
                 continue;
             }
-            for (r, _) in refs(world, s.text) {
-                if let RefKind::ResultPath { result } = r.kind {
+            for (r, _) in &refs(world, s.text) {
+                if let RefKind::ResultPath { result } = &r.kind {
                     if result.contains(['$', '{', '`']) {
                         dynamic = true;
                     }
-                    written.insert(result);
+                    written.insert(result.clone());
                 }
             }
         }

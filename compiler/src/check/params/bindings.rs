@@ -418,7 +418,7 @@ fn index_uses(
         if !text.text.contains('[') {
             continue;
         }
-        for (r, span) in refs(cx.world, text) {
+        for (r, span) in &refs(cx.world, text) {
             let RefKind::Param {
                 name,
                 selector: Selector::Index(i),
@@ -632,7 +632,7 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax
     for p in &run.params {
         let Some(value) = &p.value else { continue };
         for text in param_value_texts(value) {
-            for (r, span) in refs(world, text) {
+            for (r, span) in &refs(world, text) {
                 if let RefKind::TaskResult { .. } = r.kind {
                     cx.report(
                         Diagnostic::new(
@@ -735,7 +735,7 @@ fn pipeline_run_bindings(cx: &mut Checker, run: &PipelineRunSpec, syntax: Syntax
             if !s.text.text.contains('[') {
                 continue;
             }
-            for (r, span) in refs(world, s.text) {
+            for (r, span) in &refs(world, s.text) {
                 let RefKind::Param {
                     name,
                     selector: Selector::Index(i),

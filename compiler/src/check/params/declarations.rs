@@ -341,7 +341,7 @@ fn default_references(cx: &mut Checker, params: &[ParamSpec], scope: &ParamScope
         // substituted once, with the resolved strings.
         let string_default = is_string(param);
         for text in param_value_texts(default) {
-            for (r, span) in refs(cx.world, text) {
+            for (r, span) in &refs(cx.world, text) {
                 let RefKind::Param { name, .. } = &r.kind else {
                     continue;
                 };

@@ -354,9 +354,9 @@ pub fn check_text(cx: &mut Checker, scope: &ParamScope, place: &Place, text: Tex
     if !text.text.contains("$(") {
         return;
     }
-    for (r, span) in refs(cx.world, text) {
+    for (r, span) in &refs(cx.world, text) {
         if let RefKind::Param { .. } = r.kind {
-            check_use(cx, scope, place, &r, span, text, site);
+            check_use(cx, scope, place, r, span, text, site);
         }
     }
 }

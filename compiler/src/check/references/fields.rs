@@ -249,7 +249,7 @@ pub fn custom_task(cx: &mut Checker, task: &PipelineTask) {
     }
     if let Some(EmbeddedTask {
         kind, api_version, ..
-    }) = &task.task_spec
+    }) = task.task_spec.as_deref()
     {
         let head = task
             .task_spec
