@@ -176,6 +176,7 @@ fn fast_path_snippets() {
         "a: yes\nb: on\nc: 1_000\nd: 0x1F\ne: 1.5e3\nf: .inf\ng: null\nh: ~\nj: -1\n",
         "url: http://x.y/z?a=b#frag\ncmd: echo a:b [c] {d}\n",
         "a: Bäu ✓\nb: \"✓\"\n",
+        "a: b\u{a0}c\nlong: the quick brown fox jumps over the lazy dog ✓ ✓ ✓ ✓ and on\n",
         "-",
         "-\n",
         "a:",
@@ -230,6 +231,11 @@ fn fast_path_snippets() {
         "a: [b,\n---\n]\n",
         "a: [b,\n\tc]\n",
         "i: -\n",
+        "a: b\u{85}c\n",
+        "a: b\u{2028}c\n",
+        "a: b\u{1}c\n",
+        "a: b\u{7f}\n",
+        "a: \"\u{feff}\"\n",
     ];
     for text in answered {
         let outcome = differential(text);

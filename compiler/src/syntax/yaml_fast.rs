@@ -60,27 +60,49 @@ pub fn parse(file: FileId, text: &str) -> Option<ParsedFile> {
 /// a control character other than newline and tab, a byte order mark, or a character YAML
 /// treats specially (C1 controls, U+2028/U+2029, U+FFFE/U+FFFF).
 fn plain_bytes(bytes: &[u8]) -> bool {
+    // Nearly every chunk is printable ASCII, checked without a branch per byte; the others
+    // byte by byte.
+    const CHUNK: usize = 16;
+    let clean = |chunk: &[u8]| {
+        chunk.iter().fold(true, |ok, &b| {
+            ok & ((0x20..0x7f).contains(&b) | (b == b'\n') | (b == b'\t'))
+        })
+    };
+    (0..bytes.len()).step_by(CHUNK).all(|start| {
+        let end = (start + CHUNK).min(bytes.len());
+        clean(&bytes[start..end]) || (start..end).all(|at| !special_byte(bytes, at))
+    })
+}
+
+/// Whether the byte at `at` is one [`plain_bytes`] refuses (or starts such a character).
+fn special_byte(bytes: &[u8], at: usize) -> bool {
+    let b = bytes[at];
+    if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' {
+        return false;
+    }
+    let next = bytes.get(at + 1).copied().unwrap_or(0);
+    let third = bytes.get(at + 2).copied().unwrap_or(0);
+    match b {
+        0xc2 => next < 0xa0,
+        0xe2 => next == 0x80 && matches!(third, 0xa8 | 0xa9),
+        0xef => next == 0xbb && third == 0xbf || next == 0xbf && matches!(third, 0xbe | 0xbf),
+        _ => b < 0x80,
+    }
+}
+
+/// The bytes a plain scalar may end at (or that make the fast path decline), in block and
+/// in flow context: [`Fast::plain`] skips every other byte without looking closer.
+const BLOCK_STOPS: [bool; 256] = stops(b"\n\t:#");
+const FLOW_STOPS: [bool; 256] = stops(b"\n\t:#,[]{}");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' {
-            i += 1;
-            continue;
-        }
-        let next = bytes.get(i + 1).copied().unwrap_or(0);
-        let third = bytes.get(i + 2).copied().unwrap_or(0);
-        let special = match b {
-            0xc2 => next < 0xa0,
-            0xe2 => next == 0x80 && matches!(third, 0xa8 | 0xa9),
-            0xef => next == 0xbb && third == 0xbf || next == 0xbf && matches!(third, 0xbe | 0xbf),
-            _ => b < 0x80,
-        };
-        if special {
-            return false;
-        }
+        table[bytes[i] as usize] = true;
         i += 1;
     }
-    true
+    table
 }
 
 struct Fast<'a> {
@@ -433,8 +455,15 @@ impl<'a> Fast<'a> {
         if !starts_plain {
             return None;
         }
+        let stops = if flow { &FLOW_STOPS } else { &BLOCK_STOPS };
         let mut at = start;
-        while let Some(b) = self.byte(at) {
+        loop {
+            while at < self.bytes.len() && !stops[usize::from(self.bytes[at])] {
+                at += 1;
+            }
+            let Some(b) = self.byte(at) else {
+                break;
+            };
             match b {
                 b'\n' => break,
                 b'\t' => return None,
