@@ -1,5 +1,9 @@
 //! YAML → [`Node`], through `granit-parser`'s event stream (byte spans on every event).
 //!
+//! [`parse`] first tries the fast path ([`super::yaml_fast`]), which answers exactly as this
+//! module would for the YAML people usually write, or declines; [`parse_granit`] is the
+//! reference it is held to and the only source of YAML error diagnostics.
+//!
 //! Multi-document streams give one node per non-empty document; anchors and aliases are
 //! expanded (an alias node keeps the anchor's spans); merge keys (`<<`) are applied; duplicate
 //! keys are reported. Plain scalars are resolved the way Kubernetes' YAML reader (go-yaml v2,
