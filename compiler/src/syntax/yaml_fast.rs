@@ -6,8 +6,8 @@
 //! ([`super::yaml::parse_granit`]) gives (every node, span, scalar text and kind, entry order,
 //! duplicate-key diagnostic) or declines with `None`, and the whole file goes to the
 //! reference path. It declines on anything outside its subset (anchors, aliases, tags, merge
-//! keys, complex keys, directives, multi-line plain, quoted or flow scalars, rare escapes,
-//! tabs outside scalars and comments, CR, BOM, control characters, deep nesting) and on
+//! keys, complex keys, directives, multi-line plain and quoted scalars, rare escapes, tabs
+//! outside scalars and comments, CR, BOM, control characters, deep nesting) and on
 //! everything that would be an error, so granit stays the only source of YAML error
 //! diagnostics. The differential tests (`compiler/tests/yaml_fast.rs`) and fuzz target
 //! (`fuzz/fuzz_targets/yaml_fast.rs`) hold it to the reference.
