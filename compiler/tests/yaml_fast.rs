@@ -217,6 +217,9 @@ fn fast_path_snippets() {
         "a: |\nb: 1\n",
         "a: |\n    \n  x\n",
         "a: | # a > b\n  x\n",
+        // Found by the fuzz target: granit's span of these starts at the content.
+        "a: |\n  |x\n",
+        "a: >-\n\n  > x\n",
         "~: 1\n",
         "a: {b}\n",
         "a: [b: c]\n",

@@ -674,6 +674,9 @@ impl<'a> Fast<'a> {
         {
             return None;
         }
+        if self.content_starts_like_header() {
+            return None;
+        }
         let indent = match increment {
             Some(n) => parent + usize::from(n),
             None => self.detect_indent(parent)?,
@@ -749,6 +752,16 @@ impl<'a> Fast<'a> {
             self.span(header, end),
             Syntax::Yaml,
         ))
+    }
+
+    /// Whether a block scalar's content (at `pos`) starts with `|` or `>`: granit's span then
+    /// starts there, and `block_scalar_start` takes it for the header, which the fast path
+    /// does not imitate.
+    fn content_starts_like_header(&self) -> bool {
+        self.bytes[self.pos..]
+            .iter()
+            .find(|&&b| !matches!(b, b' ' | b'\n'))
+            .is_some_and(|&b| matches!(b, b'|' | b'>'))
     }
 
     /// The indentation of a block scalar without an indentation indicator: that of its first
