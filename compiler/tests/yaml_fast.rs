@@ -220,6 +220,7 @@ fn fast_path_snippets() {
         // Found by the fuzz target: granit's span of these starts at the content.
         "a: |\n  |x\n",
         "a: >-\n\n  > x\n",
+        "a: |2\nb: |3\n  # c\n",
         "~: 1\n",
         "a: {b}\n",
         "a: [b: c]\n",

@@ -733,7 +733,11 @@ impl<'a> Fast<'a> {
                 }
             }
         }
-        if chomp != Some(b'-') && leading_break {
+        if !leading_break {
+            // No content line: an empty scalar, rare, whose span granit places elsewhere.
+            return None;
+        }
+        if chomp != Some(b'-') {
             text.push('\n');
         }
         if chomp == Some(b'+') {
