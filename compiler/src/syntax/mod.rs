@@ -8,6 +8,7 @@
 pub mod kdl;
 pub mod kdl_escapes;
 pub mod yaml;
+pub mod yaml_fast;
 
 use crate::diag::Diagnostic;
 use crate::source::{FileId, SourceMap, Span, Syntax};

@@ -1,5 +1,9 @@
 //! YAML → [`Node`], through `granit-parser`'s event stream (byte spans on every event).
 //!
+//! [`parse`] first tries the fast path ([`super::yaml_fast`]), which answers exactly as this
+//! module would for the YAML people usually write, or declines; [`parse_granit`] is the
+//! reference it is held to and the only source of YAML error diagnostics.
+//!
 //! Multi-document streams give one node per non-empty document; anchors and aliases are
 //! expanded (an alias node keeps the anchor's spans); merge keys (`<<`) are applied; duplicate
 //! keys are reported. Plain scalars are resolved the way Kubernetes' YAML reader (go-yaml v2,
@@ -54,8 +58,15 @@ fn block_scalar_start(text: &str, start: usize) -> usize {
     }
 }
 
-/// Parses a YAML stream.
+/// Parses a YAML stream: through the fast path ([`super::yaml_fast`]) when the file is
+/// within its subset, else through granit.
 pub fn parse(file: FileId, text: &str) -> ParsedFile {
+    super::yaml_fast::parse(file, text).unwrap_or_else(|| parse_granit(file, text))
+}
+
+/// Parses a YAML stream through granit's event parser: the reference the fast path is held
+/// to, and the only source of YAML error diagnostics.
+pub fn parse_granit(file: FileId, text: &str) -> ParsedFile {
     let mut options = Options::default();
     options.emit_comments = false;
     options.flow_nesting_limit = MAX_DEPTH;
@@ -388,44 +399,60 @@ impl Builder {
                         merges.push(node);
                         return Ok(());
                     }
-                    let duplicate = if entries.len() < 16 {
-                        entries.iter().find(|e| e.key == key).map(|e| e.key_span)
-                    } else {
-                        let set = keys
-                            .get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
-                        if set.insert(key.clone()) {
-                            None
-                        } else {
-                            entries.iter().find(|e| e.key == key).map(|e| e.key_span)
-                        }
-                    };
-                    if let Some(first) = duplicate {
-                        // Keep the first value and go on: the rest of the document is
-                        // still worth checking.
-                        self.diagnostics.push(
-                            Diagnostic::new(
-                                &codes::DUPLICATE_KEY,
-                                format!("duplicate key `{key}`"),
-                            )
-                            .with_label(key_span, "given again here")
-                            .with_secondary(first, "first given here")
-                            .with_help("remove one of them; Kubernetes rejects duplicate fields"),
-                        );
-                        return Ok(());
-                    }
-                    if let Some(set) = keys.as_mut() {
-                        set.insert(key.clone());
-                    }
-                    entries.push(Entry {
+                    let entry = Entry {
                         key,
                         key_span,
                         value: node,
-                    });
+                    };
+                    add_entry(entries, keys, entry, &mut self.diagnostics);
                     Ok(())
                 }
             },
         }
     }
+}
+
+/// Adds `entry` to a mapping's entries, or, when its key is already there, keeps the first
+/// value and reports the duplicate: the rest of the document is still worth checking.
+/// `keys` indexes the keys once the mapping is large enough for a linear search to cost.
+pub(super) fn add_entry(
+    entries: &mut Vec<Entry>,
+    keys: &mut Option<HashSet<String>>,
+    entry: Entry,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let duplicate = if entries.len() < 16 {
+        entries
+            .iter()
+            .find(|e| e.key == entry.key)
+            .map(|e| e.key_span)
+    } else {
+        let set = keys.get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
+        if set.insert(entry.key.clone()) {
+            None
+        } else {
+            entries
+                .iter()
+                .find(|e| e.key == entry.key)
+                .map(|e| e.key_span)
+        }
+    };
+    if let Some(first) = duplicate {
+        diagnostics.push(
+            Diagnostic::new(
+                &codes::DUPLICATE_KEY,
+                format!("duplicate key `{}`", entry.key),
+            )
+            .with_label(entry.key_span, "given again here")
+            .with_secondary(first, "first given here")
+            .with_help("remove one of them; Kubernetes rejects duplicate fields"),
+        );
+        return;
+    }
+    if let Some(set) = keys.as_mut() {
+        set.insert(entry.key.clone());
+    }
+    entries.push(entry);
 }
 
 /// Applies `<<: *anchor` (or a list of anchors): keys not already present are added, earlier
