@@ -514,13 +514,20 @@ impl<'a> Fast<'a> {
                 _ => at += 1,
             }
         }
+        Some(self.close_quoted(text, start, run, at))
+    }
+
+    /// The end of a quoted scalar that started at `start` and whose closing quote is at
+    /// `at`: the text since the last escape (`run..at`) is added, and parsing goes on after
+    /// the quote.
+    fn close_quoted(&mut self, mut text: String, start: usize, run: usize, at: usize) -> Written {
         text.push_str(&self.text[run..at]);
         self.pos = at + 1;
-        Some(Written {
+        Written {
             text,
             span: self.span(start, at + 1),
             plain: false,
-        })
+        }
     }
 
     /// A single-quoted scalar on one line (`''` is a quote).
@@ -541,13 +548,7 @@ impl<'a> Fast<'a> {
                 _ => at += 1,
             }
         }
-        text.push_str(&self.text[run..at]);
-        self.pos = at + 1;
-        Some(Written {
-            text,
-            span: self.span(start, at + 1),
-            plain: false,
-        })
+        Some(self.close_quoted(text, start, run, at))
     }
 
     /// A flow sequence or mapping; its items may be on several lines, each item on one.
