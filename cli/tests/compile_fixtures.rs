@@ -11,36 +11,17 @@
 
 #![allow(clippy::panic)]
 
-use std::path::Path;
-use std::process::Command;
 
 mod common;
-use common::{exit_code, snapshot_fixtures, tkc_on_fixture, workspace_root};
+use common::{fixture_report, snapshot_fixtures, workspace_root};
 
 const FIXTURES: &str = "testdata/compile";
 
-fn compile_report(root: &Path, relative: &Path) -> String {
-    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
-    let (line, output) = tkc_on_fixture(tkc, root, relative, "compile", &[]);
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => return format!("cannot run tkc: {e}"),
-    };
-    let mut report = format!("$ {line}\nexit code: {}\n", exit_code(output.status));
-    if !output.stderr.is_empty() {
-        report.push_str("\n--- stderr ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stderr));
-    }
-    if !output.stdout.is_empty() {
-        report.push_str("\n--- stdout ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stdout));
-    }
-    report
-}
-
 #[test]
 fn compile_fixtures() {
-    snapshot_fixtures(FIXTURES, compile_report);
+    snapshot_fixtures(FIXTURES, |root, relative| {
+        fixture_report(root, relative, "compile", &[])
+    });
 }
 
 /// Every plan among the snapshots is valid JSON that matches `schemas/plan.schema.json`

@@ -9,31 +9,10 @@
 #![allow(clippy::panic)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{exit_code, skip, snapshot_fixtures, tkc_on_fixture, workspace_root};
-
-/// `tkc <subcommand> <args> <fixture>` as a report: command line, exit code, stderr, stdout.
-fn report(root: &Path, relative: &Path, subcommand: &str, extra: &[&str]) -> String {
-    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
-    let (line, output) = tkc_on_fixture(tkc, root, relative, subcommand, extra);
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => return format!("cannot run tkc: {e}"),
-    };
-    let mut report = format!("$ {line}\nexit code: {}\n", exit_code(output.status));
-    if !output.stderr.is_empty() {
-        report.push_str("\n--- stderr ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stderr));
-    }
-    if !output.stdout.is_empty() {
-        report.push_str("\n--- stdout ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stdout));
-    }
-    report
-}
+use common::{fixture_report as report, skip, snapshot_fixtures, tkc_on_fixture, workspace_root};
 
 #[test]
 fn graph_fixtures() {

@@ -13,33 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{corpus, exit_code, files_below, snapshot_fixtures, tkc_on_fixture, workspace_root};
+use common::{corpus, files_below, fixture_report, snapshot_fixtures, workspace_root};
 
 const FIXTURES: &str = "testdata/pods";
 const VALIDATOR: &str = "kubernetes-validate";
 
-fn emit_report(root: &Path, relative: &Path) -> String {
-    let tkc = Command::new(env!("CARGO_BIN_EXE_tkc"));
-    let (line, output) = tkc_on_fixture(tkc, root, relative, "compile", &["--emit", "pods"]);
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => return format!("cannot run tkc: {e}"),
-    };
-    let mut report = format!("$ {line}\nexit code: {}\n", exit_code(output.status));
-    if !output.stderr.is_empty() {
-        report.push_str("\n--- stderr ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stderr));
-    }
-    if !output.stdout.is_empty() {
-        report.push_str("\n--- stdout ---\n");
-        report.push_str(&String::from_utf8_lossy(&output.stdout));
-    }
-    report
-}
-
 #[test]
 fn pods_fixtures() {
-    snapshot_fixtures(FIXTURES, emit_report);
+    snapshot_fixtures(FIXTURES, |root, relative| {
+        fixture_report(root, relative, "compile", &["--emit", "pods"])
+    });
 }
 
 /// Is `kubernetes-validate` there? Its absence skips the validation, except in CI.

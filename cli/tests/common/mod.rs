@@ -87,6 +87,27 @@ pub fn tkc_on_fixture(
     (command_line(&words), output)
 }
 
+/// `tkc <subcommand> <args> <extra...> <fixture>` ([`tkc_on_fixture`]) as a snapshot report:
+/// the command line, the exit code, then stderr and stdout when not empty.
+pub fn fixture_report(root: &Path, relative: &Path, subcommand: &str, extra: &[&str]) -> String {
+    let tkc = std::process::Command::new(env!("CARGO_BIN_EXE_tkc"));
+    let (line, output) = tkc_on_fixture(tkc, root, relative, subcommand, extra);
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => return format!("cannot run tkc: {e}"),
+    };
+    let mut report = format!("$ {line}\nexit code: {}\n", exit_code(output.status));
+    if !output.stderr.is_empty() {
+        report.push_str("\n--- stderr ---\n");
+        report.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    if !output.stdout.is_empty() {
+        report.push_str("\n--- stdout ---\n");
+        report.push_str(&String::from_utf8_lossy(&output.stdout));
+    }
+    report
+}
+
 /// `tkc <words...>` as a command line for a report.
 pub fn command_line(words: &[String]) -> String {
     std::iter::once("tkc".to_string())
