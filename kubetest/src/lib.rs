@@ -42,6 +42,25 @@ use tokio::task::JoinHandle;
 
 pub use admission::FieldValidation;
 
+/// The `kubectl` on `PATH`, for tests that drive the server with the real client: `None` (and
+/// a note on stderr) when it is not installed, so the test skips, unless
+/// `TKC_REQUIRE_KUBECTL` is set (CI installs it), which makes a missing one a failure.
+pub fn kubectl_for_tests() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TKC_REQUIRE_KUBECTL").is_none(),
+            "kubectl is required (TKC_REQUIRE_KUBECTL) but not on PATH"
+        );
+        eprintln!("skipped: kubectl is not installed");
+    }
+    found
+}
+
 /// How to start a [`Server`].
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -16,22 +16,6 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-fn kubectl_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("TKC_REQUIRE_KUBECTL").is_none(),
-            "kubectl is required (TKC_REQUIRE_KUBECTL) but not on PATH"
-        );
-        eprintln!("skipped: kubectl is not installed");
-    }
-    found
-}
-
 /// A scratch directory for the kubeconfig and kubectl's cache (its HOME, too).
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -65,7 +49,9 @@ fn text(b: &[u8]) -> String {
 
 #[tokio::test]
 async fn kubectl_gets_lists_as_json_and_reports_not_found() {
-    let Some(bin) = kubectl_binary() else { return };
+    let Some(bin) = tkc_kubetest::kubectl_for_tests() else {
+        return;
+    };
     let (server, client) = server().await;
     let dir = scratch("get");
     assert!(server.kubeconfig(&dir.join("kubeconfig")).is_ok());
@@ -100,7 +86,9 @@ async fn kubectl_gets_lists_as_json_and_reports_not_found() {
 
 #[tokio::test]
 async fn kubectl_get_logs_delete_a_pod() {
-    let Some(bin) = kubectl_binary() else { return };
+    let Some(bin) = tkc_kubetest::kubectl_for_tests() else {
+        return;
+    };
     let (server, client) = server().await;
     if !can_run_pods(&server) {
         return;

@@ -238,22 +238,6 @@ async fn gives_up_on_a_server_that_never_answers() {
     drop(silent);
 }
 
-fn kubectl_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("TKC_REQUIRE_KUBECTL").is_none(),
-            "kubectl is required (TKC_REQUIRE_KUBECTL) but not on PATH"
-        );
-        eprintln!("skipped: kubectl is not installed");
-    }
-    found
-}
-
 /// `kubectl apply -f task.yaml` against the test server, in `dir` (its HOME and cache too).
 async fn kubectl_apply(kubectl: &Path, dir: &Path, manifest: &Path) -> std::process::Output {
     let run = tokio::process::Command::new(kubectl)
@@ -276,7 +260,7 @@ async fn kubectl_apply(kubectl: &Path, dir: &Path, manifest: &Path) -> std::proc
 /// read back by the resolver as applied.
 #[tokio::test]
 async fn fetches_a_task_kubectl_applied() {
-    let Some(kubectl) = kubectl_binary() else {
+    let Some(kubectl) = tkc_kubetest::kubectl_for_tests() else {
         return;
     };
     let scratch = Scratch::new("kubectl");
