@@ -55,6 +55,29 @@ impl Scratch {
         output
     }
 
+    /// Writes [`FLAKY`] and runs it once (`--keep` if `keep`), which fails: the file, the
+    /// `state` binding, the run's output and its id, for the reruns a test tries next.
+    fn failed_flaky_run(&mut self, keep: bool) -> FlakyRun {
+        let file = self
+            .write("pipeline.yaml", FLAKY)
+            .to_string_lossy()
+            .into_owned();
+        let state = state_binding(self);
+        let mut args = vec!["--output", "json", "-w", &state, &file];
+        if keep {
+            args.insert(0, "--keep");
+        }
+        let output = self.run(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        let id = last_run_id(self);
+        FlakyRun {
+            file,
+            state,
+            output,
+            id,
+        }
+    }
+
     /// How many times each task appended its name to the counter file.
     fn counts(&self) -> BTreeMap<String, usize> {
         let text = std::fs::read_to_string(self.dir.join("state-ws/counter")).unwrap_or_default();
@@ -212,6 +235,14 @@ fn last_run_id(scratch: &Scratch) -> String {
     runs[0]["id"].as_str().unwrap().to_string()
 }
 
+/// A first, failed run of [`FLAKY`] ([`Scratch::failed_flaky_run`]).
+struct FlakyRun {
+    file: String,
+    state: String,
+    output: Output,
+    id: String,
+}
+
 fn state_binding(scratch: &Scratch) -> String {
     format!("state=dir:{}", scratch.dir.join("state-ws").display())
 }
@@ -219,14 +250,15 @@ fn state_binding(scratch: &Scratch) -> String {
 #[test]
 fn rerun_failed_runs_only_the_failed_subgraph() {
     let mut scratch = Scratch::new("rerun");
-    let file = scratch.write("pipeline.yaml", FLAKY);
-    let file = file.to_str().unwrap();
-    let state = state_binding(&scratch);
-    let first = scratch.run(&["--keep", "--output", "json", "-w", &state, file]);
-    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    let FlakyRun {
+        file,
+        state,
+        output: first,
+        id,
+    } = scratch.failed_flaky_run(true);
+    let file = file.as_str();
     let first_summary = summary(&first);
     assert_eq!(first_summary["tasks"][2]["status"], "Failed");
-    let id = last_run_id(&scratch);
 
     std::fs::write(scratch.dir.join("state-ws/flag"), "").unwrap();
     let second = scratch.run(&[
@@ -306,13 +338,11 @@ fn rerun_failed_runs_only_the_failed_subgraph() {
 #[test]
 fn rerun_failed_refuses_runs_it_cannot_take_up() {
     let mut scratch = Scratch::new("refuse");
-    let file = scratch.write("pipeline.yaml", FLAKY);
-    let file = file.to_str().unwrap();
-    let state = state_binding(&scratch);
     // Not kept: the run-scoped workspace `shared` is gone.
-    let first = scratch.run(&["--output", "json", "-w", &state, file]);
-    assert_eq!(first.status.code(), Some(1));
-    let id = last_run_id(&scratch);
+    let FlakyRun {
+        file, state, id, ..
+    } = scratch.failed_flaky_run(false);
+    let file = file.as_str();
     let again = scratch.run(&["--rerun-failed", &id, "-w", &state, file]);
     assert_eq!(again.status.code(), Some(2));
     let err = text(&again.stderr);
@@ -347,12 +377,10 @@ fn rerun_failed_refuses_runs_it_cannot_take_up() {
 #[test]
 fn rerun_failed_refuses_other_workspace_bindings() {
     let mut scratch = Scratch::new("bindings");
-    let file = scratch.write("pipeline.yaml", FLAKY);
-    let file = file.to_str().unwrap();
-    let state = state_binding(&scratch);
-    let kept = scratch.run(&["--keep", "--output", "json", "-w", &state, file]);
-    assert_eq!(kept.status.code(), Some(1), "{}", text(&kept.stderr));
-    let id = last_run_id(&scratch);
+    let FlakyRun {
+        file, state, id, ..
+    } = scratch.failed_flaky_run(true);
+    let file = file.as_str();
     std::fs::create_dir_all(scratch.dir.join("other-ws")).unwrap();
     let other = format!("state=dir:{}", scratch.dir.join("other-ws").display());
     let again = scratch.run(&["--rerun-failed", &id, "-w", &other, file]);
@@ -380,12 +408,10 @@ fn chmod(path: &Path, mode: u32) {
 #[test]
 fn rerun_failed_refuses_records_and_directories_others_may_write() {
     let mut scratch = Scratch::new("private");
-    let file = scratch.write("pipeline.yaml", FLAKY);
-    let file = file.to_str().unwrap();
-    let state = state_binding(&scratch);
-    let kept = scratch.run(&["--keep", "--output", "json", "-w", &state, file]);
-    assert_eq!(kept.status.code(), Some(1), "{}", text(&kept.stderr));
-    let id = last_run_id(&scratch);
+    let FlakyRun {
+        file, state, id, ..
+    } = scratch.failed_flaky_run(true);
+    let file = file.as_str();
     let refused = |scratch: &mut Scratch, what: &str| {
         let again = scratch.run(&["--rerun-failed", &id, "-w", &state, file]);
         assert_eq!(
