@@ -171,41 +171,37 @@ async fn says_why_it_cannot_fetch() {
     )
     .await;
 
-    let missing = fetch(&cluster, "task", "nope", "team", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        missing,
-        "failed to load task nope from namespace team: tasks.tekton.dev \"nope\" not found"
-    );
-    // A Task is read from its own namespace only.
-    let elsewhere = fetch(&cluster, "task", "hello", "other", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        elsewhere,
-        "failed to load task hello from namespace other: tasks.tekton.dev \"hello\" not found"
-    );
-    // A Pipeline of the Task's name is not the Task.
-    let pipeline = fetch(&cluster, "pipeline", "hello", "team", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        pipeline,
-        "failed to load pipeline hello from namespace team: pipelines.tekton.dev \"hello\" not found"
-    );
-    // No namespace can have this name, so none exists.
-    let absent = fetch(&cluster, "task", "hello", "No_Such", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        absent,
-        "failed to load task hello from namespace No_Such: namespaces \"No_Such\" not found"
-    );
-    let kind = fetch(&cluster, "taskrun", "x", "team", TIMEOUT)
-        .await
-        .unwrap_err();
-    assert_eq!(kind, "unknown or unsupported resource kind 'taskrun'");
+    let cases = [
+        (
+            ("task", "nope", "team"),
+            "failed to load task nope from namespace team: tasks.tekton.dev \"nope\" not found",
+        ),
+        // A Task is read from its own namespace only.
+        (
+            ("task", "hello", "other"),
+            "failed to load task hello from namespace other: tasks.tekton.dev \"hello\" not found",
+        ),
+        // A Pipeline of the Task's name is not the Task.
+        (
+            ("pipeline", "hello", "team"),
+            "failed to load pipeline hello from namespace team: pipelines.tekton.dev \"hello\" not found",
+        ),
+        // No namespace can have this name, so none exists.
+        (
+            ("task", "hello", "No_Such"),
+            "failed to load task hello from namespace No_Such: namespaces \"No_Such\" not found",
+        ),
+        (
+            ("taskrun", "x", "team"),
+            "unknown or unsupported resource kind 'taskrun'",
+        ),
+    ];
+    for ((kind, name, namespace), expected) in cases {
+        let error = fetch(&cluster, kind, name, namespace, TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(error, expected, "{kind} {name} in {namespace}");
+    }
 }
 
 #[tokio::test]
