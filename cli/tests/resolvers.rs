@@ -230,9 +230,17 @@ fn scratch(tag: &str) -> PathBuf {
     dir
 }
 
-/// `tkc <args>` in `dir`, with the cache, run and state directories inside it and Artifact
-/// Hub on the test's server.
+/// `tkc <args>` in `dir` ([`tkc_command`]).
 fn tkc(dir: &Path, port: u16, args: &[&str]) -> Output {
+    tkc_command(dir, port)
+        .args(args)
+        .output()
+        .expect("cannot start tkc")
+}
+
+/// `tkc` to run in `dir`, with the cache, run and state directories inside it and Artifact
+/// Hub on the test's server; the caller adds the arguments (and any other environment).
+fn tkc_command(dir: &Path, port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
     cmd.current_dir(dir)
         .env("NO_COLOR", "1")
@@ -247,9 +255,8 @@ fn tkc(dir: &Path, port: u16, args: &[&str]) -> Output {
         .env("TKC_STATE_DIR", dir.join("state"))
         .env("KUBECONFIG", dir.join("kubeconfig"))
         .env("DOCKER_CONFIG", dir.join("docker"))
-        .stdin(Stdio::null())
-        .args(args);
-    cmd.output().expect("cannot start tkc")
+        .stdin(Stdio::null());
+    cmd
 }
 
 fn run_args(file: &str) -> Vec<&str> {
@@ -477,18 +484,8 @@ fn http_basic_auth_from_a_secret() {
     );
     let mut args = run_args("p.yaml");
     args.splice(1..1, ["--secret", "creds/password=env:TKC_TEST_PW"]);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
-    let ran = cmd
-        .current_dir(&dir)
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("TKC_CACHE_DIR")
-        .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("TKC_ENTRYPOINT", common::entrypoint())
-        .env("XDG_RUNTIME_DIR", dir.join("xdg"))
-        .env("TKC_STATE_DIR", dir.join("state"))
+    let ran = tkc_command(&dir, port)
         .env("TKC_TEST_PW", "s3cr3t")
-        .stdin(Stdio::null())
         .args(&args)
         .output()
         .expect("tkc");
@@ -518,14 +515,8 @@ fn a_git_that_hangs_is_a_time_out() {
         std::env::var("PATH").unwrap_or_default()
     );
     let started = std::time::Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_tkc"))
-        .current_dir(&dir)
+    let o = tkc_command(&dir, port)
         .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("TKC_CACHE_DIR")
-        .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
-        .env("TKC_FETCH_TIMEOUT", "2")
         .args(["compile", "p.yaml"])
         .output()
         .expect("tkc");
@@ -547,13 +538,10 @@ fn without_a_cache_directory_nothing_is_kept() {
     let (url, _) = repository(&dir);
     std::fs::write(dir.join("p.yaml"), pipeline(&url, "main", port)).unwrap();
     let compile = |offline: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tkc"));
-        cmd.current_dir(&dir)
-            .env_remove("HOME")
+        let mut cmd = tkc_command(&dir, port);
+        cmd.env_remove("HOME")
             .env_remove("XDG_CACHE_HOME")
-            .env_remove("TKC_CACHE_DIR")
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("ARTIFACT_HUB_API", format!("http://127.0.0.1:{port}"))
             .arg("compile");
         if offline {
             cmd.arg("--offline");
