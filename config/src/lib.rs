@@ -157,37 +157,33 @@ pub fn cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     nonempty("XDG_CACHE_HOME")
-        .or_else(|| nonempty("LOCALAPPDATA"))
+        .or_else(|| nonempty("LOCALAPPDATA").filter(|_| cfg!(windows)))
         .map(PathBuf::from)
         .or_else(|| nonempty("HOME").map(|home| Path::new(&home).join(".cache")))
         .map(|dir| dir.join("tkc"))
 }
 
-/// Makes `dir` (a directory under tkc's cache) and its parents, the cache directory
-/// ([`cache_dir`]) itself, when this makes it, readable by this user alone (0700 on Unix):
-/// what the caches hold (fetched Tasks from private repositories, step scripts with the tokens
-/// some paste into them) is no one else's to read. Called when something is about to be
-/// written, so that a command that caches nothing makes nothing.
+/// Makes `dir` (a directory under tkc's cache) and its missing parents, each readable by this
+/// user alone (0700 on Unix): what the caches hold (fetched Tasks from private repositories,
+/// step scripts with the tokens some paste into them) is no one else's to read. Directories
+/// that exist are left as they are, so two tkc processes making the same one at once both
+/// succeed. Called when something is about to be written, so that a command that caches
+/// nothing makes nothing.
 pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
-    if let Some(root) = cache_dir()
-        && dir.starts_with(&root)
-        && !root.exists()
-    {
-        if let Some(parent) = root.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        made_private(&root)?;
-    }
-    std::fs::create_dir_all(dir)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
-/// Makes `dir`, 0700 on Unix.
-fn made_private(dir: &Path) -> std::io::Result<()> {
+/// Makes the directory `dir` (not its parents), readable by this user alone (0700 on Unix); an
+/// error if it exists. For scratch space in a shared directory such as `/tmp`.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
-    return std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-        .create(dir);
-    #[cfg(not(unix))]
-    return std::fs::create_dir(dir);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// The nearest tkc.toml in `start` or one of its ancestors that this user may follow
@@ -591,13 +587,31 @@ mod cache_dir_tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn the_cache_directory_is_made_private() {
+    fn cache_directories_are_made_private_and_made_twice_is_fine() {
         let base = std::env::temp_dir().join(format!("tkc-config-cache-{}", std::process::id()));
-        assert!(std::fs::create_dir_all(&base).is_ok());
-        let made = super::made_private(&base.join("tkc"));
-        let mode = std::fs::metadata(base.join("tkc")).map(|m| m.permissions().mode() & 0o777);
         let _ = std::fs::remove_dir_all(&base);
-        assert!(made.is_ok(), "{made:?}");
-        assert_eq!(mode.ok(), Some(0o700));
+        let dir = base.join("tkc/remote/tmp");
+        let first = super::create_cache_dir_all(&dir);
+        // A second tkc making the same directories at the same moment.
+        let again = super::create_cache_dir_all(&dir);
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        let modes = [mode(&base), mode(&base.join("tkc")), mode(&dir)];
+        let scratch = base.join("scratch");
+        let private = super::create_private_dir(&scratch);
+        let scratch_mode = mode(&scratch);
+        let existing = super::create_private_dir(&scratch);
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}");
+        assert_eq!(modes, [Some(0o700); 3]);
+        assert!(private.is_ok(), "{private:?}");
+        assert_eq!(scratch_mode, Some(0o700));
+        assert!(
+            existing.is_err(),
+            "a scratch directory that exists is not taken"
+        );
     }
 }

@@ -22,15 +22,11 @@ pub struct Entry {
     pub origin: String,
 }
 
-/// The cache directory; without one (no `XDG_CACHE_HOME` nor `HOME`) nothing is kept.
+/// The cache of resolved references, under tkc's cache directory ([`tkc_config::cache_dir`]);
+/// without one (none of the variables that name it is set) nothing is kept.
 #[derive(Clone, Debug)]
 pub struct Cache {
     root: Option<PathBuf>,
-}
-
-/// tkc's cache directory ([`tkc_config::cache_dir`]; made private when first written to).
-pub fn default_dir() -> Option<PathBuf> {
-    tkc_config::cache_dir()
 }
 
 /// Lower-case hex SHA-256.
@@ -53,22 +49,20 @@ impl Cache {
     /// A scratch directory for a fetch (a git clone), on the cache's file system, named
     /// `<pid>-<n>`. Those of processes that are gone (a tkc killed mid-fetch) are removed.
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
-        let dir = match &self.root {
-            Some(root) => root.join("tmp"),
-            None => std::env::temp_dir(),
+        // In the shared temporary directory, a name of tkc's own.
+        let (dir, prefix) = match &self.root {
+            Some(root) => (root.join("tmp"), ""),
+            None => (std::env::temp_dir(), "tkc-fetch-"),
         };
         tkc_config::create_cache_dir_all(&dir)?;
         if self.root.is_some() {
             sweep_orphans(&dir);
         }
         for n in 0u32.. {
-            let path = dir.join(format!("{}-{n}", std::process::id()));
-            let path = match self.root {
-                Some(_) => path,
-                // In the shared temporary directory, a name of its own.
-                None => dir.join(format!("tkc-fetch-{}-{n}", std::process::id())),
-            };
-            match std::fs::create_dir(&path) {
+            let path = dir.join(format!("{prefix}{}-{n}", std::process::id()));
+            // Private: a clone of a private repository is no one else's to read, in `/tmp`
+            // least of all.
+            match tkc_config::create_private_dir(&path) {
                 Ok(()) => return Ok(path),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -90,7 +84,9 @@ impl Cache {
     pub fn get(&self, key: &str) -> Option<Entry> {
         let entry = std::fs::read_to_string(self.entry_path(key)?).ok()?;
         let value: serde_json::Value = serde_json::from_str(&entry).ok()?;
-        if value.get("key")?.as_str()? != key {
+        // The key is kept as its hash: it holds the reference's params, and a URL's may
+        // carry a password.
+        if value.get("key")?.as_str()? != sha256_hex(key.as_bytes()) {
             return None;
         }
         let digest = value.get("sha256")?.as_str()?;
@@ -110,7 +106,7 @@ impl Cache {
             write_atomically(&blob, &entry.bytes)?;
         }
         let record = serde_json::json!({
-            "key": key,
+            "key": sha256_hex(key.as_bytes()),
             "sha256": digest,
             "origin": entry.origin,
         });

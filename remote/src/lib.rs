@@ -43,8 +43,8 @@ const MAX_DEPTH: usize = 8;
 pub struct Settings {
     /// Read only the cache: a reference not fetched before is an error.
     pub offline: bool,
-    /// The cache directory (`$XDG_CACHE_HOME/tkc`, `~/.cache/tkc`); `None` without either
-    /// variable: nothing is cached, and `--offline` finds nothing.
+    /// tkc's cache directory ([`tkc_config::cache_dir`]); `None` when no variable names one:
+    /// nothing is cached, and `--offline` finds nothing.
     pub cache_dir: Option<PathBuf>,
     /// For one fetch (git's fetch and read, an HTTP request with its body).
     pub timeout: Duration,
@@ -70,7 +70,7 @@ impl Settings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Settings {
             offline,
-            cache_dir: cache::default_dir(),
+            cache_dir: tkc_config::cache_dir(),
             timeout: var("TKC_FETCH_TIMEOUT")
                 .and_then(|s| s.parse::<u64>().ok())
                 .map_or(TIMEOUT, Duration::from_secs),
