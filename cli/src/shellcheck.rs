@@ -73,7 +73,7 @@ impl Shellcheck {
         Ok(Shellcheck {
             program,
             identity,
-            cache: cache_dir().map(|dir| dir.join("shellcheck")),
+            cache: tkc_config::cache_dir().map(|dir| dir.join("shellcheck")),
             timed_out: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -184,7 +184,10 @@ impl Shellcheck {
             std::process::id(),
             DIRS.fetch_add(1, Ordering::Relaxed)
         ));
-        create_private_dir(&dir).map_err(|e| e.to_string())?;
+        // Readable by the user alone: the scripts are the user's (they may embed names of
+        // hosts and secrets) and the system's temporary directory is everyone's; a directory
+        // of that name planted beforehand is an error, never used.
+        tkc_config::create_private_dir(&dir).map_err(|e| e.to_string())?;
         let names: Vec<String> = (0..batch.len()).map(|i| format!("{i}.sh")).collect();
         let written = batch
             .iter()
@@ -443,36 +446,25 @@ fn store(path: &Path, output: &str) {
     let _ = std::fs::remove_file(&temporary);
 }
 
-/// Creates the directory of a batch, readable by the user alone: the scripts are the user's
-/// (they may embed names of hosts and secrets) and the system's temporary directory is
-/// everyone's. `create`, not `create_all`: a directory of that name planted beforehand is an
-/// error, never used.
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().mode(0o700).create(dir)
-}
-
-/// Creates the directory of a batch (the user's temporary directory is private elsewhere).
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir(dir)
-}
-
-/// The first file named `name` (or `name.exe`) in a directory of `PATH`.
+/// The first program named `name` (or `name.exe`) in a directory of `PATH`: a file, and on
+/// Unix one this user may execute (a stray non-executable `shellcheck` earlier on `PATH` does
+/// not hide the real one, as it would not for a shell).
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).find_map(|dir| {
         [name.to_owned(), format!("{name}.exe")]
             .into_iter()
             .map(|n| dir.join(n))
-            .find(|p| p.is_file())
+            .find(|p| is_program(p))
     })
 }
 
-/// tkc's one cache directory ([`tkc_config::cache_dir`]), shared with resolved references.
-fn cache_dir() -> Option<PathBuf> {
-    tkc_config::cache_dir()
+fn is_program(path: &Path) -> bool {
+    #[cfg(unix)]
+    let executable = rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok();
+    #[cfg(not(unix))]
+    let executable = true;
+    path.is_file() && executable
 }
 
 #[cfg(all(test, unix))]
@@ -500,16 +492,6 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
-    }
-
-    #[test]
-    fn a_batch_directory_is_private() {
-        let scratch = Scratch::new("mode");
-        let dir = scratch.0.join("batch");
-        create_private_dir(&dir).unwrap();
-        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
-        assert!(create_private_dir(&dir).is_err(), "an existing one is used");
     }
 
     /// `tkc lsp` lints with one runner for its whole session: a hang during one edit must

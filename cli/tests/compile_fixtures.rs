@@ -11,7 +11,6 @@
 
 #![allow(clippy::panic)]
 
-
 mod common;
 use common::{fixture_report, snapshot_fixtures, workspace_root};
 

@@ -170,6 +170,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// succeed. Called when something is about to be written, so that a command that caches
 /// nothing makes nothing.
 pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -180,6 +181,7 @@ pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
 /// Makes the directory `dir` (not its parents), readable by this user alone (0700 on Unix); an
 /// error if it exists. For scratch space in a shared directory such as `/tmp`.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
