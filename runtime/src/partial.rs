@@ -8,10 +8,9 @@
 //! transitively. `finally` tasks are the pipeline's cleanup: every partial run runs them.
 
 use crate::events::{TaskStatus, TaskSummary};
-use crate::values;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use tkc_compiler::plan::{Plan, RunValue, Section, TaskPlan, Template};
+use tkc_compiler::plan::{Plan, Section, TaskPlan};
 
 /// The reason of a task a partial run leaves out.
 pub const NOT_SELECTED: &str = "Not selected for this partial run";
@@ -165,19 +164,10 @@ fn dag_tasks(plan: &Plan) -> impl Iterator<Item = &TaskPlan> {
     plan.tasks.iter().filter(|t| t.section == Section::Tasks)
 }
 
-/// The tasks `task` waits for: its `runAfter`, and the producers of the task results it uses
-/// anywhere (params, `when`, matrix, the pod), which Tekton orders it after too.
+/// The tasks `task` waits for: the plan's `after` (its `runAfter` and the producers of the
+/// results it uses, as lowering found them), the same edges the scheduler orders by.
 fn direct_needs(task: &TaskPlan) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = task.after.iter().cloned().collect();
-    values::for_each_template(task, &mut |t: &Template| {
-        for r in t.refs() {
-            if let RunValue::TaskResult { task: producer, .. } = &r.value {
-                out.insert(producer.clone());
-            }
-        }
-    });
-    out.remove(&task.name);
-    out
+    task.after.iter().cloned().collect()
 }
 
 /// `roots` and every DAG task they need, transitively.

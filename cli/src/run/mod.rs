@@ -680,7 +680,7 @@ fn execute_local(
     if args.keep {
         // Without its owner file, no later run takes the directory for a dead run's and
         // reaps it (`reap_dead_runs` leaves such directories alone): it is the user's now.
-        let _ = std::fs::remove_file(root.join("owner"));
+        let _ = std::fs::remove_file(root.join(local::OWNER_FILE));
         eprintln!("run directory kept: {}", root.display());
         if !secret_names.is_empty() {
             let names: Vec<&str> = secret_names.iter().map(String::as_str).collect();

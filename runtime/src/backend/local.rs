@@ -294,12 +294,15 @@ impl LocalBackend {
         binding: &Binding,
         notes: &mut Vec<String>,
     ) -> Result<Option<PathBuf>, String> {
-        Ok(Some(match binding {
-            Binding::EmptyDir {} | Binding::ConfigMap { .. } | Binding::Secret { .. } => {
-                return Ok(None);
+        if run_scoped(binding) {
+            if let Binding::Other { .. } = binding {
+                notes.push(format!(
+                    "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
+                ));
             }
-            Binding::Other { source } if source.get("projected").is_some() => return Ok(None),
-            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => self.run_dir(name)?,
+            return self.run_dir(name).map(Some);
+        }
+        Ok(Some(match binding {
             Binding::PersistentVolumeClaim { claim_name, .. } => {
                 let claims = self.config.state_dir.join("claims");
                 private_dir(&self.config.state_dir)?;
@@ -314,12 +317,9 @@ impl LocalBackend {
                 }
                 std::fs::canonicalize(&dir).unwrap_or(dir)
             }
-            Binding::Other { .. } => {
-                notes.push(format!(
-                    "workspace `{name}`: this volume source has no local equivalent; it is an empty directory"
-                ));
-                self.run_dir(name)?
-            }
+            // emptyDir (made per attempt), the files of a ConfigMap, Secret or projected
+            // volume (written into each attempt).
+            _ => return Ok(None),
         }))
     }
 
@@ -528,13 +528,20 @@ fn read_only(dir: &Path) {
 pub fn run_scoped_workspaces(plan: &Plan) -> Vec<&str> {
     plan.workspaces
         .iter()
-        .filter(|w| match &w.binding {
-            Binding::VolumeClaimTemplate {} | Binding::RunShared {} => true,
-            Binding::Other { source } => source.get("projected").is_none(),
-            _ => false,
-        })
+        .filter(|w| run_scoped(&w.binding))
         .map(|w| w.name.as_str())
         .collect()
+}
+
+/// Does the backend keep this workspace in the run directory (`<run dir>/workspaces/<name>`)?
+/// The one rule [`LocalBackend::bind`] and [`run_scoped_workspaces`] (what `--rerun-failed`
+/// takes up) share.
+fn run_scoped(binding: &Binding) -> bool {
+    match binding {
+        Binding::VolumeClaimTemplate {} | Binding::RunShared {} => true,
+        Binding::Other { source } => source.get("projected").is_none(),
+        _ => false,
+    }
 }
 
 impl Backend for LocalBackend {
