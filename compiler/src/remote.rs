@@ -531,6 +531,7 @@ fn parse_hub(r: &Request) -> Result<Source, ParamError> {
         if let Some(p) = value
             && (p.value.is_empty()
                 || p.value == ".."
+                || p.value == "."
                 || p.value.contains(['/', '\\', '?', '#', '%']))
         {
             return Err((
@@ -802,6 +803,18 @@ mod tests {
             error("hub", &[("type", "x"), ("name", "n"), ("version", "1")]),
             "hub resolver: type param must be artifact or tekton"
         );
+        // Name and catalog stay one segment of the hub's URL path (tkc's rule).
+        for bad in [".", "..", "a/b", "a?b", "%2e"] {
+            for param in ["name", "catalog"] {
+                let mut params = vec![("name", "n"), ("version", "1")];
+                params.retain(|(p, _)| *p != param);
+                params.push((param, bad));
+                assert!(
+                    error("hub", &params).contains("must be one path segment"),
+                    "{param} {bad}"
+                );
+            }
+        }
         let Source::Hub(hub) = Source::parse(&request(
             "hub",
             &[("name", "git-clone"), ("version", "0.9")],

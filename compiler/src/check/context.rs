@@ -58,20 +58,33 @@ impl<'a> IntoIterator for &'a Refs {
 }
 
 /// Where a text is: its bytes in memory (which do not move while the world is borrowed) and
-/// its span.
+/// its span, and a digest of its bytes, so that a text at an address another one had (were
+/// a caller ever to pass one that is not the world's) is never taken for it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct TextKey {
     address: usize,
     len: usize,
     span: Span,
+    digest: u64,
 }
 
 impl Hash for TextKey {
-    /// The address alone: two texts at one address are the same text (`len` and `span` only
+    /// The address alone: two texts at one address are the same text (the other fields only
     /// confirm it, in `eq`).
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.address);
     }
+}
+
+/// A cheap digest of a text's bytes (eight at a time through [`AddressHasher`]'s mix).
+fn digest(text: &str) -> u64 {
+    let mut hasher = AddressHasher::default();
+    for chunk in text.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hasher.write_u64(u64::from_le_bytes(word));
+    }
+    hasher.finish()
 }
 
 /// Hashes a [`TextKey`] with one multiplication (SipHash cost more than the rest of a lookup).
@@ -136,6 +149,7 @@ pub fn refs(world: &World, text: Text) -> Refs {
         address: text.text.as_ptr() as usize,
         len: text.text.len(),
         span: text.span,
+        digest: digest(text.text),
     };
     if let Some(found) = world.refs.lock().get(&key) {
         return Refs(Some(found.clone()));

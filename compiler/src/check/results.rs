@@ -343,9 +343,6 @@ fn task_uses(cx: &mut Checker, task: &TaskCx) {
         .filter_map(|(i, s)| s.name.as_ref().map(|n| (n.as_str(), i)))
         .collect();
     for s in task_strings(spec) {
-        if !s.text.text.contains("$(") {
-            continue;
-        }
         for (r, span) in &refs(world, s.text) {
             match &r.kind {
                 RefKind::ResultPath { result }
@@ -640,9 +637,6 @@ fn pipeline_uses(cx: &mut Checker, spec: &PipelineSpec) {
             }));
         }
         for (text, slot) in texts {
-            if !text.text.contains("$(") {
-                continue;
-            }
             for (r, span) in &refs(world, text) {
                 let RefKind::TaskResult {
                     task: producer,

@@ -367,7 +367,9 @@ fn sites<'w>(world: &'w World) -> Vec<Site<'w>> {
     }
     scripts
         .into_iter()
-        .filter(|(s, _)| world.is_checked_file(s.span.file))
+        // Fetched documents are checked for errors only (shellcheck finds none): their
+        // scripts would cost processes, and a slow one the time-out of the user's own.
+        .filter(|(s, _)| world.is_checked_file(s.span.file) && !world.is_fetched_file(s.span.file))
         .filter_map(|(script, env)| {
             let dialect = Dialect::of_script(script.as_str())?;
             let (prepared, placeholders) = prepare(script.as_str(), dialect);

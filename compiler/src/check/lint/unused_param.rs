@@ -31,9 +31,6 @@ declare_code! {
 fn used_names<'a>(world: &World, texts: impl IntoIterator<Item = Text<'a>>) -> HashSet<String> {
     let mut used = HashSet::new();
     for text in texts {
-        if !text.text.contains("$(") {
-            continue;
-        }
         for (r, _) in &refs(world, text) {
             match &r.kind {
                 RefKind::Param { name, selector, .. } => {
