@@ -1,7 +1,7 @@
 //! Reading the files a command is given: paths, directories, stdin, and the library files of
 //! the search paths.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tkc_compiler::diag::Diagnostic;
 use tkc_compiler::source::{
@@ -38,7 +38,7 @@ pub fn load(
 ) -> Result<Inputs, InputError> {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    let mut seen: HashSet<Identity> = HashSet::new();
+    let mut seen: HashMap<Identity, FileId> = HashMap::new();
     // Each path to read, with the index of the directory argument it was found under.
     let mut expanded: Vec<(PathBuf, Option<usize>)> = Vec::new();
     let mut dirs = Vec::new();
@@ -74,10 +74,11 @@ pub fn load(
         files.push(id);
     }
     for (path, dir) in expanded {
-        let Some(id) = read(sources, &path, &mut seen, &mut diagnostics)? else {
-            continue;
-        };
-        files.push(id);
+        let (id, new) = read(sources, &path, &mut seen, &mut diagnostics)?;
+        if new {
+            files.push(id);
+        }
+        // A file read already under another name is still below this directory.
         if let Some((_, below)) = dir.and_then(|d| dirs.get_mut(d)) {
             below.push(id);
         }
@@ -88,7 +89,7 @@ pub fn load(
             .map_err(|e| InputError(format!("search path {}: {}", dir.display(), e.error)))?;
         for path in walked {
             // Library findings are not reported, invalid UTF-8 included.
-            if let Some(id) = read(sources, &path, &mut seen, &mut Vec::new())? {
+            if let (id, true) = read(sources, &path, &mut seen, &mut Vec::new())? {
                 library.push(id);
             }
         }
@@ -127,23 +128,27 @@ impl Identity {
     }
 }
 
-/// Reads the file at `path` into `sources`, unless it is one already read (`seen`): `None`.
+/// Reads the file at `path` into `sources`, unless it is one already read (`seen`): its id,
+/// and whether it is new.
 fn read(
     sources: &mut SourceMap,
     path: &Path,
-    seen: &mut HashSet<Identity>,
+    seen: &mut HashMap<Identity, FileId>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Option<FileId>, InputError> {
+) -> Result<(FileId, bool), InputError> {
     let cannot = |e: std::io::Error| InputError(format!("cannot read {}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(cannot)?;
     let metadata = file.metadata().map_err(cannot)?;
-    if !seen.insert(Identity::of(path, &metadata)) {
-        return Ok(None);
+    let identity = Identity::of(path, &metadata);
+    if let Some(&id) = seen.get(&identity) {
+        return Ok((id, false));
     }
     let bytes = read_capped_sized(file, metadata.len()).map_err(cannot)?;
     let name = path.to_string_lossy().into_owned();
     let syntax = Syntax::from_path(&name);
-    Ok(Some(add(sources, &name, bytes, Some(syntax), diagnostics)))
+    let id = add(sources, &name, bytes, Some(syntax), diagnostics);
+    seen.insert(identity, id);
+    Ok((id, true))
 }
 
 /// Adds a file's text: empty, with a finding, for a file over the size limit or one that is
