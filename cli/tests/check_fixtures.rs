@@ -210,7 +210,10 @@ fn every_check_code_has_a_passing_fixture() {
         };
         let wrong = match code.severity {
             tkc_compiler::diag::Severity::Error => reported_as('×'),
-            _ => reported_as('×') || reported_as('⚠'),
+            tkc_compiler::diag::Severity::Warning => reported_as('×') || reported_as('⚠'),
+            tkc_compiler::diag::Severity::Advice => {
+                reported_as('×') || reported_as('⚠') || reported_as('☞')
+            }
         };
         if wrong {
             problems.push(format!("{}: {} reports it", code.name, snap.display()));
