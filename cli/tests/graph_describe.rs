@@ -19,13 +19,24 @@ fn graph_fixtures() {
     snapshot_fixtures("testdata/graph", |root, relative| {
         let dot = report(root, relative, "graph", &[]);
         let mermaid = report(root, relative, "graph", &["--format", "mermaid"]);
-        // The diagnostics are the same for both; the mermaid half shows its output only.
-        let mermaid = mermaid
-            .split_once("\n--- stdout ---\n")
-            .map_or(String::new(), |(_, out)| {
-                format!("\n=== --format mermaid ===\n{out}")
-            });
-        format!("{dot}{mermaid}")
+        // The exit code and diagnostics (all but the command line and the drawing) are
+        // the same for both, and the mermaid half shows its drawing only; where they are not,
+        // the mermaid report is shown whole, so the snapshot says so.
+        let head = |report: &str| {
+            let report = report.split_once('\n').map_or("", |(_, rest)| rest);
+            report
+                .split_once("\n--- stdout ---\n")
+                .map_or(report, |(head, _)| head)
+                .to_string()
+        };
+        let mermaid = if head(&mermaid) == head(&dot) {
+            mermaid
+                .split_once("\n--- stdout ---\n")
+                .map_or(String::new(), |(_, out)| out.to_string())
+        } else {
+            mermaid
+        };
+        format!("{dot}\n=== --format mermaid ===\n{mermaid}")
     });
 }
 
