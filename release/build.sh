@@ -103,7 +103,9 @@ build_target() {
 
     # Position-dependent: a static-pie relocates itself at every start (~38,000 relocations,
     # ~180 pages written), half a millisecond of every `tkc check` (see cli/build.rs).
-    local flags="${RUSTFLAGS:-} -C relocation-model=static"
+    # TKC_PIE=1 keeps the static-pie (docs/security.md weighs the two).
+    local flags="${RUSTFLAGS:-}"
+    [[ "${TKC_PIE:-}" == 1 ]] || flags="$flags -C relocation-model=static"
     if [[ "$arch" != "$(uname -m)" ]]; then
         # No cross gcc as linker driver: rust-lld links the self-contained musl objects
         # (as entrypoint/build-static.sh does).
