@@ -15,15 +15,21 @@ fn digest_key(pinned: &str, kind: &str, name: &str) -> String {
     format!("bundle-digest\n{pinned}\n{}\n{name}", kind.to_lowercase())
 }
 
-/// Whether `reference` names its manifest by digest.
-fn is_pinned(reference: &str) -> bool {
-    reference.contains("@sha256:")
+/// A reference that names its manifest by digest, in the one spelling the cache keys it by
+/// ([`tkc_bundle::pinned`]: registry and repository as the client reads them, the tag
+/// dropped), so that `foo/bar@sha256:…` finds what `docker.io/foo/bar@sha256:…` stored.
+fn canonical_pinned(reference: &str) -> Option<String> {
+    let (_, digest) = reference.rsplit_once('@')?;
+    if !digest.starts_with("sha256:") {
+        return None;
+    }
+    tkc_bundle::pinned(reference, digest).ok()
 }
 
 /// The resource `source` names, from the cache when its bundle is pinned and was pulled before.
 pub fn fetch(source: &BundleSource, settings: &Settings, cache: &Cache) -> Result<Entry, String> {
-    if is_pinned(&source.bundle)
-        && let Some(entry) = cache.get(&digest_key(&source.bundle, &source.kind, &source.name))
+    if let Some(pinned) = canonical_pinned(&source.bundle)
+        && let Some(entry) = cache.get(&digest_key(&pinned, &source.kind, &source.name))
     {
         return Ok(entry);
     }
@@ -62,4 +68,25 @@ fn pull(source: &BundleSource, settings: &Settings) -> Result<tkc_bundle::Fetche
     worker
         .join()
         .unwrap_or_else(|_| Err("the registry client failed".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_pinned;
+
+    /// The spellings a Task may use for one pinned image all find one cache entry.
+    #[test]
+    fn pinned_references_have_one_spelling() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let canonical = canonical_pinned(&format!("docker.io/foo/bar@{digest}"));
+        assert!(canonical.is_some());
+        for spelling in [
+            format!("foo/bar@{digest}"),
+            format!("index.docker.io/foo/bar@{digest}"),
+            format!("foo/bar:v1@{digest}"),
+        ] {
+            assert_eq!(canonical_pinned(&spelling), canonical, "{spelling}");
+        }
+        assert_eq!(canonical_pinned("foo/bar:v1"), None);
+    }
 }
