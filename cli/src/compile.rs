@@ -1,7 +1,7 @@
 //! `tkc compile`: one run of the inputs as a pod plan (JSON) or as the Kubernetes objects of
 //! its task attempts (`--emit pods`), or the inputs as canonical Tekton YAML.
 
-use crate::project::{Project, SourceArgs};
+use crate::project::{Project, SourceArgs, with_input_findings};
 use crate::{ColorChoice, exit};
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -210,17 +210,12 @@ pub fn run(args: CompileArgs) -> u8 {
         options,
         ..
     } = project;
-    let mut extra = tkc_compiler::diag::Diagnostics::new();
-    extra.extend(inputs.diagnostics);
-    tkc_compiler::diag::apply_levels(&options.levels, &mut extra);
     let output = match args.emit {
         // The resources need no run: only the checks.
         Emit::Tekton => {
-            let mut checked =
-                tkc_compiler::check(&sources, &inputs.files, &inputs.library, &options);
-            checked.diagnostics.extend(extra);
-            checked.diagnostics.sort();
-            let diagnostics = checked.diagnostics.into_vec();
+            let checked = tkc_compiler::check(&sources, &inputs.files, &inputs.library, &options);
+            let diagnostics =
+                with_input_findings(checked.diagnostics, inputs.diagnostics, &options).into_vec();
             report(&sources, &diagnostics, args.color);
             if diagnostics.iter().any(|d| d.severity == Severity::Error) {
                 return exit::FAILED;
@@ -238,11 +233,10 @@ pub fn run(args: CompileArgs) -> u8 {
                 params: args.params,
                 workspaces: args.workspaces,
             };
-            let mut compiled =
+            let compiled =
                 tkc_compiler::compile(&sources, &inputs.files, &inputs.library, &request, &options);
-            compiled.diagnostics.extend(extra);
-            compiled.diagnostics.sort();
-            let diagnostics = compiled.diagnostics.into_vec();
+            let diagnostics =
+                with_input_findings(compiled.diagnostics, inputs.diagnostics, &options).into_vec();
             report(&sources, &diagnostics, args.color);
             let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
             match compiled.plan {

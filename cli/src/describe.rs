@@ -60,14 +60,11 @@ pub fn run(args: DescribeArgs) -> u8 {
         params: args.params,
         workspaces: args.workspaces,
     };
-    let mut compiled =
+    let compiled =
         tkc_compiler::compile(&sources, &inputs.files, &inputs.library, &request, &options);
-    let mut extra = tkc_compiler::diag::Diagnostics::new();
-    extra.extend(inputs.diagnostics);
-    tkc_compiler::diag::apply_levels(&options.levels, &mut extra);
-    compiled.diagnostics.extend(extra);
-    compiled.diagnostics.sort();
-    let diagnostics = compiled.diagnostics.into_vec();
+    let diagnostics =
+        crate::project::with_input_findings(compiled.diagnostics, inputs.diagnostics, &options)
+            .into_vec();
     report(&sources, &diagnostics, args.color);
     let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match compiled.plan {

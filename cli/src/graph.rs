@@ -45,18 +45,18 @@ pub fn run(args: GraphArgs) -> u8 {
         Ok(project) => project,
         Err(code) => return code,
     };
-    let mut found = tkc_compiler::task_graphs(
+    let found = tkc_compiler::task_graphs(
         &project.sources,
         &project.inputs.files,
         &project.inputs.library,
         &project.options,
     );
-    let mut extra = tkc_compiler::diag::Diagnostics::new();
-    extra.extend(project.inputs.diagnostics.iter().cloned());
-    tkc_compiler::diag::apply_levels(&project.options.levels, &mut extra);
-    found.diagnostics.extend(extra);
-    found.diagnostics.sort();
-    let diagnostics = found.diagnostics.into_vec();
+    let diagnostics = crate::project::with_input_findings(
+        found.diagnostics,
+        project.inputs.diagnostics.iter().cloned(),
+        &project.options,
+    )
+    .into_vec();
     report(&project.sources, &diagnostics, args.color);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return exit::FAILED;

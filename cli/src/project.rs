@@ -168,14 +168,32 @@ impl Project {
             &self.options,
             scripts,
         );
-        let mut extra = Diagnostics::new();
-        extra.extend(self.inputs.diagnostics.iter().cloned());
-        extra.extend(self.dirs_without_tekton(&result));
-        diag::apply_levels(&self.options.levels, &mut extra);
-        result.diagnostics.extend(extra);
-        result.diagnostics.sort();
+        let extra: Vec<Diagnostic> = self
+            .inputs
+            .diagnostics
+            .iter()
+            .cloned()
+            .chain(self.dirs_without_tekton(&result))
+            .collect();
+        result.diagnostics = with_input_findings(result.diagnostics, extra, &self.options);
         result
     }
+}
+
+/// A compiler pass's findings with those of tkc's own (about the inputs: unreadable bytes,
+/// directories without Tekton), the configured levels applied to those (the compiler applied
+/// them to its own), sorted: what every command reports.
+pub fn with_input_findings(
+    mut found: Diagnostics,
+    extra: impl IntoIterator<Item = Diagnostic>,
+    options: &tkc_compiler::Options,
+) -> Diagnostics {
+    let mut own = Diagnostics::new();
+    own.extend(extra);
+    diag::apply_levels(&options.levels, &mut own);
+    found.extend(own);
+    found.sort();
+    found
 }
 
 impl Project {

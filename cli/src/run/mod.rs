@@ -30,7 +30,7 @@ use {
     std::io::IsTerminal,
     std::path::Path,
     std::sync::Arc,
-    tkc_compiler::diag::{Diagnostic, Diagnostics, Severity, render as diag_render},
+    tkc_compiler::diag::{Diagnostic, Severity, render as diag_render},
     tkc_compiler::lower::RunRequest,
     tkc_compiler::plan::{Plan, RunKind},
     tkc_runtime::backend::local::engine::{self, Engine, EngineConfig, EngineKind},
@@ -298,13 +298,12 @@ pub fn run(args: RunArgs) -> u8 {
         &request,
         &project.options,
     );
-    let mut diagnostics = compiled.diagnostics;
-    let mut extra = Diagnostics::new();
-    extra.extend(project.inputs.diagnostics.iter().cloned());
-    tkc_compiler::diag::apply_levels(&project.options.levels, &mut extra);
-    diagnostics.extend(extra);
-    diagnostics.sort();
-    let diagnostics = diagnostics.into_vec();
+    let diagnostics = crate::project::with_input_findings(
+        compiled.diagnostics,
+        project.inputs.diagnostics.iter().cloned(),
+        &project.options,
+    )
+    .into_vec();
     let errors: Vec<Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
