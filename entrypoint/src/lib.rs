@@ -17,6 +17,7 @@ mod duration;
 mod json;
 mod process;
 mod run;
+mod spawn;
 mod stepresults;
 mod subcommands;
 mod termination;

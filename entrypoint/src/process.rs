@@ -5,8 +5,8 @@
 //! main thread takes them where it waits: in `sigtimedwait` while it waits for files, from a
 //! signalfd while it waits for the step (each is sent on to the step's process group), and
 //! with a zero wait just before the step starts. Because the mask is inherited across `fork`
-//! and `exec`, and std's `Command` does not reset it, the child unblocks everything in
-//! `pre_exec`; otherwise the step could never be stopped by SIGTERM.
+//! and `exec`, the child starts with an empty one ([`crate::spawn`] asks `posix_spawn` for
+//! it); otherwise the step could never be stopped by SIGTERM.
 //!
 //! Ending: when the step's main process exits, times out or is cancelled, the whole group is
 //! SIGKILLed before the main process is reaped; then every process still below the entrypoint
@@ -15,6 +15,7 @@
 //! step container's other processes die with its PID 1 (the entrypoint), and keeps background
 //! jobs of a step from outliving it when tkc runs steps locally.
 
+use crate::spawn;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -23,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -343,7 +344,7 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// A started step.
 pub struct Running {
-    child: Child,
+    child: spawn::Child,
     pgid: libc::pid_t,
     tee_done: mpsc::Receiver<()>,
     tees: usize,
@@ -524,47 +525,27 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
 /// lookup, whose errors [`spawn`] prefixes with the program's name.
 fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Result<Running> {
     refuse_unknown_format(path)?;
-    let mut cmd = Command::new(path);
-    // The step sees the name it was given as argv[0], as with `execvp` (and Go's `exec`).
-    cmd.arg0(program);
-    cmd.args(args);
-    for (k, v) in spec.env {
-        cmd.env(k, v);
-    }
     let out_file = open_tee(spec.stdout_path)?;
     let err_file = open_tee(spec.stderr_path)?;
-    if out_file.is_some() {
-        cmd.stdout(Stdio::piped());
-    }
-    if err_file.is_some() {
-        cmd.stderr(Stdio::piped());
-    }
-    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset,
-    // pthread_sigmask and setsid, which are async-signal-safe, on a stack-local set; it
-    // allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            match libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) {
-                0 => {}
-                rc => return Err(io::Error::from_raw_os_error(rc)),
-            }
-            // Its own session (and so its own process group, whose id is its pid): stop
-            // kills the group, and the step has no controlling terminal to inject input into.
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let request = spawn::Request {
+        path,
+        argv0: program,
+        args,
+        env: spec.env,
+        stdout_piped: out_file.is_some(),
+        stderr_piped: err_file.is_some(),
+    };
 
     // A signal that came since the last wait ends the entrypoint now, as it would have then.
     take_pending_signals();
     // Signals that arrive while the child is being created are queued, then delivered to its
     // group; `spawn` returns only after the child has exec'd, so the group exists by then.
     *target() = Target::Spawning(Vec::new());
-    let spawned = cmd.spawn();
+    let spawned = match spawn::spawn(&request) {
+        Ok(Some(child)) => Ok(child),
+        Ok(None) => fork(&request).map(spawn::Child::adopt),
+        Err(e) => Err(e),
+    };
     let mut t = target();
     let pending = match std::mem::replace(&mut *t, Target::Idle) {
         Target::Spawning(p) => p,
@@ -582,8 +563,7 @@ fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Re
             return Err(e);
         }
     };
-    // A pid always fits pid_t; the fallback is never taken.
-    let pgid = libc::pid_t::try_from(child.id()).unwrap_or(libc::pid_t::MAX);
+    let pgid = child.id();
     *t = Target::Running(pgid);
     drop(t);
     for sig in pending {
@@ -609,6 +589,43 @@ fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Re
         tee_done,
         tees,
     })
+}
+
+/// [`spawn::spawn`] for a C library without `POSIX_SPAWN_SETSID` (glibc before 2.26): std's
+/// `Command`, which forks to run the `setsid` it cannot otherwise ask for.
+fn fork(request: &spawn::Request<'_>) -> io::Result<std::process::Child> {
+    let mut cmd = Command::new(request.path);
+    cmd.arg0(request.argv0);
+    cmd.args(request.args);
+    for (k, v) in request.env {
+        cmd.env(k, v);
+    }
+    if request.stdout_piped {
+        cmd.stdout(Stdio::piped());
+    }
+    if request.stderr_piped {
+        cmd.stderr(Stdio::piped());
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset,
+    // pthread_sigmask and setsid, which are async-signal-safe, on a stack-local set; it
+    // allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            match libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) {
+                0 => {}
+                rc => return Err(io::Error::from_raw_os_error(rc)),
+            }
+            // Its own session (and so its own process group, whose id is its pid): stop
+            // kills the group, and the step has no controlling terminal to inject input into.
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
 }
 
 /// What ended the wait for the step.
@@ -838,7 +855,7 @@ mod tests {
 
     type Wait = fn(libc::pid_t, Option<Instant>, Option<PathBuf>) -> Event;
 
-    fn pid(child: &Child) -> libc::pid_t {
+    fn pid(child: &std::process::Child) -> libc::pid_t {
         libc::pid_t::try_from(child.id()).unwrap()
     }
 

@@ -377,9 +377,9 @@ fn sigterm_while_waiting_ends_the_entrypoint() {
     assert_eq!(status.signal(), Some(libc::SIGTERM));
 }
 
-/// Regression test: std's `Command` hands the parent's blocked signal mask to the child, and
-/// the entrypoint blocks SIGTERM & co. in every thread. The step must start with nothing
-/// blocked, and lead its own process group.
+/// Regression test: a child inherits its parent's blocked signal mask, and the entrypoint
+/// blocks SIGTERM & co. in every thread. The step must start with nothing blocked, and lead
+/// its own process group.
 ///
 /// The step is `cat`, not a shell: dash clears its own signal mask at start-up, which would
 /// hide the bug from this test.
