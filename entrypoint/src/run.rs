@@ -61,11 +61,20 @@ fn write_exit_code(meta: &str, content: &str) -> Result<(), Fatal> {
         .map_err(|e| Fatal(format!("writing {}: {e}", path.display())))
 }
 
+/// Writes `path`, making its directory only when it is missing: the post file and `exitCode`
+/// are written on the way from one step to the next, where two `mkdir` and two `stat` a step
+/// are time the next step waits.
 fn write_file(path: &Path, content: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    match std::fs::write(path, content) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) => std::fs::create_dir_all(dir)?,
+                None => return Err(e),
+            }
+            std::fs::write(path, content)
+        }
+        written => written,
     }
-    std::fs::write(path, content)
 }
 
 fn append_message(path: &Path, entries: &[Entry]) -> Result<(), Fatal> {

@@ -103,10 +103,18 @@ pub fn append(path: &Path, entries: &[Entry]) -> Result<(), WriteError> {
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(WriteError::TooLong);
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(WriteError::Io)?;
+    // The directory is made only when missing (it rarely is): a `mkdir` and a `stat` less on
+    // every step's way out.
+    match std::fs::write(path, &text) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) => std::fs::create_dir_all(dir).map_err(WriteError::Io)?,
+                None => return Err(WriteError::Io(e)),
+            }
+            std::fs::write(path, text).map_err(WriteError::Io)
+        }
+        written => written.map_err(WriteError::Io),
     }
-    std::fs::write(path, text).map_err(WriteError::Io)
 }
 
 /// Serializes entries the way Go marshals `[]result.RunResult`: field order `key`, `value`,
