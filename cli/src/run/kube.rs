@@ -68,7 +68,7 @@ pub fn execute(
         )
         .await?;
         let partial = chosen.partial;
-        Ok::<_, String>(finish(args, backend, &plan, &run, notes, color, partial).await)
+        finish(args, backend, &plan, &run, notes, color, partial).await
     });
     conclude(args, outcome, &run.name, color)
 }
@@ -82,11 +82,11 @@ async fn finish(
     notes: Vec<String>,
     color: bool,
     partial: Partial,
-) -> Outcome {
+) -> Result<Outcome, String> {
     let backend = Arc::new(backend);
     // Not stored as a local run, but the failing steps' last lines still reach the summary
     // and the JUnit report.
-    let (summary, interrupted, tails) = drive_recorded(
+    let driven = drive_recorded(
         args,
         plan,
         backend.clone(),
@@ -97,6 +97,20 @@ async fn finish(
         partial,
     )
     .await;
+    let super::Driven {
+        summary,
+        interrupted,
+        tails,
+        recorder,
+    } = match driven {
+        Ok(driven) => driven,
+        Err(e) => {
+            let _ = backend.finish(CLEANUP_WAIT).await;
+            return Err(e);
+        }
+    };
+    // A kube run has no local record: the printer has nothing left to do.
+    recorder.wait();
     backend.mark(&summary.status).await;
     let cleanup = backend.finish(CLEANUP_WAIT).await;
     if std::env::var_os("TKC_KUBE_TRAFFIC").is_some() {
@@ -105,7 +119,7 @@ async fn finish(
             serde_json::to_string(&backend.traffic()).unwrap_or_default()
         );
     }
-    (summary, interrupted, tails, cleanup)
+    Ok((summary, interrupted, tails, cleanup))
 }
 
 /// A finished kube run: its summary, whether it was interrupted, the failing steps' last
@@ -266,7 +280,7 @@ pub fn attach(args: &RunArgs, name: &str) -> u8 {
         )
         .await?;
         let partial = stored_partial(&plan, selection.as_deref())?;
-        Ok::<_, String>(finish(args, backend, &plan, &run, vec![], color, partial).await)
+        finish(args, backend, &plan, &run, vec![], color, partial).await
     });
     let code = conclude(args, outcome, name, color);
     runtime.shutdown_background();

@@ -493,11 +493,20 @@ fn execute(
         plan.run.name = format!("{}{}", plan.run.name, random_suffix());
         plan.run.generate_name = false;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // A local run's own work is light (directories, process starts, pipes, the schedule):
+    // it runs on this thread, beside the printer's and the sweeper's. More threads only cost:
+    // each wakes the others, and each new thread's heap starts on a fresh (huge) page to zero.
+    // Talking to a cluster keeps a pool of two.
+    let built = match args.backend {
+        BackendKind::Kube => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -639,34 +648,44 @@ fn execute_local(
         RunKind::PipelineRun => "PipelineRun",
         RunKind::TaskRun => "TaskRun",
     };
-    // Every step's log is kept for `tkc logs`; a run that cannot be recorded still runs.
-    let store = match store::RunLog::create(&state_dir(), &id, kind, &plan.run.name) {
-        Ok(mut store) => {
-            // Its run-scoped workspaces stay where a later `--rerun-failed` finds them: in
-            // the run it took up, else in its own directory if kept.
-            let workspaces = chosen
-                .workspaces_from
-                .clone()
-                .or_else(|| args.keep.then(|| root.clone()));
-            store.reusable(&plan, workspaces);
-            Some(store)
-        }
-        Err(e) => {
-            eprintln!("warning: the logs of this run are not kept: {e}");
-            None
-        }
+    // Every step's log is kept for `tkc logs`; a run that cannot be recorded still runs. Its
+    // run-scoped workspaces stay where a later `--rerun-failed` finds them: in the run it
+    // took up, else in its own directory if kept.
+    let workspaces = chosen
+        .workspaces_from
+        .clone()
+        .or_else(|| args.keep.then(|| root.clone()));
+    let recording = store::Recording {
+        state: state_dir(),
+        id: id.clone(),
+        kind,
+        name: plan.run.name.clone(),
+        reusable: store::reusable_plan(&plan, workspaces),
     };
-    let log_id = store.as_ref().map(|s| s.id().to_string());
-    let (summary, interrupted, tails) = runtime.block_on(drive_recorded(
+    let driven = runtime.block_on(drive_recorded(
         args,
         &plan,
         backend.clone(),
         uuid(),
         notes,
         color,
-        store,
+        Some(recording),
         chosen.partial,
     ));
+    let Driven {
+        summary,
+        interrupted,
+        tails,
+        recorder,
+    } = match driven {
+        Ok(driven) => driven,
+        Err(e) => {
+            eprintln!("error: {e}");
+            backend.finish();
+            let _ = local::remove_tree(&root);
+            return exit::USAGE;
+        }
+    };
     // Whatever container of the run is still there (tkc was interrupted mid-attempt) goes.
     if let Some(engine) = &engine {
         engine.sweep_run();
@@ -692,6 +711,8 @@ fn execute_local(
     } else {
         let _ = local::remove_tree(&root);
     }
+    // The printer was writing the run's record meanwhile.
+    let log_id = recorder.wait();
     report_with(
         args,
         &summary,
@@ -786,8 +807,33 @@ fn report_with(
     }
 }
 
-/// [`drive`], storing the step logs in `store` (then recording how the run ended); also the
-/// last lines of each step. `partial` leaves tasks out or reuses them.
+/// A run driven to its end: how it ended, the last lines of each step, and the printer, which
+/// may still be recording it.
+struct Driven {
+    summary: RunSummary,
+    interrupted: bool,
+    tails: store::Tails,
+    recorder: Recorder,
+}
+
+/// The printer's thread after the run's output: it records how the run ended (when it is
+/// recorded) and ends.
+struct Recorder(std::thread::JoinHandle<Option<String>>);
+
+impl Recorder {
+    /// Waits for the record to be written; the run's id for `tkc logs`, when it was recorded.
+    fn wait(self) -> Option<String> {
+        self.0.join().ok().flatten()
+    }
+}
+
+/// [`drive`], printing its events on a thread of its own, which also keeps the last lines of
+/// each step and, given a `recording`, stores the step logs and then how the run ended.
+/// `partial` leaves tasks out or reuses them.
+///
+/// The printer has its own thread so that a terminal that stops reading (Ctrl-S, a paused
+/// pager) holds the output only, never the schedule with its timeouts and Ctrl-C; and so that
+/// the record's writes to disk overlap the run.
 #[cfg(target_os = "linux")]
 #[allow(clippy::too_many_arguments)]
 async fn drive_recorded<B: tkc_runtime::backend::Backend>(
@@ -797,26 +843,17 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     uid: String,
     notes: Vec<String>,
     color: bool,
-    store: Option<store::RunLog>,
+    recording: Option<store::Recording>,
     partial: tkc_runtime::partial::Partial,
-) -> (RunSummary, bool, store::Tails) {
-    // Tekton starts every task that is ready; each attempt is a task on the runtime's
-    // fixed pool of threads, not a thread of its own.
+) -> Result<Driven, String> {
+    // Tekton starts every task that is ready; each attempt is a task on the runtime, not a
+    // thread of its own.
     let parallel = args
         .parallel
         .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let live = args.output == Output::Human && std::io::stdout().is_terminal();
     let output = args.output;
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let signals = tokio::spawn(async move {
-        if wait_for_interrupt().await {
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = cancel_tx.send(true);
-        }
-    });
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut renderer = render::Renderer::new(output, live, color);
     for n in &notes {
         renderer.note(n);
@@ -825,22 +862,41 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     // step writes.
     let budget = Arc::new(LogBudget::new(1 << 20));
     let released = budget.clone();
-    let printer = tokio::spawn(async move {
-        let mut rx = rx;
-        let mut store = store;
-        let mut tails = store::Tails::default();
-        while let Some(event) = rx.recv().await {
-            renderer.event(&event);
-            tails.event(&event);
-            if let Some(store) = &mut store {
-                store.event(&event);
+    let (printed, tails) = tokio::sync::oneshot::channel();
+    let (ended, how) = std::sync::mpsc::channel::<(RunSummary, bool)>();
+    let printer = std::thread::Builder::new()
+        .name("tkc-printer".into())
+        .spawn(move || {
+            let mut store = recording.and_then(store::Recording::start);
+            let mut tails = store::Tails::default();
+            while let Some(event) = rx.blocking_recv() {
+                renderer.event(&event);
+                tails.event(&event);
+                if let Some(store) = &mut store {
+                    store.event(&event);
+                }
+                if let Event::StepLog { line, .. } = &event {
+                    released.release(LogBudget::cost(line));
+                }
             }
-            if let Event::StepLog { line, .. } = &event {
-                released.release(LogBudget::cost(line));
+            renderer.finish();
+            let _ = printed.send(tails);
+            let store = store?;
+            let id = store.id().to_string();
+            if let Ok((summary, interrupted)) = how.recv() {
+                store.finish(&summary, interrupted);
             }
+            Some(id)
+        })
+        .map_err(|e| format!("cannot start the run's printer: {e}"))?;
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let signals = tokio::spawn(async move {
+        if wait_for_interrupt().await {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = cancel_tx.send(true);
         }
-        renderer.finish();
-        (store, tails)
     });
     let options = RunOptions {
         name: plan.run.name.clone(),
@@ -851,13 +907,17 @@ async fn drive_recorded<B: tkc_runtime::backend::Backend>(
     };
     let events = EventSink::with_log_budget(tx, budget);
     let summary = tkc_runtime::run(plan, backend, options, events).await;
-    let (store, tails) = printer.await.unwrap_or_default();
+    // Every event is printed once the printer has let go of them.
+    let tails = tails.await.unwrap_or_default();
     signals.abort();
     let interrupted = interrupted.load(std::sync::atomic::Ordering::SeqCst);
-    if let Some(store) = store {
-        store.finish(&summary, interrupted);
-    }
-    (summary, interrupted, tails)
+    let _ = ended.send((summary.clone(), interrupted));
+    Ok(Driven {
+        summary,
+        interrupted,
+        tails,
+        recorder: Recorder(printer),
+    })
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP (the terminal closed) or SIGQUIT: each cancels the run, which

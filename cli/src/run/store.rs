@@ -51,6 +51,22 @@ pub struct Reusable {
     pub summary: RunSummary,
 }
 
+/// What `--rerun-failed` will take from `plan` when it ends; `workspaces` is the run directory
+/// that holds its run-scoped workspaces afterwards (none when it is not kept).
+pub fn reusable_plan(plan: &Plan, workspaces: Option<PathBuf>) -> ReusablePlan {
+    ReusablePlan {
+        params: plan.params.clone(),
+        tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
+        fingerprints: plan
+            .tasks
+            .iter()
+            .map(|t| (t.name.clone(), tkc_runtime::partial::fingerprint(t)))
+            .collect(),
+        workspaces,
+        bindings: binding_texts(plan),
+    }
+}
+
 /// What of a run's plan `--rerun-failed` checks, and where its workspaces are.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReusablePlan {
@@ -172,9 +188,38 @@ pub struct RunLog {
     reusable: Option<ReusablePlan>,
 }
 
+/// Where and as what a run is to be recorded: the printer starts the record on its own thread
+/// ([`Recording::start`]), so that the first steps need not wait for the disk (about a
+/// millisecond on ext4, pruning included).
+pub struct Recording {
+    /// The state directory (the record goes under its `runs/`).
+    pub state: PathBuf,
+    /// The run's id: its record's directory name.
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub reusable: ReusablePlan,
+}
+
+impl Recording {
+    /// Starts the record; `None`, after a warning, when it cannot be (the run still runs).
+    pub fn start(self) -> Option<RunLog> {
+        match RunLog::create(&self.state, &self.id, self.kind, &self.name) {
+            Ok(mut log) => {
+                log.reusable = Some(self.reusable);
+                Some(log)
+            }
+            Err(e) => {
+                eprintln!("warning: the logs of this run are not kept: {e}");
+                None
+            }
+        }
+    }
+}
+
 impl RunLog {
     /// Starts the record of run `id` (a file name), and prunes old runs.
-    pub fn create(state: &Path, id: &str, kind: &str, name: &str) -> Result<RunLog, String> {
+    fn create(state: &Path, id: &str, kind: &str, name: &str) -> Result<RunLog, String> {
         let base = runs_dir(state);
         local::private_dir(state)?;
         let dir = local::create_run_dir(&base, id)?;
@@ -234,23 +279,6 @@ impl RunLog {
         }
         // `tkc logs -f` reads what is written.
         let _ = self.file.flush();
-    }
-
-    /// Makes the run one that `--rerun-failed` can take up when it ends: its plan's params
-    /// and tasks, and `workspaces`, the run directory that holds its run-scoped workspaces
-    /// afterwards (none when it is not kept).
-    pub fn reusable(&mut self, plan: &Plan, workspaces: Option<PathBuf>) {
-        self.reusable = Some(ReusablePlan {
-            params: plan.params.clone(),
-            tasks: plan.tasks.iter().map(|t| t.name.clone()).collect(),
-            fingerprints: plan
-                .tasks
-                .iter()
-                .map(|t| (t.name.clone(), tkc_runtime::partial::fingerprint(t)))
-                .collect(),
-            workspaces,
-            bindings: binding_texts(plan),
-        });
     }
 
     /// Records how the run ended.
