@@ -286,3 +286,68 @@ spec:
     assert!(peak > 0, "tkc's memory was never sampled");
     assert!(peak < 100_000, "tkc peaked at {peak} kB");
 }
+
+/// A terminal that stops reading (Ctrl-S, a paused pager) holds tkc's output, never the run's
+/// timeouts: the printer has a thread of its own. The step floods its output and the reader
+/// of tkc's output reads nothing until the step's shell is gone, which only the Task's 2 s
+/// timeout can do (the flood alone would block it for ever).
+#[test]
+fn a_stalled_terminal_does_not_hold_the_timeout() {
+    let dir = std::env::temp_dir().join(format!("tkc-stalled-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let pid_file = dir.join("step.pid");
+    let yaml = format!(
+        r#"apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: stalled
+spec:
+  timeout: 2s
+  taskSpec:
+    steps:
+      - name: flood
+        image: alpine
+        script: |
+          echo $$ > {}
+          yes 0123456789012345678901234567890123456789 | head -c 20000000
+          sleep 60
+"#,
+        pid_file.display()
+    );
+    let _ = std::fs::write(dir.join("stalled.yaml"), yaml);
+    let child = tkc(&dir)
+        .args(["run", "--host", "stalled.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        panic!("cannot start tkc");
+    };
+    let started = Instant::now();
+    let mut killed = false;
+    while started.elapsed() < Duration::from_secs(30) {
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if !pid.trim().is_empty() && !Path::new(&format!("/proc/{}", pid.trim())).exists() {
+            killed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waited = started.elapsed();
+    // Only now is tkc's output read.
+    let output = child.wait_with_output();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        killed,
+        "the step was still there after {waited:?} of unread output"
+    );
+    let Ok(output) = output else {
+        panic!("tkc did not finish");
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("TaskRunTimeout"),
+        "{}",
+        &text[text.len().saturating_sub(2000)..]
+    );
+}
