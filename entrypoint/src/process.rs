@@ -22,9 +22,8 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -543,7 +542,7 @@ fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Re
     *target() = Target::Spawning(Vec::new());
     let spawned = match spawn::spawn(&request) {
         Ok(Some(child)) => Ok(child),
-        Ok(None) => fork(&request).map(spawn::Child::adopt),
+        Ok(None) => spawn::fork(&request),
         Err(e) => Err(e),
     };
     let mut t = target();
@@ -589,43 +588,6 @@ fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Re
         tee_done,
         tees,
     })
-}
-
-/// [`spawn::spawn`] for a C library without `POSIX_SPAWN_SETSID` (glibc before 2.26): std's
-/// `Command`, which forks to run the `setsid` it cannot otherwise ask for.
-fn fork(request: &spawn::Request<'_>) -> io::Result<std::process::Child> {
-    let mut cmd = Command::new(request.path);
-    cmd.arg0(request.argv0);
-    cmd.args(request.args);
-    for (k, v) in request.env {
-        cmd.env(k, v);
-    }
-    if request.stdout_piped {
-        cmd.stdout(Stdio::piped());
-    }
-    if request.stderr_piped {
-        cmd.stderr(Stdio::piped());
-    }
-    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset,
-    // pthread_sigmask and setsid, which are async-signal-safe, on a stack-local set; it
-    // allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            match libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) {
-                0 => {}
-                rc => return Err(io::Error::from_raw_os_error(rc)),
-            }
-            // Its own session (and so its own process group, whose id is its pid): stop
-            // kills the group, and the step has no controlling terminal to inject input into.
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
 }
 
 /// What ended the wait for the step.
@@ -852,6 +814,7 @@ fn cancel_watch_path(cancel_file: &Path) -> Option<PathBuf> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     type Wait = fn(libc::pid_t, Option<Instant>, Option<PathBuf>) -> Event;
 
