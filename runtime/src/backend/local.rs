@@ -983,12 +983,13 @@ impl Pod {
         }
         let image_of = |container: &str| images.get(container).map(|(image, _)| image);
         let info_of = |container: &str| images.get(container).map(|(_, info)| info);
-        // steps/<container> and steps/<i> → run/<i>/status (Tekton's step-init).
+        // steps/<container> and steps/<i> → run/<i>/status (Tekton's step-init), in the
+        // attempt's fresh directory: no name is there yet (`step-<name>` and a number never
+        // meet).
         for (i, step) in steps.iter().enumerate() {
             let target = PathBuf::from(format!("../run/{i}/status"));
             for link in [step.container.clone(), i.to_string()] {
                 let at = self.tekton.join("steps").join(sanitize(&link));
-                let _ = std::fs::remove_file(&at);
                 let _ = std::os::unix::fs::symlink(&target, &at);
             }
         }
