@@ -809,6 +809,7 @@ fn report_with(
 
 /// A run driven to its end: how it ended, the last lines of each step, and the printer, which
 /// may still be recording it.
+#[cfg(target_os = "linux")]
 struct Driven {
     summary: RunSummary,
     interrupted: bool,
@@ -818,8 +819,10 @@ struct Driven {
 
 /// The printer's thread after the run's output: it records how the run ended (when it is
 /// recorded) and ends.
+#[cfg(target_os = "linux")]
 struct Recorder(std::thread::JoinHandle<Option<String>>);
 
+#[cfg(target_os = "linux")]
 impl Recorder {
     /// Waits for the record to be written; the run's id for `tkc logs`, when it was recorded.
     fn wait(self) -> Option<String> {
