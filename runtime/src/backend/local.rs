@@ -58,6 +58,10 @@ use tokio::process::{Child, Command};
 /// How long stopped steps get to go before their process groups are killed.
 const STOP_GRACE: Duration = Duration::from_millis(1500);
 
+/// What the stop grace adds for each step started only at the stop (see [`STEPS_AHEAD`]):
+/// under bubblewrap a start takes about 10 ms of CPU.
+const STOP_START_GRACE: Duration = Duration::from_millis(50);
+
 /// How many steps' entrypoints run ahead of the step that runs, waiting for their turn. In a
 /// pod all of them start at once; here they are processes of the host, and starting twenty
 /// at once had them compete for the CPUs with the steps the run waits for (each takes about
@@ -1330,13 +1334,16 @@ impl Pod {
             );
             // The steps not started yet start now, and end as waiting steps do on a stop:
             // each skips once the one before it has failed (or, if that one ended just
-            // before the stop, runs into the cancel file).
+            // before the stop, runs into the cancel file). Their start is time the grace
+            // gives them on top.
+            let mut starting = 0;
             for (j, cmd) in later.iter_mut().enumerate() {
                 if let Some(cmd) = cmd.take() {
                     children[j] = self.start_step(cmd, j, &steps[j], &attempt.task, &events);
+                    starting += 1;
                 }
             }
-            let deadline = tokio::time::Instant::now() + STOP_GRACE;
+            let deadline = tokio::time::Instant::now() + STOP_GRACE + STOP_START_GRACE * starting;
             for (i, c) in children.iter_mut().enumerate() {
                 if let Some(p) = c {
                     codes[i] = match tokio::time::timeout_at(deadline, p.wait()).await {
