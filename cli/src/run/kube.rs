@@ -109,7 +109,8 @@ async fn finish(
             return Err(e);
         }
     };
-    // A kube run has no local record: the printer has nothing left to do.
+    // A kube run has no local record: the printer's thread has ended, or is about to, with
+    // its last output (this join does not wait on anything else).
     recorder.wait();
     backend.mark(&summary.status).await;
     let cleanup = backend.finish(CLEANUP_WAIT).await;

@@ -10,7 +10,7 @@
 //! - `reuse.json`, written when the run ends: what `tkc run --rerun-failed` takes from it
 //!   ([`Reusable`]).
 //!
-//! Bounded: a run's log stops at [`LOG_CAP`] bytes (a last line says so); when a run starts,
+//! Bounded: a run's log stops at [`LOG_CAP`] bytes (a last line says so); when a run ends,
 //! runs beyond the [`KEEP_RUNS`] newest, and runs older than [`MAX_AGE_DAYS`] days, are
 //! removed (runs still running never are).
 
@@ -189,8 +189,8 @@ pub struct RunLog {
 }
 
 /// Where and as what a run is to be recorded: the printer starts the record on its own thread
-/// ([`Recording::start`]), so that the first steps need not wait for the disk (about a
-/// millisecond on ext4, pruning included).
+/// ([`Recording::start`]), so that the first steps need not wait for the disk (with pruning,
+/// then done at the start, it took about a millisecond on ext4).
 pub struct Recording {
     /// The state directory (the record goes under its `runs/`).
     pub state: PathBuf,
@@ -218,7 +218,7 @@ impl Recording {
 }
 
 impl RunLog {
-    /// Starts the record of run `id` (a file name), and prunes old runs.
+    /// Starts the record of run `id` (a file name).
     fn create(state: &Path, id: &str, kind: &str, name: &str) -> Result<RunLog, String> {
         let base = runs_dir(state);
         local::private_dir(state)?;
@@ -241,7 +241,6 @@ impl RunLog {
             .write(true)
             .open(dir.join(LOG))
             .map_err(|e| format!("cannot create {}: {e}", dir.join(LOG).display()))?;
-        prune(&base, id);
         Ok(RunLog {
             dir,
             record,
@@ -303,6 +302,11 @@ impl RunLog {
         self.record["duration_ms"] = now_ms().saturating_sub(self.started).into();
         if let Err(e) = write_record(&self.dir, &self.record) {
             eprintln!("warning: {e}");
+        }
+        // Old runs go once this one has ended: on a disk, removing their logs took time the
+        // printer, and through the log budget the steps, would have waited for.
+        if let Some(base) = self.dir.parent() {
+            prune(base, self.id());
         }
     }
 
