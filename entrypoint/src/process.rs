@@ -401,42 +401,6 @@ fn tee(mut from: impl Read, mut file: File, to_stderr: bool, done: mpsc::Sender<
     let _ = done.send(());
 }
 
-/// `execve` runs only an ELF binary or a file that starts with `#!`; anything else fails with
-/// `ENOEXEC` ("exec format error"), as in the step's container, where Tekton's entrypoint
-/// (Go's `exec`) reports it and the step fails. glibc's `execvp` would instead hand such a file
-/// to `/bin/sh`, so a script whose `#!` follows a blank line (Tekton's `pkg/pod/script.go`
-/// sees the shebang after trimming and writes the script as it is) would run here and not
-/// there. So a file that is neither is refused before the exec.
-fn refuse_unknown_format(path: &Path) -> io::Result<()> {
-    // Only a regular file is looked at (never a FIFO, which would block the open), and
-    // without blocking, in case it is swapped for one in between.
-    if !path.is_file() {
-        return Ok(());
-    }
-    let Ok(mut file) = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    else {
-        return Ok(());
-    };
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Ok(()),
-        }
-    }
-    let head = &head[..got];
-    if head.starts_with(b"#!") || head == b"\x7fELF" {
-        return Ok(());
-    }
-    Err(io::Error::from_raw_os_error(libc::ENOEXEC))
-}
-
 /// Where `program` runs from: itself when it names a path, else the first entry of `path_var`
 /// (the step's `PATH`) holding a file (not a directory) we may execute. That is Go's
 /// `exec.LookPath` (os/exec/lookpath_unix.go), which Tekton's entrypoint goes through
@@ -523,7 +487,6 @@ pub fn spawn(spec: &Spec<'_>) -> io::Result<Running> {
 /// Starts `path` as the step (`program` is its argv[0]): the part of [`spawn`] after the
 /// lookup, whose errors [`spawn`] prefixes with the program's name.
 fn start(path: &Path, program: &str, args: &[String], spec: &Spec<'_>) -> io::Result<Running> {
-    refuse_unknown_format(path)?;
     let out_file = open_tee(spec.stdout_path)?;
     let err_file = open_tee(spec.stderr_path)?;
     let request = spawn::Request {

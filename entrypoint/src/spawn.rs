@@ -17,14 +17,20 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
-use std::fs::File;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+
+unsafe extern "C" {
+    /// The process's environment, as the C library keeps it.
+    static environ: *const *mut libc::c_char;
+}
 
 /// A started step: its pid, and the read ends of the pipes asked for.
 pub struct Child {
@@ -112,26 +118,30 @@ pub fn spawn(request: &Request<'_>) -> io::Result<Option<Child>> {
     for arg in request.args {
         argv.push(cstring(arg.as_bytes())?);
     }
-    // As std does: the entrypoint's own environment as it is, or, once the step sets
-    // variables, all of them sorted by name.
-    let vars: Vec<(OsString, OsString)> = if request.env.is_empty() {
-        std::env::vars_os().collect()
-    } else {
+    // As std does: the entrypoint's own environment as it is (`environ`), or, once the step
+    // sets variables, all of them sorted by name.
+    let mut envp = Vec::new();
+    if !request.env.is_empty() {
         let mut vars: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
         for (k, v) in request.env {
             vars.insert(OsString::from(k), OsString::from(v));
         }
-        vars.into_iter().collect()
-    };
-    let mut envp = Vec::with_capacity(vars.len());
-    for (k, v) in vars {
-        let mut kv = k.into_vec();
-        kv.push(b'=');
-        kv.extend(v.into_vec());
-        envp.push(cstring(&kv)?);
+        for (k, v) in vars {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            envp.push(cstring(&kv)?);
+        }
     }
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
+    let envp_ptr = if request.env.is_empty() {
+        // SAFETY: reading the C library's `environ` pointer; nothing in the entrypoint
+        // changes the environment, so the array it points to stays as it is.
+        unsafe { environ }
+    } else {
+        envp_ptrs.as_ptr()
+    };
 
     let Some(attr) = Attr::new()? else {
         return Ok(None);
@@ -155,7 +165,7 @@ pub fn spawn(request: &Request<'_>) -> io::Result<Option<Child>> {
             &actions.raw,
             &attr.raw,
             argv_ptrs.as_ptr(),
-            envp_ptrs.as_ptr(),
+            envp_ptr,
         )
     };
     // The child's ends of the pipes are the child's alone now.
@@ -171,9 +181,48 @@ pub fn spawn(request: &Request<'_>) -> io::Result<Option<Child>> {
     }))
 }
 
+/// `execve` runs only what the kernel can (an ELF binary, a file that starts with `#!`, a
+/// format registered with binfmt_misc); anything else fails with `ENOEXEC` ("exec format
+/// error"), as in the step's container, where Tekton's entrypoint (Go's `exec`) reports it
+/// and the step fails. `posix_spawn` calls `execve` and so fails the same way; std's
+/// `Command` calls `execvp`, which in glibc hands such a file to `/bin/sh`, so a script whose
+/// `#!` follows a blank line (Tekton's `pkg/pod/script.go` sees the shebang after trimming and
+/// writes the script as it is) would run there and not in the container. So [`fork`] refuses
+/// a file that is neither ELF nor `#!` before it starts the step.
+fn refuse_unknown_format(path: &Path) -> io::Result<()> {
+    // Only a regular file is looked at (never a FIFO, which would block the open), and
+    // without blocking, in case it is swapped for one in between.
+    if !path.is_file() {
+        return Ok(());
+    }
+    let Ok(mut file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return Ok(());
+    };
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    let head = &head[..got];
+    if head.starts_with(b"#!") || head == b"\x7fELF" {
+        return Ok(());
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOEXEC))
+}
+
 /// [`spawn`] for a C library without `POSIX_SPAWN_SETSID` (glibc before 2.26): std's
 /// `Command`, which forks to run the `setsid` it cannot otherwise ask for.
 pub fn fork(request: &Request<'_>) -> io::Result<Child> {
+    refuse_unknown_format(request.path)?;
     let mut cmd = Command::new(request.path);
     cmd.arg0(request.argv0);
     cmd.args(request.args);
@@ -428,6 +477,10 @@ mod tests {
             assert_eq!(output(&mut child), "step's\nhas a PATH\n", "{name}");
             assert!(child.wait().unwrap().success());
             assert!(child.try_wait().unwrap().is_some());
+            // Without variables of the step's: the entrypoint's own environment.
+            let mut child = start(how, "/bin/sh", &["sh", "-c", script], &[]);
+            assert_eq!(output(&mut child), "\nhas a PATH\n", "{name}");
+            assert!(child.wait().unwrap().success());
         }
     }
 
