@@ -97,16 +97,23 @@ run_times() { # NAME RUNS
 }
 # per_step PAIRS: the median over PAIRS interleaved runs of the 3-step and the 20-step task
 # of (t20 - t3) / 17, in ms. Taken a pair at a time, the difference does not move with the
-# machine's load between two blocks of runs; the date(1) calls cost both sides the same.
+# machine's load between two blocks of runs; the date(1) calls cost both sides the same, and
+# every other pair runs the 20-step task first, so that neither always follows the other.
 per_step() {
   n=0
   while [ "$n" -lt "$1" ]; do
+    first=three second=twenty
+    [ $((n % 2)) -eq 1 ] && first=twenty second=three
     a=$(date +%s%N)
-    "$TKC" run $isolate --output json "$dir/three.yaml" > /dev/null 2>&1 || true
+    "$TKC" run $isolate --output json "$dir/$first.yaml" > /dev/null 2>&1 || true
     b=$(date +%s%N)
-    "$TKC" run $isolate --output json "$dir/twenty.yaml" > /dev/null 2>&1 || true
+    "$TKC" run $isolate --output json "$dir/$second.yaml" > /dev/null 2>&1 || true
     c=$(date +%s%N)
-    echo $(((c - b) - (b - a)))
+    if [ "$first" = three ]; then
+      echo $(((c - b) - (b - a)))
+    else
+      echo $(((b - a) - (c - b)))
+    fi
     n=$((n + 1))
   done | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 17e6 }'
 }
