@@ -27,6 +27,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// is cut off and taken as a failure).
 const MAX_OUTPUT: u64 = 4 << 20;
 
+/// The most answers the cache keeps (a few KiB each at most).
+const CACHE_ANSWERS: usize = 10_000;
+
 /// The environment variable that names the program, or turns the check off (`off`).
 pub const PROGRAM_VAR: &str = "TKC_SHELLCHECK";
 
@@ -178,16 +181,15 @@ impl Shellcheck {
     /// Runs shellcheck on the scripts of `batch` (one dialect) as files `0.sh`, `1.sh`, ...:
     /// one `json1` report per script, holding its findings.
     fn run_batch(&self, batch: &[&PreparedScript]) -> Result<Vec<String>, String> {
-        static DIRS: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tkc-shellcheck-{}-{}",
-            std::process::id(),
-            DIRS.fetch_add(1, Ordering::Relaxed)
-        ));
         // Readable by the user alone: the scripts are the user's (they may embed names of
-        // hosts and secrets) and the system's temporary directory is everyone's; a directory
-        // of that name planted beforehand is an error, never used.
-        tkc_config::create_private_dir(&dir).map_err(|e| e.to_string())?;
+        // hosts and secrets). In the cache when there is one, else the system's temporary
+        // directory, where a directory of that name planted beforehand is an error, never
+        // used. One a tkc stopped in the middle left is removed by the next.
+        let dir = match &self.cache {
+            Some(cache) => tkc_config::scratch_dir(&cache.join("tmp"), ""),
+            None => tkc_config::scratch_dir(&std::env::temp_dir(), "tkc-shellcheck-"),
+        }
+        .map_err(|e| e.to_string())?;
         let names: Vec<String> = (0..batch.len()).map(|i| format!("{i}.sh")).collect();
         let written = batch
             .iter()
@@ -427,6 +429,9 @@ fn read_bounded(from: Option<impl Read>, limit: u64) -> (String, bool) {
 
 /// Keeps an answer: written beside its place and renamed over it, so that a reader sees a
 /// whole answer or none, whatever runs at once. A cache that cannot be written is no error.
+/// The first answer a process keeps, and every 256th after, prunes the cache to its
+/// [`CACHE_ANSWERS`] newest (an editor's language server keeps one for each version of a
+/// script it was shown).
 fn store(path: &Path, output: &str) {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let Some(dir) = path.parent() else {
@@ -435,12 +440,12 @@ fn store(path: &Path, output: &str) {
     if tkc_config::create_cache_dir_all(dir).is_err() {
         return;
     }
-    let temporary = path.with_extension(format!(
-        "{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temporary = path.with_extension(format!("{}.{n}.tmp", std::process::id()));
     if std::fs::write(&temporary, output).is_ok() && std::fs::rename(&temporary, path).is_ok() {
+        if n % 256 == 0 {
+            tkc_config::prune_cache(dir, CACHE_ANSWERS);
+        }
         return;
     }
     let _ = std::fs::remove_file(&temporary);

@@ -178,6 +178,107 @@ pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// A private scratch directory (0700 on Unix) named `<prefix><pid>-<n>` in `dir` (made like a
+/// cache directory if missing), for files a command writes and removes again: a git clone,
+/// scripts handed to shellcheck. Those of `prefix` whose process no longer runs (a tkc stopped
+/// by Ctrl-C in the middle) are removed first, so what they held does not stay. In a shared
+/// directory such as `/tmp`, `prefix` makes the names tkc's own.
+pub fn scratch_dir(dir: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+    create_cache_dir_all(dir)?;
+    sweep_orphans(dir, prefix);
+    for n in 0u32.. {
+        let path = dir.join(format!("{prefix}{}-{n}", std::process::id()));
+        match create_private_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free scratch directory name"))
+}
+
+/// Removes the scratch directories `<prefix><pid>-<n>` in `dir` whose process no longer runs
+/// (another user's cannot be removed, and are not). Where that cannot be told (not Unix),
+/// none.
+fn sweep_orphans(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !running(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Does process `pid` run (here, or as another user's)?
+#[cfg(unix)]
+fn running(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+#[cfg(not(unix))]
+fn running(_: u32) -> bool {
+    true
+}
+
+/// Keeps a cache directory bounded: once `dir` holds a quarter more files than `keep`, the
+/// oldest (by the time they were written) go until `keep` are left; writers' temporary files
+/// (`*.tmp`) an hour old go too, left by a tkc that died between writing and renaming. The
+/// quarter's slack spares a cache that stays near its bound a walk of it on every write.
+/// Errors are ignored: a cache that cannot be pruned still works.
+pub fn prune_cache(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let stale = std::time::SystemTime::now()
+        .checked_sub(std::time::Duration::from_secs(3600))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        // Not through a link: the cache's own files only.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let (true, Ok(written)) = (meta.is_file(), meta.modified()) else {
+            continue;
+        };
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp") {
+            if written < stale {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
+        files.push((written, path));
+    }
+    if files.len() <= keep.saturating_add(keep / 4) {
+        return;
+    }
+    files.sort();
+    let excess = files.len() - keep;
+    for (_, path) in files.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Makes the directory `dir` (not its parents), readable by this user alone (0700 on Unix); an
 /// error if it exists. For scratch space in a shared directory such as `/tmp`.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -615,5 +716,84 @@ mod cache_dir_tests {
             existing.is_err(),
             "a scratch directory that exists is not taken"
         );
+    }
+
+    #[test]
+    fn scratch_directories_are_private_and_those_of_gone_processes_go() {
+        let dir = std::env::temp_dir().join(format!("tkc-config-scratch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A process that has ended: its pid names no process now.
+        let gone = std::process::Command::new("true")
+            .spawn()
+            .and_then(|mut child| child.wait().map(|_| child.id()))
+            .unwrap_or(u32::MAX);
+        let make = |name: String| {
+            let _ = super::create_cache_dir_all(&dir.join(&name).join("clone"));
+            name
+        };
+        let left = make(format!("x-{gone}-0"));
+        let running = make("x-1-0".to_owned());
+        let other = make(format!("y-{gone}-0"));
+        let first = super::scratch_dir(&dir, "x-");
+        let second = super::scratch_dir(&dir, "x-");
+        let exists = |name: &str| dir.join(name).exists();
+        let (left_kept, running_kept, other_kept) =
+            (exists(&left), exists(&running), exists(&other));
+        let mode = first
+            .as_ref()
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.permissions().mode() & 0o777);
+        let _ = std::fs::remove_dir_all(&dir);
+        let me = std::process::id();
+        assert_eq!(first.ok(), Some(dir.join(format!("x-{me}-0"))));
+        assert_eq!(second.ok(), Some(dir.join(format!("x-{me}-1"))));
+        assert_eq!(mode, Some(0o700));
+        assert!(!left_kept, "the directory of a process that is gone stays");
+        assert!(running_kept, "the directory of pid 1 (running) went");
+        assert!(other_kept, "a directory of another prefix went");
+    }
+
+    #[test]
+    fn a_cache_keeps_its_newest_files_once_a_quarter_over() {
+        let dir = std::env::temp_dir().join(format!("tkc-config-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = super::create_cache_dir_all(&dir);
+        let now = std::time::SystemTime::now();
+        // Written `age` seconds ago.
+        let write = |name: &str, age: u64| {
+            let path = dir.join(name);
+            let _ = std::fs::write(&path, name);
+            let at = now - std::time::Duration::from_secs(age);
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(at));
+        };
+        let names = |dir: &std::path::Path| {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        for (i, age) in [50, 10, 40, 20, 30].into_iter().enumerate() {
+            write(&format!("{i}.json"), age);
+        }
+        // Five files, a quarter over four is five: nothing goes yet.
+        super::prune_cache(&dir, 4);
+        let kept_at_five = names(&dir);
+        write("5.json", 5);
+        write("old.tmp", 7200);
+        write("new.tmp", 10);
+        super::prune_cache(&dir, 4);
+        let kept = names(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(kept_at_five.len(), 5, "{kept_at_five:?}");
+        // The four written last, and the temporary file still being written.
+        assert_eq!(kept, ["1.json", "3.json", "4.json", "5.json", "new.tmp"]);
     }
 }

@@ -46,29 +46,14 @@ impl Cache {
         }
     }
 
-    /// A scratch directory for a fetch (a git clone), on the cache's file system, named
-    /// `<pid>-<n>`. Those of processes that are gone (a tkc killed mid-fetch) are removed.
+    /// A scratch directory for a fetch (a git clone), on the cache's file system, or without a
+    /// cache in the system's temporary directory ([`tkc_config::scratch_dir`]: private, and
+    /// those of tkc processes that are gone are removed).
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
-        // In the shared temporary directory, a name of tkc's own.
-        let (dir, prefix) = match &self.root {
-            Some(root) => (root.join("tmp"), ""),
-            None => (std::env::temp_dir(), "tkc-fetch-"),
-        };
-        tkc_config::create_cache_dir_all(&dir)?;
-        if self.root.is_some() {
-            sweep_orphans(&dir);
+        match &self.root {
+            Some(root) => tkc_config::scratch_dir(&root.join("tmp"), ""),
+            None => tkc_config::scratch_dir(&std::env::temp_dir(), "tkc-fetch-"),
         }
-        for n in 0u32.. {
-            let path = dir.join(format!("{prefix}{}-{n}", std::process::id()));
-            // Private: a clone of a private repository is no one else's to read, in `/tmp`
-            // least of all.
-            match tkc_config::create_private_dir(&path) {
-                Ok(()) => return Ok(path),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(std::io::Error::other("no free scratch directory name"))
     }
 
     fn entry_path(&self, key: &str) -> Option<PathBuf> {
@@ -111,23 +96,6 @@ impl Cache {
             "origin": entry.origin,
         });
         write_atomically(&entry_path, record.to_string().as_bytes())
-    }
-}
-
-/// Removes the scratch directories below `dir` whose process (the number before `-`) no
-/// longer runs.
-fn sweep_orphans(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
     }
 }
 
