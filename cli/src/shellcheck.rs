@@ -443,7 +443,7 @@ fn store(path: &Path, output: &str) {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let temporary = path.with_extension(format!("{}.{n}.tmp", std::process::id()));
     if std::fs::write(&temporary, output).is_ok() && std::fs::rename(&temporary, path).is_ok() {
-        if n % 256 == 0 {
+        if n.is_multiple_of(256) {
             tkc_config::prune_cache(dir, CACHE_ANSWERS);
         }
         return;

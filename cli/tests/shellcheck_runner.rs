@@ -58,9 +58,16 @@ fn check(file: &Path, program: &Path, cache: &Path) -> String {
 }
 
 /// The cache's files, sorted.
+/// The files of shellcheck's cache (beside them, `tmp/` holds the scripts of a batch while it
+/// runs, and nothing after it).
 fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(cache.join("shellcheck"))
-        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -119,6 +126,10 @@ fn a_second_run_starts_no_shellcheck() {
         6,
         "one answer per distinct script: {cached:?}"
     );
+    let scratch: Vec<_> = std::fs::read_dir(cache.join("shellcheck").join("tmp"))
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(scratch.is_empty(), "scripts left behind: {scratch:?}");
     assert!(
         cached
             .iter()
