@@ -38,11 +38,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "its timeouts.tasks (500ms) is shorter than a container's start (0.3-0.5 s)",
     ),
     (
-        "steps-after-a-failure",
-        "its second task's timeout (500ms) must let the first step finish, its container's \
-         start included",
-    ),
-    (
         "timeout-no-results",
         "its task timeout (500ms) must let the first step finish, its container's start \
          included, which a loaded machine makes slower than that",

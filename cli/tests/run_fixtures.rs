@@ -351,3 +351,58 @@ spec:
         &text[text.len().saturating_sub(2000)..]
     );
 }
+
+/// Host steps start two ahead of the one running; on a stop, those not started yet start
+/// then and end as the waiting ones do: each skips (exit 1) once the one before it has been
+/// stopped, as when every step started at once. (Tekton itself marks every step of the
+/// deleted pod terminated with exit code 1 and the TaskRun's reason: `terminateStepsInPod`,
+/// pkg/reconciler/taskrun/taskrun.go; `--backend kube` reports them cancelled. Local only.)
+#[test]
+fn steps_not_started_at_a_stop_skip_as_waiting_ones_do() {
+    let dir = std::env::temp_dir().join(format!("tkc-stop-ahead-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let yaml = r#"apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: stopped
+spec:
+  timeout: 500ms
+  taskSpec:
+    steps:
+      - {name: one, image: alpine, script: "echo one"}
+      - {name: two, image: alpine, script: "sleep 30"}
+      - {name: three, image: alpine, script: "echo three"}
+      - {name: four, image: alpine, script: "echo four"}
+      - {name: five, image: alpine, script: "echo five"}
+      - {name: six, image: alpine, script: "echo six"}
+"#;
+    let _ = std::fs::write(dir.join("stopped.yaml"), yaml);
+    let output = tkc(&dir)
+        .args(["run", "--output", "json", "stopped.yaml"])
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let Ok(output) = output else {
+        panic!("cannot run tkc");
+    };
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    assert_eq!(summary["reason"], "TaskRunTimeout", "{summary}");
+    let steps: Vec<(String, String)> = summary["tasks"][0]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (s["status"].to_string(), s["exit_code"].to_string()))
+        .collect();
+    let skipped = ("\"Skipped\"".to_owned(), "1".to_owned());
+    assert_eq!(
+        steps,
+        [
+            ("\"Succeeded\"".to_owned(), "0".to_owned()),
+            ("\"Cancelled\"".to_owned(), "null".to_owned()),
+            skipped.clone(),
+            skipped.clone(),
+            skipped.clone(),
+            skipped,
+        ],
+        "{summary}"
+    );
+}
