@@ -433,8 +433,7 @@ impl<'a> Fast<'a> {
     /// A one-line scalar in block context: double- or single-quoted, or plain.
     fn block_scalar_inline(&mut self) -> Option<Written> {
         match self.byte(self.pos)? {
-            b'"' => self.double_quoted(),
-            b'\'' => self.single_quoted(),
+            b'"' | b'\'' => self.quoted(),
             _ => self.plain(false),
         }
     }
@@ -487,17 +486,17 @@ impl<'a> Fast<'a> {
         })
     }
 
-    /// A double-quoted scalar on one line, with the common escapes.
-    fn double_quoted(&mut self) -> Option<Written> {
+    /// A quoted scalar on one line: double-quoted with the common escapes, or single-quoted
+    /// (`''` is a quote).
+    fn quoted(&mut self) -> Option<Written> {
         let start = self.pos;
+        let quote = self.bytes[start];
         let mut text = String::new();
         let mut run = start + 1;
         let mut at = run;
         loop {
             match self.byte(at)? {
-                b'"' => break,
-                b'\n' => return None,
-                b'\\' => {
+                b'\\' if quote == b'"' => {
                     text.push_str(&self.text[run..at]);
                     let unescaped = match self.byte(at + 1)? {
                         b'\\' => '\\',
@@ -511,44 +510,23 @@ impl<'a> Fast<'a> {
                     at += 2;
                     run = at;
                 }
-                _ => at += 1,
-            }
-        }
-        Some(self.close_quoted(text, start, run, at))
-    }
-
-    /// The end of a quoted scalar that started at `start` and whose closing quote is at
-    /// `at`: the text since the last escape (`run..at`) is added, and parsing goes on after
-    /// the quote.
-    fn close_quoted(&mut self, mut text: String, start: usize, run: usize, at: usize) -> Written {
-        text.push_str(&self.text[run..at]);
-        self.pos = at + 1;
-        Written {
-            text,
-            span: self.span(start, at + 1),
-            plain: false,
-        }
-    }
-
-    /// A single-quoted scalar on one line (`''` is a quote).
-    fn single_quoted(&mut self) -> Option<Written> {
-        let start = self.pos;
-        let mut text = String::new();
-        let mut run = start + 1;
-        let mut at = run;
-        loop {
-            match self.byte(at)? {
-                b'\'' if self.byte(at + 1) == Some(b'\'') => {
+                b'\'' if quote == b'\'' && self.byte(at + 1) == Some(b'\'') => {
                     text.push_str(&self.text[run..=at]);
                     at += 2;
                     run = at;
                 }
-                b'\'' => break,
+                b if b == quote => break,
                 b'\n' => return None,
                 _ => at += 1,
             }
         }
-        Some(self.close_quoted(text, start, run, at))
+        text.push_str(&self.text[run..at]);
+        self.pos = at + 1;
+        Some(Written {
+            text,
+            span: self.span(start, at + 1),
+            plain: false,
+        })
     }
 
     /// A flow sequence or mapping; its items may be on several lines, each item on one.
@@ -573,8 +551,7 @@ impl<'a> Fast<'a> {
                 items.push(self.flow_item()?);
             } else {
                 let written = match self.byte(self.pos)? {
-                    b'"' => self.double_quoted()?,
-                    b'\'' => self.single_quoted()?,
+                    b'"' | b'\'' => self.quoted()?,
                     _ => self.plain(true)?,
                 };
                 self.skip_spaces();
@@ -638,8 +615,7 @@ impl<'a> Fast<'a> {
     fn flow_item(&mut self) -> Option<Node> {
         let written = match self.byte(self.pos)? {
             b'[' | b'{' => return self.flow_node(),
-            b'"' => self.double_quoted()?,
-            b'\'' => self.single_quoted()?,
+            b'"' | b'\'' => self.quoted()?,
             _ => self.plain(true)?,
         };
         self.skip_spaces();
