@@ -293,8 +293,7 @@ spec:
 /// timeout can do (the flood alone would block it for ever).
 #[test]
 fn a_stalled_terminal_does_not_hold_the_timeout() {
-    let dir = std::env::temp_dir().join(format!("tkc-stalled-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = common::TempDir::new("run", "stalled");
     let pid_file = dir.join("step.pid");
     let yaml = format!(
         r#"apiVersion: tekton.dev/v1
@@ -359,8 +358,7 @@ spec:
 /// pkg/reconciler/taskrun/taskrun.go; `--backend kube` reports them cancelled. Local only.)
 #[test]
 fn steps_not_started_at_a_stop_skip_as_waiting_ones_do() {
-    let dir = std::env::temp_dir().join(format!("tkc-stop-ahead-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = common::TempDir::new("run", "stop-ahead");
     let yaml = r#"apiVersion: tekton.dev/v1
 kind: TaskRun
 metadata:
@@ -380,7 +378,6 @@ spec:
     let output = tkc(&dir)
         .args(["run", "--output", "json", "stopped.yaml"])
         .output();
-    let _ = std::fs::remove_dir_all(&dir);
     let Ok(output) = output else {
         panic!("cannot run tkc");
     };

@@ -170,10 +170,7 @@ fn stand_in(dir: &Path, body: &str) -> PathBuf {
 
 #[test]
 fn a_shellcheck_that_hangs_floods_or_fails_is_a_note() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("shellcheck-failures-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let dir = common::TempDir::new("shellcheck", "failures");
     let file = dir.join("task.yaml");
     std::fs::write(
         &file,
@@ -222,17 +219,13 @@ fn a_shellcheck_that_hangs_floods_or_fails_is_a_note() {
         entries(&dir.join("cache")).is_empty(),
         "a failure is not cached"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `tkc explain` says which shellcheck runs and its version: one that hangs on `--version`
 /// (with a child holding its output open) is stopped, and the version is unknown.
 #[test]
 fn explain_does_not_wait_for_a_hung_shellcheck() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("shellcheck-version-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let dir = common::TempDir::new("shellcheck", "version");
     let program = stand_in(&dir, "sleep 60 & wait");
     let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_tkc"))
@@ -240,7 +233,6 @@ fn explain_does_not_wait_for_a_hung_shellcheck() {
         .env("TKC_SHELLCHECK", &program)
         .output();
     let elapsed = started.elapsed();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(output.is_ok(), "tkc did not run: {output:?}");
     let stdout = output.map_or_else(
         |_| String::new(),
