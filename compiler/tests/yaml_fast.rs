@@ -262,4 +262,18 @@ fn fast_path_snippets() {
     // Nesting deeper than the fast path goes is left to the reference.
     let deep = "[".repeat(100) + &"]".repeat(100);
     assert!(differential(&format!("a: {deep}\n")).is_none());
+    // granit stops taking an implicit key once over 1024 characters of source lie between
+    // its start and its `:`, however short the key itself: spaces before the `:`, escapes.
+    let far = [
+        format!("a{}: 1\n", " ".repeat(1100)),
+        format!("\"{}\": 1\n", "\\n".repeat(600)),
+        format!("x: {{a{}: 1}}\n", " ".repeat(1100)),
+        format!("- a{}: 1\n", " ".repeat(1100)),
+    ];
+    for text in &far {
+        assert!(differential(text).is_none(), "answered {:?}", &text[..20]);
+    }
+    // Up to the limit, the fast path answers as granit does.
+    let near = format!("a{}: 1\n", " ".repeat(1000));
+    assert_eq!(differential(&near), Some(Ok(())));
 }

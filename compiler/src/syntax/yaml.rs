@@ -449,9 +449,6 @@ pub(super) fn add_entry(
         );
         return;
     }
-    if let Some(set) = keys.as_mut() {
-        set.insert(entry.key.clone());
-    }
     entries.push(entry);
 }
 

@@ -331,7 +331,8 @@ impl<'a> Fast<'a> {
             return None;
         }
         self.pos += 1;
-        Some((key_text(written.text, written.plain)?, written.span, colon))
+        let span = written.span;
+        Some((key_text(written, colon)?, span, colon))
     }
 
     /// `:` followed by a space, a line break or the end.
@@ -419,8 +420,9 @@ impl<'a> Fast<'a> {
                     }
                     let colon = self.pos;
                     self.pos += 1;
-                    let key = key_text(written.text, written.plain)?;
-                    return self.block_map(column, Some((key, written.span, colon)));
+                    let span = written.span;
+                    let key = key_text(written, colon)?;
+                    return self.block_map(column, Some((key, span, colon)));
                 }
                 scalar_node(written)
             }
@@ -558,10 +560,11 @@ impl<'a> Fast<'a> {
                 if !(self.byte(self.pos) == Some(b':') && self.byte(self.pos + 1) == Some(b' ')) {
                     return None;
                 }
+                let colon = self.pos;
                 self.pos += 1;
                 self.skip_spaces();
                 let key_span = written.span;
-                let key = key_text(written.text, written.plain)?;
+                let key = key_text(written, colon)?;
                 let value = self.flow_item()?;
                 let entry = Entry {
                     key,
@@ -777,9 +780,18 @@ fn push_breaks(text: &mut String, count: usize) {
     }
 }
 
-/// A mapping key's text; `None` (decline) for a merge key `<<` or a plain null key.
-fn key_text(text: String, plain: bool) -> Option<String> {
-    if text.len() > MAX_KEY_LEN || plain && (text == "<<" || resolve_plain(&text).is_none()) {
+/// A mapping key's text, from the key as written and where its `:` is; `None` (decline) for
+/// a merge key `<<`, a plain null key, or a key whose source up to the `:` is over
+/// [`MAX_KEY_LEN`]: granit stops taking an implicit key once more than that lies between its
+/// start and the `:` (spaces before the `:` and escapes included), so the length counted is
+/// the source's, in bytes (at least its characters: declining errs on the safe side).
+fn key_text(written: Written, colon: usize) -> Option<String> {
+    let start = written.span.start as usize;
+    let text = written.text;
+    if colon.saturating_sub(start) > MAX_KEY_LEN
+        || text.len() > MAX_KEY_LEN
+        || written.plain && (text == "<<" || resolve_plain(&text).is_none())
+    {
         return None;
     }
     Some(text)
