@@ -8,9 +8,10 @@
 //! transitively. `finally` tasks are the pipeline's cleanup: every partial run runs them.
 
 use crate::events::{TaskStatus, TaskSummary};
+use crate::values;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use tkc_compiler::plan::{Plan, Section, TaskPlan};
+use tkc_compiler::plan::{Plan, RunValue, Section, TaskPlan, Template};
 
 /// The reason of a task a partial run leaves out.
 pub const NOT_SELECTED: &str = "Not selected for this partial run";
@@ -164,10 +165,22 @@ fn dag_tasks(plan: &Plan) -> impl Iterator<Item = &TaskPlan> {
     plan.tasks.iter().filter(|t| t.section == Section::Tasks)
 }
 
-/// The tasks `task` waits for: the plan's `after` (its `runAfter` and the producers of the
-/// results it uses, as lowering found them), the same edges the scheduler orders by.
+/// The tasks `task` needs: the plan's `after` (its `runAfter` and the producers of the
+/// results it uses, the edges the scheduler orders by), and the producers of results it uses
+/// in the bracket form (`$(tasks.a.results["x"])`), which Tekton orders nothing after
+/// (`PipelineTaskResultRefs`' pattern does not match them; `task_after` in lowering) but which
+/// a run without them cannot resolve at all.
 fn direct_needs(task: &TaskPlan) -> BTreeSet<String> {
-    task.after.iter().cloned().collect()
+    let mut out: BTreeSet<String> = task.after.iter().cloned().collect();
+    values::for_each_template(task, &mut |t: &Template| {
+        for r in t.refs() {
+            if let RunValue::TaskResult { task: producer, .. } = &r.value {
+                out.insert(producer.clone());
+            }
+        }
+    });
+    out.remove(&task.name);
+    out
 }
 
 /// `roots` and every DAG task they need, transitively.
@@ -278,4 +291,58 @@ pub fn plan_partial(
     }
     partial.reused_from = Some(previous.id.to_string());
     partial
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use tkc_compiler::lower::RunRequest;
+    use tkc_compiler::source::SourceMap;
+
+    fn plan_of(yaml: &str) -> Plan {
+        let mut sources = SourceMap::new();
+        let file = sources.add("run.yaml", yaml);
+        let compiled = tkc_compiler::compile(
+            &sources,
+            &[file],
+            &[],
+            &RunRequest::default(),
+            &Default::default(),
+        );
+        compiled.plan.expect("the pipeline compiles")
+    }
+
+    /// `use` reads `make`'s result in the bracket form: Tekton orders nothing after it
+    /// (`PipelineTaskResultRefs`' pattern does not match brackets), but `--task use` still
+    /// runs `make`, without which the reference could never resolve; `other` stays out.
+    #[test]
+    fn a_task_needs_the_producers_of_its_bracket_references() {
+        let plan = plan_of(
+            r#"apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: p
+spec:
+  tasks:
+    - name: make
+      taskSpec:
+        results: [{name: v}]
+        steps: [{name: v, image: alpine, script: "printf 7 > $(results.v.path)"}]
+    - name: other
+      taskSpec:
+        steps: [{name: o, image: alpine, script: "true"}]
+    - name: use
+      params: [{name: v, value: '$(tasks.make.results["v"])'}]
+      taskSpec:
+        params: [{name: v}]
+        steps: [{name: u, image: alpine, script: "echo $(params.v)"}]
+"#,
+        );
+        let using = plan.tasks.iter().find(|t| t.name == "use");
+        assert_eq!(using.map(|t| t.after.len()), Some(0), "no edge in the plan");
+        let roots = BTreeSet::from(["use".to_owned()]);
+        let want = BTreeSet::from(["make".to_owned(), "use".to_owned()]);
+        assert_eq!(with_needs(&plan, &roots), want);
+    }
 }
