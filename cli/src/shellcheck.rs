@@ -427,28 +427,18 @@ fn read_bounded(from: Option<impl Read>, limit: u64) -> (String, bool) {
     (String::from_utf8_lossy(&bytes).into_owned(), cut)
 }
 
-/// Keeps an answer: written beside its place and renamed over it, so that a reader sees a
-/// whole answer or none, whatever runs at once. A cache that cannot be written is no error.
-/// The first answer a process keeps, and every 256th after, prunes the cache to its
+/// Keeps an answer ([`tkc_config::write_cache_file`]); a cache that cannot be written is no
+/// error. The first answer a process keeps, and every 256th after, prunes the cache to its
 /// [`CACHE_ANSWERS`] newest (an editor's language server keeps one for each version of a
 /// script it was shown).
 fn store(path: &Path, output: &str) {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let Some(dir) = path.parent() else {
-        return;
-    };
-    if tkc_config::create_cache_dir_all(dir).is_err() {
-        return;
+    if tkc_config::write_cache_file(path, output.as_bytes()).is_ok()
+        && COUNTER.fetch_add(1, Ordering::Relaxed).is_multiple_of(256)
+        && let Some(dir) = path.parent()
+    {
+        tkc_config::prune_cache(dir, CACHE_ANSWERS);
     }
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temporary = path.with_extension(format!("{}.{n}.tmp", std::process::id()));
-    if std::fs::write(&temporary, output).is_ok() && std::fs::rename(&temporary, path).is_ok() {
-        if n.is_multiple_of(256) {
-            tkc_config::prune_cache(dir, CACHE_ANSWERS);
-        }
-        return;
-    }
-    let _ = std::fs::remove_file(&temporary);
 }
 
 /// The first program named `name` (or `name.exe`) in a directory of `PATH`: a file, and on

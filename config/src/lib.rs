@@ -178,6 +178,38 @@ pub fn create_cache_dir_all(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Writes a file of one of tkc's caches: readable by this user alone (0600 on Unix, whatever
+/// the directory's mode: a fetched Task may come from a private repository, a script may
+/// hold a token), to a temporary name (`*.tmp`, which [`prune_cache`] cleans up after a
+/// writer that died) renamed over `path`, so a reader sees a whole file or none, whatever
+/// other tkc processes do at the same time. Its directory is made if missing.
+pub fn write_cache_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a cache path without a directory"))?;
+    create_cache_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
 /// A private scratch directory (0700 on Unix) named `<prefix><pid>-<n>` in `dir` (made like a
 /// cache directory if missing), for files a command writes and removes again: a git clone,
 /// scripts handed to shellcheck. Those of `prefix` whose process no longer runs (a tkc stopped
@@ -752,6 +784,28 @@ mod cache_dir_tests {
         assert!(!left_kept, "the directory of a process that is gone stays");
         assert!(running_kept, "the directory of pid 1 (running) went");
         assert!(other_kept, "a directory of another prefix went");
+    }
+
+    #[test]
+    fn cache_files_are_private_and_whole() {
+        let dir = std::env::temp_dir().join(format!("tkc-config-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("answers").join("x.json");
+        let first = super::write_cache_file(&path, b"first");
+        let again = super::write_cache_file(&path, b"second");
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let left: Vec<_> = std::fs::read_dir(dir.join("answers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(first.is_ok() && again.is_ok(), "{first:?} {again:?}");
+        assert_eq!(mode.ok(), Some(0o600));
+        assert_eq!(text, "second");
+        assert_eq!(left.len(), 1, "temporary files left: {left:?}");
     }
 
     #[test]

@@ -4,15 +4,19 @@
 //! ([`tkc_compiler::remote::Request::key`]), or for git the repository, the commit and the
 //! path, so that a commit once fetched is never fetched again.
 //!
-//! Every file is written to a temporary name in its directory and renamed into place, so a
-//! reader (another tkc at the same time) sees a whole file or none.
+//! Every file is written by [`tkc_config::write_cache_file`]: readable by this user alone, to a
+//! temporary name renamed into place, so a reader (another tkc at the same time) sees a whole
+//! file or none.
 
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The layout version: a new layout goes to a new directory.
-const LAYOUT: &str = "resolved-v1";
+const LAYOUT: &str = "resolved-v2";
+
+/// Earlier layouts, removed at the first write: `resolved-v1`'s entries held the reference's
+/// params in plain text (a URL's may carry a password).
+const OLD_LAYOUTS: &[&str] = &["resolved-v1"];
 
 /// A cached document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,18 +69,15 @@ impl Cache {
         )
     }
 
-    /// The document cached for `key`, if any (a damaged entry or blob reads as none).
+    /// The document cached for `key`, if any (a damaged entry or blob, or one over
+    /// [`MAX_FILE_SIZE`](tkc_compiler::source::MAX_FILE_SIZE), reads as none). The key is not
+    /// in the entry, only its hash, as the entry's name: it holds the reference's params.
     pub fn get(&self, key: &str) -> Option<Entry> {
-        let entry = std::fs::read_to_string(self.entry_path(key)?).ok()?;
-        let value: serde_json::Value = serde_json::from_str(&entry).ok()?;
-        // The key is kept as its hash: it holds the reference's params, and a URL's may
-        // carry a password.
-        if value.get("key")?.as_str()? != sha256_hex(key.as_bytes()) {
-            return None;
-        }
+        let entry = read_capped(&self.entry_path(key)?)?;
+        let value: serde_json::Value = serde_json::from_slice(&entry).ok()?;
         let digest = value.get("sha256")?.as_str()?;
         let origin = value.get("origin")?.as_str()?.to_string();
-        let bytes = std::fs::read(self.root.as_ref()?.join("blobs").join(digest)).ok()?;
+        let bytes = read_capped(&self.root.as_ref()?.join("blobs").join(digest))?;
         (sha256_hex(&bytes) == digest).then_some(Entry { bytes, origin })
     }
 
@@ -85,42 +86,29 @@ impl Cache {
         let (Some(root), Some(entry_path)) = (&self.root, self.entry_path(key)) else {
             return Ok(());
         };
+        if let Some(parent) = root.parent() {
+            for old in OLD_LAYOUTS {
+                let _ = std::fs::remove_dir_all(parent.join(old));
+            }
+        }
         let digest = sha256_hex(&entry.bytes);
         let blob = root.join("blobs").join(&digest);
         if !blob.exists() {
-            write_atomically(&blob, &entry.bytes)?;
+            tkc_config::write_cache_file(&blob, &entry.bytes)?;
         }
         let record = serde_json::json!({
-            "key": sha256_hex(key.as_bytes()),
             "sha256": digest,
             "origin": entry.origin,
         });
-        write_atomically(&entry_path, record.to_string().as_bytes())
+        tkc_config::write_cache_file(&entry_path, record.to_string().as_bytes())
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("a cache path without a directory"))?;
-    tkc_config::create_cache_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&temp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(e)
-        }
-    }
+/// A cache file's bytes, if it can be read and holds at most
+/// [`MAX_FILE_SIZE`](tkc_compiler::source::MAX_FILE_SIZE) (no document is larger).
+fn read_capped(path: &Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    tkc_compiler::source::read_capped(file).ok().flatten()
 }
 
 #[cfg(test)]
