@@ -256,5 +256,5 @@ measure "tkc check (the same Task with 6 findings rendered)" "$tkc" check "$find
 measure "tkc check (the same Task, $kdl_lines lines of KDL)" "$tkc" check "$kdl"
 # The floor beside it: starting any process, and starting tkc (which loads, parses its
 # arguments and exits).
-measure "floor: true (a process start)" "$(command -v true)"
+measure "floor: true (a process start)" "$(type -P true)"
 measure "floor: tkc --version (tkc's start-up)" "$tkc" --version
