@@ -315,9 +315,9 @@ declare_code! {
     /// # A `tkc:ignore` comment names a code that does not exist
     ///
     /// `# tkc:ignore[code, ...]` (`// tkc:ignore[...]` in KDL) silences the named codes on
-    /// its line, and on the next when the comment stands alone on its line. A code that no finding can have, most often a misspelt one,
-    /// silences nothing, so the finding it was written for is still reported while the
-    /// comment looks as if it handled it. Codes are written in full (`tkc::lint::latest-image`),
+    /// its line, and on the next when the comment stands alone on its line. A code that no
+    /// finding can have, most often a misspelt one, silences nothing, so the finding it was
+    /// written for is still reported while the comment looks as if it handled it. Codes are written in full (`tkc::lint::latest-image`),
     /// without `tkc::` (`lint::latest-image`) or by their last part (`latest-image`);
     /// `tkc explain --list` lists them.
     ///

@@ -404,12 +404,9 @@ impl StructReader {
             key: parent_key,
             depth: cx.depth,
         });
-        // Filled with `resize_with`: `vec![None; n]` clones its element n times.
-        let mut slots: Vec<Option<(Node, Option<Span>)>> = Vec::new();
-        slots.resize_with(fields.len(), || None);
+        let mut slots: Vec<Option<(Node, Option<Span>)>> = vec![None; fields.len()];
         // Repeated KDL children of a list field, gathered before they become one list node.
-        let mut items: Vec<Vec<Node>> = Vec::new();
-        items.resize_with(fields.len(), Vec::new);
+        let mut items: Vec<Vec<Node>> = vec![Vec::new(); fields.len()];
 
         let positional = fields.iter().position(|f| f.positional);
         for (i, arg) in map.args.into_iter().enumerate() {
